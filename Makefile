@@ -1,0 +1,54 @@
+# keiretsu — two commands: `make demo` and `make test`. Everything else is set up by them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
+DEMO_STORE ?= .keiretsu/demo.duckdb
+
+.PHONY: demo test check format bench clean install dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(STAMP_DEV) $(STAMP_RUN)
+
+install: $(STAMP_RUN)
+dev: $(STAMP_DEV)
+
+## demo: set up and run the main job on the embedded default
+demo: $(STAMP_RUN)
+	$(BIN)/keiretsu demo --store $(DEMO_STORE)
+
+## test: set up and run the whole suite
+test: $(STAMP_DEV)
+	$(BIN)/python -m pytest -n 2 --timeout 600 -q
+
+## check: format, lint and types, the same everywhere
+check: $(STAMP_DEV)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+format: $(STAMP_DEV)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## bench: the comparisons with peers (pm4py); long, not part of `make test`
+bench: $(STAMP_BENCH)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .keiretsu build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
