@@ -1,0 +1,550 @@
+"""The node's durable store: one DuckDB file, atomic and idempotent ingest, an ingest log.
+
+A document is stored whole or not at all: every batch a reader yields goes into one DuckDB
+transaction, which commits only after the last batch; a refusal (or a crash, or SIGKILL) rolls it
+back and leaves what was stored before untouched. Ingest is idempotent by event id: an event whose
+id the store already holds is counted as *known* and not stored again — except that an EPCIS error
+declaration arriving later for the same event id marks the stored event as corrected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.model import SCHEMAS, DocumentError, Ocel, Problem
+from keiretsu.store.schema import DDL, SCHEMA_VERSION, STORE_TABLES
+
+CORRECTION_PREFIX = "errorDeclaration"
+"""Event attributes whose names start with this mark an EPCIS error declaration (a correction)."""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written (locked by another process, not a keiretsu store…)."""
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did: how many events were read, new, already known, corrected."""
+
+    document: str
+    format: str | None
+    status: str
+    """``accepted`` or ``refused``."""
+    ingest_id: int | None = None
+    events_read: int = 0
+    events_new: int = 0
+    events_known: int = 0
+    events_corrected: int = 0
+    objects_new: int = 0
+    seconds: float = 0.0
+    problem: dict[str, Any] | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        """Ingest rate over the whole document (events read / wall-clock seconds)."""
+        return self.events_read / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class StoreSummary:
+    """The twin at a glance: how much it holds and over what time span."""
+
+    path: str
+    events: int
+    objects: int
+    event_types: dict[str, int] = field(default_factory=dict)
+    """activity → number of events"""
+    object_types: dict[str, int] = field(default_factory=dict)
+    """object type → number of objects"""
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+    documents_accepted: int = 0
+    documents_refused: int = 0
+    relations: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (times as ISO 8601 text)."""
+        data = asdict(self)
+        for key in ("first_event", "last_event"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> pa.Table:
+    """A query's result as an Arrow table (the call was renamed in DuckDB 1.4)."""
+    rel = con.sql(query, params=params)
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    table = fetch()
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    return table
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[Any]:
+    """Run a statement and fetch all its rows (leaves no unfinished result behind)."""
+    return con.execute(query, params).fetchall() if params else con.execute(query).fetchall()
+
+
+def _first_per_id(table: pa.Table, column: str) -> pa.Table:
+    """Keep the first row for each value of ``column`` (de-duplicates ids inside one batch)."""
+    if table.num_rows == 0:
+        return table
+    ids = table.column(column)
+    if pc.count_distinct(ids).as_py() == table.num_rows:
+        return table
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    firsts = indexed.group_by(column, use_threads=False).aggregate([("__row", "min")])
+    keep = pc.sort_indices(firsts.column("__row_min"))
+    rows = pc.take(firsts.column("__row_min"), keep)
+    return table.take(rows)
+
+
+class Store:
+    """A node's store: one DuckDB file holding the twin's OCEL 2.0 log and its ingest log.
+
+    Open it with a path (created if absent). Only one process may write a store at a time;
+    a second writer gets a :class:`StoreError` saying so.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"{self.path}: no store here (run `keiretsu ingest` first)")
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"{self.path} is in use by another keiretsu process (a running node server?): "
+                    "stop it, or send the document to that node's API instead"
+                ) from exc
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: not a keiretsu store: {exc}") from exc
+        if not read_only:
+            for statement in DDL:
+                self.con.execute(statement)
+            self.con.execute(
+                "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                [str(SCHEMA_VERSION)],
+            )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the file (checkpointing what was committed)."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        batches: Iterable[Ocel],
+        *,
+        document: str,
+        format: str | None = None,
+        source: str = "local",
+        sha256: str | None = None,
+        size_bytes: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Store a whole document given as a stream of batches, or none of it.
+
+        ``document`` names it in the ingest log and in errors; ``source`` says who sent it
+        (``local`` for a file, a partner's name for a shared document). ``progress`` is called
+        with the number of events read so far after each batch.
+
+        Returns the :class:`IngestReport`. A refused document raises :class:`DocumentError`
+        (after logging the refusal); nothing of it is stored.
+        """
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        report = IngestReport(document=document, format=format, status="accepted")
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
+            report.ingest_id = ingest_id
+            event_types = self._load_types("event_type")
+            object_types = self._load_types("object_type")
+            changed_event_types: set[str] = set()
+            changed_object_types: set[str] = set()
+            for batch in batches:
+                self._ingest_batch(batch, ingest_id, report)
+                changed_event_types |= _merge_types(event_types, batch.event_types)
+                changed_object_types |= _merge_types(object_types, batch.object_types)
+                if progress is not None:
+                    progress(report.events_read)
+            self._save_types("event_type", event_types, changed_event_types)
+            self._save_types("object_type", object_types, changed_object_types)
+            report.seconds = time.perf_counter() - t0
+            self._log(report, started, source, sha256, size_bytes)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            report.status = "refused"
+            report.seconds = time.perf_counter() - t0
+            if isinstance(exc, DocumentError):
+                exc.with_document(document)
+                report.problem = exc.to_dict()
+            elif isinstance(exc, Exception):
+                report.problem = Problem(
+                    title="Ingest failed",
+                    detail=f"{type(exc).__name__}: {exc}",
+                    type="ingest-failed",
+                    document=document,
+                    status=500,
+                ).to_dict()
+            else:  # KeyboardInterrupt and friends: nothing to log, just leave the store intact
+                raise
+            report.events_new = report.events_known = report.events_corrected = 0
+            report.objects_new = 0
+            self._log_refusal(report, started, source, sha256, size_bytes)
+            raise
+        return report
+
+    def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
+        con = self.con
+        events = batch.events
+        report.events_read += events.num_rows
+        if events.num_rows:
+            events = _first_per_id(events, "ocel_id")
+            # the same id twice in one batch: its attributes and relations must not double up
+            dedupe = events.num_rows < batch.events.num_rows
+            con.register("k_batch", events.select(["ocel_id"]))
+            known = _arrow(
+                con, "SELECT ocel_id FROM event WHERE ocel_id IN (SELECT ocel_id FROM k_batch)"
+            )
+            con.unregister("k_batch")
+            known_ids = known.column("ocel_id") if known.num_rows else pa.array([], pa.string())
+            is_known = pc.is_in(events.column("ocel_id"), value_set=known_ids)
+            new_events = events.filter(pc.invert(is_known))
+            report.events_known += batch.events.num_rows - new_events.num_rows
+            report.events_new += new_events.num_rows
+            if new_events.num_rows:
+                con.register("k_new", new_events)
+                con.execute(
+                    "INSERT INTO event SELECT ocel_id, ocel_type, ocel_time, ? FROM k_new",
+                    [ingest_id],
+                )
+                con.unregister("k_new")
+            new_ids = new_events.column("ocel_id")
+            self._insert_filtered(
+                "event_attribute",
+                batch.event_attributes,
+                "ocel_id",
+                new_ids,
+                "DISTINCT ON (ocel_id, ocel_name)" if dedupe else "",
+            )
+            self._insert_filtered(
+                "event_object",
+                batch.event_objects,
+                "ocel_event_id",
+                new_ids,
+                "DISTINCT" if dedupe else "",
+            )
+            self._insert_filtered(
+                "source_event",
+                batch.source_events,
+                "ocel_id",
+                new_ids,
+                "DISTINCT ON (ocel_id)" if dedupe else "",
+            )
+            if known.num_rows:
+                report.events_corrected += self._apply_corrections(batch, known_ids)
+        # objects: first type wins, objects already known are left as they are
+        objects = _first_per_id(batch.objects, "ocel_id")
+        if objects.num_rows:
+            con.register("k_obj", objects)
+            inserted = _rows(
+                con,
+                "INSERT INTO object SELECT ocel_id, ocel_type FROM k_obj "
+                "WHERE ocel_id NOT IN (SELECT o.ocel_id FROM object o "
+                "WHERE o.ocel_id IN (SELECT ocel_id FROM k_obj))",
+            )
+            report.objects_new += int(inserted[0][0])
+            con.unregister("k_obj")
+        if batch.object_attributes.num_rows:
+            con.register("k_oa", batch.object_attributes)
+            con.execute(
+                """
+                INSERT INTO object_attribute
+                SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value, b.ocel_value_type
+                FROM k_oa b
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM object_attribute a
+                    WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
+                      AND a.ocel_time = b.ocel_time
+                      AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value)
+                """
+            )
+            con.unregister("k_oa")
+        if batch.object_objects.num_rows:
+            con.register("k_oo", batch.object_objects)
+            con.execute(
+                """
+                INSERT INTO object_object
+                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier FROM k_oo b
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM object_object a
+                    WHERE a.ocel_source_id = b.ocel_source_id
+                      AND a.ocel_target_id = b.ocel_target_id
+                      AND a.ocel_qualifier = b.ocel_qualifier)
+                """
+            )
+            con.unregister("k_oo")
+
+    def _insert_filtered(
+        self, table: str, rows: pa.Table, id_column: str, ids: pa.Array, distinct: str = ""
+    ) -> None:
+        """Insert the rows of ``rows`` whose ``id_column`` is among ``ids`` (the new events)."""
+        if rows.num_rows == 0 or len(ids) == 0:
+            return
+        keep = pc.is_in(rows.column(id_column), value_set=ids)
+        rows = rows.filter(keep)
+        if rows.num_rows == 0:
+            return
+        self.con.register("k_rows", rows)
+        self.con.execute(f"INSERT INTO {table} SELECT {distinct} * FROM k_rows")
+        self.con.unregister("k_rows")
+
+    def _apply_corrections(self, batch: Ocel, known_ids: pa.Array) -> int:
+        """An error declaration for an event already stored: add its declaration attributes."""
+        attrs = batch.event_attributes
+        if attrs.num_rows == 0:
+            return 0
+        mask = pc.and_(
+            pc.is_in(attrs.column("ocel_id"), value_set=known_ids),
+            pc.starts_with(attrs.column("ocel_name"), CORRECTION_PREFIX),
+        )
+        corrections = attrs.filter(mask)
+        if corrections.num_rows == 0:
+            return 0
+        con = self.con
+        con.register("k_corr", corrections)
+        corrected = con.execute(
+            """
+            SELECT count(DISTINCT b.ocel_id) FROM k_corr b
+            WHERE NOT EXISTS (SELECT 1 FROM event_attribute a
+                              WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name)
+            """
+        ).fetchall()[0]
+        con.execute(
+            """
+            INSERT INTO event_attribute
+            SELECT b.* FROM k_corr b
+            WHERE NOT EXISTS (SELECT 1 FROM event_attribute a
+                              WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name)
+            """
+        )
+        con.unregister("k_corr")
+        return int(corrected[0]) if corrected else 0
+
+    def _count(self, table: str) -> int:
+        row = _rows(self.con, f"SELECT count(*) FROM {table}")[0]
+        return int(row[0]) if row else 0
+
+    def _load_types(self, table: str) -> dict[str, dict[str, str]]:
+        rows = self.con.execute(f"SELECT ocel_type, attributes FROM {table}").fetchall()
+        return {name: {a["name"]: a["type"] for a in attrs} for name, attrs in rows}
+
+    def _save_types(self, table: str, types: dict[str, dict[str, str]], changed: set[str]) -> None:
+        if not changed:
+            return
+        names = sorted(changed)
+        self.con.executemany(f"DELETE FROM {table} WHERE ocel_type = ?", [[n] for n in names])
+        self.con.executemany(
+            f"INSERT INTO {table} VALUES (?, ?)",
+            [[n, [{"name": k, "type": v} for k, v in types[n].items()]] for n in names],
+        )
+
+    def _log(
+        self,
+        report: IngestReport,
+        started: datetime,
+        source: str,
+        sha256: str | None,
+        size_bytes: int | None,
+    ) -> None:
+        self.con.execute(
+            "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.ingest_id,
+                report.document,
+                report.format,
+                source,
+                sha256,
+                size_bytes,
+                started,
+                datetime.now(UTC),
+                report.status,
+                report.events_read,
+                report.events_new,
+                report.events_known,
+                report.events_corrected,
+                report.objects_new,
+                json.dumps(report.problem) if report.problem else None,
+            ],
+        )
+
+    def _log_refusal(
+        self,
+        report: IngestReport,
+        started: datetime,
+        source: str,
+        sha256: str | None,
+        size_bytes: int | None,
+    ) -> None:
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            row = _rows(self.con, "SELECT nextval('ingest_seq')")[0]
+            report.ingest_id = int(row[0]) if row else None
+            self._log(report, started, source, sha256, size_bytes)
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+
+    def ingest_file(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        source: str = "local",
+        progress: Callable[[int], None] | None = None,
+        **options: Any,
+    ) -> IngestReport:
+        """Detect the file's format (unless given), read it and store it whole or not at all.
+
+        ``options`` go to the format's reader (for CSV/Parquet: ``mapping=``).
+        """
+        from keiretsu.io.detect import detect_format, reader_for
+
+        path = Path(path)
+        fmt = format or detect_format(path)
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        batches = reader_for(fmt)(path, document=str(path), **options)
+        return self.ingest(
+            batches,
+            document=str(path),
+            format=fmt,
+            source=source,
+            sha256=digest.hexdigest(),
+            size_bytes=path.stat().st_size,
+            progress=progress,
+        )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def table(self, name: str) -> pa.Table:
+        """One of the log's tables by its model name (``events``, ``event_objects``…) or its
+        store name (``event``, ``event_object``…), as Arrow."""
+        store_name = STORE_TABLES.get(name, name)
+        model_name = {v: k for k, v in STORE_TABLES.items()}.get(store_name)
+        if model_name is None:
+            raise KeyError(f"no table {name!r}; tables: {', '.join(STORE_TABLES)}")
+        columns = ", ".join(SCHEMAS[model_name].names)
+        order = "ORDER BY ocel_time, ocel_id" if store_name == "event" else ""
+        return _arrow(self.con, f"SELECT {columns} FROM {store_name} {order}")
+
+    def to_ocel(self) -> Ocel:
+        """The whole log as an :class:`Ocel` (for export and analysis)."""
+        return Ocel(**{name: self.table(name) for name in STORE_TABLES})
+
+    def iter_events(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Events in time order, in record batches."""
+        rel = self.con.sql(
+            "SELECT ocel_id, ocel_type, ocel_time FROM event ORDER BY ocel_time, ocel_id"
+        )
+        reader = rel.to_arrow_reader(batch_size)
+        yield from reader
+
+    def ingest_log(self) -> pa.Table:
+        """Every ingest: which document, when, from whom, how many events, accepted or refused
+        and why."""
+        return _arrow(self.con, "SELECT * FROM ingest_log ORDER BY ingest_id")
+
+    def summary(self) -> StoreSummary:
+        """Objects, events, their types and the time span the twin covers."""
+        con = self.con
+        events = self._count("event")
+        objects = self._count("object")
+        span = _rows(con, "SELECT min(ocel_time), max(ocel_time) FROM event")[0]
+        etypes = con.execute(
+            "SELECT ocel_type, count(*) FROM event GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        otypes = con.execute(
+            "SELECT ocel_type, count(*) FROM object GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        docs = dict(con.execute("SELECT status, count(*) FROM ingest_log GROUP BY 1").fetchall())
+        return StoreSummary(
+            path=str(self.path),
+            events=events,
+            objects=objects,
+            event_types={k: int(v) for k, v in etypes},
+            object_types={k: int(v) for k, v in otypes},
+            first_event=span[0] if span else None,
+            last_event=span[1] if span else None,
+            documents_accepted=int(docs.get("accepted", 0)),
+            documents_refused=int(docs.get("refused", 0)),
+            relations=self._count("event_object"),
+        )
+
+
+def _merge_types(known: dict[str, dict[str, str]], declared: pa.Table) -> set[str]:
+    """Fold a batch's type declarations into ``known``; return the types that changed."""
+    changed: set[str] = set()
+    if declared.num_rows == 0:
+        return changed
+    for name, attrs in zip(
+        declared.column("ocel_type").to_pylist(),
+        declared.column("attributes").to_pylist(),
+        strict=True,
+    ):
+        current = known.get(name)
+        if current is None:
+            current = known[name] = {}
+            changed.add(name)
+        for attr in attrs or []:
+            if attr["name"] not in current:
+                current[attr["name"]] = attr["type"]
+                changed.add(name)
+    return changed

@@ -1,0 +1,120 @@
+"""The node store's tables: OCEL 2.0 relational layout in DuckDB, plus the ingest log.
+
+Table names follow the OCEL 2.0 relational layout (``event``, ``object``, ``event_object``,
+``object_object``); attributes are long (``event_attribute``, ``object_attribute``) so any event
+or object type fits without DDL; ``event_type`` / ``object_type`` keep the declared attributes.
+``event.ingest_id`` says which document brought an event, so every event traces back to its
+ingest log line.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS keiretsu_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )
+    """,
+    "CREATE SEQUENCE IF NOT EXISTS ingest_seq START 1",
+    """
+    CREATE TABLE IF NOT EXISTS ingest_log (
+        ingest_id BIGINT PRIMARY KEY,
+        document VARCHAR NOT NULL,
+        format VARCHAR,
+        source VARCHAR NOT NULL,
+        sha256 VARCHAR,
+        size_bytes BIGINT,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ NOT NULL,
+        status VARCHAR NOT NULL,
+        events_read BIGINT NOT NULL,
+        events_new BIGINT NOT NULL,
+        events_known BIGINT NOT NULL,
+        events_corrected BIGINT NOT NULL,
+        objects_new BIGINT NOT NULL,
+        problem JSON
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS event (
+        ocel_id VARCHAR NOT NULL,
+        ocel_type VARCHAR NOT NULL,
+        ocel_time TIMESTAMPTZ NOT NULL,
+        ingest_id BIGINT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS event_attribute (
+        ocel_id VARCHAR NOT NULL,
+        ocel_name VARCHAR NOT NULL,
+        ocel_value VARCHAR,
+        ocel_value_type VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS object (
+        ocel_id VARCHAR NOT NULL,
+        ocel_type VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS object_attribute (
+        ocel_id VARCHAR NOT NULL,
+        ocel_name VARCHAR NOT NULL,
+        ocel_time TIMESTAMPTZ NOT NULL,
+        ocel_value VARCHAR,
+        ocel_value_type VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS event_object (
+        ocel_event_id VARCHAR NOT NULL,
+        ocel_object_id VARCHAR NOT NULL,
+        ocel_qualifier VARCHAR NOT NULL,
+        quantity DOUBLE,
+        uom VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS object_object (
+        ocel_source_id VARCHAR NOT NULL,
+        ocel_target_id VARCHAR NOT NULL,
+        ocel_qualifier VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS event_type (
+        ocel_type VARCHAR NOT NULL,
+        attributes STRUCT(name VARCHAR, type VARCHAR)[] NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS object_type (
+        ocel_type VARCHAR NOT NULL,
+        attributes STRUCT(name VARCHAR, type VARCHAR)[] NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS source_event (
+        ocel_id VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        body VARCHAR NOT NULL
+    )
+    """,
+]
+
+# model table name → store table name
+STORE_TABLES = {
+    "events": "event",
+    "event_attributes": "event_attribute",
+    "objects": "object",
+    "object_attributes": "object_attribute",
+    "event_objects": "event_object",
+    "object_objects": "object_object",
+    "event_types": "event_type",
+    "object_types": "object_type",
+    "source_events": "source_event",
+}

@@ -1,0 +1,64 @@
+"""A process killed with SIGKILL in the middle of an ingest leaves only whole documents behind."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from keiretsu.store import Store
+
+HERE = Path(__file__).parent
+N = 3000  # events per document, as in ingest_forever.py
+
+
+def check_whole_documents(path: Path) -> int:
+    """Every document is there entirely or not at all; returns how many are there."""
+    with Store(path) as store:
+        con = store.con
+        per_doc = con.execute(
+            "SELECT split_part(ocel_id, '-', 1) AS doc, count(*) FROM event GROUP BY 1"
+        ).fetchall()
+        for doc, count in per_doc:
+            assert count == N, f"{doc} is partly stored: {count} of {N} events"
+        accepted = con.execute(
+            "SELECT ingest_id, events_new FROM ingest_log WHERE status = 'accepted'"
+        ).fetchall()
+        by_ingest = dict(con.execute("SELECT ingest_id, count(*) FROM event GROUP BY 1").fetchall())
+        assert by_ingest == {i: n for i, n in accepted if n}, "events without their log line"
+        attrs = con.execute("SELECT count(*) FROM event_attribute").fetchall()[0][0]
+        e2o = con.execute("SELECT count(*) FROM event_object").fetchall()[0][0]
+        assert attrs == 2 * N * len(per_doc)
+        assert e2o == N * len(per_doc)
+        return len(per_doc)
+
+
+def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
+    path = tmp_path / "node.duckdb"
+    rng = random.Random(20261123)
+    committed_before = 0
+    kills_mid_document = 0
+    for round_ in range(6):
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "ingest_forever.py"), str(path), str(round_ * 1000)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # let it commit at least one document in some rounds, none in others
+        time.sleep(rng.uniform(0.8, 3.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, err
+        committed_now = check_whole_documents(path)
+        # everything the process reported as committed is still there after the crash
+        assert committed_now >= committed_before + out.count("committed")
+        if committed_now == committed_before + out.count("committed"):
+            kills_mid_document += 1
+        committed_before = committed_now
+    assert committed_before > 0, "no document was ever committed: the test proved nothing"
+    assert kills_mid_document > 0
