@@ -1,0 +1,355 @@
+"""The ``keiretsu`` command: thin; it calls the rooms below and shows their results.
+
+Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
+the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from keiretsu.model import DocumentError
+from keiretsu.store import IngestReport, StoreError, StoreSummary
+from keiretsu.twin import DEFAULT_STORE, Twin
+
+app = typer.Typer(
+    name="keiretsu",
+    help="A twin for every company of a value network: record events, see the value stream.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+StoreOption = Annotated[
+    Path,
+    typer.Option(
+        "--store",
+        "-s",
+        envvar="KEIRETSU_STORE",
+        help="The node's store (a DuckDB file; created on first ingest).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _print_problem(problem: dict[str, Any]) -> None:
+    where = [
+        str(problem[k])
+        for k in ("document", "line", "event_index", "field")
+        if problem.get(k) is not None
+    ]
+    if problem.get("event_index") is not None:
+        where[where.index(str(problem["event_index"]))] = f"event {problem['event_index']}"
+    if problem.get("line") is not None:
+        where[where.index(str(problem["line"]))] = f"line {problem['line']}"
+    err_console.print(f"[bold red]refused[/] {', '.join(where)}")
+    err_console.print(f"  [red]{problem.get('title')}[/]: {problem.get('detail')}")
+    if problem.get("expected"):
+        err_console.print(f"  expected: {problem['expected']}")
+    for extra in problem.get("problems", [])[1:6]:
+        loc = ", ".join(
+            f"{k} {extra[k]}" if k == "event" else str(extra[k])
+            for k in ("event_index", "field")
+            if extra.get(k) is not None
+        )
+        err_console.print(f"  also: {loc}: {extra.get('title')}: {extra.get('detail')}")
+    more = len(problem.get("problems", [])) - 6
+    if more > 0:
+        err_console.print(f"  … and {more} more problem(s)")
+
+
+def _summary_table(summary: StoreSummary) -> Table:
+    table = Table(title=f"Twin {summary.path}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("events", f"{summary.events:,}")
+    table.add_row("objects", f"{summary.objects:,}")
+    table.add_row("event-object relations", f"{summary.relations:,}")
+    span = "—"
+    if summary.first_event and summary.last_event:
+        days = (summary.last_event - summary.first_event).total_seconds() / 86400
+        span = f"{summary.first_event:%Y-%m-%d %H:%M} → {summary.last_event:%Y-%m-%d %H:%M} UTC ({days:,.1f} days)"
+    table.add_row("time span", span)
+    table.add_row(
+        "documents",
+        f"{summary.documents_accepted} accepted, {summary.documents_refused} refused",
+    )
+    return table
+
+
+def _types_table(title: str, counts: dict[str, int], unit: str, limit: int = 15) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("type")
+    table.add_column(unit, justify="right")
+    items = list(counts.items())
+    for name, n in items[:limit]:
+        table.add_row(name, f"{n:,}")
+    if len(items) > limit:
+        table.add_row(f"… {len(items) - limit} more", f"{sum(n for _, n in items[limit:]):,}")
+    return table
+
+
+def _show_summary(summary: StoreSummary) -> None:
+    console.print(_summary_table(summary))
+    if summary.event_types:
+        console.print(_types_table("Event types (activities)", summary.event_types, "events"))
+    if summary.object_types:
+        console.print(_types_table("Object types", summary.object_types, "objects"))
+
+
+def _open(store: Path, *, read_only: bool = False) -> Twin:
+    try:
+        return Twin(store, read_only=read_only)
+    except StoreError as exc:
+        err_console.print(f"[bold red]error[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _ingest_files(
+    twin: Twin,
+    files: list[Path],
+    fmt: str | None,
+    source: str,
+    options: dict[str, Any],
+    quiet: bool,
+) -> list[IngestReport]:
+    reports: list[IngestReport] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.completed:,.0f} events"),
+        TextColumn("[dim]{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
+    ) as progress:
+        for path in files:
+            task = progress.add_task(path.name, total=None, rate="")
+            elapsed = progress.tasks[task]
+
+            def tick(n: int, task: Any = task, elapsed: Any = elapsed) -> None:
+                secs = elapsed.elapsed or 0.0
+                rate = f"{n / secs:,.0f} events/s" if secs > 0 else ""
+                progress.update(task, completed=n, rate=rate)
+
+            try:
+                report = twin.store.ingest_file(
+                    path, format=fmt, source=source, progress=tick, **options
+                )
+                progress.update(task, completed=report.events_read, total=report.events_read)
+            except DocumentError as exc:
+                progress.update(task, description=f"[red]{path.name} (refused)")
+                report = IngestReport(
+                    document=str(path), format=fmt, status="refused", problem=exc.to_dict()
+                )
+            progress.stop_task(task)
+            reports.append(report)
+    return reports
+
+
+def _reports_table(reports: list[IngestReport]) -> Table:
+    table = Table(title="Ingest", title_justify="left")
+    for col, justify in [
+        ("document", "left"),
+        ("format", "left"),
+        ("status", "left"),
+        ("events read", "right"),
+        ("new", "right"),
+        ("already known", "right"),
+        ("corrected", "right"),
+        ("new objects", "right"),
+        ("events/s", "right"),
+    ]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in reports:
+        status = "[green]accepted" if r.status == "accepted" else "[red]refused"
+        table.add_row(
+            Path(r.document).name,
+            r.format or "",
+            status,
+            f"{r.events_read:,}",
+            f"{r.events_new:,}",
+            f"{r.events_known:,}",
+            f"{r.events_corrected:,}",
+            f"{r.objects_new:,}",
+            f"{r.events_per_second:,.0f}" if r.status == "accepted" else "",
+        )
+    return table
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Files to ingest, each whole or not at all.")],
+    store: StoreOption = DEFAULT_STORE,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Force the format: epcis-json, epcis-xml, ocel-json, ocel-xml, ocel-sqlite, "
+            "xes, csv, parquet (default: detected per file).",
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="CSV/Parquet column mapping, e.g. "
+            "'activity=step,time=timestamp,object:order=order_id'.",
+        ),
+    ] = None,
+    source: Annotated[str, typer.Option(help="Who sent these documents.")] = "local",
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Record files (EPCIS 2.0, OCEL 2.0, XES, CSV/Parquet) in the node's store."""
+    options: dict[str, Any] = {}
+    if mapping is not None:
+        from keiretsu.io.tabular import ColumnMapping
+
+        try:
+            options["mapping"] = ColumnMapping.parse(mapping)
+        except ValueError as exc:
+            err_console.print(f"[bold red]error[/] --map: {exc}")
+            raise typer.Exit(2) from exc
+    with _open(store) as twin:
+        reports = _ingest_files(twin, files, format, source, options, quiet or as_json)
+        if as_json:
+            print(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
+        else:
+            console.print(_reports_table(reports))
+        for r in reports:
+            if r.problem:
+                _print_problem(r.problem)
+    if any(r.status != "accepted" for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(store: StoreOption = DEFAULT_STORE, as_json: JsonOption = False) -> None:
+    """What the twin holds: events, objects, their types, the time span, documents."""
+    with _open(store, read_only=True) as twin:
+        summary = twin.summary()
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        _show_summary(summary)
+
+
+@app.command("log")
+def ingest_log(
+    store: StoreOption = DEFAULT_STORE,
+    as_json: JsonOption = False,
+    last: Annotated[int, typer.Option(help="Show the last N documents.")] = 20,
+) -> None:
+    """The ingest log: every document offered, when, from whom, accepted or refused and why."""
+    with _open(store, read_only=True) as twin:
+        rows = twin.ingest_log().to_pylist()[-last:]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title="Ingest log", title_justify="left")
+    for col in ("#", "finished", "document", "source", "status", "new", "known", "problem"):
+        table.add_column(col)
+    for r in rows:
+        problem = json.loads(r["problem"]) if r["problem"] else None
+        table.add_row(
+            str(r["ingest_id"]),
+            f"{r['finished_at']:%Y-%m-%d %H:%M:%S}",
+            Path(r["document"]).name,
+            r["source"],
+            "[green]accepted" if r["status"] == "accepted" else "[red]refused",
+            f"{r['events_new']:,}",
+            f"{r['events_known']:,}",
+            (f"{problem.get('title')}: {problem.get('detail')}" if problem else ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def export(
+    to: Annotated[
+        Path,
+        typer.Option(
+            "--to",
+            help="Target file: .jsonocel, .xmlocel, .sqlite (OCEL 2.0) or .parquet (flat table).",
+        ),
+    ],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Write the twin's log out as OCEL 2.0 (JSON, XML, SQLite) or a flat Parquet table."""
+    with _open(store, read_only=True) as twin:
+        try:
+            path = twin.export(to)
+        except ValueError as exc:
+            err_console.print(f"[bold red]error[/] {exc}")
+            raise typer.Exit(2) from exc
+        summary = twin.summary()
+    console.print(
+        f"wrote [bold]{path}[/] ({summary.events:,} events, {summary.objects:,} objects, "
+        f"{path.stat().st_size / 1e6:,.1f} MB)"
+    )
+
+
+def example_files() -> list[Path]:
+    """The small two-company EPCIS example shipped with keiretsu (used by ``keiretsu demo``)."""
+    root = resources.files("keiretsu") / "examples" / "two-company-chain"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".jsonld", ".xml")))
+
+
+@app.command()
+def demo(
+    store: StoreOption = Path(".keiretsu") / "demo.duckdb",
+    fresh: Annotated[bool, typer.Option(help="Start from an empty store.")] = True,
+) -> None:
+    """Ingest the shipped two-company example (a plant and a distributor) and show the twin."""
+    if fresh and store.exists():
+        store.unlink()
+        wal = store.with_name(store.name + ".wal")
+        if wal.exists():
+            wal.unlink()
+    files = example_files()
+    console.print(
+        f"[bold]keiretsu demo[/]: a plant ships pallets to a distributor; "
+        f"{len(files)} EPCIS 2.0 documents from both companies → {store}"
+    )
+    with _open(store) as twin:
+        reports = _ingest_files(twin, files, None, "demo", {}, quiet=False)
+        console.print(_reports_table(reports))
+        for r in reports:
+            if r.problem:
+                _print_problem(r.problem)
+        again = twin.store.ingest_file(files[0], source="demo")
+        console.print(
+            f"Sent {Path(files[0]).name} again: {again.events_new} new, "
+            f"{again.events_known} already known — ingest is idempotent."
+        )
+        _show_summary(twin.summary())
+    if any(r.status != "accepted" for r in reports):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the ``keiretsu`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
