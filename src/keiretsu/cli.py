@@ -7,7 +7,6 @@ the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readabl
 from __future__ import annotations
 
 import json
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,7 +83,10 @@ def _summary_table(summary: StoreSummary) -> Table:
     span = "—"
     if summary.first_event and summary.last_event:
         days = (summary.last_event - summary.first_event).total_seconds() / 86400
-        span = f"{summary.first_event:%Y-%m-%d %H:%M} → {summary.last_event:%Y-%m-%d %H:%M} UTC ({days:,.1f} days)"
+        span = (
+            f"{summary.first_event:%Y-%m-%d %H:%M} → {summary.last_event:%Y-%m-%d %H:%M} UTC "
+            f"({days:,.1f} days)"
+        )
     table.add_row("time span", span)
     table.add_row(
         "documents",
@@ -352,4 +354,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
