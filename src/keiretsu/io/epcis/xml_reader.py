@@ -229,7 +229,11 @@ class _Reader:
                     else:
                         yield step
             if root is None:
-                raise self._malformed("no root element", None)
+                # No watched element at all: let the root say what it is instead.
+                found = getattr(parser, "root", None)
+                if found is None:
+                    raise self._malformed("no root element", None)
+                self._open_root(found)
             if not header_given:
                 yield self.header
         except _Refusal as refusal:
