@@ -216,36 +216,60 @@ _TIME_RE = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def _canonical_time(text: str) -> str:
     """An ``xsd:dateTimeStamp`` in UTC with milliseconds: ``2022-02-16T20:33:31.1164-06:00`` →
     ``2022-02-17T02:33:31.116Z``. A 4th decimal of 5–9 rounds the milliseconds up. Text that
     is no timestamp is kept as written (a time without offset is taken as UTC)."""
-    text = text.strip()
-    match = _TIME_RE.fullmatch(text)
+    match = _TIME_RE.fullmatch(text.strip())
     if match is None:
-        return text
+        return text.strip()
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     fraction = fraction or ""
     millis = int((fraction + "000")[:3])
     if len(fraction) > 3 and fraction[3] >= "5":
         millis += 1
-    if (zulu or sign is None) and millis < 1000:
-        return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis:03d}Z"
+    if millis < 1000 and second < "60":
+        # Offsets are whole minutes: only the date, hour and minute move.
+        utc_minute: str | None
+        if zulu or sign is None:
+            utc_minute = f"{year}-{month}-{day}T{hour}:{minute}"
+        else:
+            utc_minute = _utc_minute(f"{year}-{month}-{day}T{hour}:{minute}", sign, off_h, off_m)
+        if utc_minute is not None:
+            return f"{utc_minute}:{second}.{millis:03d}Z"
+    moment = _utc(f"{year}-{month}-{day}T{hour}:{minute}:{second}", sign, off_h, off_m)
+    if moment is None:
+        return text.strip()
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-    except ValueError:
-        return text
-    offset = timedelta(hours=int(off_h), minutes=int(off_m)) if sign else timedelta()
-    if sign == "+":
-        offset = -offset
-    try:
-        moment = moment + offset + timedelta(milliseconds=millis)
+        moment += timedelta(milliseconds=millis)
     except OverflowError:
-        return text
+        return text.strip()
     return (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
         f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _utc(local: str, sign: str | None, off_h: str | None, off_m: str | None) -> datetime | None:
+    """``YYYY-MM-DDTHH:MM[:SS]`` at the given offset, as a naive UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(local)
+        if sign is not None and off_h is not None and off_m is not None:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            moment = moment - offset if sign == "+" else moment + offset
+    except (ValueError, OverflowError):
+        return None
+    return moment
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(local: str, sign: str, off_h: str, off_m: str) -> str | None:
+    moment = _utc(local, sign, off_h, off_m)
+    if moment is None:
+        return None
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}"
     )
 
 
@@ -594,12 +618,10 @@ class _Writer:
                 return "{" + uri + "}" + local
         return key
 
-    def skip(self, key: str, name: str) -> bool:
-        return (
-            key in ("#text", "comment", "rdfs:comment")
-            or name == _RDFS_COMMENT
-            or (bool(self.ignore) and name in self.ignore)
-        )
+    @staticmethod
+    def skip(key: str, name: str) -> bool:
+        """JSON-LD comments and the ``#text`` of an element with attributes are no members."""
+        return key in ("#text", "comment", "rdfs:comment") or name == _RDFS_COMMENT
 
     # -- generic members (extensions, ilmd, anything unknown) -----------------------------------
 
@@ -660,13 +682,16 @@ class _Writer:
         parts: list[str] = []
         extensions: list[str] = []
         unknown: list[str] = []
-        known = dict(fields)
+        known = _field_names(fields)
         count = 0
         for key, child in value.items():
+            if key in known:
+                count += len(child) if type(child) is list else 1
+                continue
             name = self.name(key)
             if self.skip(key, name):
                 continue
-            count += len(child) if isinstance(child, list) else 1
+            count += len(child) if type(child) is list else 1
             if name in known:
                 continue
             if name.startswith("{") and "/}" in name:
@@ -772,6 +797,8 @@ class _Writer:
         namespaces = event.get("@context")
         if isinstance(namespaces, list | dict):
             self.adopt_context(namespaces)
+        if self.ignore:  # members the repository keeps out, at the event's top level only
+            event = {k: v for k, v in event.items() if self.name(k) not in self.ignore}
         parts = ["eventType=" + str(event.get("type", ""))]
         tail: list[str] = []
         for name, kind in _EVENT_ORDER:
@@ -871,6 +898,17 @@ _EVENT_ORDER: tuple[tuple[str, Any], ...] = (
     ("sensorElementList", ["sensorElement", _SENSOR_ELEMENT]),
 )
 _KNOWN_TOP = frozenset(name for name, _ in _EVENT_ORDER)
+_FIELD_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _field_names(fields: tuple[tuple[str, Any], ...]) -> frozenset[str]:
+    """The member names of a structure (cached: the structures are module constants)."""
+    names = _FIELD_NAMES.get(id(fields))
+    if names is None:
+        names = _FIELD_NAMES[id(fields)] = frozenset(name for name, _ in fields)
+    return names
+
+
 _TYPED_LISTS: dict[str, tuple[str, _Vocab]] = {
     "bizTransactionList": ("bizTransaction", _V_BTT),
     "sourceList": ("source", _V_SDT),
