@@ -178,8 +178,8 @@ def test_logistics_counts_and_handling_units_warning() -> None:
     assert log.num_objects == 970
     only_dangling = _sql(
         "logistics.sqlite",
-        "SELECT count(*) FROM event e WHERE NOT EXISTS (SELECT 1 FROM event_object r "
-        "JOIN object o ON o.ocel_id = r.ocel_object_id WHERE r.ocel_event_id = e.ocel_id)",
+        "SELECT count(*) FROM event WHERE ocel_id NOT IN (SELECT r.ocel_event_id "
+        "FROM event_object r JOIN object o ON o.ocel_id = r.ocel_object_id)",
     )[0][0]
     assert log.num_events - only_dangling == 6_187
     valid_e2o = _sql(
@@ -217,7 +217,7 @@ def test_types_and_relations_match_pm4py(name: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", ["running-example.sqlite", "logistics.sqlite"])
+@pytest.mark.parametrize("name", ["logistics.sqlite", "ocel20_example.sqlite"])
 def test_pm4py_reads_what_we_write(name: str, fmt: str, tmp_path: Path) -> None:
     pm4py = pytest.importorskip("pm4py")
     out = tmp_path / f"log.{fmt}"
@@ -244,7 +244,7 @@ def test_pm4py_reads_what_we_write(name: str, fmt: str, tmp_path: Path) -> None:
 # --- validity of what we write ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", FILES[2:])
+@pytest.mark.parametrize("name", ["ocel20_example.sqlite", "logistics.sqlite"])
 def test_written_json_is_valid_against_the_schema(name: str, tmp_path: Path) -> None:
     schema = json.loads((DATA / "schema_ocel2.json").read_text())
     out = tmp_path / "log.jsonocel"
@@ -275,7 +275,7 @@ def _xsd_errors(path: Path, log: Ocel) -> list[str]:
     return errors
 
 
-@pytest.mark.parametrize("name", FILES[2:])
+@pytest.mark.parametrize("name", ["ocel20_example.sqlite", "logistics.sqlite"])
 def test_written_xml_is_valid_against_the_xsd(name: str, tmp_path: Path) -> None:
     out = tmp_path / "log.xmlocel"
     log = original(name)
@@ -331,5 +331,5 @@ def test_dispatch_refuses_unknown_extension(tmp_path: Path) -> None:
 
     with pytest.raises(DocumentError, match="format"):
         read_ocel(tmp_path / "log.csv")
-    with pytest.raises(ValueError, match="extension|format"):
+    with pytest.raises(ValueError, match=r"extension|format"):
         write_ocel(Ocel(), tmp_path / "log.csv")

@@ -312,6 +312,12 @@ class _Reader:
             raise self._err(f"time {value!r}", field, str(exc), el, index) from None
 
     def _value(self, a: Any, vtype: str, where: str, index: int | None = None) -> str:
+        if len(a):
+            # entity references stay unexpanded (they are never resolved): refuse, do not
+            # silently read the value as empty
+            raise self._err(
+                "the value holds markup or an entity reference", where, "plain text", a, index
+            )
         raw = a.text or ""
         try:
             return canonical(raw, vtype)
