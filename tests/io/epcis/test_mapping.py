@@ -272,7 +272,12 @@ def test_transaction_event_links_business_transactions() -> None:
     a = attrs(ocel, eid)
     assert a["persistentDisposition.set"] == ('["completeness_verified"]', "string")
     assert a["certificationInfo"][0] == events[0]["certificationInfo"]
-    assert json.loads(a["sensorElementList"][0]) == events[0]["sensorElementList"]
+    sensors = json.loads(a["sensorElementList"][0])
+    assert len(sensors) == len(events[0]["sensorElementList"])
+    # one spelling whatever the syntax: times in UTC, numbers as doubles
+    assert sensors[0]["sensorMetadata"]["time"] == "2019-04-02T13:05:00Z"
+    report = sensors[0]["sensorReport"][0]
+    assert (report["type"], report["value"], report["uom"]) == ("Temperature", 26.0, "CEL")
     assert (canonical_id("urn:epc:id:giai:4000001.111"), "sensor", None, None) in rel
 
 

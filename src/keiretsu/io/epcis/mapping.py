@@ -41,7 +41,7 @@ from keiretsu.io.epcis.identifiers import (
     identify,
 )
 from keiretsu.model.errors import DocumentError
-from keiretsu.model.ocel import OcelBuilder, parse_time
+from keiretsu.model.ocel import OcelBuilder, format_time, parse_time
 
 SOURCE_FORMAT = "epcis-json"
 """The ``format`` of the kept source events: the EPCIS 2.0 JSON binding form."""
@@ -143,6 +143,45 @@ def _time(text: Any) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_SENSOR_TYPE = ("gs1:", "https://gs1.org/voc/")
+
+
+def _sensor_times(part: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(part)
+    for k in keys:
+        v = out.get(k)
+        if isinstance(v, str):
+            out[k] = format_time(_time(v))
+    return out
+
+
+def _sensors(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sensor data in one spelling whatever the syntax: times in UTC, measurement types by
+    their bare GS1 name (``Temperature``), numbers as doubles, so JSON and XML documents give
+    the same text."""
+    out = []
+    for element in elements:
+        element = dict(element)
+        meta = element.get("sensorMetadata")
+        if isinstance(meta, dict):
+            element["sensorMetadata"] = _sensor_times(meta, ("time", "startTime", "endTime"))
+        reports = element.get("sensorReport")
+        if isinstance(reports, list):
+            fixed = []
+            for report in reports:
+                report = _sensor_times(report, ("time",))
+                for k, v in report.items():
+                    if type(v) is int:  # sensor values are xsd:double: 50 and 50.0 alike
+                        report[k] = float(v)
+                kind = report.get("type")
+                if isinstance(kind, str):
+                    report["type"] = short_name(kind, _SENSOR_TYPE)
+                fixed.append(report)
+            element["sensorReport"] = fixed
+        out.append(element)
+    return out
 
 
 def _prefixes(obj: Any, out: set[str]) -> None:
@@ -361,7 +400,7 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
         attrs["certificationInfo"] = _text(v)
     sensors = ev.get("sensorElementList")
     if sensors:
-        attrs["sensorElementList"] = _json(sensors)
+        attrs["sensorElementList"] = _json(_sensors(sensors))
         devices: dict[str, None] = {}
         for element in sensors:
             meta = element.get("sensorMetadata") or {}
