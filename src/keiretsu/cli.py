@@ -168,30 +168,20 @@ def _ingest_files(
 
 def _reports_table(reports: list[IngestReport]) -> Table:
     table = Table(title="Ingest", title_justify="left")
-    for col, justify in [
-        ("document", "left"),
-        ("format", "left"),
-        ("status", "left"),
-        ("events read", "right"),
-        ("new", "right"),
-        ("already known", "right"),
-        ("corrected", "right"),
-        ("new objects", "right"),
-        ("events/s", "right"),
-    ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("document", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("status", min_width=8)
+    for col in ("events", "new", "known", "corrected", "objects"):
+        table.add_column(col, justify="right", min_width=len(col))
     for r in reports:
         status = "[green]accepted" if r.status == "accepted" else "[red]refused"
         table.add_row(
             Path(r.document).name,
-            r.format or "",
             status,
             f"{r.events_read:,}",
             f"{r.events_new:,}",
             f"{r.events_known:,}",
             f"{r.events_corrected:,}",
             f"{r.objects_new:,}",
-            f"{r.events_per_second:,.0f}" if r.status == "accepted" else "",
         )
     return table
 
