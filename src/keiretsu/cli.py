@@ -168,7 +168,7 @@ def _ingest_files(
 
 def _reports_table(reports: list[IngestReport]) -> Table:
     table = Table(title="Ingest", title_justify="left")
-    table.add_column("document", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("document", no_wrap=True, overflow="ellipsis", max_width=20)
     table.add_column("status", min_width=8)
     for col in ("events", "new", "known", "corrected", "objects"):
         table.add_column(col, justify="right", min_width=len(col))
