@@ -286,7 +286,33 @@ def identifier_problem(value: str) -> str | None:
     return None
 
 
+_FAST_X = r"[A-Za-z0-9!'()*+,\-.:;=_]"  # a serial without %-escapes: the common case
+
+
+def _full_patterns() -> dict[str, tuple[re.Pattern[str], int | None]]:
+    """Per ``urn:epc:<kind>:<scheme>:`` prefix, a pattern for the common case (digit groups
+    as groups 1 and 2, serial without %-escapes) and the digits the two groups must make."""
+    out: dict[str, tuple[re.Pattern[str], int | None]] = {}
+    for kind, table in (("id", _EPC_ID), ("class", _EPC_CLASS)):
+        for scheme, (pattern, digits) in table.items():
+            prefix = f"urn:epc:{kind}:{scheme}:"
+            body = pattern.pattern.replace(_X, _FAST_X)
+            out[prefix] = (re.compile(re.escape(prefix) + body), digits)
+    return out
+
+
+_EPC_FAST = _full_patterns()
+
+
 def _epc_urn_problem(value: str) -> str | None:
+    end = value.find(":", 11)
+    fast = _EPC_FAST.get(value[: end + 1]) if end > 0 else None
+    if fast is not None:
+        m = fast[0].fullmatch(value)
+        if m is not None and (
+            fast[1] is None or (m.end(2) - m.start(1) == fast[1] + 1 and m.end(1) - m.start(1) > 5)
+        ):
+            return None
     parts = value.split(":", 4)
     if len(parts) < 5:
         return f"'{value}' is not an EPC URN (urn:epc:id:<scheme>:<fields>)"

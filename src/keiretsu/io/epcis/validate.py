@@ -37,8 +37,9 @@ Deliberate differences from the GS1 JSON schema (held in the tests):
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
@@ -78,7 +79,8 @@ _OFFSETS = frozenset(
 _UOM = re.compile(r"[A-Z0-9]{2,3}")
 _HEX = re.compile(r"[A-Fa-f0-9]+")
 _VERSION = re.compile(r"\d+(\.\d+)*")
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST_TS = 0.0  # 1970-01-01T00:00:00Z
+_THIS_YEAR = time.gmtime().tm_year
 
 _TIME_EXPECTED = (
     "an RFC 3339 date-time with a time zone, e.g. '2024-03-01T08:15:00.000+01:00' or "
@@ -186,20 +188,37 @@ def _time(ctx: _Ctx, rel: str, v: Any, *, event_time: bool = False) -> None:
     if type(v) is not str:
         _wrong_type(ctx, rel, v, _TIME_EXPECTED)
         return
-    m = _TIME.fullmatch(v)
-    if m is None:
+    # RFC 3339 layout at fixed places, then the calendar check by fromisoformat (both fast);
+    # the regular expression only on the rare odd shapes.
+    if not (
+        len(v) >= 20
+        and v[4] == "-"
+        and v[7] == "-"
+        and v[10] in "Tt"
+        and v[13] == ":"
+        and v[16] == ":"
+        and (v[-1] in "Zz" or (v[-3] == ":" and v[-6] in "+-"))
+        and "," not in v
+    ):
         if re.fullmatch(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?", v):
             ctx.add(rel, "Time without time zone", f"'{v}' has no time zone", _TIME_EXPECTED)
         else:
             ctx.add(rel, "Invalid date-time", f"'{v}' is not an RFC 3339 date-time", _TIME_EXPECTED)
         return
-    text = v.replace("t", "T").replace("z", "+00:00").replace("Z", "+00:00")
     try:
-        when = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(v)
     except ValueError:
-        ctx.add(rel, "Invalid date-time", f"'{v}' is not a calendar date-time", _TIME_EXPECTED)
-        return
-    if event_time and not _EARLIEST <= when <= datetime.now(UTC) + timedelta(days=1):
+        try:
+            when = datetime.fromisoformat(v.upper().replace("Z", "+00:00"))
+        except ValueError:
+            ctx.add(rel, "Invalid date-time", f"'{v}' is not a calendar date-time", _TIME_EXPECTED)
+            return
+    # only the edge years need the exact comparison
+    if (
+        event_time
+        and not 1970 < when.year < _THIS_YEAR
+        and not _EARLIEST_TS <= when.timestamp() <= time.time() + 86_400
+    ):
         ctx.add(
             rel,
             "Implausible time",
@@ -208,24 +227,34 @@ def _time(ctx: _Ctx, rel: str, v: Any, *, event_time: bool = False) -> None:
         )
 
 
+# Identifiers that passed, so that an EPC seen at packing, shipping and receiving is checked once.
+_GOOD_IDS: dict[str, None] = {}
+_GOOD_IDS_MAX = 200_000
+
+
 def _uri(ctx: _Ctx, rel: str, v: Any, *, identifier: bool = False) -> None:
     if type(v) is not str:
         _wrong_type(ctx, rel, v, "a URI (string)")
+        return
+    if v in _GOOD_IDS:
         return
     if identifier and (v.startswith("urn:epc:") or v.startswith("http")):
         problem = identifier_problem(v)
         if problem is not None:
             ctx.add(rel, "Invalid identifier", problem, "an EPC URN or GS1 Digital Link URI")
             return
-        if v.startswith("urn:epc:"):
-            return
-    if not is_absolute_uri(v):
+    if not v.startswith("urn:epc:") and not is_absolute_uri(v):
         ctx.add(
             rel,
             "Not a URI",
             f"'{v}' is not an absolute URI",
             "a URI such as 'urn:…' or 'https://…'",
         )
+        return
+    if identifier:
+        if len(_GOOD_IDS) >= _GOOD_IDS_MAX:
+            _GOOD_IDS.clear()
+        _GOOD_IDS[v] = None
 
 
 def _term(ctx: _Ctx, rel: str, v: Any, vocab: Vocabulary) -> None:
@@ -323,6 +352,8 @@ def _list(
     if len(v) < min_items:
         ctx.add(rel, "Empty list", f"{rel[1:]} is empty", f"at least {min_items} {what}")
     for i, x in enumerate(v):
+        if type(x) is str and x in _GOOD_IDS:
+            continue  # an identifier already found good
         item(ctx, f"{rel}/{i}", x)
     if unique and len(v) > 1:
         try:
@@ -448,6 +479,8 @@ _LOCATION_FIELDS: dict[str, Callable[[_Ctx, str, Any], None]] = {"id": _epc}
 
 
 def _location(ctx: _Ctx, rel: str, v: Any) -> None:
+    if type(v) is dict and len(v) == 1 and type(v.get("id")) is str and v["id"] in _GOOD_IDS:
+        return  # the same readPoint / bizLocation as before
     _object(ctx, rel, v, _LOCATION_FIELDS, rel[1:], required=("id",))
 
 
@@ -651,7 +684,7 @@ def _error_declaration(ctx: _Ctx, rel: str, v: Any) -> None:
 
 
 def _offset(ctx: _Ctx, rel: str, v: Any) -> None:
-    if v not in _OFFSETS:
+    if type(v) is not str or v not in _OFFSETS:
         shown = f"'{v}'" if isinstance(v, str) else _type_name(v)
         ctx.add(
             rel,
@@ -663,8 +696,6 @@ def _offset(ctx: _Ctx, rel: str, v: Any) -> None:
 
 def _context(ctx: _Ctx, rel: str, v: Any) -> None:
     items = v if type(v) is list else [v]
-    if type(v) is list and not v:
-        ctx.add(rel, "Empty @context", "the @context list is empty", "the EPCIS context URL")
     seen: set[str] = set()
     for i, item in enumerate(items):
         at = f"{rel}/{i}" if type(v) is list else rel
@@ -806,6 +837,13 @@ def _what_rules(ctx: _Ctx, kind: str, data: dict[str, Any]) -> None:
                 "'inputEPCList'/'inputQuantityList' and 'outputEPCList'/'outputQuantityList'",
             )
     else:
+        if kind == "TransactionEvent" and data.get("bizTransactionList") == []:
+            ctx.add(
+                "/bizTransactionList",
+                "Empty list",
+                "a TransactionEvent needs at least one business transaction",
+                _REQUIRED_EXPECTED["bizTransactionList"],
+            )
         epcs, qty = (
             ("epcList", "quantityList")
             if kind == "TransactionEvent"
@@ -915,6 +953,8 @@ def validate_header(header: DocumentHeader, *, document: str | None = None) -> l
                 "the document has no JSON-LD @context",
                 "'@context': ['https://ref.gs1.org/standards/epcis/epcis-context.jsonld', …]",
             )
+        elif header.attributes["@context"] in ([], {}):
+            ctx.add("/@context", "Empty @context", "the @context is empty", "the EPCIS context URL")
         else:
             _context(ctx, "/@context", header.attributes["@context"])
     sv = header.schema_version
