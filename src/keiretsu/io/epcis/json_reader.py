@@ -71,6 +71,7 @@ context may use them without declaring them."""
 DOCUMENT_KINDS = frozenset({"EPCISDocument", "EPCISQueryDocument"})
 _HEADER_KEYS = ("@context", "type", "schemaVersion", "creationDate")
 _WS = re.compile(r"[ \t\n\r]*")
+_NEXT = re.compile(r"[ \t\n\r]*,[ \t\n\r]*(?=[^ \t\n\r])")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -314,7 +315,7 @@ class _Text:
 
     def value(self, where: str = "") -> Any:
         """Parse the next JSON value whole."""
-        if not self.peek():
+        if (self.pos >= len(self.buf) or self.buf[self.pos] in " \t\n\r") and not self.peek():
             self.fail("Truncated document", "the document ends where a value should be")
         while True:
             start = self.pos
@@ -614,8 +615,8 @@ def _event_array(text: _Text, base: str) -> Iterator[RawEvent]:
         text.pos += 1
         return
     index = 0
+    text.peek()
     while True:
-        text.peek()
         line = text.line_of(text.pos)
         data = text.value(f"{base}/{index}")
         if not isinstance(data, dict):
@@ -628,9 +629,15 @@ def _event_array(text: _Text, base: str) -> Iterator[RawEvent]:
             )
         yield RawEvent(index=index, data=data, pointer=f"{base}/{index}", line=line)
         index += 1
+        # the common case in one step: blanks, ',', blanks, and the next event's '{'
+        m = _NEXT.match(text.buf, text.pos)
+        if m is not None and m.end() < len(text.buf):
+            text.pos = m.end()
+            continue
         c = text.peek()
         if c == ",":
             text.pos += 1
+            text.peek()
         elif c == "]":
             text.pos += 1
             return
