@@ -199,3 +199,20 @@ def test_a_truncated_document_is_refused_cleanly(cut: int) -> None:
 def test_arbitrary_bytes_never_crash(data: bytes) -> None:
     with contextlib.suppress(DocumentError):
         read(data, document="noise")
+
+
+def test_synthetic_chain_is_valid_epcis_and_the_same_in_json_and_xml(tmp_path: Path) -> None:
+    from keiretsu.io.epcis.synth import write_synthetic_epcis_json, write_synthetic_epcis_xml
+
+    as_json = read(write_synthetic_epcis_json(tmp_path / "chain.json", 23, seed=7))
+    as_xml = read(write_synthetic_epcis_xml(tmp_path / "chain.xml", 23, seed=7))
+    assert as_json.num_events == 23
+    assert comparable(as_json) == comparable(as_xml)
+    steps = as_json.events["ocel_type"].to_pylist()
+    assert steps[:5] == ["receiving", "commissioning", "packing", "shipping", "receiving"]
+    # every pallet packed contains the items commissioned just before
+    contains = [r for r in as_json.object_objects.to_pylist() if r["ocel_qualifier"] == "contains"]
+    assert len(contains) == 5 * 12  # 23 events: 4 whole cycles and the packing of a 5th
+    # without event ids, the events are named by their hash
+    unnamed = read(write_synthetic_epcis_json(tmp_path / "h.json", 5, with_event_ids=False))
+    assert all(i.startswith("ni:///sha-256;") for i in unnamed.events["ocel_id"].to_pylist())

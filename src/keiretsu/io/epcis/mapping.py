@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -210,11 +211,20 @@ def _event_context(ev: dict[str, Any]) -> dict[str, str]:
 
 
 def _epcs(b: OcelBuilder, eid: str, items: Iterable[str], qualifier: str, keep: list[str]) -> None:
+    start = len(keep)
+    add = b.add_object
     for ident in items:
         oid, otype = identify(ident)
-        b.add_object(oid, otype or ITEM)
-        b.relate(eid, oid, qualifier)
+        add(oid, otype or ITEM)
         keep.append(oid)
+    n = len(keep) - start
+    if n:
+        # A pallet of 48 cases is 48 relations of one kind: appended column by column.
+        b.eo_event.extend([eid] * n)
+        b.eo_object.extend(keep[start:])
+        b.eo_qualifier.extend([qualifier] * n)
+        b.eo_quantity.extend([None] * n)
+        b.eo_uom.extend([None] * n)
 
 
 def _quantities(
@@ -260,6 +270,41 @@ def _merge_repeats(b: OcelBuilder, start: int) -> None:
     for row in reversed(drop):
         for column in (b.eo_event, b.eo_object, b.eo_qualifier, b.eo_quantity, b.eo_uom):
             del column[row]
+
+
+# Event types and attribute names already declared to a builder (a builder lives for one
+# document; the event types of a document are few).
+_DECLARED: WeakKeyDictionary[OcelBuilder, set[tuple[str, tuple[str, ...]]]] = WeakKeyDictionary()
+
+
+def _add_event(
+    b: OcelBuilder, eid: str, activity: str, time: datetime, attrs: dict[str, Any]
+) -> None:
+    """``b.add_event`` with the attribute values already text: strings stay strings, times are
+    written in UTC; each (event type, attribute names) shape is declared once per builder."""
+    b.add_event(eid, activity, time)
+    names = tuple(attrs)
+    texts: list[str | None] = []
+    types: list[str] = []
+    for v in attrs.values():
+        if isinstance(v, datetime):
+            texts.append(format_time(v))
+            types.append("time")
+        else:
+            texts.append(v)
+            types.append("string")
+    n = len(names)
+    b.ea_id.extend([eid] * n)
+    b.ea_name.extend(names)
+    b.ea_value.extend(texts)
+    b.ea_type.extend(types)
+    seen = _DECLARED.get(b)
+    if seen is None:
+        seen = _DECLARED[b] = set()
+    shape = (activity, names)
+    if shape not in seen:
+        seen.add(shape)
+        b.declare_event_type(activity, dict(zip(names, types, strict=True)))
 
 
 def map_event(builder: OcelBuilder, event_id: str, raw: RawEvent, header: DocumentHeader) -> None:
@@ -456,7 +501,7 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
             # The kept event carries its own namespaces, so it can be served back on its own.
             body = {"@context": [context], **{k: x for k, x in ev.items() if k != "@context"}}
 
-    builder.add_event(eid, activity, time, attrs)
+    _add_event(b, eid, activity, time, attrs)
 
     # ILMD: master data of what this event brought into being, valid from eventTime on.
     if len(b.eo_event) - first_row > 1:
