@@ -210,13 +210,23 @@ def _event_context(ev: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _epcs(b: OcelBuilder, eid: str, items: Iterable[str], qualifier: str, keep: list[str]) -> None:
+def _epcs(
+    b: OcelBuilder,
+    eid: str,
+    items: Iterable[str],
+    qualifier: str,
+    keep: list[str],
+    kinds: list[str] | None = None,
+) -> None:
     start = len(keep)
     add = b.add_object
     for ident in items:
         oid, otype = identify(ident)
-        add(oid, otype or ITEM)
+        otype = otype or ITEM
+        add(oid, otype)
         keep.append(oid)
+        if kinds is not None:
+            kinds.append(otype)
     n = len(keep) - start
     if n:
         # A pallet of 48 cases is 48 relations of one kind: appended column by column.
@@ -228,11 +238,19 @@ def _epcs(b: OcelBuilder, eid: str, items: Iterable[str], qualifier: str, keep: 
 
 
 def _quantities(
-    b: OcelBuilder, eid: str, items: Iterable[dict[str, Any]], qualifier: str, keep: list[str]
+    b: OcelBuilder,
+    eid: str,
+    items: Iterable[dict[str, Any]],
+    qualifier: str,
+    keep: list[str],
+    kinds: list[str] | None = None,
 ) -> None:
     for qe in items:
         oid, otype = identify(qe["epcClass"])
-        b.add_object(oid, otype or PRODUCT_CLASS)
+        otype = otype or PRODUCT_CLASS
+        b.add_object(oid, otype)
+        if kinds is not None:
+            kinds.append(otype)
         q = qe.get("quantity")
         if q is not None:
             if isinstance(q, bool) or not isinstance(q, int | float):
@@ -270,6 +288,32 @@ def _merge_repeats(b: OcelBuilder, start: int) -> None:
     for row in reversed(drop):
         for column in (b.eo_event, b.eo_object, b.eo_qualifier, b.eo_quantity, b.eo_uom):
             del column[row]
+
+
+def _ilmd(
+    b: OcelBuilder, ilmd: dict[str, Any], made: list[str], kinds: list[str], time: datetime
+) -> None:
+    """Each ILMD member as an attribute of every object made, from ``time`` on. The first
+    object of each type goes through the builder (which declares the attribute for the type);
+    the rest are appended column by column."""
+    first: dict[str, str] = {}
+    rest: list[str] = []
+    for oid, kind in dict(zip(made, kinds, strict=True)).items():
+        if kind in first:
+            rest.append(oid)
+        else:
+            first[kind] = oid
+    n = len(rest)
+    for k, val in ilmd.items():
+        text = _text(val)
+        for oid in first.values():
+            b.add_object_attribute(oid, k, text, time, "string")
+        if n:
+            b.oa_id.extend(rest)
+            b.oa_name.extend([k] * n)
+            b.oa_time.extend([time] * n)
+            b.oa_value.extend([text] * n)
+            b.oa_type.extend(["string"] * n)
 
 
 # Event types and attribute names already declared to a builder (a builder lives for one
@@ -376,14 +420,15 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
     b = builder
     first_row = len(b.eo_event)
     made: list[str] = []  # what the event brought into being (gets the ILMD)
+    kinds: list[str] | None = [] if "ilmd" in ev else None  # their object types
 
     # What the event is about, by event type.
     if etype == "TransformationEvent":
         inputs: list[str] = []
         _epcs(b, eid, ev.get("inputEPCList") or (), "input", inputs)
         _quantities(b, eid, ev.get("inputQuantityList") or (), "input", inputs)
-        _epcs(b, eid, ev.get("outputEPCList") or (), "output", made)
-        _quantities(b, eid, ev.get("outputQuantityList") or (), "output", made)
+        _epcs(b, eid, ev.get("outputEPCList") or (), "output", made, kinds)
+        _quantities(b, eid, ev.get("outputQuantityList") or (), "output", made, kinds)
         inputs = list(dict.fromkeys(inputs))
         made = list(dict.fromkeys(made))
         for out in made:
@@ -404,8 +449,8 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
                 for child in dict.fromkeys(children):
                     b.link(pid, child, word)
     else:
-        _epcs(b, eid, ev.get("epcList") or (), "epc", made)
-        _quantities(b, eid, ev.get("quantityList") or (), "epc", made)
+        _epcs(b, eid, ev.get("epcList") or (), "epc", made, kinds)
+        _quantities(b, eid, ev.get("quantityList") or (), "epc", made, kinds)
         if action != "ADD":
             made = []
         parent = ev.get("parentID")
@@ -507,11 +552,7 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
     if len(b.eo_event) - first_row > 1:
         _merge_repeats(b, first_row)
     ilmd = ev.get("ilmd")
-    if ilmd and made:
-        made = list(dict.fromkeys(made))
-        for k, val in ilmd.items():
-            text = _text(val)
-            for oid in made:
-                b.add_object_attribute(oid, k, text, time, "string")
+    if ilmd and made and kinds is not None:
+        _ilmd(b, ilmd, made, kinds, time)
 
     builder.add_source(eid, SOURCE_FORMAT, orjson.dumps(body).decode())
