@@ -304,14 +304,16 @@ class Store:
             con.register("k_oa", batch.object_attributes)
             con.execute(
                 """
+                WITH stored AS (  -- scan once, keep only rows of the objects in this batch
+                    SELECT * FROM object_attribute
+                    WHERE ocel_id IN (SELECT ocel_id FROM k_oa)
+                )
                 INSERT INTO object_attribute
                 SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value, b.ocel_value_type
-                FROM k_oa b
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM object_attribute a
-                    WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
-                      AND a.ocel_time = b.ocel_time
-                      AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value)
+                FROM k_oa b ANTI JOIN stored a
+                  ON a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
+                 AND a.ocel_time = b.ocel_time
+                 AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value
                 """
             )
             con.unregister("k_oa")
@@ -319,13 +321,16 @@ class Store:
             con.register("k_oo", batch.object_objects)
             con.execute(
                 """
+                WITH stored AS (
+                    SELECT * FROM object_object
+                    WHERE ocel_source_id IN (SELECT ocel_source_id FROM k_oo)
+                )
                 INSERT INTO object_object
-                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier FROM k_oo b
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM object_object a
-                    WHERE a.ocel_source_id = b.ocel_source_id
-                      AND a.ocel_target_id = b.ocel_target_id
-                      AND a.ocel_qualifier = b.ocel_qualifier)
+                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier
+                FROM k_oo b ANTI JOIN stored a
+                  ON a.ocel_source_id = b.ocel_source_id
+                 AND a.ocel_target_id = b.ocel_target_id
+                 AND a.ocel_qualifier = b.ocel_qualifier
                 """
             )
             con.unregister("k_oo")
@@ -447,13 +452,17 @@ class Store:
         format: str | None = None,
         source: str = "local",
         progress: Callable[[int], None] | None = None,
+        parallel: bool | None = None,
         **options: Any,
     ) -> IngestReport:
         """Detect the file's format (unless given), read it and store it whole or not at all.
 
-        ``options`` go to the format's reader (for CSV/Parquet: ``mapping=``).
+        ``options`` go to the format's reader (for CSV/Parquet: ``mapping=``). ``parallel``
+        reads the file in a second process while this one writes (default: for files of 8 MiB
+        and more on a machine with two cores or more).
         """
         from keiretsu.io.detect import detect_format, reader_for
+        from keiretsu.store.pipeline import parallel_worthwhile, read_in_subprocess
 
         path = Path(path)
         fmt = format or detect_format(path)
@@ -461,7 +470,12 @@ class Store:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-        batches = reader_for(fmt)(path, document=str(path), **options)
+        if parallel is None:
+            parallel = parallel_worthwhile(path)
+        if parallel:
+            batches = read_in_subprocess(fmt, path, options)
+        else:
+            batches = reader_for(fmt)(path, document=str(path), **options)
         return self.ingest(
             batches,
             document=str(path),

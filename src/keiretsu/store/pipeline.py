@@ -1,0 +1,123 @@
+"""Read a large file in a second process while this one writes the store.
+
+Parsing, validating and mapping a document is pure-Python work; writing it into DuckDB is the
+other half of an ingest. On a machine with two or more cores the two halves overlap: a reader
+process streams :class:`~keiretsu.model.Ocel` batches through a bounded queue (so memory stays
+bounded) and the store's process writes them in its one transaction. Nothing about the guarantees
+changes: the transaction still commits only after the reader has finished without a refusal.
+
+If the writing process dies (even by SIGKILL), the reader notices within a second that its parent
+is gone and exits; if the reader dies, the writer gets an error and rolls back.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from keiretsu.model import DocumentError, Ocel, Problem
+
+PARALLEL_MIN_BYTES = 8 * 2**20
+"""Files smaller than this (8 MiB) are read in-process: starting a reader costs more than it saves."""
+
+_HEADER = struct.Struct("<Q")
+
+
+def _send(out: BinaryIO, item: object) -> None:
+    data = pickle.dumps(item, protocol=5)
+    out.write(_HEADER.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def _receive(stream: BinaryIO) -> Any:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+def reader_main() -> None:
+    """The reader process (``python -m keiretsu.store.pipeline``): read the job from stdin,
+    stream batches to stdout, end with ``("done",)`` or the refusal. A writer that died closes
+    the pipe, so the next write fails and this process ends."""
+    from keiretsu.io.detect import reader_for
+
+    job = pickle.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+    try:
+        for batch in reader_for(job["format"])(
+            Path(job["path"]), document=job["path"], **job["options"]
+        ):
+            _send(out, ("batch", batch))
+        _send(out, ("done",))
+    except DocumentError as exc:
+        _send(out, ("refused", exc.problems))
+    except BrokenPipeError:
+        pass
+    except Exception as exc:  # a bug or an I/O error: report it, the writer rolls back
+        _send(out, ("failed", f"{type(exc).__name__}: {exc}"))
+
+
+def read_in_subprocess(fmt: str, path: Path, options: dict[str, Any]) -> Iterator[Ocel]:
+    """Batches of ``path`` read by ``fmt``'s reader in a separate process.
+
+    Raises :class:`DocumentError` exactly as the reader would, and ``RuntimeError`` if the
+    reader process fails or dies. The pipe between the two holds a few batches at most, so
+    memory stays bounded.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keiretsu.store.pipeline"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=1 << 20,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(pickle.dumps({"format": fmt, "path": str(path), "options": options}))
+        proc.stdin.close()
+        while True:
+            item = _receive(proc.stdout)
+            if item is None:
+                code = proc.wait()
+                raise RuntimeError(
+                    f"the reader process for {path} ended without finishing (exit code {code})"
+                )
+            kind = item[0]
+            if kind == "batch":
+                yield item[1]
+            elif kind == "done":
+                return
+            elif kind == "refused":
+                problems: list[Problem] = item[1]
+                raise DocumentError(problems)
+            else:
+                raise RuntimeError(f"reading {path} failed: {item[1]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
+
+
+def parallel_worthwhile(path: Path) -> bool:
+    """Whether reading ``path`` in a second process pays off here (big file, several cores)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2
+
+
+if __name__ == "__main__":
+    reader_main()
