@@ -19,24 +19,24 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from keiretsu.model import DocumentError, Ocel, Problem
 
 PARALLEL_MIN_BYTES = 8 * 2**20
-"""Files smaller than this (8 MiB) are read in-process: starting a reader costs more than it saves."""
+"""Files under 8 MiB are read in-process: starting a reader costs more than it saves."""
 
 _HEADER = struct.Struct("<Q")
 
 
-def _send(out: BinaryIO, item: object) -> None:
+def _send(out: IO[bytes], item: object) -> None:
     data = pickle.dumps(item, protocol=5)
     out.write(_HEADER.pack(len(data)))
     out.write(data)
     out.flush()
 
 
-def _receive(stream: BinaryIO) -> Any:
+def _receive(stream: IO[bytes]) -> Any:
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         return None
