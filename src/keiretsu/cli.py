@@ -208,11 +208,20 @@ def ingest(
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="Who sent these documents.")] = "local",
+    lenient_order: Annotated[
+        bool,
+        typer.Option(
+            "--lenient-order",
+            help="EPCIS XML: accept event elements out of the order the EPCIS 2.0 XSD fixes.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Record files (EPCIS 2.0, OCEL 2.0, XES, CSV/Parquet) in the node's store."""
     options: dict[str, Any] = {}
+    if lenient_order:
+        options["strict"] = False
     if mapping is not None:
         from keiretsu.io.tabular import ColumnMapping
 

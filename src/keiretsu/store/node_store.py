@@ -470,6 +470,8 @@ class Store:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
+        if not fmt.startswith("epcis-"):
+            options.pop("strict", None)  # XSD element order is an EPCIS XML matter only
         if parallel is None:
             parallel = parallel_worthwhile(path)
         if parallel:

@@ -216,3 +216,27 @@ def test_synthetic_chain_is_valid_epcis_and_the_same_in_json_and_xml(tmp_path: P
     # without event ids, the events are named by their hash
     unnamed = read(write_synthetic_epcis_json(tmp_path / "h.json", 5, with_event_ids=False))
     assert all(i.startswith("ni:///sha-256;") for i in unnamed.events["ocel_id"].to_pylist())
+
+
+def test_xml_out_of_xsd_order_is_refused_unless_lenient() -> None:
+    """openepcis ships JumbledFieldsOrder.xml among its valid documents, but the EPCIS 2.0 XSD
+    fixes the order of an event's elements (and openepcis' Invalid set refuses an ObjectEvent whose
+    action comes before eventTime). keiretsu follows the XSD by default and reads shuffled XML
+    only when asked (``strict=False``, CLI ``--lenient-order``)."""
+    from pathlib import Path
+
+    import pytest
+
+    from keiretsu.io.epcis import read_epcis
+    from keiretsu.model import DocumentError
+
+    data = Path(__file__).parents[3].parent / "shared" / "data" / "epcis" / "openepcis" / "XML"
+    jumbled = data / "Capture" / "Documents" / "JumbledFieldsOrder.xml"
+    with pytest.raises(DocumentError) as err:
+        list(read_epcis(jumbled))
+    assert "order" in str(err.value).lower() or "after" in str(err.value).lower()
+    batches = list(read_epcis(jumbled, strict=False))
+    assert sum(b.num_events for b in batches) >= 1
+    wrong_order = data / "Capture" / "Invalid" / "ObjectEvent_with_wrong_element_order.xml"
+    with pytest.raises(DocumentError):
+        list(read_epcis(wrong_order))

@@ -119,13 +119,15 @@ def read_epcis(
     document: str | None = None,
     syntax: str | None = None,
     batch_size: int = 5000,
+    strict: bool = True,
 ) -> Iterator[Ocel]:
     """Read an EPCIS 2.0 document (JSON/JSON-LD or XML) as OCEL 2.0 batches of ``batch_size``
     events.
 
     ``source`` is a path, the document's bytes or a binary stream; ``syntax`` is ``"json"``,
     ``"xml"`` or ``None`` to tell from the first bytes. ``document`` names the document in
-    problem reports (the file name by default).
+    problem reports (the file name by default). ``strict=False`` forgives XML elements out of the
+    order the EPCIS 2.0 XSD fixes (some producers shuffle them); everything else is still checked.
 
     Every event is checked against the standard; after the first problem nothing more is
     mapped, the rest of the document is still checked, and a :class:`DocumentError` with up to
@@ -143,15 +145,18 @@ def read_epcis(
     name = _name(source, document)
     if syntax is None:
         syntax, source = sniff_syntax(source, document=name)
-    if syntax == "json":
-        from keiretsu.io.epcis.json_reader import read_json_document as read_document
-    elif syntax == "xml":
-        from keiretsu.io.epcis.xml_reader import read_xml_document as read_document
-    else:
+    if syntax not in ("json", "xml"):
         raise ValueError(f"syntax must be 'json', 'xml' or None, not {syntax!r}")
 
     try:
-        header, events = read_document(source, document=name)
+        if syntax == "xml":
+            from keiretsu.io.epcis.xml_reader import read_xml_document
+
+            header, events = read_xml_document(source, document=name, strict=strict)
+        else:
+            from keiretsu.io.epcis.json_reader import read_json_document
+
+            header, events = read_json_document(source, document=name)
         problems: list[Problem] = list(validate_header(header, document=name))
         builder = OcelBuilder()
         for raw in events:
