@@ -1,0 +1,41 @@
+"""A 1M-event EPCIS document streams into the store in bounded memory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keiretsu.io.epcis.synth import write_synthetic_epcis_json
+
+SCRIPT = """
+import resource, sys
+from keiretsu.store import Store
+with Store(sys.argv[2]) as store:
+    report = store.ingest_file(sys.argv[1])
+    events = store.summary().events
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(report.events_read, report.events_new, events, me, reader)
+"""
+
+
+@pytest.mark.slow
+def test_one_million_events_ingest_under_one_gigabyte(tmp_path: Path) -> None:
+    doc = tmp_path / "million.jsonld"
+    write_synthetic_epcis_json(doc, 1_000_000)
+    assert doc.stat().st_size > 300 * 2**20  # the document itself is larger than memory allowed
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(doc), str(tmp_path / "n.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr
+    read, new, stored, writer_kib, reader_kib = (int(x) for x in out.stdout.split())
+    assert read == new == stored == 1_000_000
+    # peak resident memory of each process (the writer, and the reader it starts), in KiB
+    assert writer_kib < 1024 * 1024, f"writer peaked at {writer_kib / 1024:.0f} MiB"
+    assert reader_kib < 1024 * 1024, f"reader peaked at {reader_kib / 1024:.0f} MiB"
