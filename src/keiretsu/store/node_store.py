@@ -135,7 +135,8 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"{self.path}: no store here (run `keiretsu ingest` first)")
-        config: dict[str, Any] = {}
+        # DuckDB draws a progress bar on stdout for long statements: not in a CLI that prints JSON
+        config: dict[str, Any] = {"enable_progress_bar": False}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
