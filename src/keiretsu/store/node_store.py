@@ -135,8 +135,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"{self.path}: no store here (run `keiretsu ingest` first)")
-        # DuckDB draws a progress bar on stdout for long statements: not in a CLI that prints JSON
-        config: dict[str, Any] = {"enable_progress_bar": False}
+        config: dict[str, Any] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -152,6 +151,8 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: not a keiretsu store: {exc}") from exc
+        # DuckDB draws a progress bar on stdout for long statements: not in a CLI that prints JSON
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             for statement in DDL:
                 self.con.execute(statement)
