@@ -1,38 +1,35 @@
-"""XES (IEEE 1849-2016) event logs → OCEL 2.0.
+"""The reference XES reader: libxml2 (lxml) calls back into Python for every element.
 
-A XES log is *case-centric*: every event belongs to exactly one trace (a case: a purchase order,
-a permit application, a service ticket). keiretsu is object-centric, so each trace becomes one
-object of type ``case`` (or the ``case_type`` you name, e.g. ``"order"``) and each event is
-related to it; the resource that did the work (``org:resource``) becomes an object too, so the
-views can show who was busy where. The full mapping is written down in ``docs/formats/xes.md``.
-
-The reader streams: it feeds the file to libxml2 in chunks through a SAX-style target (no tree is
-built, so memory stays flat on a log of millions of events) and hands back :class:`Ocel` batches
-of ``batch_size`` events. It never resolves entities, never loads a DTD and never touches the
-network: a document that declares a DTD is refused.
+It understands every layout the XES standard allows (nested lists and containers, meta-attributes,
+comments, CDATA, any namespace prefix, any encoding). :mod:`keiretsu.io.xes._scan` takes over the
+common OpenXES layout and hands anything else back to this reader, which therefore defines what
+a XES log means in keiretsu: both must give the same tables.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import os
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import orjson
 import pyarrow as pa
-from lxml import etree
 
-from keiretsu.model.errors import DocumentError, Problem
-from keiretsu.model.ocel import EPOCH, TIME, Ocel, OcelBuilder, format_time, parse_time
-
-__all__ = ["read_xes"]
-
-_CHUNK = 1 << 18  # bytes fed to the parser at a time: a batch overshoots by at most one chunk
-_GZIP_MAGIC = b"\x1f\x8b"
+from keiretsu.model.ocel import (
+    EPOCH,
+    EVENT_ATTRIBUTES,
+    EVENT_OBJECTS,
+    EVENTS,
+    OBJECT_ATTRIBUTES,
+    OBJECT_OBJECTS,
+    OBJECTS,
+    SOURCE_EVENTS,
+    TIME,
+    Ocel,
+    OcelBuilder,
+    format_time,
+    parse_time,
+)
 
 # Attribute element kinds (XES §5): scalar kinds carry ``value``; list/container nest others.
 _STRING, _DATE, _INT, _FLOAT, _BOOLEAN, _ID, _LIST, _CONTAINER = range(8)
@@ -152,9 +149,26 @@ class _Fail(Exception):
         self.doc_event: int | None = None  # 0-based index of the event in the whole document
 
 
+@dataclass(frozen=True)
+class FastRows:
+    """Event rows the scanner produced for a run of traces, as Arrow columns."""
+
+    ev_id: pa.Array
+    ev_type: pa.Array
+    stamps: pa.Array
+    ea_id: pa.Array
+    ea_name: pa.Array
+    ea_value: pa.Array
+    ea_type: pa.Array
+    eo_event: pa.Array
+    eo_object: pa.Array
+    eo_qualifier: pa.Array
+
+
 class _Builder(OcelBuilder):
     """An :class:`OcelBuilder` that keeps event times as the file's text and parses a whole
-    batch at once in Arrow (ten times faster than making a ``datetime`` per event)."""
+    batch at once in Arrow (ten times faster than making a ``datetime`` per event), and that
+    also takes ready-made Arrow columns from the scanner (:class:`FastRows`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -163,25 +177,82 @@ class _Builder(OcelBuilder):
     def _reset(self) -> None:
         super()._reset()
         self.stamps: list[str] = []
+        self.fast: list[FastRows] = []
+        self.fast_events = 0
+
+    def __len__(self) -> int:
+        return len(self.ev_id) + self.fast_events
+
+    def add_fast(self, rows: FastRows) -> None:
+        """Rows the scanner built; they come before any row added one by one since (the reader
+        only ever hands over from the scanner to the reference reader, never back)."""
+        self.fast.append(rows)
+        self.fast_events += len(rows.ev_id)
 
     def build(self) -> Ocel:
-        n = len(self.stamps)
-        # the relation rows carry no quantity or unit: fill those columns in one go
-        missing = len(self.eo_event) - len(self.eo_quantity)
-        self.eo_quantity.extend([None] * missing)
-        self.eo_uom.extend([None] * missing)
-        texts = pa.array(self.stamps, pa.string())
+        s = pa.string()
+
+        def column(name: str, items: list[Any], kind: pa.DataType = s) -> pa.Array:
+            arrays = [getattr(f, name) for f in self.fast]
+            arrays.append(pa.array(items, kind))
+            return pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
+
+        texts = column("stamps", self.stamps)
         try:
             times = texts.cast(TIME)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            times = pa.array([self._parse(i) for i in range(n)], TIME)
-        # OcelBuilder.build turns ev_time into an Arrow column; a datetime64 array is taken as is
-        self.ev_time = cast("list[datetime]", times.to_numpy(zero_copy_only=False))
-        self.first_event += n
-        return super().build()
+            stamps = texts.to_pylist()
+            times = pa.array([self._parse(stamps, i) for i in range(len(stamps))], TIME)
+        n_eo = sum(len(f.eo_event) for f in self.fast) + len(self.eo_event)
+        batch = Ocel(
+            events=pa.Table.from_arrays(
+                [column("ev_id", self.ev_id), column("ev_type", self.ev_type), times],
+                schema=EVENTS,
+            ),
+            event_attributes=pa.Table.from_arrays(
+                [
+                    column("ea_id", self.ea_id),
+                    column("ea_name", self.ea_name),
+                    column("ea_value", self.ea_value),
+                    column("ea_type", self.ea_type),
+                ],
+                schema=EVENT_ATTRIBUTES,
+            ),
+            objects=pa.Table.from_arrays(
+                [pa.array(self.ob_id, s), pa.array(self.ob_type, s)], schema=OBJECTS
+            ),
+            object_attributes=pa.Table.from_arrays(
+                [
+                    pa.array(self.oa_id, s),
+                    pa.array(self.oa_name, s),
+                    pa.array(self.oa_time, TIME),
+                    pa.array(self.oa_value, s),
+                    pa.array(self.oa_type, s),
+                ],
+                schema=OBJECT_ATTRIBUTES,
+            ),
+            # the relation rows carry no quantity or unit
+            event_objects=pa.Table.from_arrays(
+                [
+                    column("eo_event", self.eo_event),
+                    column("eo_object", self.eo_object),
+                    column("eo_qualifier", self.eo_qualifier),
+                    pa.nulls(n_eo, pa.float64()),
+                    pa.nulls(n_eo, s),
+                ],
+                schema=EVENT_OBJECTS,
+            ),
+            object_objects=OBJECT_OBJECTS.empty_table(),
+            event_types=self._types_table(self._new_event_types, self._seen_event_types),
+            object_types=self._types_table(self._new_object_types, self._seen_object_types),
+            source_events=SOURCE_EVENTS.empty_table(),
+        )
+        self.first_event += batch.num_events
+        self._reset()
+        return batch
 
-    def _parse(self, i: int) -> datetime:
-        stamp = self.stamps[i]
+    def _parse(self, stamps: list[str], i: int) -> datetime:
+        stamp = stamps[i]
         try:
             return _time(stamp)
         except ValueError:
@@ -578,191 +649,3 @@ class _Target:
 
     def close(self) -> int:
         return self.event_total
-
-
-def _open(source: str | Path | bytes | IO[bytes]) -> tuple[IO[bytes], bool]:
-    """A binary stream of the (decompressed) document, and whether we opened it ourselves."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        raw: IO[bytes] = io.BytesIO(bytes(source))
-        owned = True
-    elif isinstance(source, str | os.PathLike):
-        raw = open(source, "rb")  # noqa: SIM115 - closed by the caller via `owned`
-        owned = True
-    else:
-        raw = source
-        owned = False
-    head = _peek(raw, 2)
-    if head == _GZIP_MAGIC:
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), True
-    return raw, owned
-
-
-def _peek(stream: IO[bytes], n: int) -> bytes:
-    peek: Callable[[int], bytes] | None = getattr(stream, "peek", None)
-    if peek is not None:
-        return peek(n)[:n]
-    if stream.seekable():
-        pos = stream.tell()
-        head = stream.read(n)
-        stream.seek(pos)
-        return head
-    raise TypeError("read_xes needs a seekable or peekable binary stream (io.BufferedReader)")
-
-
-def _document_name(source: object, document: str | None) -> str:
-    if document is not None:
-        return document
-    if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) else "<xes>"
-
-
-def _locate(source: str | Path | bytes | IO[bytes], fail: _Fail) -> int | None:
-    """Line of the failing event (or trace). Error path only: it re-reads the document."""
-    if fail.doc_event is None and fail.trace is None:
-        return None
-    try:
-        stream, owned = _open(source)
-    except (OSError, TypeError):
-        return None
-    try:
-        if not owned and stream.seekable():
-            stream.seek(0)
-        traces = events = -1
-        for _, el in etree.iterparse(
-            stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False
-        ):
-            local = el.tag.rpartition("}")[2] if isinstance(el.tag, str) else ""
-            if local == "event":
-                events += 1
-                if events == fail.doc_event:
-                    return int(el.sourceline)
-            elif local == "trace":
-                traces += 1
-                if fail.doc_event is None and traces == fail.trace:
-                    return int(el.sourceline)
-    except (etree.LxmlError, OSError, EOFError):
-        return None
-    finally:
-        if owned:
-            stream.close()
-    return None
-
-
-def read_xes(
-    source: str | Path | bytes | IO[bytes],
-    *,
-    document: str | None = None,
-    batch_size: int = 50_000,
-    case_type: str = "case",
-    resource_type: str | None = "resource",
-) -> Iterator[Ocel]:
-    """Read a XES event log (plain or gzip-compressed) as OCEL 2.0 batches.
-
-    Each trace becomes one object of type ``case_type`` (its id is the trace's
-    ``concept:name``, its attributes become the object's attributes at the epoch); each event
-    becomes an OCEL event whose type is the activity (``concept:name``) and whose time is
-    ``time:timestamp`` in UTC, related to its case (qualifier ``case``) and, when it names
-    one, to its resource (``org:resource``, an object of type ``resource_type``, qualifier
-    ``resource``; ``None`` skips resource objects). Event ids are ``identity:id`` where the log
-    has them, else ``<case id>/<position in trace>`` — the same log read twice gives the same
-    ids, so re-importing it stores nothing new.
-
-    ``source``: a path, the file's bytes, or an open binary stream. ``batch_size``: events per
-    batch. Raises :class:`DocumentError` naming the trace, event, field and line on anything
-    that is not a readable XES log.
-    """
-    name = _document_name(source, document)
-    builder = _Builder()
-    target = _Target(builder, case_type, resource_type)
-    parser = etree.XMLParser(
-        target=cast(Any, target),  # a SAX target without data/comment callbacks: faster
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
-    try:
-        stream, owned = _open(source)
-    except OSError as exc:
-        raise DocumentError.single("Cannot read file", str(exc), document=name) from exc
-    try:
-        while True:
-            try:
-                chunk = stream.read(_CHUNK)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise DocumentError.single(
-                    "Broken compressed file",
-                    f"cannot decompress: {exc}",
-                    document=name,
-                    expected="a complete gzip file",
-                ) from exc
-            if not chunk:
-                break
-            parser.feed(chunk)
-            if len(builder) >= batch_size:
-                yield builder.build()
-        parser.close()
-        if not target.seen_root:
-            raise DocumentError.single(
-                "Not a XES log",
-                "the document is empty",
-                document=name,
-                expected="<log> as the root element",
-            )
-        if len(builder) or builder.ob_id or builder.oa_id or target.event_total == 0:
-            yield builder.build()
-    except _Fail as fail:
-        line = _locate(source, fail)
-        where = []
-        if fail.trace is not None:
-            where.append(f"trace {fail.trace}")
-        if fail.event is not None:
-            where.append(f"event {fail.event}")
-        detail = f"{', '.join(where)}: {fail.detail}" if where else fail.detail
-        raise DocumentError(
-            [
-                Problem(
-                    title=fail.title,
-                    detail=detail,
-                    document=name,
-                    event_index=fail.doc_event,
-                    field=_xpath(fail),
-                    expected=fail.expected,
-                    line=line,
-                )
-            ]
-        ) from None
-    except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
-        raise DocumentError.single(
-            "Not well-formed XML",
-            str(exc.msg or exc),
-            document=name,
-            line=line,
-            expected="a well-formed XES document",
-        ) from None
-    except etree.LxmlError as exc:
-        raise DocumentError.single(
-            "Not readable XML", str(exc), document=name, expected="a well-formed XES document"
-        ) from None
-    finally:
-        if owned:
-            stream.close()
-
-
-def _xpath(fail: _Fail) -> str | None:
-    path = "/log"
-    if fail.trace is not None:
-        path += f"/trace[{fail.trace + 1}]"
-    if fail.event is not None:
-        path += f"/event[{fail.event + 1}]"
-    if fail.field is None:
-        return path if path != "/log" else None
-    if fail.field == "/":
-        return "/"
-    if fail.field.startswith("@"):
-        return f"{path}/{fail.field}"
-    return f"{path}/*[@key='{fail.field}']"
