@@ -39,6 +39,7 @@ _SKIPPED = (("<!--", "-->"), ("<?", "?>"), ("<![CDATA[", "]]>"))
 _DECLARED = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)")
 
 _HEAD_MODE, _FAST_MODE, _REFERENCE_MODE = range(3)
+_PREDEFINED_ONLY: Any = "internal"  # lxml ≥ 5; its type stubs only know True/False
 
 
 class _Malformed(Exception):
@@ -59,7 +60,10 @@ class _NoCallbacks:
 def _parser(target: object) -> etree.XMLParser:
     return etree.XMLParser(
         target=cast(Any, target),
-        resolve_entities=False,
+        # "internal": the five predefined entities and character references are decoded
+        # (with False, libxml2 hands "&amp;" in a value over as "&#38;"); no DTD is ever
+        # read (a DOCTYPE is refused), so no other entity can exist, and nothing external
+        resolve_entities=_PREDEFINED_ONLY,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
