@@ -138,14 +138,14 @@ class Twin:
             """
             WITH attrs AS (
                 SELECT ocel_id, map(list(ocel_name), list(ocel_value)) AS attributes
-                FROM event_attribute GROUP BY ocel_id
+                FROM ocel_event_attribute GROUP BY ocel_id
             )
             SELECT e.ocel_id AS event_id, e.ocel_type AS activity, e.ocel_time AS time,
                    eo.ocel_object_id AS object_id, o.ocel_type AS object_type,
                    eo.ocel_qualifier AS qualifier, eo.quantity, eo.uom, a.attributes
-            FROM event e
-            LEFT JOIN event_object eo ON eo.ocel_event_id = e.ocel_id
-            LEFT JOIN object o ON o.ocel_id = eo.ocel_object_id
+            FROM ocel_event e
+            LEFT JOIN ocel_event_object eo ON eo.ocel_event_id = e.ocel_id
+            LEFT JOIN ocel_object o ON o.ocel_id = eo.ocel_object_id
             LEFT JOIN attrs a ON a.ocel_id = e.ocel_id
             ORDER BY e.ocel_time, e.ocel_id, eo.ocel_object_id
             """

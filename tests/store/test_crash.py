@@ -30,6 +30,10 @@ def check_whole_documents(path: Path) -> int:
         ).fetchall()
         by_ingest = dict(con.execute("SELECT ingest_id, count(*) FROM event GROUP BY 1").fetchall())
         assert by_ingest == {i: n for i, n in accepted if n}, "events without their log line"
+        interrupted = con.execute(
+            "SELECT count(*) FROM ingest_log WHERE status = 'pending'"
+        ).fetchall()[0][0]
+        assert interrupted == 0, "an interrupted ingest was not cleaned up on reopening"
         attrs = con.execute("SELECT count(*) FROM event_attribute").fetchall()[0][0]
         e2o = con.execute("SELECT count(*) FROM event_object").fetchall()[0][0]
         assert attrs == 2 * N * len(per_doc)
@@ -54,6 +58,12 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL, err
+        # a reader opening the crashed store (before any writer cleaned it up) sees whole
+        # documents only
+        with Store(path, read_only=True) as reader:
+            visible = reader.summary().events
+            assert visible % N == 0, f"a reader sees {visible} events: a partial document"
+            assert reader.table("event_objects").num_rows == visible
         committed_now = check_whole_documents(path)
         # everything the process reported as committed is still there after the crash
         assert committed_now >= committed_before + out.count("committed")

@@ -23,7 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.model import SCHEMAS, DocumentError, Ocel, Problem
-from keiretsu.store.schema import DDL, SCHEMA_VERSION, STORE_TABLES
+from keiretsu.store.schema import (
+    DATA_TABLES,
+    DDL,
+    SCHEMA_VERSION,
+    STORE_TABLES,
+    VISIBLE_PREFIX,
+    view_ddl,
+)
 
 CORRECTION_PREFIX = "errorDeclaration"
 """Event attributes whose names start with this mark an EPCIS error declaration (a correction)."""
@@ -156,10 +163,13 @@ class Store:
         if not read_only:
             for statement in DDL:
                 self.con.execute(statement)
+            for statement in view_ddl():
+                self.con.execute(statement)
             self.con.execute(
                 "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                 [str(SCHEMA_VERSION)],
             )
+            self._recover()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -199,47 +209,140 @@ class Store:
         t0 = time.perf_counter()
         report = IngestReport(document=document, format=format, status="accepted")
         con = self.con
-        con.execute("BEGIN TRANSACTION")
+        # The document's rows are committed batch by batch (so memory stays bounded however
+        # large it is), each tagged with this ingest's id, and stay invisible (``ocel_*`` views)
+        # while its ingest_log line says 'pending'. The last transaction flips it to
+        # 'accepted'; a refusal deletes the rows again; a crash leaves 'pending', cleaned up
+        # the next time the store is opened for writing.
+        ingest_id = self._begin(report, started, source, sha256, size_bytes)
         try:
-            ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
-            report.ingest_id = ingest_id
             event_types = self._load_types("event_type")
             object_types = self._load_types("object_type")
             changed_event_types: set[str] = set()
             changed_object_types: set[str] = set()
             for batch in batches:
-                self._ingest_batch(batch, ingest_id, report)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    self._ingest_batch(batch, ingest_id, report)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
                 changed_event_types |= _merge_types(event_types, batch.event_types)
                 changed_object_types |= _merge_types(object_types, batch.object_types)
                 if progress is not None:
                     progress(report.events_read)
-            self._save_types("event_type", event_types, changed_event_types)
-            self._save_types("object_type", object_types, changed_object_types)
             report.seconds = time.perf_counter() - t0
-            self._log(report, started, source, sha256, size_bytes)
-            con.execute("COMMIT")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._save_types("event_type", event_types, changed_event_types)
+                self._save_types("object_type", object_types, changed_object_types)
+                self._finish(report, "accepted")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         except BaseException as exc:
-            con.execute("ROLLBACK")
             report.status = "refused"
             report.seconds = time.perf_counter() - t0
             if isinstance(exc, DocumentError):
                 exc.with_document(document)
                 report.problem = exc.to_dict()
-            elif isinstance(exc, Exception):
+            else:
                 report.problem = Problem(
-                    title="Ingest failed",
+                    title="Ingest failed" if isinstance(exc, Exception) else "Ingest interrupted",
                     detail=f"{type(exc).__name__}: {exc}",
                     type="ingest-failed",
                     document=document,
                     status=500,
                 ).to_dict()
-            else:  # KeyboardInterrupt and friends: nothing to log, just leave the store intact
-                raise
             report.events_new = report.events_known = report.events_corrected = 0
             report.objects_new = 0
-            self._log_refusal(report, started, source, sha256, size_bytes)
+            self._discard(ingest_id, report)
             raise
         return report
+
+    def _begin(
+        self,
+        report: IngestReport,
+        started: datetime,
+        source: str,
+        sha256: str | None,
+        size_bytes: int | None,
+    ) -> int:
+        """Open the ingest: a 'pending' line in the ingest log, committed; returns its id."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
+        report.ingest_id = ingest_id
+        con.execute(
+            "INSERT INTO ingest_log "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0, 0, 0, NULL)",
+            [
+                ingest_id,
+                report.document,
+                report.format,
+                source,
+                sha256,
+                size_bytes,
+                started,
+                started,
+            ],
+        )
+        con.execute("COMMIT")
+        return ingest_id
+
+    def _finish(self, report: IngestReport, status: str) -> None:
+        """Write the ingest's outcome on its log line (inside the caller's transaction)."""
+        self.con.execute(
+            """
+            UPDATE ingest_log SET status = ?, finished_at = ?, events_read = ?, events_new = ?,
+                events_known = ?, events_corrected = ?, objects_new = ?, problem = ?
+            WHERE ingest_id = ?
+            """,
+            [
+                status,
+                datetime.now(UTC),
+                report.events_read,
+                report.events_new,
+                report.events_known,
+                report.events_corrected,
+                report.objects_new,
+                json.dumps(report.problem) if report.problem else None,
+                report.ingest_id,
+            ],
+        )
+
+    def _discard(self, ingest_id: int, report: IngestReport) -> None:
+        """Delete every row the ingest wrote and log why it was refused, in one transaction."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        for table in DATA_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [ingest_id])
+        self._finish(report, report.status)
+        con.execute("COMMIT")
+
+    def _recover(self) -> None:
+        """Discard the rows of ingests a crash interrupted (their log line still says
+        'pending'): the store is back to whole documents only."""
+        for row in _rows(
+            self.con, "SELECT ingest_id, document, format FROM ingest_log WHERE status = 'pending'"
+        ):
+            report = IngestReport(
+                document=row[1],
+                format=row[2],
+                status="interrupted",
+                ingest_id=int(row[0]),
+                problem=Problem(
+                    title="Ingest interrupted",
+                    detail="the process ended before the document was complete; "
+                    "nothing of it was kept — send it again",
+                    type="ingest-interrupted",
+                    document=row[1],
+                    status=500,
+                ).to_dict(),
+            )
+            self._discard(int(row[0]), report)
 
     def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
         con = self.con
@@ -272,6 +375,7 @@ class Store:
                 batch.event_attributes,
                 "ocel_id",
                 new_ids,
+                ingest_id,
                 "DISTINCT ON (ocel_id, ocel_name)" if dedupe else "",
             )
             self._insert_filtered(
@@ -279,6 +383,7 @@ class Store:
                 batch.event_objects,
                 "ocel_event_id",
                 new_ids,
+                ingest_id,
                 "DISTINCT" if dedupe else "",
             )
             self._insert_filtered(
@@ -286,19 +391,21 @@ class Store:
                 batch.source_events,
                 "ocel_id",
                 new_ids,
+                ingest_id,
                 "DISTINCT ON (ocel_id)" if dedupe else "",
             )
             if known.num_rows:
-                report.events_corrected += self._apply_corrections(batch, known_ids)
+                report.events_corrected += self._apply_corrections(batch, known_ids, ingest_id)
         # objects: first type wins, objects already known are left as they are
         objects = _first_per_id(batch.objects, "ocel_id")
         if objects.num_rows:
             con.register("k_obj", objects)
             inserted = _rows(
                 con,
-                "INSERT INTO object SELECT ocel_id, ocel_type FROM k_obj "
+                "INSERT INTO object SELECT ocel_id, ocel_type, ? FROM k_obj "
                 "WHERE ocel_id NOT IN (SELECT o.ocel_id FROM object o "
                 "WHERE o.ocel_id IN (SELECT ocel_id FROM k_obj))",
+                [ingest_id],
             )
             report.objects_new += int(inserted[0][0])
             con.unregister("k_obj")
@@ -311,12 +418,14 @@ class Store:
                     WHERE ocel_id IN (SELECT ocel_id FROM k_oa)
                 )
                 INSERT INTO object_attribute
-                SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value, b.ocel_value_type
+                SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value,
+                       b.ocel_value_type, ?
                 FROM k_oa b ANTI JOIN stored a
                   ON a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
                  AND a.ocel_time = b.ocel_time
                  AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value
-                """
+                """,
+                [ingest_id],
             )
             con.unregister("k_oa")
         if batch.object_objects.num_rows:
@@ -328,17 +437,24 @@ class Store:
                     WHERE ocel_source_id IN (SELECT ocel_source_id FROM k_oo)
                 )
                 INSERT INTO object_object
-                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier
+                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier, ?
                 FROM k_oo b ANTI JOIN stored a
                   ON a.ocel_source_id = b.ocel_source_id
                  AND a.ocel_target_id = b.ocel_target_id
                  AND a.ocel_qualifier = b.ocel_qualifier
-                """
+                """,
+                [ingest_id],
             )
             con.unregister("k_oo")
 
     def _insert_filtered(
-        self, table: str, rows: pa.Table, id_column: str, ids: pa.Array, distinct: str = ""
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        ids: pa.Array,
+        ingest_id: int,
+        distinct: str = "",
     ) -> None:
         """Insert the rows of ``rows`` whose ``id_column`` is among ``ids`` (the new events)."""
         if rows.num_rows == 0 or len(ids) == 0:
@@ -348,10 +464,10 @@ class Store:
         if rows.num_rows == 0:
             return
         self.con.register("k_rows", rows)
-        self.con.execute(f"INSERT INTO {table} SELECT {distinct} * FROM k_rows")
+        self.con.execute(f"INSERT INTO {table} SELECT {distinct} *, ? FROM k_rows", [ingest_id])
         self.con.unregister("k_rows")
 
-    def _apply_corrections(self, batch: Ocel, known_ids: pa.Array) -> int:
+    def _apply_corrections(self, batch: Ocel, known_ids: pa.Array, ingest_id: int) -> int:
         """An error declaration for an event already stored: add its declaration attributes."""
         attrs = batch.event_attributes
         if attrs.num_rows == 0:
@@ -375,10 +491,11 @@ class Store:
         con.execute(
             """
             INSERT INTO event_attribute
-            SELECT b.* FROM k_corr b
+            SELECT b.*, ? FROM k_corr b
             WHERE NOT EXISTS (SELECT 1 FROM event_attribute a
                               WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name)
-            """
+            """,
+            [ingest_id],
         )
         con.unregister("k_corr")
         return int(corrected[0]) if corrected else 0
@@ -400,52 +517,6 @@ class Store:
             f"INSERT INTO {table} VALUES (?, ?)",
             [[n, [{"name": k, "type": v} for k, v in types[n].items()]] for n in names],
         )
-
-    def _log(
-        self,
-        report: IngestReport,
-        started: datetime,
-        source: str,
-        sha256: str | None,
-        size_bytes: int | None,
-    ) -> None:
-        self.con.execute(
-            "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.ingest_id,
-                report.document,
-                report.format,
-                source,
-                sha256,
-                size_bytes,
-                started,
-                datetime.now(UTC),
-                report.status,
-                report.events_read,
-                report.events_new,
-                report.events_known,
-                report.events_corrected,
-                report.objects_new,
-                json.dumps(report.problem) if report.problem else None,
-            ],
-        )
-
-    def _log_refusal(
-        self,
-        report: IngestReport,
-        started: datetime,
-        source: str,
-        sha256: str | None,
-        size_bytes: int | None,
-    ) -> None:
-        try:
-            self.con.execute("BEGIN TRANSACTION")
-            row = _rows(self.con, "SELECT nextval('ingest_seq')")[0]
-            report.ingest_id = int(row[0]) if row else None
-            self._log(report, started, source, sha256, size_bytes)
-            self.con.execute("COMMIT")
-        except duckdb.Error:
-            self.con.execute("ROLLBACK")
 
     def ingest_file(
         self,
@@ -501,7 +572,8 @@ class Store:
             raise KeyError(f"no table {name!r}; tables: {', '.join(STORE_TABLES)}")
         columns = ", ".join(SCHEMAS[model_name].names)
         order = "ORDER BY ocel_time, ocel_id" if store_name == "event" else ""
-        return _arrow(self.con, f"SELECT {columns} FROM {store_name} {order}")
+        view = VISIBLE_PREFIX + store_name
+        return _arrow(self.con, f"SELECT {columns} FROM {view} {order}")
 
     def to_ocel(self) -> Ocel:
         """The whole log as an :class:`Ocel` (for export and analysis)."""
@@ -510,7 +582,7 @@ class Store:
     def iter_events(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Events in time order, in record batches."""
         rel = self.con.sql(
-            "SELECT ocel_id, ocel_type, ocel_time FROM event ORDER BY ocel_time, ocel_id"
+            "SELECT ocel_id, ocel_type, ocel_time FROM ocel_event ORDER BY ocel_time, ocel_id"
         )
         reader = rel.to_arrow_reader(batch_size)
         yield from reader
@@ -523,14 +595,14 @@ class Store:
     def summary(self) -> StoreSummary:
         """Objects, events, their types and the time span the twin covers."""
         con = self.con
-        events = self._count("event")
-        objects = self._count("object")
-        span = _rows(con, "SELECT min(ocel_time), max(ocel_time) FROM event")[0]
+        events = self._count("ocel_event")
+        objects = self._count("ocel_object")
+        span = _rows(con, "SELECT min(ocel_time), max(ocel_time) FROM ocel_event")[0]
         etypes = con.execute(
-            "SELECT ocel_type, count(*) FROM event GROUP BY 1 ORDER BY 2 DESC, 1"
+            "SELECT ocel_type, count(*) FROM ocel_event GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
         otypes = con.execute(
-            "SELECT ocel_type, count(*) FROM object GROUP BY 1 ORDER BY 2 DESC, 1"
+            "SELECT ocel_type, count(*) FROM ocel_object GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
         docs = dict(con.execute("SELECT status, count(*) FROM ingest_log GROUP BY 1").fetchall())
         return StoreSummary(
@@ -543,7 +615,7 @@ class Store:
             last_event=span[1] if span else None,
             documents_accepted=int(docs.get("accepted", 0)),
             documents_refused=int(docs.get("refused", 0)),
-            relations=self._count("event_object"),
+            relations=self._count("ocel_event_object"),
         )
 
 

@@ -51,13 +51,15 @@ DDL = [
         ocel_id VARCHAR NOT NULL,
         ocel_name VARCHAR NOT NULL,
         ocel_value VARCHAR,
-        ocel_value_type VARCHAR NOT NULL
+        ocel_value_type VARCHAR NOT NULL,
+        ingest_id BIGINT NOT NULL
     )
     """,
     """
     CREATE TABLE IF NOT EXISTS object (
         ocel_id VARCHAR NOT NULL,
-        ocel_type VARCHAR NOT NULL
+        ocel_type VARCHAR NOT NULL,
+        ingest_id BIGINT NOT NULL
     )
     """,
     """
@@ -66,7 +68,8 @@ DDL = [
         ocel_name VARCHAR NOT NULL,
         ocel_time TIMESTAMPTZ NOT NULL,
         ocel_value VARCHAR,
-        ocel_value_type VARCHAR NOT NULL
+        ocel_value_type VARCHAR NOT NULL,
+        ingest_id BIGINT NOT NULL
     )
     """,
     """
@@ -75,14 +78,16 @@ DDL = [
         ocel_object_id VARCHAR NOT NULL,
         ocel_qualifier VARCHAR NOT NULL,
         quantity DOUBLE,
-        uom VARCHAR
+        uom VARCHAR,
+        ingest_id BIGINT NOT NULL
     )
     """,
     """
     CREATE TABLE IF NOT EXISTS object_object (
         ocel_source_id VARCHAR NOT NULL,
         ocel_target_id VARCHAR NOT NULL,
-        ocel_qualifier VARCHAR NOT NULL
+        ocel_qualifier VARCHAR NOT NULL,
+        ingest_id BIGINT NOT NULL
     )
     """,
     """
@@ -101,10 +106,43 @@ DDL = [
     CREATE TABLE IF NOT EXISTS source_event (
         ocel_id VARCHAR NOT NULL,
         format VARCHAR NOT NULL,
-        body VARCHAR NOT NULL
+        body VARCHAR NOT NULL,
+        ingest_id BIGINT NOT NULL
     )
     """,
 ]
+
+DATA_TABLES = (
+    "event",
+    "event_attribute",
+    "object",
+    "object_attribute",
+    "event_object",
+    "object_object",
+    "source_event",
+)
+"""Tables whose rows carry the ``ingest_id`` of the document that brought them."""
+
+VISIBLE_PREFIX = "ocel_"
+"""``ocel_event``, ``ocel_object``…: views of the data tables without the rows of a document
+still being ingested (or of one a crash interrupted, until the store is next opened for
+writing). Read these."""
+
+
+def view_ddl() -> list[str]:
+    """The ``ocel_*`` views: each data table less the rows of pending ingests."""
+    return [
+        f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * EXCLUDE (ingest_id) FROM {t} "
+        "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
+        if t != "event"
+        else f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t} "
+        "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
+        for t in DATA_TABLES
+    ] + [
+        f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t}"
+        for t in ("event_type", "object_type")
+    ]
+
 
 # model table name → store table name
 STORE_TABLES = {
