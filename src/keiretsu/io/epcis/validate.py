@@ -1231,6 +1231,12 @@ def validate_event(
         kind = data.get("type")
         if type(kind) is str and kind in _FAST_FIELDS and _fast_ok(data, kind, header.namespaces):
             return []
+    return _check_event(raw, header, document)
+
+
+def _check_event(raw: RawEvent, header: DocumentHeader, document: str | None) -> list[Problem]:
+    """The field-by-field checker: every problem of the event, each at its field."""
+    data = raw.data
     xml = header.syntax == "xml"
     namespaces = header.namespaces
     if type(data) is dict and "@context" in data:
