@@ -28,7 +28,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NoReturn
 
@@ -184,6 +184,18 @@ def _walk(value: Any, where: str, depth: int) -> None:
                 _walk(v, sub, depth + 1)
     elif isinstance(value, str):
         _check_str(value, where)
+
+
+def _may_break_limits(buf: str, start: int, end: int) -> bool:
+    """Whether the text of a value could hide a breach of the limits: a long span, many
+    brackets, or \\u escapes (a lone surrogate). Typical events pass these counts untouched,
+    so the walk of the parsed value is rarely needed."""
+    return (
+        end - start > MAX_STRING
+        or buf.count("{", start, end) + buf.count("[", start, end) > MAX_DEPTH
+        # a backslash at all is rare; '\\u' is looked for only then
+        or (buf.find("\\", start, end) >= 0 and buf.find("\\u", start, end) >= 0)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,25 +355,19 @@ class _Text:
                 self.fill()  # a number may go on in the next chunk
                 continue
             break
-        # The full walk is only needed when the raw text could hide a breach: a long span, many
-        # brackets, or \u escapes (lone surrogates). Typical events pass these counts untouched.
-        buf = self.buf
-        if (
-            end - start > MAX_STRING
-            or buf.count("{", start, end) + buf.count("[", start, end) > MAX_DEPTH
-            or buf.find("\\u", start, end) >= 0
-        ):
-            try:
-                _walk(obj, where, 0)
-            except _Limit as e:
-                self.fail(
-                    "Value too large",
-                    f"{e.what} at {e.where or '/'}",
-                    start,
-                    field=e.where or None,
-                )
+        if _may_break_limits(self.buf, start, end):
+            self.check_limits(obj, start, where)
         self.pos = end
         return obj
+
+    def check_limits(self, obj: Any, start: int, where: str) -> None:
+        """Walk a parsed value for a breach of the limits (see :func:`_may_break_limits`)."""
+        try:
+            _walk(obj, where, 0)
+        except _Limit as e:
+            self.fail(
+                "Value too large", f"{e.what} at {e.where or '/'}", start, field=e.where or None
+            )
 
     def key(self) -> str:
         k = self.value()
@@ -550,7 +556,59 @@ def _events(
     text: _Text, header: DocumentHeader, members: dict[str, Any], owned: IO[bytes] | None
 ) -> Iterator[RawEvent]:
     try:
-        yield from _body_events(text, members, header)
+        # The events are yielded from this frame itself: a generator per level of the body
+        # would cost a resumption per level and event.
+        for base in _event_arrays(text, members, header):
+            text.expect("[", f"a JSON array at {base}")
+            if text.peek() == "]":
+                text.pos += 1
+                continue
+            index = 0
+            text.peek()
+            while True:
+                buf = text.buf
+                start = text.pos
+                line = text.line_of(start)
+                # The usual event in one call of the C scanner. Anything else (an event cut by
+                # the end of the chunk, bad JSON, not an object) is parsed again by ``value``,
+                # which reads on, checks everything and words the refusal.
+                try:
+                    data, end = _SCAN(buf, start)
+                except _SCAN_ERRORS:
+                    end = -1
+                if end >= 0 and type(data) is dict:
+                    if _may_break_limits(buf, start, end):
+                        text.check_limits(data, start, f"{base}/{index}")
+                else:
+                    data = text.value(f"{base}/{index}")
+                    if type(data) is not dict:
+                        text.fail(
+                            "Event is not an object",
+                            f"event {index} is a JSON {type(data).__name__}, not an object",
+                            field=f"{base}/{index}",
+                            event_index=index,
+                            expected="a JSON object",
+                        )
+                    end = text.pos
+                yield RawEvent(index, data, f"{base}/{index}", line)
+                index += 1
+                # the common case in one step: blanks, ',', blanks, and the next event's '{'
+                m = _NEXT.match(buf, end)
+                if m is not None and m.end() < len(buf):
+                    text.pos = m.end()
+                    continue
+                text.pos = end
+                c = text.peek()
+                if c == ",":
+                    text.pos += 1
+                    text.peek()
+                elif c == "]":
+                    text.pos += 1
+                    break
+                elif c == "":
+                    text.fail("Truncated document", f"the document ends after event {index - 1}")
+                else:
+                    text.fail("Invalid JSON", f"expected ',' or ']' after event {index - 1}")
         late: dict[str, Any] = {}
         _read_members(text, stop_at_body=False, members=late)
         for k, v in late.items():
@@ -561,10 +619,9 @@ def _events(
             owned.close()
 
 
-def _body_events(
-    text: _Text, members: dict[str, Any], header: DocumentHeader
-) -> Iterator[RawEvent]:
-    """The events of ``epcisBody``, wherever the document kind puts them."""
+def _event_arrays(text: _Text, members: dict[str, Any], header: DocumentHeader) -> Iterator[str]:
+    """Walk ``epcisBody`` down to the event list, wherever the document kind puts it: yields
+    the event list's JSON pointer with the cursor at its '[' (the caller reads the events)."""
     kind = members.get("type")
     path: tuple[str, ...]
     if kind == "EPCISQueryDocument":
@@ -584,7 +641,7 @@ def _body_events(
 
 def _descend(
     text: _Text, path: tuple[str, ...], depth: int, header: DocumentHeader
-) -> Generator[RawEvent, None, bool]:
+) -> Generator[str, None, bool]:
     """Walk the objects along ``path`` (the cursor is at the value of ``path[depth - 1]``)."""
     here = "/" + "/".join(path[:depth])
     text.expect("{", f"an object at {here}")
@@ -600,7 +657,7 @@ def _descend(
         first = False
         key = text.key()
         if key == path[depth] and depth + 1 == len(path):
-            yield from _event_array(text, here + "/" + key)
+            yield here + "/" + key
             found = True
         elif key == path[depth]:
             found = (yield from _descend(text, path, depth + 1, header)) or found
@@ -609,39 +666,6 @@ def _descend(
             header.attributes.setdefault(f"{here}/{key}", value)
 
 
-def _event_array(text: _Text, base: str) -> Iterator[RawEvent]:
-    text.expect("[", f"a JSON array at {base}")
-    if text.peek() == "]":
-        text.pos += 1
-        return
-    index = 0
-    text.peek()
-    while True:
-        line = text.line_of(text.pos)
-        data = text.value(f"{base}/{index}")
-        if not isinstance(data, dict):
-            text.fail(
-                "Event is not an object",
-                f"event {index} is a JSON {type(data).__name__}, not an object",
-                field=f"{base}/{index}",
-                event_index=index,
-                expected="a JSON object",
-            )
-        yield RawEvent(index=index, data=data, pointer=f"{base}/{index}", line=line)
-        index += 1
-        # the common case in one step: blanks, ',', blanks, and the next event's '{'
-        m = _NEXT.match(text.buf, text.pos)
-        if m is not None and m.end() < len(text.buf):
-            text.pos = m.end()
-            continue
-        c = text.peek()
-        if c == ",":
-            text.pos += 1
-            text.peek()
-        elif c == "]":
-            text.pos += 1
-            return
-        elif c == "":
-            text.fail("Truncated document", f"the document ends after event {index - 1}")
-        else:
-            text.fail("Invalid JSON", f"expected ',' or ']' after event {index - 1}")
+# the C scanner behind raw_decode, without its Python frame
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_SCAN_ERRORS = (StopIteration, json.JSONDecodeError, _BadNumber, RecursionError)

@@ -45,6 +45,7 @@ from typing import Any
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.cbv import (
     _GOOD_HEADS,
+    _PLAIN_URI,
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
     COMPONENTS,
@@ -911,6 +912,7 @@ _DISP_WORDS = DISPOSITIONS.terms
 _BTT_WORDS = BIZ_TRANSACTION_TYPES.terms
 _SDT_WORDS = SOURCE_DEST_TYPES.terms
 _QUANTITY_KEYS = frozenset(_QUANTITY_FIELDS)
+_URI_MATCH = _PLAIN_URI.fullmatch  # a URI of the usual characters (is_absolute_uri's first try)
 _TRANSACTION_KEYS = frozenset(_BIZ_TRANSACTION_FIELDS)
 
 
@@ -1004,7 +1006,8 @@ _FAST_COMMON: dict[str, str] = {
     "type": "",  # already known to be one of the five
     "eventTime": "_time_ok({v}, True)",
     "eventTimeZoneOffset": "type({v}) is str and {v} in _OFFSETS",
-    "eventID": "_uri_ok({v}, False)",  # unique to the event: not worth remembering
+    # unique to the event: not worth remembering; the usual characters in one regex call
+    "eventID": "type({v}) is str and (_URI_MATCH({v}) is not None or _uri_ok({v}, False))",
     "recordTime": "_time_ok({v}, False)",
     "bizStep": (
         "type({v}) is str and ({v} in _STEP_WORDS or _term_ok({v}, BIZ_STEPS, _GOOD_STEPS, ns))"
@@ -1014,9 +1017,10 @@ _FAST_COMMON: dict[str, str] = {
     ),
     "readPoint": "_location_ok({v})",
     "bizLocation": "_location_ok({v})",
-    "bizTransactionList": "_transactions_ok({v}, ns)",
-    "sourceList": "_parties_ok({v}, 'source', ns)",
-    "destinationList": "_parties_ok({v}, 'destination', ns)",
+    # the same list as the last good one (compared in C) needs no second look
+    "bizTransactionList": "({v} == _LAST[0] or _transactions_ok({v}, ns))",
+    "sourceList": "({v} == _LAST[1] or _parties_ok({v}, 'source', ns, 1))",
+    "destinationList": "({v} == _LAST[2] or _parties_ok({v}, 'destination', ns, 2))",
 }
 _ACTION_OK = "({v} == 'OBSERVE' or {v} == 'ADD' or {v} == 'DELETE')"
 _ID_OK = "type({v}) is str and ({v} in _GOOD_IDS or _id_ok({v}))"
@@ -1083,7 +1087,22 @@ def _epcs_ok(v: Any) -> bool:
     # a str equals a str: an item found there is a string (or a str subclass, as good).
     if _GOOD_IDS.keys() >= distinct:
         return True
-    return all(x in _GOOD_IDS or (type(x) is str and _id_ok(x)) for x in v)
+    # New serials, usually of one product: the head check of _id_ok inlined.
+    good = _GOOD_IDS
+    if len(good) + len(v) > _GOOD_IDS_MAX:
+        good.clear()
+    for x in v:
+        if x in good:
+            continue
+        if type(x) is not str:
+            return False
+        head, _, serial = x.rpartition(".")
+        limit = _GOOD_HEADS.get(head)
+        if limit is not None and 0 < len(serial) <= limit and serial.isalnum() and serial.isascii():
+            good[x] = None
+        elif not _id_ok(x):
+            return False
+    return True
 
 
 def _quantities_ok(v: Any) -> bool:
@@ -1112,9 +1131,16 @@ def _quantities_ok(v: Any) -> bool:
     return True
 
 
+# The last good bizTransactionList, sourceList, destinationList. Kept only when what makes it
+# good does not depend on the namespaces (bare CBV words): then a list equal to it (its members
+# equal strings, so strings) is as good.
+_LAST: list[Any] = [None, None, None]
+
+
 def _transactions_ok(v: Any, ns: dict[str, str]) -> bool:
     if type(v) is not list:
         return False
+    keep = True
     for bt in v:
         if type(bt) is not dict:
             return False
@@ -1125,19 +1151,24 @@ def _transactions_ok(v: Any, ns: dict[str, str]) -> bool:
             t = bt.get("type")
             if type(t) is not str:
                 return False  # another member than 'type' besides 'bizTransaction'
-            if t not in _BTT_WORDS and not _term_ok(t, BIZ_TRANSACTION_TYPES, _GOOD_BTTS, ns):
-                return False
+            if t not in _BTT_WORDS:
+                if not _term_ok(t, BIZ_TRANSACTION_TYPES, _GOOD_BTTS, ns):
+                    return False
+                keep = False
         elif len(bt) != 1:
             return False
         if value not in _GOOD_URIS and not _uri_ok(value, True):
             return False
+    if keep:
+        _LAST[0] = v
     return True
 
 
-def _parties_ok(v: Any, which: str, ns: dict[str, str]) -> bool:
+def _parties_ok(v: Any, which: str, ns: dict[str, str], last: int) -> bool:
     """A sourceList (``which`` = ``source``) or destinationList (``destination``)."""
     if type(v) is not list:
         return False
+    keep = True
     for sd in v:
         if type(sd) is not dict or len(sd) != 2:
             return False
@@ -1145,10 +1176,14 @@ def _parties_ok(v: Any, which: str, ns: dict[str, str]) -> bool:
         party = sd.get(which)
         if type(t) is not str or type(party) is not str:
             return False  # also when a key is missing and another stands in its place
-        if t not in _SDT_WORDS and not _term_ok(t, SOURCE_DEST_TYPES, _GOOD_SDTS, ns):
-            return False
+        if t not in _SDT_WORDS:
+            if not _term_ok(t, SOURCE_DEST_TYPES, _GOOD_SDTS, ns):
+                return False
+            keep = False
         if party not in _GOOD_IDS and not _id_ok(party):
             return False
+    if keep:
+        _LAST[last] = v
     return True
 
 
@@ -1160,7 +1195,7 @@ def _ilmd_ok(v: Any, ns: dict[str, str]) -> bool:
 # the keys that are user extensions (their prefixes are checked on every event: namespaces
 # differ between documents). None: a shape the fast path leaves to the full checker.
 _ShapeCheck = Callable[[dict[str, Any], dict[str, str]], bool]
-_Plan = tuple[_ShapeCheck, tuple[str, ...]]
+_Plan = tuple[_ShapeCheck, tuple[str, ...], bool]
 _SHAPES: dict[str, dict[tuple[str, ...], _Plan | None]] = {k: {} for k in _FAST_FIELDS}
 _SHAPES_MAX = 1_000
 
@@ -1190,7 +1225,9 @@ def _plan(kind: str, keys: tuple[str, ...]) -> _Plan | None:
     scope: dict[str, Any] = {}
     exec(compile(source, f"<EPCIS {kind} shape check>", "exec"), globals(), scope)
     check: _ShapeCheck = scope["check"]
-    return check, tuple(extensions)
+    # An ObjectEvent with an epcList and no ilmd passes _what_rules whatever its values.
+    what = not (kind == "ObjectEvent" and "epcList" in keys and "ilmd" not in keys)
+    return check, tuple(extensions), what
 
 
 def _fast_ok(data: dict[str, Any], kind: str, ns: dict[str, str]) -> bool:
@@ -1205,12 +1242,14 @@ def _fast_ok(data: dict[str, Any], kind: str, ns: dict[str, str]) -> bool:
         plan = shapes[keys] = _plan(kind, keys)
     if plan is None:
         return False
-    check, extensions = plan
+    check, extensions, what = plan
     for key in extensions:
         if not _extension_ok(key, ns):
             return False
     if not check(data, ns):
         return False
+    if not what:
+        return True
     try:
         _what_rules(_REJECT, kind, data)
     except _Rejected:
