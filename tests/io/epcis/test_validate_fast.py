@@ -44,6 +44,7 @@ def _forget() -> None:
     for shapes in validate._SHAPES.values():
         shapes.clear()
     cbv._GOOD_HEADS.clear()
+    validate._LAST[:] = [None] * len(validate._LAST)
 
 
 def _events(path: Path) -> tuple[DocumentHeader, list[RawEvent]]:

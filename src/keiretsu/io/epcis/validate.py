@@ -1002,6 +1002,12 @@ def _extension_ok(key: str, namespaces: dict[str, str]) -> bool:
 # nothing wrong with it (``ns``: the namespaces in force). The conditions of an event's fields
 # are compiled into one function per shape (below), so that a typical event costs one call.
 
+# a location seen before, inline (l{i}: a name of its own per field)
+_LOCATION_OK = (
+    "(type({v}) is dict and len({v}) == 1 and type(l{i} := {v}.get('id')) is str"
+    " and l{i} in _GOOD_IDS) or _location_ok({v})"
+)
+_EPCS_OK = "{v} == _LAST[3] or _epcs_ok({v})"  # e.g. packing the items just commissioned
 _FAST_COMMON: dict[str, str] = {
     "type": "",  # already known to be one of the five
     "eventTime": "_time_ok({v}, True)",
@@ -1015,8 +1021,8 @@ _FAST_COMMON: dict[str, str] = {
     "disposition": (
         "type({v}) is str and ({v} in _DISP_WORDS or _term_ok({v}, DISPOSITIONS, _GOOD_DISPS, ns))"
     ),
-    "readPoint": "_location_ok({v})",
-    "bizLocation": "_location_ok({v})",
+    "readPoint": _LOCATION_OK,
+    "bizLocation": _LOCATION_OK,
     # the same list as the last good one (compared in C) needs no second look
     "bizTransactionList": "({v} == _LAST[0] or _transactions_ok({v}, ns))",
     "sourceList": "({v} == _LAST[1] or _parties_ok({v}, 'source', ns, 1))",
@@ -1028,7 +1034,7 @@ _FAST_FIELDS: dict[str, dict[str, str]] = {
     "ObjectEvent": {
         **_FAST_COMMON,
         "action": _ACTION_OK,
-        "epcList": "_epcs_ok({v})",
+        "epcList": _EPCS_OK,
         "quantityList": "_quantities_ok({v})",
         "ilmd": "_ilmd_ok({v}, ns)",
     },
@@ -1036,21 +1042,21 @@ _FAST_FIELDS: dict[str, dict[str, str]] = {
         **_FAST_COMMON,
         "action": _ACTION_OK,
         "parentID": _ID_OK,
-        "childEPCs": "_epcs_ok({v})",
+        "childEPCs": _EPCS_OK,
         "childQuantityList": "_quantities_ok({v})",
     },
     "TransactionEvent": {
         **_FAST_COMMON,
         "action": _ACTION_OK,
         "parentID": _ID_OK,
-        "epcList": "_epcs_ok({v})",
+        "epcList": _EPCS_OK,
         "quantityList": "_quantities_ok({v})",
     },
     "TransformationEvent": {
         **_FAST_COMMON,
-        "inputEPCList": "_epcs_ok({v})",
+        "inputEPCList": _EPCS_OK,
         "inputQuantityList": "_quantities_ok({v})",
-        "outputEPCList": "_epcs_ok({v})",
+        "outputEPCList": _EPCS_OK,
         "outputQuantityList": "_quantities_ok({v})",
         "transformationID": "_uri_ok({v}, True)",
         "ilmd": "_ilmd_ok({v}, ns)",
@@ -1059,7 +1065,7 @@ _FAST_FIELDS: dict[str, dict[str, str]] = {
         **_FAST_COMMON,
         "action": _ACTION_OK,
         "parentID": _ID_OK,
-        "childEPCs": "_epcs_ok({v})",
+        "childEPCs": _EPCS_OK,
         "childQuantityList": "_quantities_ok({v})",
     },
 }
@@ -1086,22 +1092,38 @@ def _epcs_ok(v: Any) -> bool:
     # The usual case, all seen before, in one C loop. Every key of _GOOD_IDS is a str, and only
     # a str equals a str: an item found there is a string (or a str subclass, as good).
     if _GOOD_IDS.keys() >= distinct:
+        _LAST[3] = v
         return True
-    # New serials, usually of one product: the head check of _id_ok inlined.
+    # New serials, usually of one product: the head check of _id_ok inlined, and the head of
+    # the previous new serial tried first.
     good = _GOOD_IDS
     if len(good) + len(v) > _GOOD_IDS_MAX:
         good.clear()
+    prefix = "\n"  # starts no identifier
+    limit = 0
     for x in v:
         if x in good:
             continue
         if type(x) is not str:
             return False
-        head, _, serial = x.rpartition(".")
-        limit = _GOOD_HEADS.get(head)
-        if limit is not None and 0 < len(serial) <= limit and serial.isalnum() and serial.isascii():
-            good[x] = None
-        elif not _id_ok(x):
+        if x.startswith(prefix):
+            serial = x[len(prefix) :]
+        else:
+            head, _, serial = x.rpartition(".")
+            found = _GOOD_HEADS.get(head)
+            if found is None:
+                if not _id_ok(x):
+                    return False
+                continue
+            prefix = head + "."
+            limit = found
+        # a new serial of a good head is not remembered: checking it again is as cheap as
+        # looking it up in a cache grown by every serial of the document
+        if not (0 < len(serial) <= limit and serial.isalnum() and serial.isascii()) and not _id_ok(
+            x
+        ):
             return False
+    _LAST[3] = v
     return True
 
 
@@ -1131,10 +1153,10 @@ def _quantities_ok(v: Any) -> bool:
     return True
 
 
-# The last good bizTransactionList, sourceList, destinationList. Kept only when what makes it
-# good does not depend on the namespaces (bare CBV words): then a list equal to it (its members
-# equal strings, so strings) is as good.
-_LAST: list[Any] = [None, None, None]
+# The last good bizTransactionList, sourceList, destinationList and list of EPCs. Kept only
+# when what makes it good does not depend on the namespaces (bare CBV words): then a list equal
+# to it (its members equal strings, so strings) is as good.
+_LAST: list[Any] = [None, None, None, None]
 
 
 def _transactions_ok(v: Any, ns: dict[str, str]) -> bool:
@@ -1215,7 +1237,7 @@ def _plan(kind: str, keys: tuple[str, ...]) -> _Plan | None:
                 return None  # a field the fast path does not judge, or an unknown one
             extensions.append(key)  # its value is the user's business
         elif condition:
-            conditions.append("(" + condition.format(v=f"v{i}") + ")")
+            conditions.append("(" + condition.format(v=f"v{i}", i=i) + ")")
     # Only our own templates and variable numbers go into the source, never a key or a value.
     source = (
         "def check(data, ns):\n"
