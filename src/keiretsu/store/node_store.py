@@ -136,8 +136,10 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        ingest_memory_limit: str | None = "384MB",
     ) -> None:
         self.path = Path(path)
+        self.ingest_memory_limit = ingest_memory_limit
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -215,6 +217,12 @@ class Store:
         # 'accepted'; a refusal deletes the rows again; a crash leaves 'pending', cleaned up
         # the next time the store is opened for writing.
         ingest_id = self._begin(report, started, source, sha256, size_bytes)
+        # Ingest only appends: DuckDB's cache of the file's blocks need not grow with it, so a
+        # large document is written in bounded memory (restored after for analysis).
+        saved_limit = None
+        if self.ingest_memory_limit:
+            saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
+            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
         try:
             event_types = self._load_types("event_type")
             object_types = self._load_types("object_type")
@@ -260,6 +268,9 @@ class Store:
             report.objects_new = 0
             self._discard(ingest_id, report)
             raise
+        finally:
+            if saved_limit is not None:
+                con.execute(f"SET memory_limit = '{saved_limit}'")
         return report
 
     def _begin(
