@@ -181,3 +181,30 @@ def test_invalid_json_names_the_line() -> None:
     with pytest.raises(DocumentError) as err:
         list(read_json_document(data)[1])
     assert err.value.problems[0].line == 4
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 4 << 20])
+def test_event_lines_are_right_when_asked_late_and_out_of_order(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines are counted only when asked for; asked after reading on, backwards, across chunks."""
+    import dataclasses
+
+    from keiretsu.io.epcis.synth import synthetic_events
+
+    monkeypatch.setattr(jr, "_CHUNK", chunk)
+    text = '{"type": "EPCISDocument", "schemaVersion": "2.0",\n"epcisBody": {"eventList": ['
+    starts = []
+    for i, event in enumerate(synthetic_events(40)):
+        text += ("," if i else "") + "\n" * (i % 3 + 1)
+        starts.append(text.count("\n") + 1)
+        text += json.dumps(event, indent=1 + i % 2)
+    text += "\n]}}\n"
+    events = list(read_json_document(text.encode())[1])
+    assert [e.data for e in events] == list(synthetic_events(40))
+    assert [e.line for e in reversed(events)] == starts[::-1]
+    assert [e.line for e in events] == starts
+    moved = dataclasses.replace(events[5], line=99)
+    assert (moved.line, moved.index, moved.data) == (99, 5, events[5].data)
+    events[6].line = 7
+    assert events[6].line == 7

@@ -198,6 +198,61 @@ def _may_break_limits(buf: str, start: int, end: int) -> bool:
     )
 
 
+class _Lines:
+    """Line numbers in one chunk of text, counted on demand from the last position asked for
+    (so asking for the lines of its events in order costs one pass over the chunk)."""
+
+    __slots__ = ("buf", "line", "pos")
+
+    def __init__(self, buf: str, line: int) -> None:
+        self.buf = buf
+        self.pos = 0
+        self.line = line  # 1-based line of buf[0]
+
+    def at(self, pos: int) -> int:
+        if pos >= self.pos:
+            self.line += self.buf.count("\n", self.pos, pos)
+        else:
+            self.line -= self.buf.count("\n", pos, self.pos)
+        self.pos = pos
+        return self.line
+
+
+class _JsonEvent(RawEvent):
+    """A :class:`RawEvent` whose line is counted only when asked for: almost never, only when
+    a problem is reported. Until then it keeps the chunk of text it was read from."""
+
+    _at: tuple[_Lines, int] | None = None
+
+    def __init__(
+        self,
+        index: int,
+        data: dict[str, Any],
+        pointer: str,
+        line: int | None = None,
+        at: tuple[_Lines, int] | None = None,
+    ) -> None:
+        self.index = index
+        self.data = data
+        self.pointer = pointer
+        self._at = at  # (chunk, position of the event in it)
+        if line is not None:
+            self.__dict__["_line"] = line
+
+    @property
+    def line(self) -> int | None:
+        at = self._at
+        if at is not None:
+            self.__dict__["_line"] = at[0].at(at[1])
+            self._at = None  # let the chunk go
+        return self.__dict__.get("_line")
+
+    @line.setter
+    def line(self, value: int | None) -> None:
+        self.__dict__["_line"] = value
+        self._at = None
+
+
 # --------------------------------------------------------------------------------------------
 # the text cursor: decoded text in a sliding buffer, with line numbers
 
@@ -220,6 +275,7 @@ class _Text:
         self.line_mark = 0  # newlines in buf[:line_mark] are counted in line_at_mark
         self.line_at_mark = 0
         self.first = True
+        self.lines = _Lines(self.buf, 1)
 
     def rewind(self) -> None:
         self.stream.seek(self.start)
@@ -287,6 +343,7 @@ class _Text:
             self.buf = self.buf[self.pos :]
             self.pos = 0
         self.buf += text
+        self.lines = _Lines(self.buf, self.line_base + 1)
         return bool(text) or not final
 
     def _sniff(self, head: bytes) -> None:
@@ -568,7 +625,7 @@ def _events(
             while True:
                 buf = text.buf
                 start = text.pos
-                line = text.line_of(start)
+                lines = text.lines  # the chunk the event starts in, for its line
                 # The usual event in one call of the C scanner. Anything else (an event cut by
                 # the end of the chunk, bad JSON, not an object) is parsed again by ``value``,
                 # which reads on, checks everything and words the refusal.
@@ -589,8 +646,9 @@ def _events(
                             event_index=index,
                             expected="a JSON object",
                         )
+                    buf = text.buf  # read on: the chunk may have moved
                     end = text.pos
-                yield RawEvent(index, data, f"{base}/{index}", line)
+                yield _JsonEvent(index, data, f"{base}/{index}", None, (lines, start))
                 index += 1
                 # the common case in one step: blanks, ',', blanks, and the next event's '{'
                 m = _NEXT.match(buf, end)
