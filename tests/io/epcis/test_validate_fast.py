@@ -145,6 +145,8 @@ ODD_VALUES: list[Any] = [
     {"id": "urn:epc:id:sgln:4012345.00001.0", "acme:x": 1},
     {"id": "urn:epc:id:sgln:4012345.00001.0", "other": 1},
     "ADD",
+    "OBSERVE",
+    "DELETE",
     "add",
     "OBSERVE ",
     "shipping",
@@ -294,3 +296,39 @@ def test_a_prefix_declared_in_one_document_is_not_taken_for_granted_in_the_next(
         found = validate_event(raw, header)
         assert (found == []) == (header is declared)
         assert found == _check_event(raw, header, None)
+
+
+def test_the_rules_across_fields_are_kept_both_ways() -> None:
+    """What an event must carry as a whole (action × ilmd, lists empty or missing, parentID):
+    every combination on every seed, both ways."""
+    header = DocumentHeader(namespaces=NAMESPACES)
+    lists = [
+        "epcList",
+        "quantityList",
+        "childEPCs",
+        "childQuantityList",
+        "inputEPCList",
+        "outputEPCList",
+        "outputQuantityList",
+        "bizTransactionList",
+    ]
+    for seed in SEEDS:
+        for action, ilmd, parent in itertools.product(
+            ["ADD", "OBSERVE", "DELETE", None], [False, True], [False, True]
+        ):
+            for emptied in [None, *lists]:
+                event = copy.deepcopy(seed)
+                if action is None:
+                    event.pop("action", None)
+                else:
+                    event["action"] = action
+                if ilmd:
+                    event["ilmd"] = {"cbvmda:lotNumber": "L1"}
+                if parent:
+                    event.pop("parentID", None)
+                if emptied in event:
+                    event[emptied] = []
+                elif emptied is not None:
+                    continue
+                _forget()
+                _same_verdict(RawEvent(index=0, data=event, pointer="/e/0"), header)

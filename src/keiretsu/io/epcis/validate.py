@@ -1220,6 +1220,7 @@ _ShapeCheck = Callable[[dict[str, Any], dict[str, str]], bool]
 _Plan = tuple[_ShapeCheck, tuple[str, ...], bool]
 _SHAPES: dict[str, dict[tuple[str, ...], _Plan | None]] = {k: {} for k in _FAST_FIELDS}
 _SHAPES_MAX = 1_000
+_UNSEEN: Any = object()
 
 
 def _plan(kind: str, keys: tuple[str, ...]) -> _Plan | None:
@@ -1238,6 +1239,17 @@ def _plan(kind: str, keys: tuple[str, ...]) -> _Plan | None:
             extensions.append(key)  # its value is the user's business
         elif condition:
             conditions.append("(" + condition.format(v=f"v{i}", i=i) + ")")
+    what = True  # whether _what_rules must still run on the values
+    if kind == "ObjectEvent":
+        # _what_rules of an ObjectEvent as conditions, once its values are known good (the
+        # sensor case never takes the fast path)
+        if "epcList" not in keys:
+            if "quantityList" not in keys:
+                return None
+            conditions.append(f"len(v{keys.index('quantityList')}) > 0")
+        if "ilmd" in keys:
+            conditions.append(f"v{keys.index('action')} == 'ADD'")
+        what = False
     # Only our own templates and variable numbers go into the source, never a key or a value.
     source = (
         "def check(data, ns):\n"
@@ -1247,8 +1259,6 @@ def _plan(kind: str, keys: tuple[str, ...]) -> _Plan | None:
     scope: dict[str, Any] = {}
     exec(compile(source, f"<EPCIS {kind} shape check>", "exec"), globals(), scope)
     check: _ShapeCheck = scope["check"]
-    # An ObjectEvent with an epcList and no ilmd passes _what_rules whatever its values.
-    what = not (kind == "ObjectEvent" and "epcList" in keys and "ilmd" not in keys)
     return check, tuple(extensions), what
 
 
@@ -1256,9 +1266,8 @@ def _fast_ok(data: dict[str, Any], kind: str, ns: dict[str, str]) -> bool:
     """True if the event certainly has no problem; False if the full checker must look."""
     shapes = _SHAPES[kind]
     keys = tuple(data)
-    try:
-        plan = shapes[keys]
-    except KeyError:
+    plan = shapes.get(keys, _UNSEEN)
+    if plan is _UNSEEN:
         if len(shapes) >= _SHAPES_MAX:
             shapes.clear()
         plan = shapes[keys] = _plan(kind, keys)
@@ -1290,7 +1299,7 @@ def validate_event(
     data = raw.data
     if type(data) is dict and header.kind != "Event":
         kind = data.get("type")
-        if type(kind) is str and kind in _FAST_FIELDS and _fast_ok(data, kind, header.namespaces):
+        if type(kind) is str and kind in _SHAPES and _fast_ok(data, kind, header.namespaces):
             return []
     return _check_event(raw, header, document)
 
