@@ -24,7 +24,7 @@ its JSON form), so the twin can serve it back through the EPCIS 2.0 query interf
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -308,17 +308,63 @@ def parse_time(text: str) -> datetime:
 
 # --- building tables fast ----------------------------------------------------------------------
 
+_STRING = pa.string()
+_EMPTY_TABLES: dict[str, pa.Table] = {
+    name: schema.empty_table() for name, schema in SCHEMAS.items()
+}
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array:
+    """A string column. A column of one repeated value (the format of every kept event, the
+    type of every ILMD attribute) is made without converting each row."""
+    n = len(values)
+    if n > 1 and type(values) is list:
+        first = values[0]
+        if (
+            (first is None or type(first) is str)
+            and values[-1] is first
+            and values[n >> 1] is first
+            and values.count(first) == n
+        ):
+            return pa.repeat(pa.scalar(first, _STRING), n)
+    return pa.array(values, _STRING)
+
+
+def _times(values: Sequence[datetime], repeated: bool = False) -> pa.Array:
+    """A time column. With ``repeated``, when the rows share few instants (object attributes
+    stamped at the epoch or at the event that set them) each distinct one is converted once:
+    a ``datetime`` costs Arrow a call of its ``utcoffset``."""
+    n = len(values)
+    if repeated and n > 1 and type(values) is list:
+        try:
+            distinct = dict.fromkeys(values)
+        except TypeError:
+            return pa.array(values, TIME)
+        if len(distinct) * 2 <= n:
+            position = dict(zip(distinct, range(len(distinct)), strict=False))
+            codes = pa.array(list(map(position.__getitem__, values)), pa.int32())
+            return pa.array(list(distinct), TIME).take(codes)
+    return pa.array(values, TIME)
+
 
 class OcelBuilder:
     """Collects rows in plain Python lists and turns them into an :class:`Ocel` batch.
 
-    Adapters call the ``add_*`` methods per event and :meth:`build` every few thousand events,
-    so a large file streams in bounded memory. Objects and type declarations are de-duplicated
-    within the builder's lifetime (an object seen in 10,000 events is one row).
+    Adapters call the ``add_*`` methods per event (or append to the column lists directly) and
+    :meth:`build` every few thousand events, so a large file streams in bounded memory. Type
+    declarations are de-duplicated within the builder's lifetime; so are objects (an object seen
+    in 10,000 events is one row), within a bounded memory of the objects seen *recently*: the
+    last :attr:`OBJECT_MEMORY` to a little over twice that many distinct objects. An object not
+    met again for that long is emitted once more when it reappears, in a later batch; the store
+    keeps the first row of each object, so this only costs a row, never a wrong type.
     """
+
+    OBJECT_MEMORY = 1 << 18
+    """How many distinct objects are remembered for de-duplication, at least (about 40 MB)."""
 
     def __init__(self) -> None:
         self._seen_objects: dict[str, str] = {}
+        self._old_objects: dict[str, str] = {}  # the previous generation of _seen_objects
         self._seen_event_types: dict[str, dict[str, str]] = {}
         self._seen_object_types: dict[str, dict[str, str]] = {}
         self._declared_event_types: set[str] = set()
@@ -409,14 +455,54 @@ class OcelBuilder:
 
     def add_object(self, object_id: str, object_type: str) -> None:
         """An object; repeated calls for the same id are ignored (the first type wins)."""
-        if object_id in self._seen_objects:
+        seen = self._seen_objects
+        if object_id in seen:
             return
-        self._seen_objects[object_id] = object_type
+        earlier = self._old_objects.get(object_id)
+        if earlier is not None:  # met a generation ago: remembered again, not emitted again
+            seen[object_id] = earlier
+            return
+        if len(seen) >= self.OBJECT_MEMORY:
+            self._old_objects = seen
+            seen = self._seen_objects = {}
+        seen[object_id] = object_type
         self.ob_id.append(object_id)
         self.ob_type.append(object_type)
         if object_type not in self._seen_object_types:
             self._seen_object_types[object_type] = {}
             self._new_object_types.add(object_type)
+
+    def add_objects(
+        self, object_ids: Sequence[str], object_types: Sequence[str | None], default_type: str
+    ) -> None:
+        """Many objects at once (the EPCs of an event), as :meth:`add_object` for each; an
+        object whose type is ``None`` gets ``default_type``."""
+        seen = self._seen_objects
+        new = [i for i, oid in enumerate(object_ids) if oid not in seen]
+        n = len(new)
+        if not n:
+            return
+        if (
+            n == len(object_ids)
+            and len(seen) + n < self.OBJECT_MEMORY
+            and self._old_objects.keys().isdisjoint(object_ids)
+            and len(set(object_ids)) == n
+        ):
+            # all new and distinct (a commissioning): added in whole-list steps
+            types = [t or default_type for t in object_types]
+            seen.update(zip(object_ids, types, strict=True))
+            self.ob_id += object_ids
+            self.ob_type += types
+            for t in set(types).difference(self._seen_object_types):
+                self._seen_object_types[t] = {}
+                self._new_object_types.add(t)
+            return
+        for i in new:
+            self.add_object(object_ids[i], object_types[i] or default_type)
+
+    def _object_type(self, object_id: str) -> str | None:
+        found = self._seen_objects.get(object_id)
+        return found if found is not None else self._old_objects.get(object_id)
 
     def add_object_attribute(
         self,
@@ -439,7 +525,7 @@ class OcelBuilder:
         self.oa_time.append(time)
         self.oa_value.append(text)
         self.oa_type.append(vtype)
-        otype = self._seen_objects.get(object_id)
+        otype = self._object_type(object_id)
         if otype is not None:
             known = self._seen_object_types.setdefault(otype, {})
             if name not in known:
@@ -474,6 +560,8 @@ class OcelBuilder:
         self.se_body.append(body)
 
     def _types_table(self, names: set[str], seen: dict[str, dict[str, str]]) -> pa.Table:
+        if not names:
+            return _EMPTY_TABLES["event_types"]
         ordered = sorted(names)
         return pa.Table.from_arrays(
             [
@@ -492,62 +580,65 @@ class OcelBuilder:
         ``event_types`` / ``object_types`` carry every type that is new or gained an attribute
         in this batch, with all attributes known so far.
         """
-        s = pa.string
+        s = _strings
+        empty = _EMPTY_TABLES
+        from_arrays = pa.Table.from_arrays
         batch = Ocel(
-            events=pa.Table.from_arrays(
-                [
-                    pa.array(self.ev_id, s()),
-                    pa.array(self.ev_type, s()),
-                    pa.array(self.ev_time, TIME),
-                ],
-                schema=EVENTS,
-            ),
-            event_attributes=pa.Table.from_arrays(
-                [
-                    pa.array(self.ea_id, s()),
-                    pa.array(self.ea_name, s()),
-                    pa.array(self.ea_value, s()),
-                    pa.array(self.ea_type, s()),
-                ],
+            events=from_arrays(
+                [s(self.ev_id), s(self.ev_type), _times(self.ev_time)], schema=EVENTS
+            )
+            if len(self.ev_id) or len(self.ev_type) or len(self.ev_time)
+            else empty["events"],
+            event_attributes=from_arrays(
+                [s(self.ea_id), s(self.ea_name), s(self.ea_value), s(self.ea_type)],
                 schema=EVENT_ATTRIBUTES,
-            ),
-            objects=pa.Table.from_arrays(
-                [pa.array(self.ob_id, s()), pa.array(self.ob_type, s())], schema=OBJECTS
-            ),
-            object_attributes=pa.Table.from_arrays(
+            )
+            if self.ea_id or self.ea_name or self.ea_value or self.ea_type
+            else empty["event_attributes"],
+            objects=from_arrays([s(self.ob_id), s(self.ob_type)], schema=OBJECTS)
+            if self.ob_id or self.ob_type
+            else empty["objects"],
+            object_attributes=from_arrays(
                 [
-                    pa.array(self.oa_id, s()),
-                    pa.array(self.oa_name, s()),
-                    pa.array(self.oa_time, TIME),
-                    pa.array(self.oa_value, s()),
-                    pa.array(self.oa_type, s()),
+                    s(self.oa_id),
+                    s(self.oa_name),
+                    _times(self.oa_time, repeated=True),
+                    s(self.oa_value),
+                    s(self.oa_type),
                 ],
                 schema=OBJECT_ATTRIBUTES,
-            ),
-            event_objects=pa.Table.from_arrays(
+            )
+            if self.oa_id or self.oa_name or len(self.oa_time) or self.oa_value or self.oa_type
+            else empty["object_attributes"],
+            event_objects=from_arrays(
                 [
-                    pa.array(self.eo_event, s()),
-                    pa.array(self.eo_object, s()),
-                    pa.array(self.eo_qualifier, s()),
+                    s(self.eo_event),
+                    s(self.eo_object),
+                    s(self.eo_qualifier),
                     pa.array(self.eo_quantity, pa.float64()),
-                    pa.array(self.eo_uom, s()),
+                    s(self.eo_uom),
                 ],
                 schema=EVENT_OBJECTS,
-            ),
-            object_objects=pa.Table.from_arrays(
-                [
-                    pa.array(self.oo_source, s()),
-                    pa.array(self.oo_target, s()),
-                    pa.array(self.oo_qualifier, s()),
-                ],
+            )
+            if self.eo_event
+            or self.eo_object
+            or self.eo_qualifier
+            or self.eo_quantity
+            or self.eo_uom
+            else empty["event_objects"],
+            object_objects=from_arrays(
+                [s(self.oo_source), s(self.oo_target), s(self.oo_qualifier)],
                 schema=OBJECT_OBJECTS,
-            ),
+            )
+            if self.oo_source or self.oo_target or self.oo_qualifier
+            else empty["object_objects"],
             event_types=self._types_table(self._new_event_types, self._seen_event_types),
             object_types=self._types_table(self._new_object_types, self._seen_object_types),
-            source_events=pa.Table.from_arrays(
-                [pa.array(self.se_id, s()), pa.array(self.se_format, s()), pa.array(self.se_body, s())],
-                schema=SOURCE_EVENTS,
-            ),
+            source_events=from_arrays(
+                [s(self.se_id), s(self.se_format), s(self.se_body)], schema=SOURCE_EVENTS
+            )
+            if self.se_id or self.se_format or self.se_body
+            else empty["source_events"],
         )
         self._reset()
         return batch

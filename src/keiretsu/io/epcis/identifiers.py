@@ -20,6 +20,7 @@ part of the identity, and dropping them silently would lose what the partner wro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
@@ -252,9 +253,11 @@ def _from_link(text: str) -> tuple[str, str] | None:
 # before its serial (``urn:epc:id:sgtin:4012345.011111``) is converted once and remembered with
 # its canonical prefix (``https://id.gs1.org/01/04012345111118/21/``); the serial is appended.
 _HEADS: dict[str, tuple[str, str]] = {}
-# Whole identifiers without a serial part (locations, parties, lots, classes, SSCCs).
+# Every identifier met recently, whole: a pallet's cases are named when they are commissioned,
+# again when packed, again when shipped. Both memories are forgotten at once when they grow past
+# the limit (a few tens of MB), which costs no more than converting the hot ones again.
 _WHOLE: dict[str, tuple[str, str | None]] = {}
-_CACHE_LIMIT = 1 << 17
+_CACHE_LIMIT = 1 << 18
 _SERIAL_SCHEMES = (
     "urn:epc:id:sgtin:",
     "urn:epc:class:lgtin:",
@@ -263,6 +266,10 @@ _SERIAL_SCHEMES = (
     "urn:epc:id:sgcn:",
     "urn:epc:id:giai:",
 )
+
+remembered = _WHOLE.get
+"""``remembered(text)``: what :func:`identify` gave for ``text`` if it was asked recently,
+else ``None`` (one dictionary look-up, for the mapping's inner loops)."""
 
 
 def _slow(text: str) -> tuple[str, str | None]:
@@ -281,18 +288,7 @@ def _slow(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def identify(text: str) -> tuple[str, str | None]:
-    """An identifier as written → (its canonical form, the type of thing it names).
-
-    The type is ``None`` when the identifier is not a recognised GS1 key (the caller then
-    decides from the field it came from: an EPC is an ``item``, a readPoint a ``location``).
-
-    >>> identify("urn:epc:id:sscc:0614141.1234567890")
-    ('https://id.gs1.org/00/106141412345678908', 'logistic unit')
-    """
-    found = _WHOLE.get(text)
-    if found is not None:
-        return found
+def _convert(text: str) -> tuple[str, str | None]:
     urn = text.startswith("urn:epc:")
     head, _, last = text.rpartition("." if urn else "/")
     hit = _HEADS.get(head)
@@ -311,11 +307,68 @@ def identify(text: str) -> tuple[str, str | None]:
             if len(_HEADS) > _CACHE_LIMIT:
                 _HEADS.clear()
             _HEADS[head] = (canonical[: len(canonical) - len(last)], kind)
-            return found
-    if len(_WHOLE) > _CACHE_LIMIT:
-        _WHOLE.clear()
-    _WHOLE[text] = found
     return found
+
+
+def identify(text: str) -> tuple[str, str | None]:
+    """An identifier as written → (its canonical form, the type of thing it names).
+
+    The type is ``None`` when the identifier is not a recognised GS1 key (the caller then
+    decides from the field it came from: an EPC is an ``item``, a readPoint a ``location``).
+
+    >>> identify("urn:epc:id:sscc:0614141.1234567890")
+    ('https://id.gs1.org/00/106141412345678908', 'logistic unit')
+    """
+    found = _WHOLE.get(text)
+    if found is None:
+        found = _convert(text)
+        if len(_WHOLE) >= _CACHE_LIMIT:
+            _WHOLE.clear()
+        _WHOLE[text] = found
+    return found
+
+
+def identify_all(texts: Iterable[str]) -> tuple[list[str], list[str | None]]:
+    """:func:`identify` for every identifier of a list (an event's EPCs): their canonical forms
+    and their types, in order."""
+    if type(texts) is list and len(texts) > 2:
+        found = _serials(texts)
+        if found is not None:
+            return found
+    known = _WHOLE.get
+    pairs = [known(t) or identify(t) for t in texts]
+    if not pairs:
+        return [], []
+    ids, kinds = zip(*pairs, strict=True)
+    return list(ids), list(kinds)
+
+
+def _serials(texts: list[str]) -> tuple[list[str], list[str | None]] | None:
+    """The common EPC list: serials of one product (one lot, one asset type…) whose head is
+    remembered. Converted with a few whole-list operations instead of one look-up per EPC;
+    ``None`` when the list is anything else."""
+    first = texts[0]
+    if type(first) is not str:
+        return None
+    sep = "." if first.startswith("urn:epc:") else "/"
+    head = first.rpartition(sep)[0]
+    hit = _HEADS.get(head)
+    if hit is None:
+        return None
+    cut = len(head) + 1
+    lead = head + sep
+    try:
+        if {t[:cut] for t in texts} != {lead}:
+            return None
+    except TypeError:  # not all text
+        return None
+    tails = [t[cut:] for t in texts]
+    joined = "".join(tails)
+    # as identify: every serial plain ASCII letters and digits (so no further separator)
+    if not (all(tails) and joined.isalnum() and joined.isascii()):
+        return None
+    prefix, kind = hit
+    return [prefix + tail for tail in tails], [kind] * len(tails)
 
 
 def canonical_id(text: str) -> str:

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, ClassVar, cast
+from weakref import WeakKeyDictionary, ref
 
 import orjson
 
@@ -40,6 +40,8 @@ from keiretsu.io.epcis.identifiers import (
     PARTY,
     PRODUCT_CLASS,
     identify,
+    identify_all,
+    remembered,
 )
 from keiretsu.model.errors import DocumentError
 from keiretsu.model.ocel import OcelBuilder, format_time, parse_time
@@ -210,40 +212,107 @@ def _event_context(ev: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _cbv_name(value: str, prefixes: tuple[str, ...], names: dict[str, str]) -> str:
+    """:func:`short_name`, remembered in ``names``: a document says ``shipping`` thousands of
+    times, and one string object for all of them also keeps the Arrow columns cache-friendly."""
+    name = names.get(value)
+    if name is None:
+        name = short_name(value, prefixes)
+        if len(names) >= _NAMES_LIMIT:
+            names.clear()
+        names[value] = name
+    return name
+
+
+def _word(value: Any) -> Any:
+    """One string object per distinct short value (event type, action, time zone offset)."""
+    found = _WORDS.get(value)
+    if found is None:
+        if len(_WORDS) >= _NAMES_LIMIT:
+            _WORDS.clear()
+        found = _WORDS[value] = value
+    return found
+
+
+# Remembered short names, by vocabulary; forgotten when one grows past the limit (only a
+# document of made-up values gets there).
+_NAMES_LIMIT = 4096
+_STEP_NAMES: dict[str, str] = {}
+_DISP_NAMES: dict[str, str] = {}
+_BTT_NAMES: dict[str, str] = {}
+_WORDS: dict[Any, Any] = {}
+# The role of a source / destination, by its type as written: (object type, qualifier).
+_SOURCE_ROLES: dict[str, tuple[str, str]] = {}
+_DESTINATION_ROLES: dict[str, tuple[str, str]] = {}
+
+
+def _role(sdtype: str, side: str, roles: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    role = roles.get(sdtype)
+    if role is None:
+        name = short_name(sdtype, _SDT)
+        role = (LOCATION if name == "location" else PARTY, f"{side}:{name}")
+        if len(roles) >= _NAMES_LIMIT:
+            roles.clear()
+        roles[sdtype] = role
+    return role
+
+
 def _epcs(
     b: OcelBuilder,
-    eid: str,
+    added: dict[str, str],
     items: Iterable[str],
     qualifier: str,
-    keep: list[str],
+    objects: list[str],
+    roles: list[str],
     kinds: list[str] | None = None,
-) -> None:
-    start = len(keep)
-    add = b.add_object
-    for ident in items:
-        oid, otype = identify(ident)
-        otype = otype or ITEM
-        add(oid, otype)
-        keep.append(oid)
+) -> list[str]:
+    """An EPC list: every identifier canonical, new objects added, one relation row each
+    (kept in ``objects``/``roles``); returns the object ids, and adds their types to
+    ``kinds`` if given."""
+    known = added.get
+    met = [known(t) for t in items]
+    oids: list[str]
+    if all(met):  # all met before in this document
+        oids = cast("list[str]", met)
         if kinds is not None:
-            kinds.append(otype)
-    n = len(keep) - start
-    if n:
-        # A pallet of 48 cases is 48 relations of one kind: appended column by column.
-        b.eo_event.extend([eid] * n)
-        b.eo_object.extend(keep[start:])
-        b.eo_qualifier.extend([qualifier] * n)
-        b.eo_quantity.extend([None] * n)
-        b.eo_uom.extend([None] * n)
+            kinds += [k or ITEM for k in identify_all(items)[1]]
+    else:
+        oids, found = identify_all(items)
+        b.add_objects(oids, found, ITEM)
+        if len(added) >= _ADDED_LIMIT:
+            added.clear()
+        added.update(zip(items, oids, strict=True))
+        if kinds is not None:
+            kinds += [k or ITEM for k in found]
+    objects += oids
+    roles += [qualifier] * len(oids)
+    return oids
+
+
+def _add(
+    b: OcelBuilder, added: dict[str, str], ident: str, fallback: str, as_named: bool = True
+) -> str:
+    """The object an identifier names, added to the builder the first time it is met, with
+    the type the identifier tells (else ``fallback``), or with ``fallback`` whatever the
+    identifier tells when not ``as_named`` (a business transaction is typed by its role)."""
+    found = remembered(ident) or identify(ident)
+    oid = found[0]
+    b.add_object(oid, (found[1] or fallback) if as_named else fallback)
+    if len(added) >= _ADDED_LIMIT:
+        added.clear()
+    added[ident] = oid
+    return oid
 
 
 def _quantities(
     b: OcelBuilder,
-    eid: str,
     items: Iterable[dict[str, Any]],
     qualifier: str,
     keep: list[str],
-    kinds: list[str] | None = None,
+    kinds: list[str] | None,
+    objects: list[str],
+    roles: list[str],
+    amounts: list[tuple[int, float | None, Any]],
 ) -> None:
     for qe in items:
         oid, otype = identify(qe["epcClass"])
@@ -256,37 +325,36 @@ def _quantities(
             if isinstance(q, bool) or not isinstance(q, int | float):
                 raise ValueError(f"quantity {q!r} is not a number")
             q = float(q)
-        b.relate(eid, oid, qualifier, q, qe.get("uom"))
+        amounts.append((len(objects), q, qe.get("uom")))
+        objects.append(oid)
+        roles.append(qualifier)
         keep.append(oid)
 
 
-def _one(b: OcelBuilder, eid: str, ident: str, fallback: str, qualifier: str) -> str:
-    oid, otype = identify(ident)
-    b.add_object(oid, otype or fallback)
-    b.relate(eid, oid, qualifier)
-    return oid
-
-
-def _merge_repeats(b: OcelBuilder, start: int) -> None:
+def _merge_repeats(
+    objects: list[str],
+    roles: list[str],
+    quantities: list[float | None],
+    units: list[str | None],
+) -> None:
     """One relation per object and role, even when a document names the same thing twice in
     one event (as a URN and as a Digital Link); a lot listed twice has its amounts added."""
-    keys = list(zip(b.eo_object[start:], b.eo_qualifier[start:], strict=True))
+    keys = list(zip(objects, roles, strict=True))
     if len(set(keys)) == len(keys):
         return
     first: dict[tuple[str, str], int] = {}
     drop: list[int] = []
-    for offset, key in enumerate(keys):
-        row = start + offset
+    for row, key in enumerate(keys):
         if key not in first:
             first[key] = row
             continue
         kept = first[key]
-        q = b.eo_quantity[row]
-        if q is not None and b.eo_uom[kept] == b.eo_uom[row]:
-            b.eo_quantity[kept] = (b.eo_quantity[kept] or 0.0) + q
+        q = quantities[row]
+        if q is not None and units[kept] == units[row]:
+            quantities[kept] = (quantities[kept] or 0.0) + q
         drop.append(row)
     for row in reversed(drop):
-        for column in (b.eo_event, b.eo_object, b.eo_qualifier, b.eo_quantity, b.eo_uom):
+        for column in (objects, roles, quantities, units):
             del column[row]
 
 
@@ -313,42 +381,46 @@ def _ilmd(
             b.oa_name.extend([k] * n)
             b.oa_time.extend([time] * n)
             b.oa_value.extend([text] * n)
-            b.oa_type.extend(["string"] * n)
+            b.oa_type.extend([_STRING] * n)
 
 
-# Event types and attribute names already declared to a builder (a builder lives for one
-# document; the event types of a document are few).
-_DECLARED: WeakKeyDictionary[OcelBuilder, set[tuple[str, tuple[str, ...]]]] = WeakKeyDictionary()
+_STRING = "string"
+_TIME = "time"
 
 
-def _add_event(
-    b: OcelBuilder, eid: str, activity: str, time: datetime, attrs: dict[str, Any]
-) -> None:
-    """``b.add_event`` with the attribute values already text: strings stay strings, times are
-    written in UTC; each (event type, attribute names) shape is declared once per builder."""
-    b.add_event(eid, activity, time)
-    names = tuple(attrs)
-    texts: list[str | None] = []
-    types: list[str] = []
-    for v in attrs.values():
-        if isinstance(v, datetime):
-            texts.append(format_time(v))
-            types.append("time")
-        else:
-            texts.append(v)
-            types.append("string")
-    n = len(names)
-    b.ea_id.extend([eid] * n)
-    b.ea_name.extend(names)
-    b.ea_value.extend(texts)
-    b.ea_type.extend(types)
-    seen = _DECLARED.get(b)
-    if seen is None:
-        seen = _DECLARED[b] = set()
-    shape = (activity, names)
-    if shape not in seen:
-        seen.add(shape)
-        b.declare_event_type(activity, dict(zip(names, types, strict=True)))
+class _Memory:
+    """What the mapping remembers about one builder (one document): the (event type,
+    attribute names) shapes already declared, and the identifiers already met, as written,
+    with the object each names (so a case named again when packed and shipped costs one
+    look-up, not a conversion and a de-duplication)."""
+
+    __slots__ = ("added", "shapes")
+
+    def __init__(self) -> None:
+        self.shapes: set[tuple[str, tuple[str, ...]]] = set()
+        self.added: dict[str, str] = {}
+
+
+# Forgotten when it grows past this (tens of MB); then objects are only de-duplicated by the
+# builder, as before.
+_ADDED_LIMIT = 1 << 18
+_MEMORY: WeakKeyDictionary[OcelBuilder, _Memory] = WeakKeyDictionary()
+
+
+class _Last:
+    """The last builder seen and its memory: a document's events all go to one builder."""
+
+    builder: ClassVar[ref[OcelBuilder] | None] = None
+    memory: ClassVar[_Memory] = _Memory()
+
+
+def _memory(b: OcelBuilder) -> _Memory:
+    memory = _MEMORY.get(b)
+    if memory is None:
+        memory = _MEMORY[b] = _Memory()
+    _Last.builder = ref(b)
+    _Last.memory = memory
+    return memory
 
 
 def map_event(builder: OcelBuilder, event_id: str, raw: RawEvent, header: DocumentHeader) -> None:
@@ -380,7 +452,7 @@ def map_event(builder: OcelBuilder, event_id: str, raw: RawEvent, header: Docume
         ) from exc
 
 
-def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> None:
+def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> None:
     ev = raw.data
     etype = ev["type"]
     action = ev.get("action")
@@ -395,89 +467,154 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
             line=raw.line,
             expected="an ISO 8601 date-time with a time zone offset",
         ) from exc
+    last = _Last.builder
+    memory = _Last.memory if last is not None and last() is b else _memory(b)
+    added = memory.added
+    known = added.get
 
     biz = ev.get("bizStep")
     if biz:
-        activity = short_name(biz, _BIZSTEP)
+        activity = _STEP_NAMES.get(biz) or _cbv_name(biz, _BIZSTEP, _STEP_NAMES)
     elif action:
         activity = f"{etype} {action}"
     else:
         activity = etype
 
-    attrs: dict[str, Any] = {"eventType": etype}
+    attrs: dict[str, Any] = {"eventType": _WORDS.get(etype) or _word(etype)}
+    timed = False  # whether an attribute value is a datetime (typed "time")
     if action:
-        attrs["action"] = action
+        attrs["action"] = _WORDS.get(action) or _word(action)
     v = ev.get("disposition")
     if v:
-        attrs["disposition"] = short_name(v, _DISP)
+        attrs["disposition"] = _DISP_NAMES.get(v) or _cbv_name(v, _DISP, _DISP_NAMES)
     v = ev.get("eventTimeZoneOffset")
     if v is not None:
-        attrs["eventTimeZoneOffset"] = v
+        attrs["eventTimeZoneOffset"] = _WORDS.get(v) or _word(v)
     v = ev.get("recordTime")
     if v is not None:
         attrs["recordTime"] = _time(v)
+        timed = True
 
-    b = builder
-    first_row = len(b.eo_event)
+    # The event's relations are gathered here and appended to the builder at the end.
+    objects: list[str] = []
+    roles: list[str] = []
+    amounts: list[tuple[int, float | None, Any]] = []  # (row, quantity, uom) of class rows
     made: list[str] = []  # what the event brought into being (gets the ILMD)
     kinds: list[str] | None = [] if "ilmd" in ev else None  # their object types
 
     # What the event is about, by event type.
     if etype == "TransformationEvent":
         inputs: list[str] = []
-        _epcs(b, eid, ev.get("inputEPCList") or (), "input", inputs)
-        _quantities(b, eid, ev.get("inputQuantityList") or (), "input", inputs)
-        _epcs(b, eid, ev.get("outputEPCList") or (), "output", made, kinds)
-        _quantities(b, eid, ev.get("outputQuantityList") or (), "output", made, kinds)
+        v = ev.get("inputEPCList")
+        if v:
+            inputs += _epcs(b, added, v, "input", objects, roles)
+        v = ev.get("inputQuantityList")
+        if v:
+            _quantities(b, v, "input", inputs, None, objects, roles, amounts)
+        v = ev.get("outputEPCList")
+        if v:
+            made += _epcs(b, added, v, "output", objects, roles, kinds)
+        v = ev.get("outputQuantityList")
+        if v:
+            _quantities(b, v, "output", made, kinds, objects, roles, amounts)
         inputs = list(dict.fromkeys(inputs))
         made = list(dict.fromkeys(made))
-        for out in made:
-            for inp in inputs:
-                b.link(out, inp, "derived from")
+        n = len(inputs)
+        if n:
+            for out in made:
+                b.oo_source.extend([out] * n)
+                b.oo_target.extend(inputs)
+                b.oo_qualifier.extend(["derived from"] * n)
         v = ev.get("transformationID")
         if v:
-            _one(b, eid, v, TRANSFORMATION, "transformationID")
+            objects.append(known(v) or _add(b, added, v, TRANSFORMATION))
+            roles.append("transformationID")
     elif etype in ("AggregationEvent", "AssociationEvent"):
         children: list[str] = []
-        _epcs(b, eid, ev.get("childEPCs") or (), "child", children)
-        _quantities(b, eid, ev.get("childQuantityList") or (), "child", children)
+        v = ev.get("childEPCs")
+        if v:
+            children += _epcs(b, added, v, "child", objects, roles)
+        v = ev.get("childQuantityList")
+        if v:
+            _quantities(b, v, "child", children, None, objects, roles, amounts)
         parent = ev.get("parentID")
         if parent:
-            pid = _one(b, eid, parent, ITEM, "parent")
+            pid = known(parent) or _add(b, added, parent, ITEM)
+            objects.append(pid)
+            roles.append("parent")
             if action == "ADD":
                 word = "contains" if etype == "AggregationEvent" else "associated with"
-                for child in dict.fromkeys(children):
-                    b.link(pid, child, word)
+                kids = list(dict.fromkeys(children))
+                n = len(kids)
+                b.oo_source.extend([pid] * n)
+                b.oo_target.extend(kids)
+                b.oo_qualifier.extend([word] * n)
     else:
-        _epcs(b, eid, ev.get("epcList") or (), "epc", made, kinds)
-        _quantities(b, eid, ev.get("quantityList") or (), "epc", made, kinds)
+        v = ev.get("epcList")
+        if v:
+            made += _epcs(b, added, v, "epc", objects, roles, kinds)
+        v = ev.get("quantityList")
+        if v:
+            _quantities(b, v, "epc", made, kinds, objects, roles, amounts)
         if action != "ADD":
             made = []
         parent = ev.get("parentID")
         if parent:
-            _one(b, eid, parent, ITEM, "parent")
+            objects.append(known(parent) or _add(b, added, parent, ITEM))
+            roles.append("parent")
 
     # Where.
-    for key in ("readPoint", "bizLocation"):
-        place = ev.get(key)
-        if place:
-            _one(b, eid, place["id"], LOCATION, key)
-            if len(place) > 1:
-                for k, val in place.items():
-                    if k != "id":
-                        attrs[f"{key}.{k}"] = _text(val)
+    nested = False  # whether readPoint / bizLocation carry more than their id
+    place = ev.get("readPoint")
+    if place:
+        v = place["id"]
+        objects.append(known(v) or _add(b, added, v, LOCATION))
+        roles.append("readPoint")
+        if len(place) > 1:
+            nested = True
+            for k, val in place.items():
+                if k != "id":
+                    attrs[f"readPoint.{k}"] = _text(val)
+    place = ev.get("bizLocation")
+    if place:
+        v = place["id"]
+        objects.append(known(v) or _add(b, added, v, LOCATION))
+        roles.append("bizLocation")
+        if len(place) > 1:
+            nested = True
+            for k, val in place.items():
+                if k != "id":
+                    attrs[f"bizLocation.{k}"] = _text(val)
 
     # Why and between whom.
     for bt in ev.get("bizTransactionList") or ():
         btype = bt.get("type")
-        oid, _ = identify(bt["bizTransaction"])
-        builder.add_object(oid, short_name(btype, _BTT) if btype else BUSINESS_TRANSACTION)
-        b.relate(eid, oid, "bizTransaction")
-    for list_key, id_key in (("sourceList", "source"), ("destinationList", "destination")):
-        for sd in ev.get(list_key) or ():
-            sdtype = short_name(sd["type"], _SDT)
-            kind = LOCATION if sdtype == "location" else PARTY
-            _one(b, eid, sd[id_key], kind, f"{id_key}:{sdtype}")
+        v = bt["bizTransaction"]
+        oid = known(v)
+        if oid is None:
+            oid = _add(
+                b,
+                added,
+                v,
+                _cbv_name(btype, _BTT, _BTT_NAMES) if btype else BUSINESS_TRANSACTION,
+                as_named=False,
+            )
+        objects.append(oid)
+        roles.append("bizTransaction")
+    for sd in ev.get("sourceList") or ():
+        kind, qualifier = _SOURCE_ROLES.get(sd["type"]) or _role(
+            sd["type"], "source", _SOURCE_ROLES
+        )
+        v = sd["source"]
+        objects.append(known(v) or _add(b, added, v, kind))
+        roles.append(qualifier)
+    for sd in ev.get("destinationList") or ():
+        kind, qualifier = _DESTINATION_ROLES.get(sd["type"]) or _role(
+            sd["type"], "destination", _DESTINATION_ROLES
+        )
+        v = sd["destination"]
+        objects.append(known(v) or _add(b, added, v, kind))
+        roles.append(qualifier)
 
     # Status and evidence.
     pd = ev.get("persistentDisposition")
@@ -500,13 +637,15 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
                 if report.get("deviceID"):
                     devices[report["deviceID"]] = None
         for device in devices:
-            _one(b, eid, device, "sensor", "sensor")
+            objects.append(known(device) or _add(b, added, device, "sensor"))
+            roles.append("sensor")
     ed = ev.get("errorDeclaration")
     if ed:
         for k, val in ed.items():
             name = f"errorDeclaration.{k}"
             if k == "declarationTime":
                 attrs[name] = _time(val)
+                timed = True
             elif k == "reason":
                 attrs[name] = short_name(val, _ER)
             elif k == "correctiveEventIDs":
@@ -514,45 +653,94 @@ def _map(builder: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) 
             else:
                 attrs[name] = _text(val)
 
-    # User extensions: kept under their full prefix:local name.
-    used: set[str] = set()
-    for k, val in ev.items():
-        if k not in _KNOWN:
-            attrs[k] = _text(val)
-            if ":" in k:
-                used.add(k.partition(":")[0])
-            if isinstance(val, dict | list):
-                _prefixes(val, used)
-    for key in ("ilmd", "errorDeclaration", "sensorElementList"):
-        if key in ev:
-            _prefixes(ev[key], used)
-    for key in ("readPoint", "bizLocation"):
-        place = ev.get(key)
-        if place and len(place) > 1:
-            _prefixes(place, used)
-
+    # User extensions: kept under their full prefix:local name, with the namespace of every
+    # prefix used anywhere in the event (extensions, ILMD, sensor data, nested fields).
     body: dict[str, Any] = ev
-    if used:
-        local = _event_context(ev) if "@context" in ev else {}
-        context: dict[str, str] = {}
-        for prefix in sorted(used):
-            if prefix in STANDARD_PREFIXES:
-                continue
-            uri = local.get(prefix) or header.namespaces.get(prefix)
-            if uri is not None:
-                context[prefix] = uri
-                attrs[f"xmlns:{prefix}"] = uri
-        if context:
-            # The kept event carries its own namespaces, so it can be served back on its own.
-            body = {"@context": [context], **{k: x for k, x in ev.items() if k != "@context"}}
+    extended = not _KNOWN.issuperset(ev)
+    if extended or nested or "ilmd" in ev or "errorDeclaration" in ev or "sensorElementList" in ev:
+        used: set[str] = set()
+        if extended:
+            for k, val in ev.items():
+                if k not in _KNOWN:
+                    attrs[k] = _text(val)
+                    if ":" in k:
+                        used.add(k.partition(":")[0])
+                    if isinstance(val, dict | list):
+                        _prefixes(val, used)
+        for key in ("ilmd", "errorDeclaration", "sensorElementList"):
+            if key in ev:
+                _prefixes(ev[key], used)
+        if nested:
+            for key in ("readPoint", "bizLocation"):
+                place = ev.get(key)
+                if place and len(place) > 1:
+                    _prefixes(place, used)
+        if used:
+            local = _event_context(ev) if "@context" in ev else {}
+            context: dict[str, str] = {}
+            for prefix in sorted(used):
+                if prefix in STANDARD_PREFIXES:
+                    continue
+                uri = local.get(prefix) or header.namespaces.get(prefix)
+                if uri is not None:
+                    context[prefix] = uri
+                    attrs[f"xmlns:{prefix}"] = uri
+            if context:
+                # The kept event carries its own namespaces, so it can be served back alone.
+                body = {"@context": [context], **{k: x for k, x in ev.items() if k != "@context"}}
 
-    _add_event(b, eid, activity, time, attrs)
+    # The event and its attributes; each (event type, attribute names) shape declared once.
+    b.ev_id.append(eid)
+    b.ev_type.append(activity)
+    b.ev_time.append(time)
+    names = tuple(attrs)
+    n = len(names)
+    if timed:
+        texts: list[Any] = []
+        types: list[str] = []
+        for x in attrs.values():
+            if isinstance(x, datetime):
+                texts.append(format_time(x))
+                types.append(_TIME)
+            else:
+                texts.append(x)
+                types.append(_STRING)
+    else:
+        texts = list(attrs.values())
+        types = [_STRING] * n
+    b.ea_id.extend([eid] * n)
+    b.ea_name.extend(names)
+    b.ea_value.extend(texts)
+    b.ea_type.extend(types)
+    shape = (activity, names)
+    shapes = memory.shapes
+    if shape not in shapes:
+        shapes.add(shape)
+        b.declare_event_type(activity, dict(zip(names, types, strict=True)))
+
+    # The relations, one per object and role.
+    n = len(objects)
+    if n:
+        quantities: list[float | None] = [None] * n
+        units: list[Any] = [None] * n
+        for row, q, uom in amounts:
+            quantities[row] = q
+            units[row] = uom
+        if n > 1 and len(set(objects)) != n:
+            _merge_repeats(objects, roles, quantities, units)
+            n = len(objects)
+        b.eo_event.extend([eid] * n)
+        b.eo_object.extend(objects)
+        b.eo_qualifier.extend(roles)
+        b.eo_quantity.extend(quantities)
+        b.eo_uom.extend(units)
 
     # ILMD: master data of what this event brought into being, valid from eventTime on.
-    if len(b.eo_event) - first_row > 1:
-        _merge_repeats(b, first_row)
-    ilmd = ev.get("ilmd")
-    if ilmd and made and kinds is not None:
-        _ilmd(b, ilmd, made, kinds, time)
+    if kinds is not None and made:
+        ilmd = ev.get("ilmd")
+        if ilmd:
+            _ilmd(b, ilmd, made, kinds, time)
 
-    builder.add_source(eid, SOURCE_FORMAT, orjson.dumps(body).decode())
+    b.se_id.append(eid)
+    b.se_format.append(SOURCE_FORMAT)
+    b.se_body.append(orjson.dumps(body).decode())

@@ -1,0 +1,90 @@
+"""The mapping's shortcuts (whole-list EPC conversion, per-document memory) give exactly what
+the one-at-a-time way gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keiretsu.io.epcis import read_epcis
+from keiretsu.io.epcis._types import DocumentHeader, RawEvent
+from keiretsu.io.epcis.identifiers import identify, identify_all
+from keiretsu.io.epcis.mapping import map_event
+from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
+from keiretsu.model.ocel import Ocel, OcelBuilder
+
+HEADS = [
+    "urn:epc:id:sgtin:4012345.011111",
+    "urn:epc:id:sgtin:0614141.107346",
+    "urn:epc:class:lgtin:4012345.022222",
+    "https://id.gs1.org/01/04012345111118/21",
+    "https://example.com/shop/01/09506000134352/10",
+    "urn:epc:id:sscc:4012345",
+    "urn:uuid",
+]
+SERIALS = st.text(alphabet="AZaz09.-%/é ", min_size=0, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.sampled_from(HEADS),
+    tails=st.lists(SERIALS, min_size=1, max_size=8),
+    sep=st.sampled_from([".", "/", ":"]),
+    stray=st.none() | st.sampled_from(["urn:epc:id:sscc:0614141.1234567890", "x", ""]),
+)
+def test_a_list_converts_as_its_identifiers_one_by_one(
+    head: str, tails: list[str], sep: str, stray: str | None
+) -> None:
+    identify(f"{head}{sep}100")  # make the head known, as the first EPC of a shipment does
+    texts = [f"{head}{sep}{t}" for t in tails]
+    if stray is not None:
+        texts.insert(len(texts) // 2, stray)
+    ids, kinds = identify_all(texts)
+    assert list(zip(ids, kinds, strict=True)) == [identify(t) for t in texts]
+
+
+def test_serials_of_one_product_become_digital_links_with_their_serial() -> None:
+    texts = [f"urn:epc:id:sgtin:4012345.011111.{n}" for n in range(100, 110)]
+    ids, kinds = identify_all(texts)
+    assert ids[3] == "https://id.gs1.org/01/04012345111118/21/103"
+    assert set(kinds) == {"trade item"}
+
+
+def _tables(ocel: Ocel) -> dict[str, list[dict[str, object]]]:
+    return {name: t.to_pylist() for name, t in ocel.sorted().tables().items()}
+
+
+def test_two_builders_mapping_in_turn_each_get_every_object() -> None:
+    events = list(synthetic_events(60, items_per_pallet=4))
+    header = DocumentHeader()
+    one, other, alone = OcelBuilder(), OcelBuilder(), OcelBuilder()
+    for i, ev in enumerate(events):
+        raw = RawEvent(i, ev, f"/e/{i}")
+        map_event(one if i % 2 else other, ev["eventID"], raw, header)
+        map_event(alone, ev["eventID"], raw, header)
+    parts = [one.build(), other.build()]
+    reference = alone.build()
+    # what one document's memory knows must not stop the other builder emitting an object
+    for part in parts:
+        related = set(part.event_objects.column("ocel_object_id").to_pylist())
+        assert related <= set(part.objects.column("ocel_id").to_pylist())
+    together = Ocel.concat(parts)
+    assert together.event_objects.num_rows == reference.event_objects.num_rows
+    assert set(together.objects.column("ocel_id").to_pylist()) == set(
+        reference.objects.column("ocel_id").to_pylist()
+    )
+
+
+def test_small_batches_add_up_to_one_big_batch(tmp_path: Path) -> None:
+    path = write_synthetic_epcis_json(tmp_path / "chain.json", 300)
+    whole = Ocel.concat(read_epcis(path, batch_size=10_000))
+    pieces = Ocel.concat(read_epcis(path, batch_size=7))
+    a, b = _tables(whole), _tables(pieces)
+    for name in ("events", "event_attributes", "event_objects", "object_objects", "objects"):
+        assert a[name] == b[name], name
+    # ILMD: lot number and expiry date on every commissioned item
+    oa = whole.object_attributes.to_pylist()
+    items = {r["ocel_id"] for r in oa if r["ocel_name"] == "cbvmda:lotNumber"}
+    assert len(items) == 12 * 60
