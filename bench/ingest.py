@@ -1,6 +1,6 @@
 """Ingest speed: events per second into the durable store, against pm4py's readers, in one run.
 
-    make bench                      # or: .venv/bin/python bench/ingest.py [--runs 3] [--events 200000]
+    make bench        # or: .venv/bin/python bench/ingest.py [--runs 3] [--events 200000]
 
 For each input it times keiretsu's *whole* ingest (parse, validate, map to OCEL, store durably in
 DuckDB, commit) and, where pm4py has a reader for the format, pm4py's reader on the same file
@@ -16,6 +16,7 @@ Inputs: synthetic EPCIS 2.0 JSON and XML documents of a two-company chain (writt
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -94,6 +95,7 @@ def peak_memory(path: Path) -> tuple[int, float, float]:
 
 
 def main() -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # pm4py's progress bars would drown the figures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--events", type=int, default=200_000, help="synthetic EPCIS events")
@@ -103,8 +105,10 @@ def main() -> None:
 
     from keiretsu.io.epcis.synth import write_synthetic_epcis_json, write_synthetic_epcis_xml
 
-    print(f"# keiretsu ingest bench — {platform.processor() or platform.machine()}, "
-          f"python {platform.python_version()}, median of {args.runs} runs")
+    print(
+        f"# keiretsu ingest bench — {platform.processor() or platform.machine()}, "
+        f"python {platform.python_version()}, median of {args.runs} runs"
+    )
     try:
         import pm4py
 
@@ -122,7 +126,12 @@ def main() -> None:
         inputs += [
             ("EPCIS JSON (synthetic)", "epcis-json", json_doc, None),
             ("EPCIS XML (synthetic)", "epcis-xml", xml_doc, None),
-            ("OCEL 2.0 SQLite running-example", "ocel-sqlite", DATA / "ocel/running-example.sqlite", None),
+            (
+                "OCEL 2.0 SQLite running-example",
+                "ocel-sqlite",
+                DATA / "ocel/running-example.sqlite",
+                None,
+            ),
             ("XES bpic2012.xes.gz", "xes", DATA / "logs/bpic2012.xes.gz", None),
         ]
         for label, kind, path, fmt in inputs:
