@@ -357,7 +357,9 @@ def _list(
         if type(x) is str and x in _GOOD_IDS:
             continue  # an identifier already found good
         item(ctx, f"{rel}/{i}", x)
-    if unique and len(v) > 1:
+    # uniqueItems is the JSON schema's rule; the XML schema has none (openepcis' valid
+    # epcisDocWithAllGS1Keys.xml repeats an SSCC), so XML lists may repeat an item.
+    if unique and not ctx.xml and len(v) > 1:
         try:
             distinct = len(set(v))
         except TypeError:
