@@ -223,6 +223,10 @@ class Store:
         if self.ingest_memory_limit:
             saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
             con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
+        # Appending small batches gains nothing from DuckDB's second thread, and the reader
+        # process (or the parser in this one) needs that core: one thread while ingesting.
+        saved_threads = _rows(con, "SELECT current_setting('threads')")[0][0]
+        con.execute("SET threads = 1")
         try:
             event_types = self._load_types("event_type")
             object_types = self._load_types("object_type")
@@ -271,6 +275,7 @@ class Store:
         finally:
             if saved_limit is not None:
                 con.execute(f"SET memory_limit = '{saved_limit}'")
+            con.execute(f"SET threads = {int(saved_threads)}")
         return report
 
     def _begin(
