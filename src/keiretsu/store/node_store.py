@@ -414,54 +414,92 @@ class Store:
                 report.events_corrected += self._apply_corrections(batch, known_ids, ingest_id)
         # objects: first type wins, objects already known are left as they are
         objects = _first_per_id(batch.objects, "ocel_id")
+        new_objects = pa.array([], pa.string())
         if objects.num_rows:
-            con.register("k_obj", objects)
-            inserted = _rows(
-                con,
-                "INSERT INTO object SELECT ocel_id, ocel_type, ? FROM k_obj "
-                "WHERE ocel_id NOT IN (SELECT o.ocel_id FROM object o "
-                "WHERE o.ocel_id IN (SELECT ocel_id FROM k_obj))",
-                [ingest_id],
+            con.register("k_obj", objects.select(["ocel_id"]))
+            known_objects = _arrow(
+                con, "SELECT ocel_id FROM object WHERE ocel_id IN (SELECT ocel_id FROM k_obj)"
             )
-            report.objects_new += int(inserted[0][0])
             con.unregister("k_obj")
-        if batch.object_attributes.num_rows:
-            con.register("k_oa", batch.object_attributes)
-            con.execute(
-                """
-                WITH stored AS (  -- scan once, keep only rows of the objects in this batch
-                    SELECT * FROM object_attribute
-                    WHERE ocel_id IN (SELECT ocel_id FROM k_oa)
+            fresh = objects
+            if known_objects.num_rows:
+                fresh = objects.filter(
+                    pc.invert(pc.is_in(objects.column("ocel_id"), known_objects.column("ocel_id")))
                 )
-                INSERT INTO object_attribute
-                SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value,
-                       b.ocel_value_type, ?
-                FROM k_oa b ANTI JOIN stored a
-                  ON a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
-                 AND a.ocel_time = b.ocel_time
-                 AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value
-                """,
-                [ingest_id],
-            )
-            con.unregister("k_oa")
-        if batch.object_objects.num_rows:
-            con.register("k_oo", batch.object_objects)
-            con.execute(
-                """
-                WITH stored AS (
-                    SELECT * FROM object_object
-                    WHERE ocel_source_id IN (SELECT ocel_source_id FROM k_oo)
+            if fresh.num_rows:
+                con.register("k_obj", fresh)
+                con.execute(
+                    "INSERT INTO object SELECT ocel_id, ocel_type, ? FROM k_obj", [ingest_id]
                 )
-                INSERT INTO object_object
-                SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier, ?
-                FROM k_oo b ANTI JOIN stored a
-                  ON a.ocel_source_id = b.ocel_source_id
-                 AND a.ocel_target_id = b.ocel_target_id
-                 AND a.ocel_qualifier = b.ocel_qualifier
-                """,
-                [ingest_id],
+                con.unregister("k_obj")
+            report.objects_new += fresh.num_rows
+            new_objects = fresh.column("ocel_id").combine_chunks()
+        # Attribute values and links of objects first seen in this batch are new by definition;
+        # only those of objects already stored need the (costlier) check against stored rows.
+        self._insert_object_rows(
+            "object_attribute",
+            batch.object_attributes,
+            "ocel_id",
+            new_objects,
+            ingest_id,
+            """
+            WITH stored AS (  -- scan once, keep only rows of the objects in this batch
+                SELECT * FROM object_attribute WHERE ocel_id IN (SELECT ocel_id FROM k_rows)
             )
-            con.unregister("k_oo")
+            INSERT INTO object_attribute
+            SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value,
+                   b.ocel_value_type, ?
+            FROM k_rows b ANTI JOIN stored a
+              ON a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
+             AND a.ocel_time = b.ocel_time
+             AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value
+            """,
+        )
+        self._insert_object_rows(
+            "object_object",
+            batch.object_objects,
+            "ocel_source_id",
+            new_objects,
+            ingest_id,
+            """
+            WITH stored AS (
+                SELECT * FROM object_object
+                WHERE ocel_source_id IN (SELECT ocel_source_id FROM k_rows)
+            )
+            INSERT INTO object_object
+            SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier, ?
+            FROM k_rows b ANTI JOIN stored a
+              ON a.ocel_source_id = b.ocel_source_id
+             AND a.ocel_target_id = b.ocel_target_id
+             AND a.ocel_qualifier = b.ocel_qualifier
+            """,
+        )
+
+    def _insert_object_rows(
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        new_objects: pa.Array,
+        ingest_id: int,
+        checked_insert: str,
+    ) -> None:
+        """Insert object attribute values or links: those of ``new_objects`` directly (once
+        each), the others only where the store does not hold them yet."""
+        if rows.num_rows == 0:
+            return
+        con = self.con
+        is_new = pc.is_in(rows.column(id_column), value_set=new_objects)
+        fresh = rows.filter(is_new)
+        if fresh.num_rows:
+            con.register("k_rows", fresh)
+            con.execute(f"INSERT INTO {table} SELECT DISTINCT *, ? FROM k_rows", [ingest_id])
+            con.unregister("k_rows")
+        rest = rows.filter(pc.invert(is_new)) if fresh.num_rows else rows
+        if rest.num_rows:
+            con.register("k_rows", rest)
+            con.execute(checked_insert, [ingest_id])
+            con.unregister("k_rows")
 
     def _insert_filtered(
         self,
