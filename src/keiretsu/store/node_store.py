@@ -129,6 +129,9 @@ class Store:
     a second writer gets a :class:`StoreError` saying so.
     """
 
+    COMMIT_ROWS = 1_000_000
+    """Rows (over all tables) written per transaction during a large ingest."""
+
     def __init__(
         self,
         path: str | Path,
@@ -217,6 +220,7 @@ class Store:
         # 'accepted'; a refusal deletes the rows again; a crash leaves 'pending', cleaned up
         # the next time the store is opened for writing.
         ingest_id = self._begin(report, started, source, sha256, size_bytes)
+        in_transaction = False
         # Ingest only appends: DuckDB's cache of the file's blocks need not grow with it, so a
         # large document is written in bounded memory (restored after for analysis).
         saved_limit = None
@@ -232,29 +236,46 @@ class Store:
             object_types = self._load_types("object_type")
             changed_event_types: set[str] = set()
             changed_object_types: set[str] = set()
+            # Commit every COMMIT_ROWS rows or so: enough for DuckDB to write whole row groups
+            # straight into the file (not through the WAL and again at checkpoint), few enough
+            # to keep memory bounded.
+            pending_rows = 0
             for batch in batches:
-                con.execute("BEGIN TRANSACTION")
+                if not in_transaction:
+                    con.execute("BEGIN TRANSACTION")
+                    in_transaction = True
                 try:
                     self._ingest_batch(batch, ingest_id, report)
-                    con.execute("COMMIT")
+                    pending_rows += sum(t.num_rows for t in batch.tables().values())
+                    if pending_rows >= self.COMMIT_ROWS:
+                        con.execute("COMMIT")
+                        in_transaction = False
+                        pending_rows = 0
                 except BaseException:
                     con.execute("ROLLBACK")
+                    in_transaction = False
                     raise
                 changed_event_types |= _merge_types(event_types, batch.event_types)
                 changed_object_types |= _merge_types(object_types, batch.object_types)
                 if progress is not None:
                     progress(report.events_read)
             report.seconds = time.perf_counter() - t0
-            con.execute("BEGIN TRANSACTION")
+            if not in_transaction:
+                con.execute("BEGIN TRANSACTION")
+                in_transaction = True
             try:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
                 self._finish(report, "accepted")
                 con.execute("COMMIT")
+                in_transaction = False
             except BaseException:
                 con.execute("ROLLBACK")
+                in_transaction = False
                 raise
         except BaseException as exc:
+            if in_transaction:  # the reader refused the document between two batches
+                con.execute("ROLLBACK")
             report.status = "refused"
             report.seconds = time.perf_counter() - t0
             if isinstance(exc, DocumentError):
