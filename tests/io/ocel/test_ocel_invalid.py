@@ -260,7 +260,7 @@ def test_random_bytes_as_sqlite_give_document_error_only(data: bytes) -> None:
     st.sampled_from(["ocel_id", "ocel_time", "ocel_type", "ocel_object_id", "is_blocked"]),
     st.one_of(
         st.none(),
-        st.integers(),
+        st.integers(-(2**63), 2**63 - 1),  # what an SQLite INTEGER cell can hold
         st.floats(allow_nan=True),
         st.text(max_size=10),
         st.binary(max_size=4),
