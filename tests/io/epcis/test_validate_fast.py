@@ -332,3 +332,22 @@ def test_the_rules_across_fields_are_kept_both_ways() -> None:
                     continue
                 _forget()
                 _same_verdict(RawEvent(index=0, data=event, pointer="/e/0"), header)
+
+
+def test_a_good_identifier_is_still_wrong_where_an_object_is_expected() -> None:
+    """Found by hypothesis: once a location id had been checked (in a sourceList), the same
+    string standing as a business transaction was waved through by the remembered-identifier
+    shortcut. The shortcut is for EPC lists only."""
+    _forget()
+    header = DocumentHeader(namespaces=NAMESPACES)
+    location = "urn:epc:id:sgln:4012345.00001.0"
+    good = {
+        **SEEDS[0],
+        "sourceList": [{"type": "location", "source": location}],
+    }
+    assert validate_event(RawEvent(index=0, data=good, pointer="/e/0"), header) == []
+    bad = {**good, "bizTransactionList": [location]}
+    raw = RawEvent(index=0, data=bad, pointer="/e/0")
+    found = validate_event(raw, header)
+    assert [p.field for p in found] == ["/e/0/bizTransactionList/0"]
+    assert found == _check_event(raw, header, None)

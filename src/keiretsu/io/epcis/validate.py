@@ -353,9 +353,12 @@ def _list(
         return
     if len(v) < min_items:
         ctx.add(rel, "Empty list", f"{rel[1:]} is empty", f"at least {min_items} {what}")
+    # an EPC already found good needs no second look; in a list of anything else (business
+    # transactions, dispositions…) a good EPC string is still the wrong thing
+    epcs = item is _epc
     for i, x in enumerate(v):
-        if type(x) is str and x in _GOOD_IDS:
-            continue  # an identifier already found good
+        if epcs and type(x) is str and x in _GOOD_IDS:
+            continue
         item(ctx, f"{rel}/{i}", x)
     # uniqueItems is the JSON schema's rule; the XML schema has none (openepcis' valid
     # epcisDocWithAllGS1Keys.xml repeats an SSCC), so XML lists may repeat an item.
@@ -1094,7 +1097,7 @@ def _epcs_ok(v: Any) -> bool:
     # The usual case, all seen before, in one C loop. Every key of _GOOD_IDS is a str, and only
     # a str equals a str: an item found there is a string (or a str subclass, as good).
     if _GOOD_IDS.keys() >= distinct:
-        _LAST[3] = v
+        _LAST[3] = list(v)  # a copy: the caller may change its list later
         return True
     # New serials, usually of one product: the head check of _id_ok inlined, and the head of
     # the previous new serial tried first.
@@ -1125,7 +1128,7 @@ def _epcs_ok(v: Any) -> bool:
             x
         ):
             return False
-    _LAST[3] = v
+    _LAST[3] = list(v)  # a copy: the caller may change its list later
     return True
 
 
@@ -1184,7 +1187,7 @@ def _transactions_ok(v: Any, ns: dict[str, str]) -> bool:
         if value not in _GOOD_URIS and not _uri_ok(value, True):
             return False
     if keep:
-        _LAST[0] = v
+        _LAST[0] = [dict(bt) for bt in v]  # a copy, as the caller may change v
     return True
 
 
@@ -1207,7 +1210,7 @@ def _parties_ok(v: Any, which: str, ns: dict[str, str], last: int) -> bool:
         if party not in _GOOD_IDS and not _id_ok(party):
             return False
     if keep:
-        _LAST[last] = v
+        _LAST[last] = [dict(sd) for sd in v]  # a copy, as the caller may change v
     return True
 
 
