@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +29,8 @@ PARALLEL_MIN_BYTES = 8 * 2**20
 """Files under 8 MiB are read in-process: starting a reader costs more than it saves."""
 
 _HEADER = struct.Struct("<Q")
+_READ_AHEAD = 3
+"""Batches read ahead of the writer (each a few MB)."""
 
 
 def _send(out: IO[bytes], item: object) -> None:
@@ -83,11 +87,34 @@ def read_in_subprocess(fmt: str, path: Path, options: dict[str, Any]) -> Iterato
         bufsize=1 << 20,
     )
     assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
+    # A thread drains the pipe into a small queue, so the reader goes on parsing while this
+    # process writes a batch (without it the two would take turns: a pipe holds 64 KiB).
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=_READ_AHEAD)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                item = _receive(stdout)
+            except (OSError, ValueError, pickle.UnpicklingError):
+                item = None
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if item is None or item[0] != "batch":
+                return
+
+    drainer = threading.Thread(target=drain, name=f"keiretsu-drain:{path.name}", daemon=True)
     try:
         proc.stdin.write(pickle.dumps({"format": fmt, "path": str(path), "options": options}))
         proc.stdin.close()
+        drainer.start()
         while True:
-            item = _receive(proc.stdout)
+            item = ahead.get()
             if item is None:
                 code = proc.wait()
                 raise RuntimeError(
@@ -104,10 +131,13 @@ def read_in_subprocess(fmt: str, path: Path, options: dict[str, Any]) -> Iterato
             else:
                 raise RuntimeError(f"reading {path} failed: {item[1]}")
     finally:
+        stop.set()
         if proc.poll() is None:
             proc.kill()
-        proc.stdout.close()
         proc.wait()
+        if drainer.is_alive():
+            drainer.join(timeout=5)
+        stdout.close()
 
 
 def parallel_worthwhile(path: Path) -> bool:
