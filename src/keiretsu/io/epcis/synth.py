@@ -25,6 +25,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
+from keiretsu.io.epcis._xml_fields import BASE_FIELDS, EVENT_SEQUENCES
+
 __all__ = ["synthetic_events", "write_synthetic_epcis_json", "write_synthetic_epcis_xml"]
 
 _PLANT_TZ = timezone(timedelta(hours=1))
@@ -228,35 +230,6 @@ _CBV = {
 }
 _BTT = "urn:epcglobal:cbv:btt:"
 _SDT = "urn:epcglobal:cbv:sdt:"
-# Element order of the EPCIS 2.0 XSD for the fields this generator writes.
-_ORDER = {
-    "ObjectEvent": (
-        "epcList",
-        "action",
-        "bizStep",
-        "disposition",
-        "readPoint",
-        "bizLocation",
-        "bizTransactionList",
-        "quantityList",
-        "sourceList",
-        "destinationList",
-        "ilmd",
-    ),
-    "AggregationEvent": (
-        "parentID",
-        "childEPCs",
-        "action",
-        "bizStep",
-        "disposition",
-        "readPoint",
-        "bizLocation",
-        "bizTransactionList",
-        "childQuantityList",
-        "sourceList",
-        "destinationList",
-    ),
-}
 
 
 def _xml_event(event: dict[str, Any]) -> str:
@@ -265,7 +238,7 @@ def _xml_event(event: dict[str, Any]) -> str:
     out.append(f"<eventTimeZoneOffset>{event['eventTimeZoneOffset']}</eventTimeZoneOffset>")
     if "eventID" in event:
         out.append(f"<eventID>{escape(event['eventID'])}</eventID>")
-    for key in _ORDER[kind]:
+    for key in EVENT_SEQUENCES[kind][len(BASE_FIELDS) :]:  # the XSD's order
         value = event.get(key)
         if value is None:
             continue
