@@ -219,3 +219,37 @@ def test_store_holds_exactly_the_union_of_accepted_documents(
         assert sorted(ids) == sorted(expected)
         e2o = store.table("event_objects").column("ocel_event_id").to_pylist()
         assert sorted(e2o) == sorted(expected)
+
+
+def test_events_keep_the_order_they_were_read_in(tmp_path: Path) -> None:
+    """Events at the same instant keep the source's order (``ocel_seq``), across documents."""
+    b = OcelBuilder()
+    for i in range(5):  # five scans of one pallet in the same second, listed c, a, e, b, d
+        b.add_event("caebd"[i], "scan", T0, {})
+        b.relate("caebd"[i], "pallet", "epc")
+        b.add_object("pallet", "logistic unit")
+    second = OcelBuilder()
+    second.add_event("z", "scan", T0, {})
+    with Store(tmp_path / "node.duckdb") as store:
+        store.ingest(iter([b.build()]), document="one.json", format="test")
+        store.ingest(iter([second.build()]), document="two.json", format="test")
+        rows = store.con.execute("SELECT ocel_id FROM ocel_event ORDER BY ocel_seq").fetchall()
+        assert [r[0] for r in rows] == ["c", "a", "e", "b", "d", "z"]
+        assert store.table("events").column("ocel_id").to_pylist() == list("caebdz")
+
+
+def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "node.duckdb"
+    with Store(path) as store:
+        store.ingest(shipment_document("a", 30), document="a.json", format="test")
+        # make it look like a store written before events kept their read order
+        store.con.execute("ALTER TABLE event DROP COLUMN ocel_seq")
+        store.con.execute("UPDATE keiretsu_meta SET value = '1' WHERE key = 'schema_version'")
+    with Store(path) as store:
+        version = store.con.execute(
+            "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
+        ).fetchall()
+        assert version == [("2",)]
+        ids = store.con.execute("SELECT ocel_id FROM event ORDER BY ocel_seq").fetchall()
+        assert [r[0] for r in ids] == [f"a-{i}" for i in range(30)]
+        assert store.summary().events == 30

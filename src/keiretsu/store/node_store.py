@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -168,6 +169,7 @@ class Store:
         if not read_only:
             for statement in DDL:
                 self.con.execute(statement)
+            self._migrate()
             for statement in view_ddl():
                 self.con.execute(statement)
             self.con.execute(
@@ -175,6 +177,17 @@ class Store:
                 [str(SCHEMA_VERSION)],
             )
             self._recover()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an earlier keiretsu up to this schema."""
+        columns = {r[0] for r in self.con.execute("DESCRIBE event").fetchall()}
+        if "ocel_seq" not in columns:  # schema 1: the order read is the order stored
+            self.con.execute("ALTER TABLE event ADD COLUMN ocel_seq BIGINT")
+            self.con.execute("UPDATE event SET ocel_seq = rowid")
+        self.con.execute(
+            "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
+            [str(SCHEMA_VERSION), str(SCHEMA_VERSION)],
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -384,8 +397,12 @@ class Store:
     def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
         con = self.con
         events = batch.events
+        first = (ingest_id << 32) + report.events_read
         report.events_read += events.num_rows
         if events.num_rows:
+            events = events.append_column(
+                "ocel_seq", pa.array(np.arange(first, first + events.num_rows, dtype=np.int64))
+            )
             events = _first_per_id(events, "ocel_id")
             # the same id twice in one batch: its attributes and relations must not double up
             dedupe = events.num_rows < batch.events.num_rows
@@ -402,7 +419,8 @@ class Store:
             if new_events.num_rows:
                 con.register("k_new", new_events)
                 con.execute(
-                    "INSERT INTO event SELECT ocel_id, ocel_type, ocel_time, ? FROM k_new",
+                    "INSERT INTO event "
+                    "SELECT ocel_id, ocel_type, ocel_time, ?, ocel_seq FROM k_new",
                     [ingest_id],
                 )
                 con.unregister("k_new")
@@ -646,7 +664,7 @@ class Store:
         if model_name is None:
             raise KeyError(f"no table {name!r}; tables: {', '.join(STORE_TABLES)}")
         columns = ", ".join(SCHEMAS[model_name].names)
-        order = "ORDER BY ocel_time, ocel_id" if store_name == "event" else ""
+        order = "ORDER BY ocel_time, ocel_seq" if store_name == "event" else ""
         view = VISIBLE_PREFIX + store_name
         return _arrow(self.con, f"SELECT {columns} FROM {view} {order}")
 
@@ -657,7 +675,7 @@ class Store:
     def iter_events(self, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Events in time order, in record batches."""
         rel = self.con.sql(
-            "SELECT ocel_id, ocel_type, ocel_time FROM ocel_event ORDER BY ocel_time, ocel_id"
+            "SELECT ocel_id, ocel_type, ocel_time FROM ocel_event ORDER BY ocel_time, ocel_seq"
         )
         reader = rel.to_arrow_reader(batch_size)
         yield from reader

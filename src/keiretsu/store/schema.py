@@ -9,7 +9,8 @@ ingest log line.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first layout. 2: ``event.ocel_seq``, the order events were read in."""
 
 DDL = [
     """
@@ -43,7 +44,10 @@ DDL = [
         ocel_id VARCHAR NOT NULL,
         ocel_type VARCHAR NOT NULL,
         ocel_time TIMESTAMPTZ NOT NULL,
-        ingest_id BIGINT NOT NULL
+        ingest_id BIGINT NOT NULL,
+        -- the order the event was read in: ingest_id * 2^32 + its index in the document.
+        -- Breaks ties between events of an object at the same instant, as the source did.
+        ocel_seq BIGINT
     )
     """,
     """
