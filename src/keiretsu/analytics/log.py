@@ -1,0 +1,246 @@
+"""A twin's log as Ibis tables, on DuckDB (the default) or on Apache Spark.
+
+Every view in :mod:`keiretsu.analytics` is an Ibis expression over the six tables of a
+:class:`Log`, so the same code runs on the node's DuckDB store and, when a node's events outgrow
+one machine, on a Spark cluster. Column names are the practitioner's, not OCEL's prefixes:
+
+============================ ====================================================================
+``events``                   ``event_id``, ``activity``, ``time`` (UTC), ``seq`` (the order the
+                             event was read in: breaks ties between events at the same instant)
+``relations``                ``event_id``, ``object_id``, ``qualifier``, ``quantity``, ``uom``
+``objects``                  ``object_id``, ``object_type``
+``event_attributes``         ``event_id``, ``name``, ``value`` (text), ``value_type``
+``object_attributes``        ``object_id``, ``name``, ``time``, ``value`` (text), ``value_type``
+``object_relations``         ``source_id``, ``target_id``, ``qualifier``
+============================ ====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.model import Ocel
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+Engine = Literal["duckdb", "spark"]
+
+# store view / model table → (name in the Log, {store column: Log column})
+_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "events": (
+        "ocel_event",
+        "events",
+        {"ocel_id": "event_id", "ocel_type": "activity", "ocel_time": "time", "ocel_seq": "seq"},
+    ),
+    "event_objects": (
+        "ocel_event_object",
+        "relations",
+        {
+            "ocel_event_id": "event_id",
+            "ocel_object_id": "object_id",
+            "ocel_qualifier": "qualifier",
+            "quantity": "quantity",
+            "uom": "uom",
+        },
+    ),
+    "objects": ("ocel_object", "objects", {"ocel_id": "object_id", "ocel_type": "object_type"}),
+    "event_attributes": (
+        "ocel_event_attribute",
+        "event_attributes",
+        {
+            "ocel_id": "event_id",
+            "ocel_name": "name",
+            "ocel_value": "value",
+            "ocel_value_type": "value_type",
+        },
+    ),
+    "object_attributes": (
+        "ocel_object_attribute",
+        "object_attributes",
+        {
+            "ocel_id": "object_id",
+            "ocel_name": "name",
+            "ocel_time": "time",
+            "ocel_value": "value",
+            "ocel_value_type": "value_type",
+        },
+    ),
+    "object_objects": (
+        "ocel_object_object",
+        "object_relations",
+        {
+            "ocel_source_id": "source_id",
+            "ocel_target_id": "target_id",
+            "ocel_qualifier": "qualifier",
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Log:
+    """The twin's OCEL 2.0 log as Ibis tables on one engine; see the module docstring for the
+    columns. Build one with :meth:`open` (a node store), :meth:`from_ocel` (tables in memory)
+    or :meth:`on_spark`."""
+
+    backend: Any
+    engine: Engine
+    events: ir.Table
+    relations: ir.Table
+    objects: ir.Table
+    event_attributes: ir.Table
+    object_attributes: ir.Table
+    object_relations: ir.Table
+
+    # --- building -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, store: str | Path, *, threads: int | None = None) -> Log:
+        """The log of the node store at ``store``, read on DuckDB (read-only: a store being
+        written by another process cannot be opened; ask that process)."""
+        path = Path(store)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no store here (run `keiretsu ingest` first)")
+        kwargs: dict[str, Any] = {"read_only": True}
+        if threads:
+            kwargs["threads"] = threads
+        con = ibis.duckdb.connect(str(path), **kwargs)
+        con.raw_sql("SET enable_progress_bar = false")
+        tables = {
+            log_name: con.table(view).rename({new: old for old, new in columns.items()})
+            for view, log_name, columns in _TABLES.values()
+        }
+        return cls(backend=con, engine="duckdb", **tables)
+
+    @classmethod
+    def from_ocel(cls, ocel: Ocel, *, engine: Engine = "duckdb", spark: Any = None) -> Log:
+        """A log held in memory (an :class:`~keiretsu.model.Ocel`, e.g. straight from a reader),
+        loaded into a fresh DuckDB database or into ``spark`` (a ``SparkSession``; a local one
+        is started when not given and ``engine="spark"``)."""
+        arrow = _arrow_tables(ocel)
+        if engine == "spark":
+            return cls.on_spark(arrow, spark)
+        con = ibis.duckdb.connect()
+        con.raw_sql("SET enable_progress_bar = false")
+        tables = {name: con.create_table(name, table) for name, table in arrow.items()}
+        return cls(backend=con, engine="duckdb", **tables)
+
+    @classmethod
+    def on_spark(cls, source: Ocel | str | Path | dict[str, pa.Table], spark: Any = None) -> Log:
+        """The log on Apache Spark: from a node store (its path), an :class:`Ocel`, or the
+        Log's tables as Arrow. ``spark`` is a ``SparkSession``; by default a local one
+        (:func:`local_spark`)."""
+        if isinstance(source, str | Path):
+            source = read_store(source)
+        arrow = _arrow_tables(source) if isinstance(source, Ocel) else source
+        session = spark if spark is not None else local_spark()
+        con = ibis.pyspark.connect(session)
+        tables = {}
+        for name, table in arrow.items():
+            frame = session.createDataFrame(table.to_pandas(), schema=_spark_schema(table))
+            view = f"keiretsu_{name}"
+            frame.createOrReplaceTempView(view)
+            tables[name] = con.table(view)
+        return cls(backend=con, engine="spark", **tables)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def execute(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` on this log's engine and return the result as Arrow."""
+        result: pa.Table = self.backend.to_pyarrow(expr)
+        return result
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        """Run a scalar expression and return its Python value."""
+        return self.backend.to_pyarrow(expr).as_py()
+
+    def object_types(self) -> list[str]:
+        """The object types present, most frequent first."""
+        o = self.objects
+        counts = self.execute(
+            o.group_by("object_type").agg(n=o.count()).order_by([ibis.desc("n"), "object_type"])
+        )
+        return [str(v) for v in counts.column("object_type").to_pylist()]
+
+    def event_attribute(self, name: str) -> ir.Table:
+        """One event attribute as a table ``event_id, value`` (text), e.g. ``org:resource``."""
+        a = self.event_attributes
+        return a.filter(a.name == name).select("event_id", "value")
+
+
+def read_store(store: str | Path) -> dict[str, pa.Table]:
+    """A node store's visible tables as Arrow, with the Log's column names."""
+    from keiretsu.store import Store
+
+    with Store(store, read_only=True) as s:
+        out = {}
+        for view, log_name, columns in _TABLES.values():
+            select = ", ".join(f"{old} AS {new}" for old, new in columns.items())
+            out[log_name] = s.con.sql(f"SELECT {select} FROM {view}").to_arrow_table()
+        return out
+
+
+def _arrow_tables(ocel: Ocel) -> dict[str, pa.Table]:
+    """An Ocel's tables with the Log's column names; events get ``seq`` from their order."""
+    out: dict[str, pa.Table] = {}
+    for model_name, (_view, log_name, columns) in _TABLES.items():
+        table: pa.Table = getattr(ocel, model_name)
+        if model_name == "events" and "ocel_seq" not in table.column_names:
+            table = table.append_column("ocel_seq", pa.array(range(table.num_rows), pa.int64()))
+        table = table.select(list(columns)).rename_columns(list(columns.values()))
+        if model_name in ("events", "object_attributes"):
+            # one time zone everywhere: UTC
+            i = table.column_names.index("time")
+            table = table.set_column(i, "time", pc.cast(table.column("time"), _UTC_MICROS))
+        out[log_name] = table
+    return out
+
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+
+def _spark_schema(table: pa.Table) -> Any:
+    """A Spark schema for an Arrow table of the Log (strings, doubles, int64, UTC times)."""
+    from pyspark.sql import types as T
+
+    kinds = {
+        pa.string(): T.StringType(),
+        pa.large_string(): T.StringType(),
+        pa.float64(): T.DoubleType(),
+        pa.int64(): T.LongType(),
+        _UTC_MICROS: T.TimestampType(),
+    }
+    fields = []
+    for f in table.schema:
+        kind = kinds.get(f.type)
+        if kind is None and pa.types.is_timestamp(f.type):
+            kind = T.TimestampType()
+        if kind is None:
+            raise TypeError(f"column {f.name}: no Spark type for {f.type}")
+        fields.append(T.StructField(f.name, kind, True))
+    return T.StructType(fields)
+
+
+def local_spark(cores: int = 2, memory: str = "2g") -> SparkSession:
+    """A local Spark session for running the views on Spark on one machine (tests, trials):
+    UTC session time zone, no web UI, few shuffle partitions."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("keiretsu")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", str(cores * 2))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )

@@ -1,0 +1,56 @@
+"""Objects' traces: the events of each object in order, and the steps between them.
+
+Object-centric logs are flattened per object type, as in OCEL 2.0 process mining: an object's
+trace is every event related to it (whatever the qualifier, once each), in time order; events at
+the same instant keep the order they were read in (``seq``). Everything that follows one event
+by the next — process maps, waiting times, variants — is built on :func:`object_events` and
+:func:`transitions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from keiretsu.analytics.log import Log
+
+
+def object_events(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table:
+    """One row per (object, event): ``object_id, object_type, event_id, activity, time, seq``.
+
+    ``object_types`` limits it to objects of those types (one name or several); by default
+    every object type."""
+    relations = log.relations.select("event_id", "object_id").distinct()
+    objects = log.objects
+    if object_types is not None:
+        wanted = [object_types] if isinstance(object_types, str) else list(object_types)
+        objects = objects.filter(objects.object_type.isin(wanted))
+    joined = relations.join(objects, "object_id").join(log.events, "event_id")
+    return joined.select("object_id", "object_type", "event_id", "activity", "time", "seq")
+
+
+def trace_window(*, following: bool = False) -> ibis.expr.builders.LegacyWindowBuilder:
+    """The window over one object's trace, in order (time, then read order)."""
+    return ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+
+
+def transitions(oe: ir.Table) -> ir.Table:
+    """Each object's trace with the event that follows each event: adds ``position`` (0-based
+    place in the trace), ``next_activity``, ``next_time``, ``next_event_id`` (null on the last
+    event) and ``seconds_to_next`` (float seconds, microsecond precision)."""
+    w = trace_window()
+    steps = oe.mutate(
+        position=ibis.row_number().over(w),
+        next_activity=oe.activity.lead().over(w),
+        next_time=oe.time.lead().over(w),
+        next_event_id=oe.event_id.lead().over(w),
+    )
+    return steps.mutate(seconds_to_next=seconds_between(steps.time, steps.next_time))
+
+
+def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
+    """``end - start`` in seconds (float, microsecond precision), on every engine."""
+    micros: ir.IntegerValue = end.delta(start, unit="microsecond")
+    return micros.cast("float64") / 1e6
