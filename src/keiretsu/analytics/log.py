@@ -114,10 +114,10 @@ class Log:
             kwargs["threads"] = threads
         con = ibis.duckdb.connect(str(path), **kwargs)
         con.raw_sql("SET enable_progress_bar = false")
-        tables = {
-            log_name: con.table(view).rename({new: old for old, new in columns.items()})
-            for view, log_name, columns in _TABLES.values()
-        }
+        tables = {}
+        for view, log_name, columns in _TABLES.values():
+            table = con.table(view)
+            tables[log_name] = table.select(**{new: table[old] for old, new in columns.items()})
         return cls(backend=con, engine="duckdb", **tables)
 
     @classmethod
@@ -130,7 +130,7 @@ class Log:
             return cls.on_spark(arrow, spark)
         con = ibis.duckdb.connect()
         con.raw_sql("SET enable_progress_bar = false")
-        tables = {name: con.create_table(name, table) for name, table in arrow.items()}
+        tables = {name: ibis.memtable(table) for name, table in arrow.items()}
         return cls(backend=con, engine="duckdb", **tables)
 
     @classmethod

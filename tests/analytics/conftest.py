@@ -1,0 +1,74 @@
+"""Shared logs for the analytics tests: third-party logs ingested once per test session into real
+node stores, and a local Spark session for the engine-parity tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keiretsu.analytics import Log, local_spark
+from keiretsu.store import Store
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+LOGS = DATA / "logs"
+OCEL = DATA / "ocel"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _store(tmp_path_factory: pytest.TempPathFactory, source: Path, name: str) -> Path:
+    path = tmp_path_factory.mktemp(name) / "node.duckdb"
+    with Store(path) as store:
+        report = store.ingest_file(source)
+        assert report.status == "accepted", report.problem
+    return path
+
+
+@pytest.fixture(scope="session")
+def running_example_xes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store of the XES running example (6 cases, 42 events)."""
+    return _store(tmp_path_factory, LOGS / "running-example.xes", "running_xes")
+
+
+@pytest.fixture(scope="session")
+def receipt_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store of the WABO receipt log (8,577 events)."""
+    return _store(tmp_path_factory, LOGS / "receipt.xes.gz", "receipt")
+
+
+@pytest.fixture(scope="session")
+def bpic2012_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store of BPI Challenge 2012 (262,200 events)."""
+    return _store(tmp_path_factory, LOGS / "bpic2012.xes.gz", "bpic2012")
+
+
+@pytest.fixture(scope="session")
+def ocel_running_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store of the OCEL 2.0 running example (ocpa, 18,211 events in the file)."""
+    return _store(tmp_path_factory, OCEL / "running-example.sqlite", "ocel_running")
+
+
+@pytest.fixture(scope="session")
+def logistics_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store of the OCEL 2.0 logistics log (ocpa)."""
+    return _store(tmp_path_factory, OCEL / "logistics.sqlite", "logistics")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session (2 cores) for every Spark test of a test process."""
+    session = local_spark()
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def both_engines(spark: Any) -> Any:
+    """``both_engines(store)``: the same store's log on DuckDB and on Spark."""
+
+    def open_both(store: Path) -> tuple[Log, Log]:
+        return Log.open(store), Log.on_spark(store, spark)
+
+    return open_both
