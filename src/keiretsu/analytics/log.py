@@ -112,7 +112,16 @@ class Log:
         kwargs: dict[str, Any] = {"read_only": True}
         if threads:
             kwargs["threads"] = threads
-        con = ibis.duckdb.connect(str(path), **kwargs)
+        return cls._over(ibis.duckdb.connect(str(path), **kwargs))
+
+    @classmethod
+    def from_connection(cls, connection: Any) -> Log:
+        """The log of a node store already open in this process (a ``duckdb`` connection, e.g.
+        ``Store.con``): DuckDB allows one configuration per file per process."""
+        return cls._over(ibis.duckdb.from_connection(connection))
+
+    @classmethod
+    def _over(cls, con: Any) -> Log:
         con.raw_sql("SET enable_progress_bar = false")
         tables = {}
         for view, log_name, columns in _TABLES.values():
