@@ -1,0 +1,525 @@
+"""Inventory: how much of each product sits at each location, over time, and how many days of
+demand it covers.
+
+Stock is read from GS1 EPCIS events as keiretsu records them (see ``docs/formats/epcis.md``),
+as a stock ledger: every event that brings goods to a location, takes them away, makes or uses
+them up is a *movement* (``+`` or ``-`` so many of a product at a location), and the stock of a
+product at a location is the running sum of its movements. The rules, in short (the full text
+is in ``docs/analytics/inventory.md``):
+
+* **Serialised trade items** (SGTIN) count one piece each of their product (the GTIN). An item
+  is at the business location (``bizLocation``) of its latest event that names one; it leaves
+  when a later event puts it elsewhere, ships it (disposition ``in_transit``), sells it
+  (``retail_sold``, ``dispensed``), writes it off (``destroyed``, ``disposed``, ``stolen``, or an
+  ``ObjectEvent`` ``DELETE``) or consumes it (an input of a ``TransformationEvent``).
+* **Aggregation**: what is packed on a pallet (``AggregationEvent`` ``ADD``) moves with the
+  pallet until it is unpacked (``DELETE``): a pallet's shipping and receiving move its contents.
+* **Class-level quantities** (``quantityList``: so many kilograms of a lot) are movements as
+  written: ``+`` when commissioned (``ADD``), produced (transformation output) or received
+  (``receiving``/``arriving``); ``-`` when consumed (transformation input), shipped, sold,
+  written off or deleted.
+
+The product of a GS1 key is its GTIN as a Digital Link, ``https://id.gs1.org/01/<gtin>``
+(lots and serials rolled up); any other class identifier is its own product.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.analytics.log import Log
+from keiretsu.analytics.traces import seconds_between
+from keiretsu.analytics.view import View
+
+__all__ = [
+    "ARRIVING_STEPS",
+    "DEMAND_KINDS",
+    "LEAVING_DISPOSITIONS",
+    "days_of_supply",
+    "event_facts",
+    "movements",
+    "stock_levels",
+]
+
+LEAVING_DISPOSITIONS: dict[str, str] = {
+    "in_transit": "shipped",
+    "retail_sold": "sold",
+    "dispensed": "sold",
+    "destroyed": "removed",
+    "disposed": "removed",
+    "stolen": "removed",
+}
+"""CBV dispositions after which goods are no longer stock at their location, and the kind of
+movement each one is."""
+
+ARRIVING_STEPS: tuple[str, ...] = ("receiving", "arriving")
+"""Business steps at which a class-level quantity observed at a location is an arrival."""
+
+DEMAND_KINDS: tuple[str, ...] = ("shipped", "sold", "consumed", "transferred")
+"""Movements that count as demand on a location: goods shipped out, sold, consumed by
+production, or moved straight to another location."""
+
+TRADE_ITEM = "trade item"
+_GTIN_PREFIX = "https://id.gs1.org/01/"
+_PRODUCT_LEN = len(_GTIN_PREFIX) + 14
+_ITEM_ROLES = ("epc", "child", "input", "output")
+_CONTAINER_ROLES = ("epc", "parent", "child", "input", "output")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = 86_400.0
+
+
+# --- the ledger ---------------------------------------------------------------------------------
+
+
+def event_facts(log: Log) -> ir.Table:
+    """One row per event with what the inventory rules read: ``event_id, activity, time, seq,
+    event_type, action, disposition, biz_location, source_location`` (nulls where the event
+    does not say)."""
+    a = log.event_attributes
+    a = a.filter(a.name.isin(["eventType", "action", "disposition"]))
+    facts = a.group_by("event_id").agg(
+        event_type=a.value.max(where=a.name == "eventType"),
+        action=a.value.max(where=a.name == "action"),
+        disposition=a.value.max(where=a.name == "disposition"),
+    )
+    r = log.relations
+    r = r.filter(r.qualifier.isin(["bizLocation", "source:location"]))
+    places = r.group_by("event_id").agg(
+        biz_location=r.object_id.max(where=r.qualifier == "bizLocation"),
+        source_location=r.object_id.max(where=r.qualifier == "source:location"),
+    )
+    e = log.events
+    with_facts = e.left_join(facts, e.event_id == facts.event_id).select(
+        e.event_id, e.activity, e.time, e.seq, facts.event_type, facts.action, facts.disposition
+    )
+    return with_facts.left_join(places, with_facts.event_id == places.event_id).select(
+        with_facts.event_id,
+        with_facts.activity,
+        with_facts.time,
+        with_facts.seq,
+        with_facts.event_type,
+        with_facts.action,
+        with_facts.disposition,
+        places.biz_location,
+        places.source_location,
+    )
+
+
+def product_of(object_id: ir.StringValue) -> ir.StringValue:
+    """The product an identifier belongs to: its GTIN (``https://id.gs1.org/01/<gtin>``) for
+    a GS1 trade item, lot or class; the identifier itself otherwise."""
+    return object_id.startswith(_GTIN_PREFIX).ifelse(object_id.substr(0, _PRODUCT_LEN), object_id)
+
+
+def _item_rows(log: Log, facts: ir.Table) -> ir.Table:
+    """(trade item, event, role) for every event that touches a serialised item, directly or
+    through the pallet it is packed on (one level of packing)."""
+    r = log.relations
+    o = log.objects
+    items = o.filter(o.object_type == TRADE_ITEM).select("object_id")
+    direct = (
+        r.filter(r.qualifier.isin(_ITEM_ROLES) & r.quantity.isnull())
+        .join(items, "object_id")
+        .select("object_id", "event_id", "qualifier")
+    )
+    # Packing: each item's aggregation events in order; an ADD (or OBSERVE) puts it in the
+    # parent from then until its next aggregation event (the unpacking DELETE, or a repack).
+    agg_events = facts.filter(facts.event_type == "AggregationEvent").select(
+        "event_id", "time", "seq", "action"
+    )
+    children = direct.filter(direct.qualifier == "child").join(agg_events, "event_id")
+    parents = r.filter(r.qualifier == "parent").select("event_id", container=r.object_id)
+    links = children.join(parents, "event_id")
+    w = ibis.window(group_by="object_id", order_by=["time", "seq"])
+    links = links.mutate(end_time=links.time.lead().over(w), end_seq=links.seq.lead().over(w))
+    inside = links.filter(links.action != "DELETE").select(
+        "object_id", "container", "end_time", "end_seq", start_time="time", start_seq="seq"
+    )
+    cr = r.filter(r.qualifier.isin(_CONTAINER_ROLES)).select(
+        "event_id", "qualifier", container=r.object_id
+    )
+    cr = cr.join(facts.select("event_id", "time", "seq"), "event_id")
+    after_start = (cr.time > inside.start_time) | (
+        (cr.time == inside.start_time) & (cr.seq > inside.start_seq)
+    )
+    before_end = (
+        inside.end_time.isnull()
+        | (cr.time < inside.end_time)
+        | ((cr.time == inside.end_time) & (cr.seq < inside.end_seq))
+    )
+    inherited = cr.join(inside, [cr.container == inside.container, after_start, before_end]).select(
+        inside.object_id, cr.event_id, cr.qualifier
+    )
+    both = direct.union(inherited)
+    # one row per item and event (named directly and through its pallet: the same event)
+    return both.group_by(["object_id", "event_id"]).agg(qualifier=both.qualifier.min())
+
+
+def _leaving_kind(
+    disposition: ir.StringValue, event_type: ir.StringValue, action: ir.StringValue
+) -> ir.StringValue:
+    cases: list[tuple[Any, Any]] = [
+        ((event_type == "ObjectEvent") & (action == "DELETE"), "removed")
+    ]
+    cases += [(disposition == d, kind) for d, kind in LEAVING_DISPOSITIONS.items()]
+    return ibis.cases(*cases, else_=ibis.null("string"))
+
+
+def _item_movements(log: Log, facts: ir.Table) -> ir.Table:
+    rows = _item_rows(log, facts).join(facts, "event_id")
+    gone = ibis.cases(
+        (rows.qualifier == "input", "consumed"),
+        else_=_leaving_kind(rows.disposition, rows.event_type, rows.action),
+    )
+    rows = rows.mutate(gone=gone)
+    rows = rows.mutate(after=rows.gone.isnull().ifelse(rows.biz_location, ibis.null("string")))
+    # events that neither place the item nor take it away say nothing about its stock
+    rows = rows.filter(rows.gone.notnull() | rows.after.notnull())
+    w = ibis.window(group_by="object_id", order_by=["time", "seq"])
+    rows = rows.mutate(before=rows.after.lag().over(w))
+    made = (rows.qualifier == "output") | (
+        (rows.event_type == "ObjectEvent") & (rows.action == "ADD")
+    )
+    leaving = rows.before.notnull() & (rows.after.isnull() | (rows.after != rows.before))
+    arriving = rows.after.notnull() & (rows.before.isnull() | (rows.after != rows.before))
+    product = product_of(rows.object_id)
+    common = {
+        "product": product,
+        "uom": ibis.null("string"),
+        "time": rows.time,
+        "seq": rows.seq,
+        "event_id": rows.event_id,
+        "object_id": rows.object_id,
+    }
+    out = rows.filter(leaving).select(
+        location=rows.before,
+        delta=ibis.literal(-1.0),
+        kind=rows.gone.fill_null("transferred"),
+        **common,
+    )
+    into = rows.filter(arriving).select(
+        location=rows.after,
+        delta=ibis.literal(1.0),
+        kind=made.ifelse("produced", "received"),
+        **common,
+    )
+    return out.union(into)
+
+
+def _class_movements(log: Log, facts: ir.Table) -> ir.Table:
+    r = log.relations
+    r = r.filter(r.quantity.notnull() & r.qualifier.isin(["epc", "input", "output"]))
+    c = r.join(facts, "event_id")
+    q = c.quantity.cast("float64")
+    is_object = (c.qualifier == "epc") & (c.event_type == "ObjectEvent")
+    leave = _leaving_kind(c.disposition, c.event_type, c.action)
+    from_place = c.source_location.fill_null(c.biz_location)
+    rules: list[tuple[Any, Any, Any, Any]] = [
+        # (when, signed quantity, where, kind)
+        (c.qualifier == "input", -q, c.biz_location.fill_null(c.source_location), "consumed"),
+        (c.qualifier == "output", q, c.biz_location, "produced"),
+        (is_object & (c.action == "ADD"), q, c.biz_location, "produced"),
+        (is_object & (c.action == "DELETE"), -q, c.biz_location, "removed"),
+        (is_object & leave.notnull(), -q, from_place, leave),
+        (is_object & c.activity.isin(ARRIVING_STEPS), q, c.biz_location, "received"),
+    ]
+    delta = ibis.cases(*[(w, d) for w, d, _, _ in rules], else_=ibis.null("float64"))
+    where = ibis.cases(*[(w, p) for w, _, p, _ in rules], else_=ibis.null("string"))
+    kind = ibis.cases(*[(w, k) for w, _, _, k in rules], else_=ibis.null("string"))
+    moved = c.select(
+        location=where,
+        product=product_of(c.object_id),
+        uom=c.uom,
+        time=c.time,
+        seq=c.seq,
+        event_id=c.event_id,
+        object_id=c.object_id,
+        delta=delta,
+        kind=kind,
+    )
+    return moved.filter(moved.delta.notnull() & moved.location.notnull())
+
+
+def movements(log: Log) -> ir.Table:
+    """The stock ledger: one row per movement, ``location, product, uom, time, seq, event_id,
+    object_id, delta, kind``. ``delta`` is signed (``+`` in, ``-`` out), in ``uom`` (null:
+    pieces); ``kind`` is one of ``produced``, ``received``, ``shipped``, ``sold``,
+    ``consumed``, ``removed``, ``transferred`` (moved straight to another location)."""
+    facts = event_facts(log)
+    columns = ["location", "product", "uom", "time", "seq", "event_id", "object_id", "delta"]
+    items = _item_movements(log, facts).select(*columns, "kind")
+    classes = _class_movements(log, facts).select(*columns, "kind")
+    return items.union(classes)
+
+
+# --- stock over time ----------------------------------------------------------------------------
+
+_FREQ = re.compile(r"^\s*(\d+(?:\.\d+)?)?\s*(s|min|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": _DAY, "w": 7 * _DAY}
+
+
+def parse_freq(freq: str) -> float:
+    """A bucket length in seconds from ``"1d"``, ``"12h"``, ``"30min"``, ``"1w"``, ``"d"``…"""
+    m = _FREQ.match(freq)
+    if not m:
+        raise ValueError(
+            f"freq {freq!r}: expected a number and a unit (s, min, h, d, w), e.g. '1d'"
+        )
+    seconds = float(m.group(1) or 1) * _UNIT_SECONDS[m.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError(f"freq {freq!r}: the bucket must be longer than zero")
+    return seconds
+
+
+_STOCK_SCHEMA = pa.schema(
+    [
+        ("location", pa.string()),
+        ("product", pa.string()),
+        ("uom", pa.string()),
+        ("time", pa.timestamp("us", tz="UTC")),
+        ("quantity", pa.float64()),
+        ("change", pa.float64()),
+    ]
+)
+_PAIR = ["location", "product", "uom"]
+
+
+def stock_levels(log: Log, freq: str | None = None) -> View:
+    """Stock on hand per location and product over time.
+
+    Without ``freq``: one row after every instant at which the stock of a product at a location
+    changed. With ``freq`` (``"1d"``, ``"8h"``, ``"1w"``…): one row per bucket from the first
+    movement of that product at that location to the end of the log, ``time`` being the end of
+    the bucket (midnight after the day, for ``"1d"``; buckets are counted from 1970-01-01 UTC).
+
+    Columns: ``location``, ``product`` (GTIN Digital Link, or the class identifier), ``uom``
+    (null: pieces), ``time`` (UTC), ``quantity`` (stock after that time, in ``uom``),
+    ``change`` (net movement at that instant or in that bucket)."""
+    m = movements(log)
+    notes = list(_RULE_NOTES)
+    if freq is None:
+        per = m.group_by([*_PAIR, "time"]).agg(change=m.delta.sum())
+        w = ibis.cumulative_window(group_by=_PAIR, order_by="time")
+        expr = per.select(*_PAIR, "time", quantity=per.change.sum().over(w), change=per.change)
+        table = log.execute(expr)
+        table = _cast(table, _STOCK_SCHEMA)
+    else:
+        step = parse_freq(freq)
+        bucket = (seconds_between(ibis.literal(_EPOCH), m.time) / step).floor().cast("int64")
+        per = m.mutate(bucket=bucket)
+        per = per.group_by([*_PAIR, "bucket"]).agg(change=per.delta.sum())
+        w = ibis.cumulative_window(group_by=_PAIR, order_by="bucket")
+        expr = per.select(*_PAIR, "bucket", quantity=per.change.sum().over(w), change=per.change)
+        e = log.events
+        last = log.scalar(e.time.max())
+        last_bucket = None if last is None else math.floor(_seconds(last) / step)
+        table = _fill_buckets(log.execute(expr), step, last_bucket)
+        notes.append(f"stock at the end of each {freq} bucket (time = the bucket's end, UTC)")
+    table = table.sort_by([(c, "ascending") for c in [*_PAIR, "time"]])
+    negative = _count_negative(table)
+    if negative:
+        notes.append(
+            f"{negative} location/product pairs go below zero at some point: goods shipped, "
+            "sold or consumed with no receipt or production recorded before (the ledger is "
+            "missing their arrival)"
+        )
+    return View("stock_levels", table, tuple(notes), {"freq": freq})
+
+
+def _seconds(t: datetime) -> float:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return (t - _EPOCH).total_seconds()
+
+
+def _fill_buckets(table: pa.Table, step: float, last_bucket: int | None) -> pa.Table:
+    """Every bucket from each pair's first to the log's last, carrying the stock forward
+    through buckets without movements (zero change)."""
+    if table.num_rows == 0 or last_bucket is None:
+        return pa.Table.from_pylist([], schema=_STOCK_SCHEMA)
+    table = table.sort_by([(c, "ascending") for c in [*_PAIR, "bucket"]])
+    keys = pa.Table.from_arrays([table.column(c) for c in _PAIR], names=_PAIR)
+    bucket = table.column("bucket").to_numpy()
+    qty = table.column("quantity").to_numpy(zero_copy_only=False).astype(float)
+    change = table.column("change").to_numpy(zero_copy_only=False).astype(float)
+    # where each pair starts in the sorted table
+    ids = _pair_ids(keys)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    first = bucket[starts]
+    span = np.maximum(last_bucket, bucket[ends - 1]) - first + 1
+    pair_of_row = np.repeat(np.arange(len(starts)), span)
+    offsets = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    dense = first[pair_of_row] + offsets
+    # the latest stored bucket at or before each dense bucket, within its pair
+    global_order = pair_of_row.astype(np.int64) * (1 << 40) + (dense - first.min())
+    stored = ids.astype(np.int64) * (1 << 40) + (bucket - first.min())
+    pos = np.searchsorted(stored, global_order, side="right") - 1
+    exact = stored[pos] == global_order
+    out_qty = qty[pos]
+    out_change = np.where(exact, change[pos], 0.0)
+    ends_us = ((dense + 1) * step * 1e6).round().astype(np.int64)
+    take = pa.array(starts[pair_of_row])
+    return pa.table(
+        {
+            "location": keys.column("location").take(take),
+            "product": keys.column("product").take(take),
+            "uom": keys.column("uom").take(take),
+            "time": pa.array(ends_us, pa.timestamp("us", tz="UTC")),
+            "quantity": pa.array(out_qty, pa.float64()),
+            "change": pa.array(out_change, pa.float64()),
+        },
+        schema=_STOCK_SCHEMA,
+    )
+
+
+def _pair_ids(keys: pa.Table) -> np.ndarray[Any, Any]:
+    """Consecutive integer ids for runs of equal (location, product, uom) in a sorted table."""
+    n = keys.num_rows
+    if n == 0:
+        return np.zeros(0, np.int64)
+    same = np.ones(n - 1, bool)
+    for c in _PAIR:
+        col = keys.column(c)
+        a, b = col.slice(0, n - 1), col.slice(1)
+        eq = pc.fill_null(pc.equal(a, b), False)
+        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+        same &= pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
+    ids: np.ndarray[Any, Any] = np.r_[0, np.cumsum(~same)].astype(np.int64)
+    return ids
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    return pa.table({f.name: table.column(f.name).cast(f.type) for f in schema}, schema=schema)
+
+
+def _count_negative(table: pa.Table) -> int:
+    if table.num_rows == 0:
+        return 0
+    low = table.filter(pc.less(table.column("quantity"), -1e-9))
+    if low.num_rows == 0:
+        return 0
+    return int(low.group_by(_PAIR, use_threads=False).aggregate([]).num_rows)
+
+
+_RULE_NOTES = (
+    "stock from EPCIS events as a ledger: serialised trade items count 1 piece of their GTIN "
+    "at the bizLocation of their latest event; class-level quantities count as written",
+    "goods packed on a pallet move with it until unpacked (one level of packing followed)",
+    "goods in transit (disposition in_transit) are not counted at any location",
+)
+
+
+# --- days of supply -----------------------------------------------------------------------------
+
+_SUPPLY_SCHEMA = pa.schema(
+    [
+        ("location", pa.string()),
+        ("product", pa.string()),
+        ("uom", pa.string()),
+        ("stock", pa.float64()),
+        ("demand", pa.float64()),
+        ("daily_demand", pa.float64()),
+        ("days_of_supply", pa.float64()),
+        ("target_days", pa.float64()),
+        ("stock_above_target", pa.float64()),
+    ]
+)
+
+
+def days_of_supply(
+    log: Log,
+    window_days: float = 28,
+    *,
+    targets: Mapping[str, float] | float | None = None,
+) -> View:
+    """How many days the stock on hand would last at the demand observed lately.
+
+    Per location and product: ``stock`` (now: after the log's last event, in ``uom``),
+    ``demand`` (quantity that left the location in the last ``window_days`` days: shipped out,
+    sold, consumed by production, or moved to another location), ``daily_demand`` (``demand``
+    per day over the window, or over the whole log when it is shorter), ``days_of_supply``
+    (``stock / daily_demand``, days; null without demand or with stock below zero),
+    ``target_days`` (from ``targets``: days by product, or one number for all; else null) and
+    ``stock_above_target`` (stock beyond ``target_days`` of demand: what ties up money)."""
+    if not window_days > 0:
+        raise ValueError(f"window_days must be a positive number of days, not {window_days!r}")
+    e = log.events
+    span = log.execute(e.aggregate(first=e.time.min(), last=e.time.max()))
+    first, last = span.column("first")[0].as_py(), span.column("last")[0].as_py()
+    notes = [
+        *_RULE_NOTES,
+        "demand = quantity leaving the location: shipped (in_transit), sold (retail_sold, "
+        "dispensed), consumed (transformation input) or moved straight to another location",
+    ]
+    if first is None:
+        table = pa.Table.from_pylist([], schema=_SUPPLY_SCHEMA)
+        return View("days_of_supply", table, (*notes, "the log holds no events"), {})
+    observed_days = min(float(window_days), _seconds(last) / _DAY - _seconds(first) / _DAY)
+    start = last - timedelta(days=float(window_days))
+    m = movements(log)
+    in_window = m.kind.isin(DEMAND_KINDS) & (m.time > ibis.literal(start))
+    expr = m.group_by(_PAIR).agg(
+        stock=m.delta.sum(), demand=(-m.delta).sum(where=in_window).fill_null(0.0)
+    )
+    table = log.execute(expr).sort_by([(c, "ascending") for c in _PAIR])
+    stock = table.column("stock").to_numpy(zero_copy_only=False).astype(float)
+    demand = table.column("demand").to_numpy(zero_copy_only=False).astype(float)
+    if observed_days > 0:
+        daily = demand / observed_days
+        if observed_days < window_days:
+            notes.append(
+                f"the log spans only {observed_days:.2f} days: demand averaged over that span"
+            )
+    else:
+        daily = np.full(len(demand), np.nan)
+        notes.append("the log spans a single instant: no daily demand can be observed")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dos = np.where((daily > 0) & (stock >= 0), stock / daily, np.nan)
+    target = _targets(table.column("product").to_pylist(), targets)
+    above = np.where(
+        np.isfinite(target) & np.isfinite(daily), np.maximum(0.0, stock - target * daily), np.nan
+    )
+    out = pa.table(
+        {
+            "location": table.column("location").cast(pa.string()),
+            "product": table.column("product").cast(pa.string()),
+            "uom": table.column("uom").cast(pa.string()),
+            "stock": pa.array(stock, pa.float64()),
+            "demand": pa.array(demand, pa.float64()),
+            "daily_demand": pa.array(daily, pa.float64(), from_pandas=True),
+            "days_of_supply": pa.array(dos, pa.float64(), from_pandas=True),
+            "target_days": pa.array(target, pa.float64(), from_pandas=True),
+            "stock_above_target": pa.array(above, pa.float64(), from_pandas=True),
+        },
+        schema=_SUPPLY_SCHEMA,
+    )
+    if targets is None:
+        notes.append("no target days of supply given: target_days and stock_above_target null")
+    meta = {
+        "window_days": float(window_days),
+        "observed_days": observed_days,
+        "now": last,
+        "window_start": max(start, first),
+    }
+    return View("days_of_supply", out, tuple(notes), meta)
+
+
+def _targets(
+    products: list[Any], targets: Mapping[str, float] | float | None
+) -> np.ndarray[Any, Any]:
+    if targets is None:
+        return np.full(len(products), np.nan)
+    if isinstance(targets, int | float):
+        return np.full(len(products), float(targets))
+    return np.array([float(targets.get(p, math.nan)) for p in products], dtype=float)
