@@ -1,0 +1,614 @@
+"""Where time goes: lead time, processing and waiting per object, and the flow through each step.
+
+Definitions used by every view here (and by the bottleneck and waste views built on them):
+
+* **Lead time** of an object: from its first event to its last event (all lifecycle states).
+* **Processing (value-added) time** of an object, by the first rule the data allows:
+
+  1. *start/complete lifecycle events* (the XES ``lifecycle:transition`` event attribute,
+     ``start`` and ``complete``, any case): each ``complete`` is paired with the oldest still-open
+     ``start`` of the same activity and the same object (first in, first out); processing is the
+     time covered by those start-to-complete intervals, overlapping intervals counted once, so
+     it can never exceed the lead time. Atomic events (a ``complete`` with no open ``start``)
+     add no processing time.
+  2. *steps the user marks as value-adding*: the time from the object's previous event to an
+     event of a value-adding activity counts as processing (the object was being worked on for
+     that step since it left the one before).
+  3. otherwise processing is unknown (null), and the view's notes say so.
+
+  Waiting time = lead time - processing time; flow efficiency = processing / lead time.
+
+* **A visit to a step** (what :func:`step_stats` and :func:`wip_over_time` count): every event
+  that *ends* a step for an object (its ``complete``, or the event itself in a log with one
+  timestamp per step; ``start``, ``schedule``, ``assign``, ``suspend`` and ``resume`` events do
+  not end a step). The object **arrives** at the step when it left its previous step (its
+  previous step-ending event; for its first step, its first event of any kind) and **leaves**
+  it at the step-ending event. *Time in step* = leaves - arrives: the queue before the step
+  plus the work at it. The steps of an object tile its lead time, so the WIP of all steps adds
+  up to the WIP of the process. *Wait before the step* = arrival to the step's paired
+  ``start`` (with lifecycle events), or the whole time in step (one timestamp per step: the
+  events cannot tell queueing from working); the object's first step has no wait before it.
+
+* **Little's law** over a span [T0, T1]: mean WIP (time-average of objects in the step) against
+  throughput x mean time in step. With every visit inside the span the two are the same number
+  by construction; the gap measures edge effects (objects already in the step at T0 or still
+  in it at T1) — large gaps mean the span is too short for the averages to be trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.analytics.log import Log
+from keiretsu.analytics.traces import object_events, seconds_between
+from keiretsu.analytics.view import View
+
+__all__ = ["object_times", "parse_freq", "step_stats", "wip_over_time"]
+
+Basis = Literal["auto", "lifecycle", "value_adding"]
+
+_DAY = 86_400.0
+# lifecycle transitions that do not end a step (XES standard lifecycle model)
+_NOT_ENDING = ("start", "schedule", "assign", "reassign", "suspend", "resume")
+# buckets are counted from a Monday at midnight UTC, so days are calendar days (UTC) and weeks
+# run Monday to Sunday
+_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+
+
+# --- building blocks (shared with bottleneck.py and the waste views) ------------------------------
+
+
+def lifecycle_events(log: Log, object_type: str) -> ir.Table:
+    """One row per (object, event) of ``object_type`` with ``transition``: the event's XES
+    lifecycle transition in lower case (null when the event has none)."""
+    oe = object_events(log, object_type)
+    a = log.event_attributes
+    lc = a.filter(a.name == "lifecycle:transition").select(
+        "event_id", transition=a.value.lower().strip()
+    )
+    return oe.left_join(lc, "event_id").select(
+        "object_id", "object_type", "event_id", "activity", "time", "seq", "transition"
+    )
+
+
+def work_intervals(le: ir.Table) -> ir.Table:
+    """Start/complete pairs of each object and activity, first in first out: ``object_type,
+    object_id, activity, start_event_id, start_time, end_event_id, end_time``.
+
+    A ``complete`` finds a partner when a ``start`` of the same activity is still open for the
+    object. Counting +1 per start and -1 per complete in order, a complete is unmatched exactly
+    when the running sum falls to a new low below zero; the m-th matched complete closes the
+    m-th start."""
+    lc = le.filter(le.transition.isin(["start", "complete"]))
+    is_start = (lc.transition == "start").cast("int64")
+    key = ["object_type", "object_id", "activity"]
+    upto = ibis.window(group_by=key, order_by=["time", "seq"], rows=(None, 0))
+    lc = lc.mutate(
+        is_start=is_start,
+        balance=(is_start * 2 - 1).sum().over(upto),
+        n_start=is_start.sum().over(upto),
+        n_complete=(1 - is_start).sum().over(upto),
+    )
+    lc = lc.mutate(low=ibis.least(lc.balance.min().over(upto), 0))
+    before = ibis.window(group_by=key, order_by=["time", "seq"])
+    lc = lc.mutate(low_before=lc.low.lag().over(before).fill_null(0))
+    starts = lc.filter(lc.is_start == 1).select(
+        *key, start_event_id=lc.event_id, start_time=lc.time, m=lc.n_start
+    )
+    ends = lc.filter((lc.is_start == 0) & (lc.balance >= lc.low_before))
+    ends = ends.select(
+        *key, end_event_id=ends.event_id, end_time=ends.time, m=ends.n_complete + ends.low
+    )
+    pairs = starts.join(ends, [*key, "m"])
+    return pairs.select(*key, "start_event_id", "start_time", "end_event_id", "end_time")
+
+
+def merged_seconds(intervals: ir.Table, by: list[str]) -> ir.Table:
+    """Seconds covered by ``start_time``-``end_time`` intervals per group ``by``, overlapping
+    intervals counted once: ``*by, covered_seconds``."""
+    w = ibis.window(group_by=by, order_by=["start_time", "end_time"], rows=(None, -1))
+    t = intervals.mutate(reach=intervals.end_time.max().over(w))
+    t = t.mutate(new=(t.reach.isnull() | (t.start_time > t.reach)).cast("int64"))
+    upto = ibis.window(group_by=by, order_by=["start_time", "end_time"], rows=(None, 0))
+    t = t.mutate(island=t.new.sum().over(upto))
+    islands = t.group_by([*by, "island"]).agg(lo=t.start_time.min(), hi=t.end_time.max())
+    return islands.group_by(by).agg(covered_seconds=seconds_between(islands.lo, islands.hi).sum())
+
+
+def visits(log: Log, object_type: str) -> ir.Table:
+    """Every visit of an object of ``object_type`` to a step (see the module docstring):
+    ``object_id, activity, event_id, arrive, leave, first_visit`` (bool), ``start_time`` (the
+    paired start, null without one), ``seconds_in_step``, ``wait_before_seconds`` (null on
+    the object's first step) and ``work_seconds`` (start to complete, null without a pair)."""
+    le = lifecycle_events(log, object_type)
+    whole = ibis.window(group_by=["object_type", "object_id"])
+    le = le.mutate(first_time=le.time.min().over(whole))
+    ending = le.filter(le.transition.isnull() | ~le.transition.isin(list(_NOT_ENDING)))
+    w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+    ending = ending.mutate(prev_time=ending.time.lag().over(w))
+    pairs = work_intervals(le).select("object_id", event_id="end_event_id", start_time="start_time")
+    v = ending.left_join(pairs, ["object_id", "event_id"])
+    arrive = v.prev_time.fill_null(v.first_time)
+    started = ibis.greatest(v.start_time.fill_null(v.time), arrive)
+    return v.select(
+        "object_id",
+        "activity",
+        "event_id",
+        arrive=arrive,
+        leave=v.time,
+        first_visit=v.prev_time.isnull(),
+        start_time=v.start_time,
+        seconds_in_step=seconds_between(arrive, v.time),
+        wait_before_seconds=ibis.ifelse(
+            v.prev_time.isnull(), ibis.null("float64"), seconds_between(arrive, started)
+        ),
+        work_seconds=seconds_between(v.start_time, v.time),
+    )
+
+
+def has_work_intervals(log: Log, object_type: str) -> bool:
+    """Whether the objects of ``object_type`` have any start/complete pair."""
+    pairs = work_intervals(lifecycle_events(log, object_type))
+    return int(log.scalar(pairs.count())) > 0
+
+
+# --- object_times ---------------------------------------------------------------------------------
+
+
+def object_times(
+    log: Log,
+    object_type: str,
+    value_adding: Collection[str] | None = None,
+    *,
+    basis: Basis = "auto",
+) -> View:
+    """Lead time, processing time, waiting time and flow efficiency of every object of a type.
+
+    One row per object: ``object_id, object_type, first_time, last_time`` (UTC),
+    ``lead_seconds, processing_seconds, waiting_seconds`` (seconds) and ``flow_efficiency``
+    (processing / lead, 0 to 1; null when the lead time is 0 or processing is unknown).
+
+    Processing comes from start/complete lifecycle events where the objects have them, else
+    from ``value_adding`` (activity names; the time from the object's previous event to a
+    value-adding event counts as processing), else it is unknown (null). ``basis`` forces one
+    rule (``"lifecycle"`` or ``"value_adding"``); the notes say which rule was used."""
+    oe = object_events(log, object_type)
+    spans = oe.group_by(["object_type", "object_id"]).agg(
+        first_time=oe.time.min(), last_time=oe.time.max()
+    )
+    notes: list[str] = [
+        "lead time: from the object's first event to its last event",
+    ]
+    rule = basis
+    if rule == "auto":
+        if has_work_intervals(log, object_type):
+            rule = "lifecycle"
+        elif value_adding:
+            rule = "value_adding"
+    processing: ir.Table | None = None
+    if rule == "lifecycle":
+        intervals = work_intervals(lifecycle_events(log, object_type))
+        processing = merged_seconds(intervals, ["object_type", "object_id"]).rename(
+            processing_seconds="covered_seconds"
+        )
+        notes.append(
+            "processing time from start/complete lifecycle events (each complete paired with "
+            "the oldest open start of the same activity and object; overlaps counted once; "
+            "atomic events add none)"
+        )
+        if value_adding:
+            notes.append("the value-adding steps given were not used: the log has start/complete")
+    elif rule == "value_adding":
+        steps = list(value_adding or ())
+        w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+        t = oe.mutate(prev_time=oe.time.lag().over(w))
+        t = t.filter(t.activity.isin(steps) & t.prev_time.notnull()) if steps else t.limit(0)
+        processing = t.group_by(["object_type", "object_id"]).agg(
+            processing_seconds=seconds_between(t.prev_time, t.time).sum()
+        )
+        notes.append(
+            "processing time from the steps marked value-adding ("
+            + ", ".join(sorted(steps))
+            + "): the time from the object's previous event to each of their events"
+        )
+    else:
+        notes.append(
+            "processing time unknown: the log has no start/complete lifecycle events for "
+            f"{object_type!r} and no steps were marked value-adding; waiting time and flow "
+            "efficiency are unknown too"
+        )
+    if processing is not None:
+        joined = spans.left_join(processing, ["object_type", "object_id"])
+        proc = joined.processing_seconds.fill_null(0.0)
+    else:
+        joined = spans
+        proc = ibis.null("float64")
+    lead = seconds_between(joined.first_time, joined.last_time)
+    result = joined.select(
+        "object_id",
+        "object_type",
+        "first_time",
+        "last_time",
+        lead_seconds=lead,
+        processing_seconds=proc,
+    )
+    result = result.mutate(
+        waiting_seconds=result.lead_seconds - result.processing_seconds,
+        flow_efficiency=ibis.ifelse(
+            result.lead_seconds > 0,
+            result.processing_seconds / result.lead_seconds,
+            ibis.null("float64"),
+        ),
+    ).order_by("object_id")
+    return View(
+        "object_times",
+        utc_times(log.execute(result)),
+        tuple(notes),
+        {"object_type": object_type, "processing_rule": rule if processing is not None else None},
+    )
+
+
+# --- step_stats -----------------------------------------------------------------------------------
+
+
+def _utc(value: datetime | str) -> datetime:
+    t = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _resources(log: Log) -> ir.Table:
+    """``event_id, resource``: the ``org:resource`` event attribute, else a related object of
+    type ``resource``."""
+    attr = log.event_attribute("org:resource").select("event_id", by_attr="value")
+    attr = attr.group_by("event_id").agg(by_attr=attr.by_attr.min())
+    o = log.objects.filter(log.objects.object_type.lower() == "resource")
+    rel = log.relations.join(o, "object_id")
+    rel = rel.group_by("event_id").agg(by_obj=rel.object_id.min())
+    both = attr.outer_join(rel, "event_id")
+    return both.select(
+        event_id=both.event_id.fill_null(both.event_id_right),
+        resource=both.by_attr.fill_null(both.by_obj),
+    )
+
+
+def step_stats(
+    log: Log,
+    object_type: str,
+    window: tuple[datetime | str, datetime | str] | None = None,
+) -> View:
+    """The flow through each step (activity) for objects of ``object_type``, over the observed
+    span (first to last event of the type) or over ``window`` = (start, end).
+
+    Columns, one row per step: ``activity``; ``arrivals`` (visits arriving at the step in the
+    span) and ``objects`` (distinct objects reaching it); ``completions`` (visits leaving it in
+    the span); ``throughput_per_day`` (completions per day); ``mean_wip`` (time-average number
+    of objects in the step, objects); ``mean_seconds_in_step`` (of the visits completed in the
+    span); ``littles_law_wip`` (throughput x mean time in step, objects) and
+    ``littles_law_gap`` ((Little's law - mean WIP) / mean WIP); ``mean_wait_before_seconds``;
+    ``mean_work_seconds`` (start to complete, where paired); ``resources`` and
+    ``utilisation`` (0 to 1: time the step's resources spent working on it / their available
+    time over the span, counted 24 hours a day; only with start/complete pairs and known
+    resources, else null). "In the step" is defined in the module docstring."""
+    v = visits(log, object_type)
+    if window is not None:
+        lo, hi = (_utc(window[0]), _utc(window[1]))
+        if hi <= lo:
+            raise ValueError(f"window ends ({hi}) before it starts ({lo})")
+        span = ibis.memtable({"k": [1]}).select(t0=ibis.literal(lo), t1=ibis.literal(hi))
+    else:
+        oe = object_events(log, object_type)
+        span = oe.aggregate(t0=oe.time.min(), t1=oe.time.max())
+    span = span.mutate(span_seconds=seconds_between(span.t0, span.t1))
+    s = v.cross_join(span)
+    inside_leave = (s.leave >= s.t0) & (s.leave <= s.t1)
+    inside_arrive = (s.arrive >= s.t0) & (s.arrive <= s.t1)
+    overlap = seconds_between(ibis.greatest(s.arrive, s.t0), ibis.least(s.leave, s.t1))
+    s = s.mutate(
+        inside_leave=inside_leave,
+        inside_arrive=inside_arrive,
+        overlap=ibis.greatest(overlap, 0.0),
+    )
+    done = s.inside_leave
+    per_step = s.group_by("activity").agg(
+        arrivals=s.inside_arrive.cast("int64").sum(),
+        objects=s.object_id.nunique(where=s.inside_arrive | s.inside_leave),
+        completions=done.cast("int64").sum(),
+        time_in_span=s.overlap.sum(),
+        time_done=s.seconds_in_step.sum(where=done),
+        mean_seconds_in_step=s.seconds_in_step.mean(where=done),
+        mean_wait_before_seconds=s.wait_before_seconds.mean(where=done),
+        mean_work_seconds=s.work_seconds.mean(where=done),
+        span_seconds=s.span_seconds.max(),
+    )
+    # utilisation: the resources' start-to-complete intervals at the step, clipped to the span,
+    # overlaps of one resource counted once
+    work = v.filter(v.start_time.notnull()).join(_resources(log), "event_id")
+    work = work.cross_join(span)
+    work = work.select(
+        "activity",
+        "resource",
+        start_time=ibis.greatest(work.start_time, work.t0),
+        end_time=ibis.least(work.leave, work.t1),
+    )
+    work = work.filter(work.end_time > work.start_time)
+    busy = merged_seconds(work, ["activity", "resource"])
+    util = busy.group_by("activity").agg(
+        resources=busy.resource.nunique(), busy_seconds=busy.covered_seconds.sum()
+    )
+    t = per_step.left_join(util, "activity")
+    days = t.span_seconds / _DAY
+    positive = t.span_seconds > 0
+    t = t.select(
+        "activity",
+        "arrivals",
+        "objects",
+        "completions",
+        throughput_per_day=ibis.ifelse(positive, t.completions / days, ibis.null("float64")),
+        mean_wip=ibis.ifelse(positive, t.time_in_span / t.span_seconds, ibis.null("float64")),
+        mean_seconds_in_step="mean_seconds_in_step",
+        littles_law_wip=ibis.ifelse(
+            positive, t.time_done.fill_null(0.0) / t.span_seconds, ibis.null("float64")
+        ),
+        mean_wait_before_seconds="mean_wait_before_seconds",
+        mean_work_seconds="mean_work_seconds",
+        resources="resources",
+        utilisation=ibis.ifelse(
+            t.resources > 0,
+            t.busy_seconds / (t.resources.cast("float64") * t.span_seconds),
+            ibis.null("float64"),
+        ),
+    )
+    t = t.mutate(
+        littles_law_gap=ibis.ifelse(
+            t.mean_wip > 0, (t.littles_law_wip - t.mean_wip) / t.mean_wip, ibis.null("float64")
+        )
+    )
+    columns = [
+        "activity",
+        "arrivals",
+        "objects",
+        "completions",
+        "throughput_per_day",
+        "mean_wip",
+        "mean_seconds_in_step",
+        "littles_law_wip",
+        "littles_law_gap",
+        "mean_wait_before_seconds",
+        "mean_work_seconds",
+        "resources",
+        "utilisation",
+    ]
+    table = log.execute(t.select(*columns).order_by("activity"))
+    notes = [
+        "an object is in a step from leaving its previous step (its previous step-ending "
+        "event) until the step's own ending event (its complete, or the event itself)",
+        "Little's law cross-check: mean WIP against throughput x mean time in step; the gap "
+        "comes from objects already in a step at the span's start or still in it at its end",
+    ]
+    paired = pc_any_valid(table.column("mean_work_seconds"))
+    if paired:
+        notes.append(
+            "wait before a step: from leaving the previous step to the step's paired start "
+            "event; work: start to complete"
+        )
+    else:
+        notes.append(
+            "wait before a step: the whole time in step — with one timestamp per step the "
+            "events cannot tell queueing from working"
+        )
+    if pc_any_valid(table.column("utilisation")):
+        notes.append(
+            "utilisation: time the step's resources spent between start and complete events "
+            "of the step / (resources x span), 24 hours a day (no shift calendar in the data)"
+        )
+    else:
+        notes.append(
+            "utilisation not measurable: busy time needs start/complete events with the "
+            "resource that did the work (org:resource or a related resource object); a single "
+            "timestamp per step says when work ended, not how long it took"
+        )
+    meta: dict[str, object] = {"object_type": object_type}
+    if window is not None:
+        meta["window"] = [str(_utc(window[0])), str(_utc(window[1]))]
+    return View("step_stats", table, tuple(notes), meta)
+
+
+def utc_times(table: pa.Table) -> pa.Table:
+    """Time columns as UTC microseconds whatever the engine handed back (Spark gives naive
+    UTC times)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type):
+            column = table.column(i)
+            if f.type.tz is None:
+                column = pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
+            table = table.set_column(i, f.name, column.cast(pa.timestamp("us", tz="UTC")))
+    return table
+
+
+def pc_any_valid(column: pa.ChunkedArray) -> bool:
+    """Whether an Arrow column holds any non-null value."""
+    return bool(column.null_count < len(column))
+
+
+# --- wip_over_time --------------------------------------------------------------------------------
+
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86_400,
+    "day": 86_400,
+    "w": 604_800,
+    "week": 604_800,
+}
+
+
+def parse_freq(freq: str | timedelta) -> timedelta:
+    """A bucket length from ``"1 day"``, ``"12 hours"``, ``"1 week"``, ``"30 min"``, ``"4h"`` or
+    a ``timedelta``."""
+    if isinstance(freq, timedelta):
+        length = freq
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*([a-zA-Z]+?)s?\s*", freq)
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise ValueError(
+                f"bucket length {freq!r} not understood: write e.g. '1 day', '12 hours', '1 week'"
+            )
+        length = timedelta(seconds=float(m.group(1) or 1) * _UNITS[m.group(2).lower()])
+    if length.total_seconds() < 1:
+        raise ValueError(f"bucket length {freq!r} is shorter than one second")
+    return length
+
+
+@dataclass(frozen=True)
+class WipSeries:
+    """WIP per bucket for one group (numpy arrays, bucket index from the Monday origin)."""
+
+    bucket: np.ndarray
+    arrivals: np.ndarray
+    departures: np.ndarray
+    wip_end: np.ndarray
+    mean_wip: np.ndarray
+
+
+def bucket_counts(log: Log, intervals: ir.Table, freq: timedelta, by: list[str]) -> pa.Table:
+    """Per group ``by`` and time bucket: arrivals, departures, the microseconds of presence
+    falling in the bucket from intervals that start or end in it (``part_us``), and the change in
+    the number of intervals covering whole buckets (``cover_delta``). Intervals are ``arrive``
+    to ``leave``; one query, a few rows per bucket."""
+    f = int(freq.total_seconds() * 1_000_000)
+    origin = ibis.literal(_ORIGIN)
+    xa = intervals.arrive.delta(origin, unit="microsecond")
+    xl = intervals.leave.delta(origin, unit="microsecond")
+    t = intervals.select(*by, xa=xa, xl=xl)
+    t = t.mutate(ia=(t.xa // f).cast("int64"), il=(t.xl // f).cast("int64"))
+    first_part = ibis.least(t.xl, (t.ia + 1) * f) - t.xa
+    a = t.select(*by, b=t.ia, arr=1, dep=0, part_us=first_part, cover=(t.il > t.ia).cast("int64"))
+    d = t.select(
+        *by,
+        b=t.il,
+        arr=0,
+        dep=1,
+        part_us=ibis.ifelse(t.il > t.ia, t.xl - t.il * f, 0),
+        cover=-(t.il > t.ia).cast("int64"),
+    )
+    # cover: +1 in the bucket after the arrival's, -1 in the departure's bucket (shifted below)
+    u = a.union(d)
+    g = u.group_by([*by, "b"]).agg(
+        arrivals=u.arr.sum(),
+        departures=u.dep.sum(),
+        part_us=u.part_us.sum(),
+        cover_start=u.cover.sum(where=u.arr == 1),
+        cover_end=u.cover.sum(where=u.dep == 1),
+    )
+    return log.execute(g.order_by([*by, "b"]))
+
+
+def wip_series(
+    rows: pa.Table, freq: timedelta, lo: int | None = None, hi: int | None = None
+) -> WipSeries:
+    """Fill the buckets of one group's :func:`bucket_counts` rows into a continuous series."""
+    b = np.asarray(rows.column("b").to_numpy(zero_copy_only=False), dtype=np.int64)
+    first = int(b.min()) if lo is None else lo
+    last = int(b.max()) if hi is None else hi
+    n = last - first + 1
+    idx = b - first
+    keep = (idx >= 0) & (idx < n)
+
+    def filled(name: str) -> np.ndarray:
+        col = rows.column(name).to_numpy(zero_copy_only=False)
+        out = np.zeros(n, dtype=np.float64)
+        np.add.at(out, idx[keep], np.nan_to_num(np.asarray(col, dtype=np.float64))[keep])
+        return out
+
+    arrivals, departures = filled("arrivals"), filled("departures")
+    part = filled("part_us")
+    # an interval arriving in bucket i and leaving in bucket j > i covers buckets i+1..j-1 whole
+    start_cover = filled("cover_start")
+    end_cover = filled("cover_end")  # negative counts, in the departure bucket
+    delta = np.zeros(n + 1)
+    delta[1:] += start_cover
+    delta[:n] += end_cover
+    cover = np.cumsum(delta[:n])
+    f_us = freq.total_seconds() * 1_000_000
+    wip_end = np.cumsum(arrivals - departures)
+    mean = (part + cover * f_us) / f_us
+    return WipSeries(np.arange(first, last + 1), arrivals, departures, wip_end, mean)
+
+
+def _bucket_times(bucket: np.ndarray, freq: timedelta) -> pa.Array:
+    origin_us = int(_ORIGIN.timestamp() * 1_000_000)
+    f_us = int(freq.total_seconds() * 1_000_000)
+    return pa.array(origin_us + bucket * f_us, pa.timestamp("us", tz="UTC"))
+
+
+def process_intervals(log: Log, object_type: str) -> ir.Table:
+    """``object_id, arrive, leave``: each object of the type from its first to its last event."""
+    oe = object_events(log, object_type)
+    return oe.group_by("object_id").agg(arrive=oe.time.min(), leave=oe.time.max())
+
+
+def wip_over_time(
+    log: Log, object_type: str, step: str | None = None, freq: str | timedelta = "1 day"
+) -> View:
+    """Work in progress as a time series: objects of ``object_type`` in process (first to last
+    event) or, with ``step``, in that step (see the module docstring), per bucket of ``freq``
+    (UTC calendar days by default; weeks start on Monday).
+
+    Columns: ``bucket_start, bucket_end`` (UTC), ``arrivals`` and ``departures`` in the bucket,
+    ``wip_end`` (objects in process at the bucket's end: arrived before it, not yet left) and
+    ``mean_wip`` (time-average over the bucket, objects)."""
+    length = parse_freq(freq)
+    if step is None:
+        intervals = process_intervals(log, object_type)
+        what = f"{object_type} objects in process, from their first to their last event"
+    else:
+        v = visits(log, object_type)
+        intervals = v.filter(v.activity == step).select("object_id", "arrive", "leave")
+        what = f"{object_type} objects in step {step!r}, from leaving their previous step"
+    rows = bucket_counts(log, intervals, length, [])
+    notes = [what, f"buckets of {length} from {_ORIGIN.date()} (a Monday), UTC"]
+    if rows.num_rows == 0:
+        empty = pa.table(
+            {
+                "bucket_start": pa.array([], pa.timestamp("us", tz="UTC")),
+                "bucket_end": pa.array([], pa.timestamp("us", tz="UTC")),
+                "arrivals": pa.array([], pa.int64()),
+                "departures": pa.array([], pa.int64()),
+                "wip_end": pa.array([], pa.int64()),
+                "mean_wip": pa.array([], pa.float64()),
+            }
+        )
+        return View(
+            "wip_over_time", empty, (*notes, "no objects: no WIP"), {"object_type": object_type}
+        )
+    s = wip_series(rows, length)
+    table = pa.table(
+        {
+            "bucket_start": _bucket_times(s.bucket, length),
+            "bucket_end": _bucket_times(s.bucket + 1, length),
+            "arrivals": pa.array(s.arrivals.astype(np.int64)),
+            "departures": pa.array(s.departures.astype(np.int64)),
+            "wip_end": pa.array(s.wip_end.astype(np.int64)),
+            "mean_wip": pa.array(s.mean_wip),
+        }
+    )
+    meta: dict[str, object] = {"object_type": object_type, "freq_seconds": length.total_seconds()}
+    if step is not None:
+        meta["step"] = step
+    return View("wip_over_time", table, tuple(notes), meta)
