@@ -1,0 +1,1195 @@
+"""The eight wastes (muda) of lean, each with its evidence and its cost in hours and money.
+
+:func:`wastes` gives one row per waste, always all eight in the order
+Transport, Inventory, Motion, Waiting, Overproduction, Overprocessing, Defects, unused Skills;
+:func:`waste_evidence` lists the steps, objects and locations behind one of them; :func:`pareto`
+ranks the measurable ones by money. A waste the data cannot show is marked ``measurable =
+false`` with its hours and money left empty (never a zero) and the evidence says what data it
+would need. Money uses the node's :class:`~keiretsu.analytics.rates.Rates`.
+
+The precise definitions are in ``docs/analytics/waste.md``; in short:
+
+- **Transport**: an object's move from one business location (EPCIS ``bizLocation``) to another:
+  its event at the new location whose previous located event was elsewhere. Time in transit =
+  from the object's previous event (the shipping) to the arrival. An object carried inside
+  another that made the same move (a case on a pallet) is not counted again.
+- **Inventory**: stock above its target days of supply (from
+  :func:`keiretsu.analytics.inventory.days_of_supply`): excess units, their value, and the
+  holding cost of that excess over the period the log covers.
+- **Motion**: people or equipment (``resource`` objects, XES ``org:resource``) going from one
+  read point to another within a site between two consecutive steps.
+- **Waiting**: objects' waiting time (lead time less processing time, from
+  :func:`keiretsu.analytics.flow.object_times`), priced per object-hour.
+- **Overproduction**: objects made (EPCIS commissioning: an ObjectEvent ``ADD``; the outputs of a
+  transformation) that nothing downstream ever used (never packed, shipped, consumed…).
+- **Overprocessing**: an inspecting step done again on the same object.
+- **Defects**: rework loops (a step done again after another step on the same object), returns,
+  non-conforming dispositions (damaged, non_conformant, recalled, expired…), steps named for a
+  failure, and EPCIS error declarations.
+- **Unused skills**: never measurable from events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.analytics import flow
+from keiretsu.analytics.inventory import days_of_supply, product_of
+from keiretsu.analytics.log import Log
+from keiretsu.analytics.rates import Rates
+from keiretsu.analytics.traces import object_events, seconds_between
+from keiretsu.analytics.view import View
+
+__all__ = [
+    "WASTES",
+    "pareto",
+    "waste_evidence",
+    "wastes",
+]
+
+WASTES = (
+    "transport",
+    "inventory",
+    "motion",
+    "waiting",
+    "overproduction",
+    "overprocessing",
+    "defects",
+    "skills",
+)
+"""The eight wastes, in the order of every :func:`wastes` table (TIMWOODS)."""
+
+LIFECYCLE = "lifecycle:transition"
+
+# Roles in which an object is the setting of an event, not the thing handled by it.
+_CONTEXT_QUALIFIERS = ("resource", "readPoint", "bizLocation", "bizTransaction", "sensor")
+_CONTEXT_PREFIXES = ("source:", "destination:")
+_CONTEXT_TYPES = ("resource", "location", "party", "transformation")
+# Roles in which an EPCIS event handles the object itself.
+_WHAT_QUALIFIERS = ("epc", "parent", "child", "input", "output")
+
+DEFECT_DISPOSITIONS = (
+    "damaged",
+    "destroyed",
+    "disposed",
+    "expired",
+    "mismatch_class",
+    "mismatch_instance",
+    "mismatch_quantity",
+    "needs_replacement",
+    "non_conformant",
+    "recalled",
+    "returned",
+)
+"""CBV dispositions that say an object is not fit for use (``returned``: a return)."""
+
+INSPECTION_PATTERN = re.compile(
+    r"inspect|check|test|verif|control|audit|review|examin|valid|sampling", re.IGNORECASE
+)
+"""Steps read as inspections unless named: CBV ``inspecting``, ``sampling`` and steps named
+check, test, verify, control, audit, review, examine, validate (also Dutch *valideren*)."""
+
+DEFECT_STEP_PATTERN = re.compile(
+    r"fail|defect|scrap|rework|repair|return|complain|error|reject(ed)? (goods|parts?|items?)",
+    re.IGNORECASE,
+)
+"""Steps whose name says something went wrong: failed delivery, scrap, repair, return…"""
+
+NOT_A_USE = (
+    "commissioning",
+    "inspecting",
+    "sampling",
+    "storing",
+    "holding",
+    "stock_taking",
+    "cycle_counting",
+    "sensor_reporting",
+    "encoding",
+    "decommissioning",
+    "destroying",
+)
+"""CBV steps that do not move a made object on towards a customer (for Overproduction)."""
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """One waste's row of :func:`wastes`, and what it was computed from."""
+
+    waste: str
+    measurable: bool
+    hours: float | None
+    money: float | None
+    count: float | None
+    evidence: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Scope:
+    """What one call of :func:`wastes` looks at."""
+
+    log: Log
+    rates: Rates
+    object_type: str | None
+    target_days: float | Mapping[str, float] | None
+    value_adding: Collection[str] | None
+    inspection_steps: Collection[str] | None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def types(self) -> list[str]:
+        """The object types whose objects are handled (not locations, parties, resources…)."""
+        if "types" not in self._cache:
+            if self.object_type is not None:
+                self._cache["types"] = [self.object_type]
+            else:
+                log = self.log
+                r = log.relations
+                keep = ~r.qualifier.isin(_CONTEXT_QUALIFIERS)
+                for prefix in _CONTEXT_PREFIXES:
+                    keep &= ~r.qualifier.startswith(prefix)
+                o = log.objects
+                handled = (
+                    r.filter(keep)
+                    .select("object_id")
+                    .distinct()
+                    .join(o.filter(~o.object_type.isin(_CONTEXT_TYPES)), "object_id")
+                    .select("object_type")
+                    .distinct()
+                    .order_by("object_type")
+                )
+                col = log.execute(handled).column("object_type")
+                self._cache["types"] = [str(v) for v in col.to_pylist()]
+        types: list[str] = self._cache["types"]
+        return types
+
+    def activities(self) -> list[str]:
+        if "activities" not in self._cache:
+            e = self.log.events
+            table = self.log.execute(e.select("activity").distinct().order_by("activity"))
+            self._cache["activities"] = [str(v) for v in table.column("activity").to_pylist()]
+        acts: list[str] = self._cache["activities"]
+        return acts
+
+    def inspections(self) -> list[str]:
+        if self.inspection_steps is not None:
+            return sorted(self.inspection_steps)
+        return [a for a in self.activities() if INSPECTION_PATTERN.search(a)]
+
+    def defect_steps(self) -> list[str]:
+        inspections = set(self.inspections())
+        return [
+            a for a in self.activities() if DEFECT_STEP_PATTERN.search(a) and a not in inspections
+        ]
+
+
+# --- public views ----------------------------------------------------------------------------
+
+
+def wastes(
+    log: Log,
+    rates: Rates | None = None,
+    object_type: str | None = None,
+    target_days: float | Mapping[str, float] | None = None,
+    *,
+    value_adding: Collection[str] | None = None,
+    inspection_steps: Collection[str] | None = None,
+) -> View:
+    """The eight wastes of the node, one row each, always in the same order.
+
+    Columns: ``waste``; ``measurable`` (false where the events cannot show it);
+    ``hours`` (clock hours lost; empty where the waste has no time of its own or is not
+    measurable); ``money`` (in ``rates.currency``); ``count`` (moves, objects, units, defects…
+    as the evidence says); ``evidence`` (the steps, objects and locations behind it).
+
+    ``object_type`` limits the object-level wastes to that type (default: every type of
+    object handled — not locations, parties or resources). ``target_days`` is the target days
+    of supply for Inventory (one figure, or per product). ``value_adding`` names the steps that
+    add value, for the waiting time of logs without start/complete events.
+    ``inspection_steps`` names the inspecting steps (default: steps named like an inspection).
+    """
+    scope = _scope(log, rates, object_type, target_days, value_adding, inspection_steps)
+    found = [_WASTE_FUNCTIONS[w](scope, False) for w in WASTES]
+    rows: list[_Finding] = [f for f, _ in found]
+    table = pa.table(
+        {
+            "waste": pa.array([f.waste for f in rows], pa.string()),
+            "measurable": pa.array([f.measurable for f in rows], pa.bool_()),
+            "hours": pa.array([f.hours for f in rows], pa.float64()),
+            "money": pa.array([f.money for f in rows], pa.float64()),
+            "count": pa.array([f.count for f in rows], pa.float64()),
+            "evidence": pa.array([f.evidence for f in rows], pa.string()),
+        }
+    )
+    notes = [f"money in {scope.rates.currency}"]
+    types = scope.types()
+    notes.append(
+        "objects looked at: " + (", ".join(types) if types else "none (no handled objects)")
+    )
+    for f in rows:
+        notes.extend(f"{f.waste}: {n}" for n in f.notes)
+    return View(
+        "wastes",
+        table,
+        tuple(notes),
+        {"currency": scope.rates.currency, "object_types": types},
+    )
+
+
+def waste_evidence(
+    log: Log,
+    waste: str,
+    rates: Rates | None = None,
+    object_type: str | None = None,
+    target_days: float | Mapping[str, float] | None = None,
+    *,
+    value_adding: Collection[str] | None = None,
+    inspection_steps: Collection[str] | None = None,
+) -> View:
+    """The rows behind one waste of :func:`wastes` (same arguments): for Transport each move
+    (object, from, to, departure, arrival, hours); for Inventory each location and product
+    above target; for Motion each move of a resource; for Waiting each object's times; for
+    Overproduction each object made and never used; for Overprocessing each repeated
+    inspection; for Defects each defect with its kind. For unused Skills: no rows, and a note
+    saying why."""
+    if waste not in WASTES:
+        raise ValueError(f"unknown waste {waste!r}: expected one of {', '.join(WASTES)}")
+    scope = _scope(log, rates, object_type, target_days, value_adding, inspection_steps)
+    finding, table = _WASTE_FUNCTIONS[waste](scope, True)
+    notes = (finding.evidence, *finding.notes)
+    return View(
+        f"waste_evidence:{waste}",
+        table if table is not None else pa.table({}),
+        notes,
+        {"waste": waste, "measurable": finding.measurable, "currency": scope.rates.currency},
+    )
+
+
+def pareto(view: View) -> View:
+    """The measurable wastes of a :func:`wastes` view ranked by money (then hours), with
+    ``share`` (of the total money) and ``cumulative_share``: the few wastes that make most of
+    the cost come first. Shares add up to 1; when nothing costs money they are empty."""
+    t = view.table
+    mask = pc.and_(t.column("measurable"), pc.is_valid(t.column("money")))
+    t = t.filter(mask)
+    rows = sorted(
+        t.to_pylist(),
+        key=lambda r: (-r["money"], -(r["hours"] or 0.0), WASTES.index(r["waste"])),
+    )
+    total = sum(r["money"] for r in rows)
+    shares: list[float | None] = []
+    cumulative: list[float | None] = []
+    running = 0.0
+    for r in rows:
+        if total > 0:
+            running += r["money"]
+            shares.append(r["money"] / total)
+            cumulative.append(running / total)
+        else:
+            shares.append(None)
+            cumulative.append(None)
+    if rows and total > 0:
+        cumulative[-1] = 1.0  # exact, whatever the float rounding on the way
+    out = pa.table(
+        {
+            "waste": pa.array([r["waste"] for r in rows], pa.string()),
+            "money": pa.array([r["money"] for r in rows], pa.float64()),
+            "hours": pa.array([r["hours"] for r in rows], pa.float64()),
+            "count": pa.array([r["count"] for r in rows], pa.float64()),
+            "share": pa.array(shares, pa.float64()),
+            "cumulative_share": pa.array(cumulative, pa.float64()),
+        }
+    )
+    notes = ["measurable wastes only, ranked by money then hours"]
+    if total <= 0:
+        notes.append("no measurable waste costs money here: shares left empty")
+    return View("waste_pareto", out, tuple(notes), dict(view.meta))
+
+
+# --- shared pieces ---------------------------------------------------------------------------
+
+
+def _scope(
+    log: Log,
+    rates: Rates | None,
+    object_type: str | None,
+    target_days: float | Mapping[str, float] | None,
+    value_adding: Collection[str] | None,
+    inspection_steps: Collection[str] | None,
+) -> _Scope:
+    return _Scope(log, rates or Rates(), object_type, target_days, value_adding, inspection_steps)
+
+
+def _handled_events(scope: _Scope) -> ir.Table:
+    """Each handled object's events, completions only where the log has start/complete events
+    (so that a step with a start and a complete is one pass, not two)."""
+    log = scope.log
+    oe = object_events(log, scope.types())
+    lc = log.event_attribute(LIFECYCLE).rename(transition="value")
+    oe = oe.left_join(lc, oe.event_id == lc.event_id).drop("event_id_right")
+    oe = oe.filter(oe.transition.isnull() | (oe.transition.lower() == "complete"))
+    return oe.drop("transition")
+
+
+def _repeats(scope: _Scope) -> ir.Table:
+    """Every pass of a step on an object after its first (``visit`` >= 1), with the previous
+    step of the object and the time of the previous pass of the same step.
+
+    A pass made for a different object of another type than the previous pass (an order's
+    second item picked; an employee confirming the next order) is the step's multiplicity,
+    not a repetition, and is left out: for some other handled type both passes touch objects
+    of that type, and none in common."""
+    oe = _handled_events(scope)
+    trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+    same = ibis.window(group_by=["object_type", "object_id", "activity"], order_by=["time", "seq"])
+    t = oe.mutate(
+        prev_activity=oe.activity.lag().over(trace),
+        visit=ibis.row_number().over(same),
+        prev_pass_time=oe.time.lag().over(same),
+        prev_pass_event=oe.event_id.lag().over(same),
+    )
+    rep = t.filter(t.visit > 0)
+    if len(scope.types()) < 2 and scope.object_type is None:
+        return rep  # no other handled type to tell multiplicity by
+    log = scope.log
+    o = log.objects
+    handled_types = _all_handled(scope)
+    h = (
+        log.relations.select("event_id", "object_id")
+        .distinct()
+        .join(o.filter(o.object_type.isin(handled_types)), "object_id")
+        .select("event_id", other_id="object_id", other_type="object_type")
+    )
+    pairs = rep.select(x="object_id", e1="prev_pass_event", e2="event_id")
+    sides = []
+    for side, key in ((1, "e1"), (2, "e2")):
+        joined = pairs.join(h, [pairs[key] == h.event_id, pairs.x != h.other_id])
+        sides.append(joined.select("x", "e2", "other_type", "other_id", side=ibis.literal(side)))
+    both = ibis.union(*sides, distinct=True)
+    per_other = both.group_by(["x", "e2", "other_type", "other_id"]).agg(sides=both.side.nunique())
+    per_type = per_other.group_by(["x", "e2", "other_type"]).agg(
+        common=(per_other.sides == 2).cast("int64").sum()
+    )
+    # both passes touch the type when objects of it are seen on both sides
+    seen = both.group_by(["x", "e2", "other_type"]).agg(sides_seen=both.side.nunique())
+    verdict = per_type.join(seen, ["x", "e2", "other_type"])
+    divergent = (
+        verdict.filter((verdict.sides_seen == 2) & (verdict.common == 0))
+        .select("x", "e2")
+        .distinct()
+    )
+    return rep.anti_join(divergent, [rep.object_id == divergent.x, rep.event_id == divergent.e2])
+
+
+def _top(items: list[tuple[str, float]], n: int = 3) -> str:
+    shown = "; ".join(text for text, _ in items[:n])
+    if len(items) > n:
+        shown += f"; and {len(items) - n} more"
+    return shown
+
+
+def _hours(seconds: ir.FloatingValue) -> ir.FloatingValue:
+    return seconds / 3600.0
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.1f}" if abs(x) < 1e5 else f"{x:,.0f}"
+
+
+def _empty(schema: Mapping[str, pa.DataType]) -> pa.Table:
+    return pa.table({k: pa.array([], v) for k, v in schema.items()})
+
+
+_Result = tuple[_Finding, pa.Table | None]
+
+
+# --- Transport --------------------------------------------------------------------------------
+
+
+def _moves(scope: _Scope) -> ir.Table:
+    """Every counted move of a handled object between two business locations."""
+    log = scope.log
+    r = log.relations
+    site = (
+        r.filter(r.qualifier == "bizLocation")
+        .group_by("event_id")
+        .agg(location=r.filter(r.qualifier == "bizLocation").object_id.min())
+    )
+    # containers may be of a type not asked for (a pallet carrying the cases asked for)
+    everything = _Scope(log, scope.rates, None, None, None, None, {"types": _all_handled(scope)})
+    oe = object_events(log, everything.types())
+    trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+    oe = oe.mutate(prev_time=oe.time.lag().over(trace))
+    located = oe.join(site, "event_id")
+    located = located.mutate(
+        from_location=located.location.lag().over(
+            ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+        )
+    )
+    moves = located.filter(
+        located.from_location.notnull() & (located.from_location != located.location)
+    ).select(
+        "object_id",
+        "object_type",
+        "event_id",
+        "from_location",
+        to_location=located.location,
+        departure=located.prev_time,
+        arrival=located.time,
+    )
+    # a move made inside a container that made the same move meanwhile is the container's
+    c = log.object_relations.filter(log.object_relations.qualifier == "contains")
+    outer = moves.view()
+    carried = (
+        moves.join(c, moves.object_id == c.target_id)
+        .join(
+            outer,
+            [
+                outer.object_id == c.source_id,
+                outer.from_location == moves.from_location,
+                outer.to_location == moves.to_location,
+                outer.arrival >= moves.departure,
+                outer.arrival <= moves.arrival,
+            ],
+        )
+        .select(carried_id=moves.object_id, carried_event=moves.event_id)
+        .distinct()
+    )
+    counted = moves.anti_join(
+        carried,
+        [moves.object_id == carried.carried_id, moves.event_id == carried.carried_event],
+    )
+    if scope.object_type is not None:
+        counted = counted.filter(counted.object_type == scope.object_type)
+    return counted.mutate(hours=_hours(seconds_between(counted.departure, counted.arrival)))
+
+
+def _all_handled(scope: _Scope) -> list[str]:
+    if scope.object_type is None:
+        return scope.types()
+    return _Scope(scope.log, scope.rates, None, None, None, None).types()
+
+
+def _has_qualifier(log: Log, qualifier: str) -> bool:
+    r = log.relations
+    return bool(log.scalar(r.filter(r.qualifier == qualifier).count()) > 0)
+
+
+def _transport(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    if not _has_qualifier(log, "bizLocation"):
+        return _Finding(
+            "transport",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: needs where each event happened (EPCIS bizLocation); "
+            "this log has no locations",
+        ), None
+    moves = _moves(scope)
+    routes = log.execute(
+        moves.group_by(["from_location", "to_location"])
+        .agg(moves=moves.count(), hours=moves.hours.sum())
+        .order_by([ibis.desc("moves"), "from_location", "to_location"])
+    )
+    n = int(pc.sum(routes.column("moves")).as_py() or 0)
+    hours = float(pc.sum(routes.column("hours")).as_py() or 0.0)
+    money = n * rates.transport_per_move + hours * rates.transport_per_hour
+    items = [
+        (f"{f} → {t}: {m} moves, {_fmt(h)} h", m)
+        for f, t, m, h in zip(
+            routes.column("from_location").to_pylist(),
+            routes.column("to_location").to_pylist(),
+            routes.column("moves").to_pylist(),
+            routes.column("hours").to_pylist(),
+            strict=True,
+        )
+    ]
+    evidence = f"{n} moves between locations, {_fmt(hours)} h in transit" + (
+        f": {_top(items)}" if items else ""
+    )
+    finding = _Finding(
+        "transport",
+        True,
+        hours,
+        money,
+        float(n),
+        evidence,
+        (
+            "a move = an object's event at a business location after one elsewhere; "
+            "time from its previous event (the shipping) to the arrival; objects carried "
+            "inside a container that made the same move are counted once, with the container",
+            f"money = moves x {rates.transport_per_move:g} + hours x {rates.transport_per_hour:g}",
+        ),
+    )
+    table = None
+    if detail:
+        table = log.execute(moves.order_by(["arrival", "object_id", "event_id"]))
+        table = table.append_column(
+            "money",
+            pc.add(
+                pc.multiply(table.column("hours"), rates.transport_per_hour),
+                rates.transport_per_move,
+            ),
+        )
+    return finding, table
+
+
+# --- Inventory --------------------------------------------------------------------------------
+
+
+def _inventory(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    if not _has_qualifier_in(log, ("bizLocation", "readPoint")):
+        return _Finding(
+            "inventory",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: needs stock per location and product (EPCIS events with "
+            "bizLocation and quantities or EPCs); this log has no locations",
+        ), None
+    t = days_of_supply(log, targets=scope.target_days).table
+    if t.num_rows == 0 or scope.target_days is None:
+        why = (
+            "no stock found"
+            if t.num_rows == 0
+            else "no target days of supply set (pass target_days)"
+        )
+        return _Finding(
+            "inventory",
+            False,
+            None,
+            None,
+            None,
+            f"not measurable: {why}; needs stock per location and product and a target "
+            "days of supply",
+        ), None
+    span_days = _span_days(log)
+    rows = []
+    for row in t.to_pylist():
+        excess = row["stock_above_target"]
+        if excess is None or not excess > 0:
+            continue
+        value = excess * rates.value_of(str(row["product"]))
+        yearly = value * rates.holding_per_year
+        rows.append(
+            {
+                "location": row["location"],
+                "product": row["product"],
+                "uom": row["uom"],
+                "stock": row["stock"],
+                "daily_demand": row["daily_demand"],
+                "days_of_supply": row["days_of_supply"],
+                "target_days": row["target_days"],
+                "excess_units": float(excess),
+                "excess_value": value,
+                "holding_cost_per_year": yearly,
+                "money": yearly * span_days / 365.0,
+            }
+        )
+    rows.sort(key=lambda r: (-r["money"], str(r["location"]), str(r["product"])))
+    money = sum(r["money"] for r in rows)
+    units = sum(r["excess_units"] for r in rows)
+    items = [
+        (
+            f"{r['product']} at {r['location']}: {_fmt(r['excess_units'])} units above "
+            f"{_fmt(r['target_days'])} days",
+            r["money"],
+        )
+        for r in rows
+    ]
+    evidence = (
+        f"{_fmt(units)} units above target in {len(rows)} location-product pairs, "
+        f"{_fmt(sum(r['excess_value'] for r in rows))} {rates.currency} tied up"
+        + (f": {_top(items)}" if items else "")
+    )
+    finding = _Finding(
+        "inventory",
+        True,
+        None,
+        money,
+        units,
+        evidence,
+        (
+            "excess = stock above target days x daily demand (inventory.days_of_supply: "
+            "all of it when nothing was demanded), in the product's unit of measure",
+            "money = excess x unit value x holding rate per year x the "
+            f"{_fmt(span_days)} days the log covers; no hours of its own",
+        ),
+    )
+    table = None
+    if detail:
+        schema = {
+            "location": pa.string(),
+            "product": pa.string(),
+            "uom": pa.string(),
+            "stock": pa.float64(),
+            "daily_demand": pa.float64(),
+            "days_of_supply": pa.float64(),
+            "target_days": pa.float64(),
+            "excess_units": pa.float64(),
+            "excess_value": pa.float64(),
+            "holding_cost_per_year": pa.float64(),
+            "money": pa.float64(),
+        }
+        table = pa.Table.from_pylist(rows, pa.schema(schema)) if rows else _empty(schema)
+    return finding, table
+
+
+def _has_qualifier_in(log: Log, qualifiers: tuple[str, ...]) -> bool:
+    r = log.relations
+    return bool(log.scalar(r.filter(r.qualifier.isin(qualifiers)).count()) > 0)
+
+
+def _span_days(log: Log) -> float:
+    e = log.events
+    seconds = log.scalar(seconds_between(e.time.min(), e.time.max()))
+    return float(seconds or 0.0) / 86400.0
+
+
+# --- Motion -----------------------------------------------------------------------------------
+
+
+def _motion(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    r = log.relations
+    who = r.filter(r.qualifier == "resource").select("event_id", resource="object_id")
+    where = (
+        r.filter(r.qualifier == "readPoint")
+        .group_by("event_id")
+        .agg(read_point=r.filter(r.qualifier == "readPoint").object_id.min())
+    )
+    site = (
+        r.filter(r.qualifier == "bizLocation")
+        .group_by("event_id")
+        .agg(site=r.filter(r.qualifier == "bizLocation").object_id.min())
+    )
+    steps = who.join(where, "event_id").join(log.events, "event_id")
+    if not log.scalar(steps.count()):
+        return _Finding(
+            "motion",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: needs who did each step (XES org:resource or a resource object) "
+            "and where it was done (EPCIS readPoint) on the same events; this log has "
+            + ("neither" if not _has_qualifier_in(log, ("resource", "readPoint")) else "not both"),
+        ), None
+    steps = steps.left_join(site, steps.event_id == site.event_id).drop("event_id_right")
+    w = ibis.window(group_by="resource", order_by=["time", "seq"])
+    steps = steps.mutate(
+        from_read_point=steps.read_point.lag().over(w),
+        from_site=steps.site.lag().over(w),
+        from_time=steps.time.lag().over(w),
+    )
+    same_site = (steps.from_site == steps.site) | (steps.from_site.isnull() & steps.site.isnull())
+    moves = steps.filter(
+        steps.from_read_point.notnull() & (steps.from_read_point != steps.read_point) & same_site
+    ).select(
+        "resource",
+        "event_id",
+        "activity",
+        site=steps.site,
+        from_read_point=steps.from_read_point,
+        to_read_point=steps.read_point,
+        departure=steps.from_time,
+        arrival=steps.time,
+        hours=_hours(seconds_between(steps.from_time, steps.time)),
+    )
+    per = log.execute(
+        moves.group_by("resource")
+        .agg(moves=moves.count(), hours=moves.hours.sum())
+        .order_by([ibis.desc("hours"), "resource"])
+    )
+    n = int(pc.sum(per.column("moves")).as_py() or 0)
+    hours = float(pc.sum(per.column("hours")).as_py() or 0.0)
+    items = [
+        (f"{res}: {m} moves, {_fmt(h)} h", h)
+        for res, m, h in zip(
+            per.column("resource").to_pylist(),
+            per.column("moves").to_pylist(),
+            per.column("hours").to_pylist(),
+            strict=True,
+        )
+    ]
+    evidence = f"{n} moves of people or equipment between read points within a site" + (
+        f", {_fmt(hours)} h: {_top(items)}" if items else ""
+    )
+    finding = _Finding(
+        "motion",
+        True,
+        hours,
+        hours * rates.motion_per_hour,
+        float(n),
+        evidence,
+        (
+            "hours = time between a resource's two consecutive steps at different read "
+            "points of one site (an upper bound of the walking)",
+            f"money = hours x {rates.motion_per_hour:g}",
+        ),
+    )
+    table = None
+    if detail:
+        table = log.execute(moves.order_by(["arrival", "resource", "event_id"]))
+        table = table.append_column(
+            "money", pc.multiply(table.column("hours"), rates.motion_per_hour)
+        )
+    return finding, table
+
+
+# --- Waiting ----------------------------------------------------------------------------------
+
+
+def _waiting(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    parts: list[pa.Table] = []
+    notes: list[str] = []
+    for object_type in scope.types():
+        times = flow.object_times(log, object_type, value_adding=scope.value_adding)
+        table = times.table
+        notes.extend(f"{object_type}: {n}" for n in times.notes)
+        keep = ["object_id", "object_type", "lead_seconds", "processing_seconds"]
+        keep.append("waiting_seconds")
+        table = table.select(keep)
+        rate = rates.waiting_rate(object_type)
+        hours = pc.divide(pc.cast(table.column("waiting_seconds"), pa.float64()), 3600.0)
+        table = table.append_column("waiting_hours", hours)
+        table = table.append_column("money", pc.multiply(hours, rate))
+        parts.append(table)
+    if not parts or sum(p.num_rows for p in parts) == 0:
+        return _Finding(
+            "waiting", False, None, None, None, "not measurable: no objects with events"
+        ), None
+    t = pa.concat_tables(parts)
+    known = t.filter(pc.is_valid(t.column("waiting_hours")))
+    if known.num_rows == 0:
+        return _Finding(
+            "waiting",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: waiting needs processing times: start/complete events, or name "
+            "the value-adding steps (value_adding=...)",
+            tuple(notes),
+        ), (t if detail else None)
+    hours = float(pc.sum(known.column("waiting_hours")).as_py() or 0.0)
+    money = float(pc.sum(known.column("money")).as_py() or 0.0)
+    waited = known.filter(pc.greater(known.column("waiting_hours"), 0.0))
+    by_type = []
+    for object_type in scope.types():
+        mine = waited.filter(pc.equal(waited.column("object_type"), object_type))
+        if mine.num_rows:
+            h = float(pc.sum(mine.column("waiting_hours")).as_py() or 0.0)
+            by_type.append((f"{object_type}: {mine.num_rows} objects, {_fmt(h)} h", h))
+    by_type.sort(key=lambda x: -x[1])
+    longest = waited.sort_by([("waiting_hours", "descending"), ("object_id", "ascending")])
+    longest_ids = [
+        f"{o} ({_fmt(h)} h)"
+        for o, h in zip(
+            longest.column("object_id").to_pylist()[:3],
+            longest.column("waiting_hours").to_pylist()[:3],
+            strict=True,
+        )
+    ]
+    evidence = f"{waited.num_rows} objects waited {_fmt(hours)} h in all"
+    if by_type:
+        evidence += f" — {_top(by_type)}"
+    if longest_ids:
+        evidence += f"; longest: {', '.join(longest_ids)}"
+    finding = _Finding(
+        "waiting",
+        True,
+        hours,
+        money,
+        float(waited.num_rows),
+        evidence,
+        (
+            "waiting = lead time - processing time per object (flow.object_times); "
+            "money = hours x the waiting rate of the object's type",
+            "which steps objects wait before: flow.step_stats (mean_wait_before_seconds)",
+            *notes,
+        ),
+    )
+    table_out = None
+    if detail:
+        table_out = t.sort_by([("object_type", "ascending"), ("object_id", "ascending")])
+    return finding, table_out
+
+
+# --- Overproduction ---------------------------------------------------------------------------
+
+
+def _overproduction(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    r, ea, e = log.relations, log.event_attributes, log.events
+    action = ea.filter(ea.name == "action").select("event_id", action="value")
+    kind = ea.filter(ea.name == "eventType").select("event_id", event_type="value")
+    made_rel = r.left_join(action, r.event_id == action.event_id).drop("event_id_right")
+    made_rel = made_rel.left_join(kind, made_rel.event_id == kind.event_id).drop("event_id_right")
+    commissioned = (
+        (made_rel.qualifier == "epc")
+        & (made_rel.action == "ADD")
+        & (made_rel.event_type == "ObjectEvent")
+    )
+    made = made_rel.filter(commissioned | (made_rel.qualifier == "output"))
+    made = made.join(e, "event_id").join(log.objects, "object_id")
+    if scope.object_type is not None:
+        made = made.filter(made.object_type == scope.object_type)
+    # first making of each object, with the amount made (class-level outputs carry a quantity)
+    w = ibis.window(group_by="object_id", order_by=["time", "seq"])
+    made = made.mutate(n=ibis.row_number().over(w))
+    made = made.filter(made.n == 0).select(
+        "object_id",
+        "object_type",
+        made_event=made.event_id,
+        made_step=made.activity,
+        made_time=made.time,
+        made_seq=made.seq,
+        units=made.quantity.fill_null(1.0),
+    )
+    if not log.scalar(made.count()):
+        return _Finding(
+            "overproduction",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: needs events that make objects (EPCIS commissioning: an "
+            "ObjectEvent ADD, or a transformation's outputs); this log has none",
+        ), None
+    later = r.select("event_id", "object_id").distinct().join(e, "event_id")
+    later = later.filter(~later.activity.isin(NOT_A_USE))
+    uses = made.join(
+        later,
+        [
+            made.object_id == later.object_id,
+            (later.time > made.made_time)
+            | ((later.time == made.made_time) & (later.seq > made.made_seq)),
+        ],
+    )
+    first_use = uses.group_by(uses.object_id).agg(used_at=uses.time.min())
+    # objects made after the last time anything made moved on have had no chance yet
+    horizon = first_use.used_at.max().as_scalar()
+    unused = made.anti_join(first_use, "object_id").filter(made.made_time < horizon)
+    unused = unused.mutate(product=product_of(unused.object_id))
+    per = log.execute(
+        unused.group_by(["product", "made_step"])
+        .agg(objects=unused.count(), units=unused.units.sum())
+        .order_by([ibis.desc("units"), "product", "made_step"])
+    )
+    money = 0.0
+    items = []
+    for product, step, _objects, units in zip(
+        per.column("product").to_pylist(),
+        per.column("made_step").to_pylist(),
+        per.column("objects").to_pylist(),
+        per.column("units").to_pylist(),
+        strict=True,
+    ):
+        value = float(units) * rates.value_of(str(product))
+        money += value
+        items.append((f"{product}: {_fmt(float(units))} units made at {step}", value))
+    items.sort(key=lambda x: -x[1])
+    units_total = float(pc.sum(per.column("units")).as_py() or 0.0)
+    objects_total = int(pc.sum(per.column("objects")).as_py() or 0)
+    evidence = (
+        f"{objects_total} objects ({_fmt(units_total)} units) made and never used downstream"
+        + (f": {_top(items)}" if items else "")
+    )
+    finding = _Finding(
+        "overproduction",
+        True,
+        None,
+        money,
+        units_total,
+        evidence,
+        (
+            "made = EPCIS commissioning (ObjectEvent ADD) or transformation output; used = "
+            f"any later step other than {', '.join(NOT_A_USE)}; objects made after the last "
+            "use of anything made are left out (too soon to tell)",
+            "money = units x unit value; no hours of its own",
+        ),
+    )
+    table = None
+    if detail:
+        table = log.execute(
+            unused.select(
+                "object_id",
+                "object_type",
+                "product",
+                "made_event",
+                "made_step",
+                "made_time",
+                "units",
+            ).order_by(["made_time", "object_id"])
+        )
+        values = [
+            u * rates.value_of(str(p))
+            for u, p in zip(
+                table.column("units").to_pylist(),
+                table.column("product").to_pylist(),
+                strict=True,
+            )
+        ]
+        table = table.append_column("money", pa.array(values, pa.float64()))
+    return finding, table
+
+
+# --- Overprocessing ---------------------------------------------------------------------------
+
+
+def _overprocessing(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    inspections = scope.inspections()
+    if not inspections:
+        return _Finding(
+            "overprocessing",
+            True,
+            0.0,
+            0.0,
+            0.0,
+            "no inspecting steps in this log (name them with inspection_steps=...)",
+            ("steps nothing downstream depends on are not inferred from events",),
+        ), (_empty({"object_id": pa.string()}) if detail else None)
+    rep = _repeats(scope)
+    rep = rep.filter(rep.activity.isin(inspections))
+    per = log.execute(
+        rep.group_by("activity")
+        .agg(repeats=rep.count(), objects=rep.object_id.nunique())
+        .order_by([ibis.desc("repeats"), "activity"])
+    )
+    n = 0
+    hours = 0.0
+    items = []
+    for act, repeats, objects in zip(
+        per.column("activity").to_pylist(),
+        per.column("repeats").to_pylist(),
+        per.column("objects").to_pylist(),
+        strict=True,
+    ):
+        h = repeats * rates.inspection_hours_of(str(act))
+        n += repeats
+        hours += h
+        items.append((f"{act}: {repeats} repeats on {objects} objects", h))
+    evidence = f"{n} inspections repeated on the same object" + (
+        f": {_top(items)}" if items else ""
+    )
+    finding = _Finding(
+        "overprocessing",
+        True,
+        hours,
+        hours * rates.overprocessing_per_hour,
+        float(n),
+        evidence,
+        (
+            f"inspecting steps: {', '.join(inspections)}",
+            "hours = repeats x the standard time of the inspection in the rates (not "
+            f"measured); money = hours x {rates.overprocessing_per_hour:g}",
+            "steps nothing downstream depends on are not inferred from events",
+        ),
+    )
+    table = None
+    if detail:
+        table = log.execute(
+            rep.select(
+                "object_id",
+                "object_type",
+                "event_id",
+                "activity",
+                "time",
+                pass_number=rep.visit + 1,
+                previous_pass=rep.prev_pass_time,
+            ).order_by(["time", "object_type", "object_id", "event_id"])
+        )
+        h = [rates.inspection_hours_of(str(a)) for a in table.column("activity").to_pylist()]
+        table = table.append_column("hours", pa.array(h, pa.float64()))
+        table = table.append_column(
+            "money", pc.multiply(table.column("hours"), rates.overprocessing_per_hour)
+        )
+    return finding, table
+
+
+# --- Defects ----------------------------------------------------------------------------------
+
+_DEFECT_KINDS = ("error declaration", "return", "non-conforming", "defect step", "rework")
+
+
+def _defect_rows(scope: _Scope) -> ir.Table:
+    """One row per defect: ``kind, step, reason, object_id, object_type, event_id, time,
+    hours`` (hours only for rework: the time round the loop)."""
+    log = scope.log
+    r, ea, e = log.relations, log.event_attributes, log.events
+    types = scope.types()
+    string, float64 = "string", "float64"
+
+    def shape(t: ir.Table, kind: Any, reason: Any, hours: Any) -> ir.Table:
+        return t.select(
+            kind=kind,
+            step=t.activity.cast(string),
+            reason=reason,
+            object_id=t.object_id.cast(string),
+            object_type=t.object_type.cast(string),
+            event_id=t.event_id.cast(string),
+            time=t.time,
+            hours=hours,
+        )
+
+    no_reason = ibis.literal("", string)
+    no_hours = ibis.null().cast(float64)
+    parts = []
+
+    # rework: a step done again after another step (not inspections nor failure steps)
+    not_rework = [*scope.inspections(), *scope.defect_steps()]
+    rep = _repeats(scope)
+    rework = rep.filter((rep.prev_activity != rep.activity) & ~rep.activity.isin(not_rework))
+    parts.append(
+        shape(
+            rework,
+            ibis.literal("rework"),
+            no_reason,
+            _hours(seconds_between(rework.prev_pass_time, rework.time)),
+        )
+    )
+
+    # dispositions on the things an EPCIS event handled
+    disp = ea.filter((ea.name == "disposition") & ea.value.isin(DEFECT_DISPOSITIONS))
+    disp = disp.select("event_id", reason="value")
+    what = r.filter(r.qualifier.isin(_WHAT_QUALIFIERS)).select("event_id", "object_id")
+    flagged = (
+        disp.join(what, "event_id")
+        .distinct()
+        .join(log.objects.filter(log.objects.object_type.isin(types)), "object_id")
+        .join(e, "event_id")
+    )
+    parts.append(
+        shape(
+            flagged,
+            ibis.ifelse(flagged.reason == "returned", "return", "non-conforming"),
+            flagged.reason.cast(string),
+            no_hours,
+        )
+    )
+
+    # steps named for a failure
+    named = scope.defect_steps()
+    if named:
+        oe = _handled_events(scope)
+        hit = oe.filter(oe.activity.isin(named))
+        is_return = hit.activity.lower().contains("return")
+        parts.append(
+            shape(hit, ibis.ifelse(is_return, "return", "defect step"), no_reason, no_hours)
+        )
+
+    # EPCIS error declarations: the sender said an event was wrong
+    declared = ea.filter(ea.name.startswith("errorDeclaration.")).select("event_id").distinct()
+    reason = ea.filter(ea.name == "errorDeclaration.reason").select("event_id", reason="value")
+    decl = declared.join(e, "event_id")
+    decl = decl.left_join(reason, decl.event_id == reason.event_id).drop("event_id_right")
+    if scope.object_type is not None:
+        mine = r.join(log.objects.filter(log.objects.object_type == scope.object_type), "object_id")
+        decl = decl.semi_join(mine, decl.event_id == mine.event_id)
+    decl = decl.mutate(object_id=ibis.null().cast(string), object_type=ibis.null().cast(string))
+    parts.append(
+        shape(decl, ibis.literal("error declaration"), decl.reason.fill_null(""), no_hours)
+    )
+
+    rows = ibis.union(*parts, distinct=False)
+    # an object flagged two ways by one event is one defect: keep the most telling kind
+    priority = ibis.cases(
+        *((rows.kind == k, i) for i, k in enumerate(_DEFECT_KINDS)), else_=len(_DEFECT_KINDS)
+    )
+    rows = rows.mutate(priority=priority)
+    w = ibis.window(group_by=["event_id", "object_id"], order_by=["priority", "reason"])
+    rows = rows.mutate(k=ibis.row_number().over(w))
+    return rows.filter(rows.k == 0).drop("k", "priority")
+
+
+def _defects(scope: _Scope, detail: bool) -> _Result:
+    log, rates = scope.log, scope.rates
+    rows = _defect_rows(scope)
+    per = log.execute(
+        rows.group_by(["kind", "step", "reason"])
+        .agg(n=rows.count(), hours=rows.hours.sum())
+        .order_by([ibis.desc("n"), "kind", "step", "reason"])
+    )
+    n = int(pc.sum(per.column("n")).as_py() or 0)
+    hours = float(pc.sum(per.column("hours")).as_py() or 0.0)
+    items = []
+    for kind, step, reason, k in zip(
+        per.column("kind").to_pylist(),
+        per.column("step").to_pylist(),
+        per.column("reason").to_pylist(),
+        per.column("n").to_pylist(),
+        strict=True,
+    ):
+        why = f", {reason}" if reason else ""
+        items.append((f"{k} {kind} ({step}{why})", float(k)))
+    kinds: dict[str, int] = {}
+    for kind, k in zip(per.column("kind").to_pylist(), per.column("n").to_pylist(), strict=True):
+        kinds[kind] = kinds.get(kind, 0) + int(k)
+    summary = ", ".join(f"{kinds[k]} {k}" for k in _DEFECT_KINDS if k in kinds)
+    evidence = f"{n} defects" + (f" ({summary}): {_top(items)}" if items else "")
+    finding = _Finding(
+        "defects",
+        True,
+        hours,
+        n * rates.defect_cost,
+        float(n),
+        evidence,
+        (
+            "rework = a step done again on an object after a different step (completions "
+            "only where the log has start/complete events; inspections count as "
+            "overprocessing); hours = time round the rework loops",
+            f"money = defects x {rates.defect_cost:g}",
+        ),
+    )
+    table = None
+    if detail:
+        table = log.execute(
+            rows.order_by(["time", "event_id", "kind", "object_id"]).select(
+                "kind", "step", "reason", "object_id", "object_type", "event_id", "time", "hours"
+            )
+        )
+        table = table.append_column(
+            "money", pa.array([rates.defect_cost] * table.num_rows, pa.float64())
+        )
+    return finding, table
+
+
+# --- unused Skills ----------------------------------------------------------------------------
+
+
+def _skills(scope: _Scope, detail: bool) -> _Result:
+    return _Finding(
+        "skills",
+        False,
+        None,
+        None,
+        None,
+        "not measurable from events: needs what people can do (skills, training, "
+        "suggestions made and taken up), which no event log records",
+    ), None
+
+
+_WASTE_FUNCTIONS: dict[str, Callable[[_Scope, bool], _Result]] = {
+    "transport": _transport,
+    "inventory": _inventory,
+    "motion": _motion,
+    "waiting": _waiting,
+    "overproduction": _overproduction,
+    "overprocessing": _overprocessing,
+    "defects": _defects,
+    "skills": _skills,
+}
