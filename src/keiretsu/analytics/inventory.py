@@ -73,7 +73,7 @@ TRADE_ITEM = "trade item"
 _GTIN_PREFIX = "https://id.gs1.org/01/"
 _PRODUCT_LEN = len(_GTIN_PREFIX) + 14
 _ITEM_ROLES = ("epc", "child", "input", "output")
-_CONTAINER_ROLES = ("epc", "parent", "child", "input", "output")
+_CONTAINER_ROLES = ("epc", "child", "input", "output")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = 86_400.0
 
@@ -140,7 +140,7 @@ def _item_rows(log: Log, facts: ir.Table) -> ir.Table:
     children = direct.filter(direct.qualifier == "child").join(agg_events, "event_id")
     parents = r.filter(r.qualifier == "parent").select("event_id", container=r.object_id)
     links = children.join(parents, "event_id")
-    w = ibis.window(group_by="object_id", order_by=["time", "seq"])
+    w = ibis.window(group_by=_by_object(links), order_by=["time", "seq"])
     links = links.mutate(end_time=links.time.lead().over(w), end_seq=links.seq.lead().over(w))
     inside = links.filter(links.action != "DELETE").select(
         "object_id", "container", "end_time", "end_seq", start_time="time", start_seq="seq"
@@ -160,9 +160,16 @@ def _item_rows(log: Log, facts: ir.Table) -> ir.Table:
     inherited = cr.join(inside, [cr.container == inside.container, after_start, before_end]).select(
         inside.object_id, cr.event_id, cr.qualifier
     )
-    both = direct.union(inherited)
-    # one row per item and event (named directly and through its pallet: the same event)
-    return both.group_by(["object_id", "event_id"]).agg(qualifier=both.qualifier.min())
+    # An item named both directly and through its pallet in one event gets two rows in the
+    # same state: the second one moves nothing (see _item_movements).
+    return direct.union(inherited)
+
+
+def _by_object(t: ir.Table) -> list[ir.Value]:
+    """Partition keys for one object's rows. Identifiers share long prefixes (a GS1 domain and
+    company prefix), which makes sorting on them slow; a hash in front tells most of them apart
+    at once, and the identifier itself keeps the partition exact."""
+    return [t.object_id.hash(), t.object_id]
 
 
 def _leaving_kind(
@@ -185,7 +192,7 @@ def _item_movements(log: Log, facts: ir.Table) -> ir.Table:
     rows = rows.mutate(after=rows.gone.isnull().ifelse(rows.biz_location, ibis.null("string")))
     # events that neither place the item nor take it away say nothing about its stock
     rows = rows.filter(rows.gone.notnull() | rows.after.notnull())
-    w = ibis.window(group_by="object_id", order_by=["time", "seq"])
+    w = ibis.window(group_by=_by_object(rows), order_by=["time", "seq"])
     rows = rows.mutate(before=rows.after.lag().over(w))
     made = (rows.qualifier == "output") | (
         (rows.event_type == "ObjectEvent") & (rows.action == "ADD")
