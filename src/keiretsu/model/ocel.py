@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 TIME = pa.timestamp("us", tz="UTC")
@@ -330,21 +331,53 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
     return pa.array(values, _STRING)
 
 
-def _times(values: Sequence[datetime], repeated: bool = False) -> pa.Array:
+def _times(values: Sequence[datetime | str], repeated: bool = False) -> pa.Array:
     """A time column. With ``repeated``, when the rows share few instants (object attributes
     stamped at the epoch or at the event that set them) each distinct one is converted once:
-    a ``datetime`` costs Arrow a call of its ``utcoffset``."""
+    a ``datetime`` costs Arrow a call of its ``utcoffset``.
+
+    Rows may also be RFC 3339 text with a time zone (``2024-03-04T07:05:48.000+01:00``), as an
+    EPCIS ``eventTime`` is written: Arrow reads a column of those in one step. Text Arrow does
+    not read (more than six decimals, a lower-case ``t``…) is read by :func:`parse_time`."""
     n = len(values)
+    if n and type(values) is list and type(values[0]) is str:
+        try:
+            return pa.array(values, _STRING).cast(TIME)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            values = [parse_time(v) if type(v) is str else v for v in values]
     if repeated and n > 1 and type(values) is list:
         try:
             distinct = dict.fromkeys(values)
         except TypeError:
-            return pa.array(values, TIME)
+            return _datetimes(values)
         if len(distinct) * 2 <= n:
             position = dict(zip(distinct, range(len(distinct)), strict=False))
             codes = pa.array(list(map(position.__getitem__, values)), pa.int32())
-            return pa.array(list(distinct), TIME).take(codes)
-    return pa.array(values, TIME)
+            return _datetimes(list(distinct)).take(codes)
+    return _datetimes(values)
+
+
+def _datetimes(values: Sequence[datetime | str]) -> pa.Array:
+    try:
+        return pa.array(values, TIME)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # text among datetimes (a batch that mixes the two)
+        if not any(type(v) is str for v in values):
+            raise
+        return pa.array([parse_time(v) if type(v) is str else v for v in values], TIME)
+
+
+def _per_event(ids: pa.Array, runs: list[int], rows: list[str], what: str) -> pa.Array:
+    """An event id column given either row by row (``rows``) or as how many rows each event
+    of ``ids`` has (``runs``): then the ids are repeated in one step."""
+    if not runs:
+        return _strings(rows)
+    if rows or len(runs) != len(ids):
+        raise ValueError(
+            f"OcelBuilder: {what} given both row by row and per event, or not for every event "
+            f"({len(runs)} counts for {len(ids)} events)"
+        )
+    return ids.take(pa.array(np.repeat(np.arange(len(runs), dtype=np.int32), runs)))
 
 
 class OcelBuilder:
@@ -357,6 +390,13 @@ class OcelBuilder:
     last :attr:`OBJECT_MEMORY` to a little over twice that many distinct objects. An object not
     met again for that long is emitted once more when it reappears, in a later batch; the store
     keeps the first row of each object, so this only costs a row, never a wrong type.
+
+    Two shortcuts for adapters that add an event and then its attribute and relation rows
+    (EPCIS): instead of repeating the event id in ``ea_id`` / ``eo_event`` row by row, append
+    to ``ea_runs`` / ``eo_runs`` how many rows the event has (one number per event of
+    ``ev_id``, 0 included) and :meth:`build` makes the id column at once; a batch uses one way
+    or the other for each table. And ``ev_time`` may hold the event's RFC 3339 time text as
+    written (with its time zone) in the place of a ``datetime``.
     """
 
     OBJECT_MEMORY = 1 << 18
@@ -374,8 +414,9 @@ class OcelBuilder:
     def _reset(self) -> None:
         self.ev_id: list[str] = []
         self.ev_type: list[str] = []
-        self.ev_time: list[datetime] = []
+        self.ev_time: list[datetime | str] = []
         self.ea_id: list[str] = []
+        self.ea_runs: list[int] = []
         self.ea_name: list[str] = []
         self.ea_value: list[str | None] = []
         self.ea_type: list[str] = []
@@ -387,6 +428,7 @@ class OcelBuilder:
         self.oa_value: list[str | None] = []
         self.oa_type: list[str] = []
         self.eo_event: list[str] = []
+        self.eo_runs: list[int] = []
         self.eo_object: list[str] = []
         self.eo_qualifier: list[str] = []
         self.eo_quantity: list[float | None] = []
@@ -583,17 +625,22 @@ class OcelBuilder:
         s = _strings
         empty = _EMPTY_TABLES
         from_arrays = pa.Table.from_arrays
+        has_events = bool(len(self.ev_id) or len(self.ev_type) or len(self.ev_time))
+        ev_id = s(self.ev_id)
         batch = Ocel(
-            events=from_arrays(
-                [s(self.ev_id), s(self.ev_type), _times(self.ev_time)], schema=EVENTS
-            )
-            if len(self.ev_id) or len(self.ev_type) or len(self.ev_time)
+            events=from_arrays([ev_id, s(self.ev_type), _times(self.ev_time)], schema=EVENTS)
+            if has_events
             else empty["events"],
             event_attributes=from_arrays(
-                [s(self.ea_id), s(self.ea_name), s(self.ea_value), s(self.ea_type)],
+                [
+                    _per_event(ev_id, self.ea_runs, self.ea_id, "event attribute ids"),
+                    s(self.ea_name),
+                    s(self.ea_value),
+                    s(self.ea_type),
+                ],
                 schema=EVENT_ATTRIBUTES,
             )
-            if self.ea_id or self.ea_name or self.ea_value or self.ea_type
+            if self.ea_id or self.ea_name or self.ea_value or self.ea_type or any(self.ea_runs)
             else empty["event_attributes"],
             objects=from_arrays([s(self.ob_id), s(self.ob_type)], schema=OBJECTS)
             if self.ob_id or self.ob_type
@@ -612,7 +659,7 @@ class OcelBuilder:
             else empty["object_attributes"],
             event_objects=from_arrays(
                 [
-                    s(self.eo_event),
+                    _per_event(ev_id, self.eo_runs, self.eo_event, "relation event ids"),
                     s(self.eo_object),
                     s(self.eo_qualifier),
                     pa.array(self.eo_quantity, pa.float64()),
@@ -625,6 +672,7 @@ class OcelBuilder:
             or self.eo_qualifier
             or self.eo_quantity
             or self.eo_uom
+            or any(self.eo_runs)
             else empty["event_objects"],
             object_objects=from_arrays(
                 [s(self.oo_source), s(self.oo_target), s(self.oo_qualifier)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,8 @@ from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.identifiers import identify, identify_all
 from keiretsu.io.epcis.mapping import map_event
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
-from keiretsu.model.ocel import Ocel, OcelBuilder
+from keiretsu.model.errors import DocumentError
+from keiretsu.model.ocel import Ocel, OcelBuilder, parse_time
 
 HEADS = [
     "urn:epc:id:sgtin:4012345.011111",
@@ -88,3 +90,48 @@ def test_small_batches_add_up_to_one_big_batch(tmp_path: Path) -> None:
     oa = whole.object_attributes.to_pylist()
     items = {r["ocel_id"] for r in oa if r["ocel_name"] == "cbvmda:lotNumber"}
     assert len(items) == 12 * 60
+
+
+# eventTime goes to the builder as written and is read by Arrow a batch at a time; the
+# instants must be those Python reads, whatever the spelling (decimals, offsets, 'Z' or 'z')
+TIMES = st.builds(
+    lambda day, hms, digits, zone: (
+        f"2024-03-{day:02d}T{hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d}{digits}{zone}"
+    ),
+    st.integers(1, 31),
+    st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)),
+    st.sampled_from(["", ".0", ".5", ".123", ".000001", ".999999", ".1234567", ".123456789"]),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:00", "-13:59", "+14:00", "+05:30"]),
+)
+
+
+def _event(when: str, i: int) -> dict[str, object]:
+    return {
+        "type": "ObjectEvent",
+        "action": "OBSERVE",
+        "eventTime": when,
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [f"urn:epc:id:sgtin:4012345.011111.{i}"],
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TIMES, min_size=1, max_size=6))
+def test_event_times_are_the_instants_written(times: list[str]) -> None:
+    builder = OcelBuilder()
+    for i, when in enumerate(times):
+        map_event(builder, f"e{i}", RawEvent(i, _event(when, i), f"/e/{i}"), DocumentHeader())
+    got = builder.build().events.column("ocel_time").to_pylist()
+    assert got == [parse_time(t) for t in times]
+
+
+def test_a_date_that_is_no_date_is_refused_at_its_event() -> None:
+    raw = RawEvent(4, _event("2024-02-30T10:00:00Z", 4), "/epcisBody/eventList/4")
+    with pytest.raises(DocumentError) as err:
+        map_event(OcelBuilder(), "x", raw, DocumentHeader())
+    p = err.value.problems[0]
+    assert (p.title, p.event_index, p.field) == (
+        "Invalid eventTime",
+        4,
+        "/epcisBody/eventList/4/eventTime",
+    )

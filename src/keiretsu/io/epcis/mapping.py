@@ -148,6 +148,24 @@ def _time(text: Any) -> datetime:
     return value.astimezone(UTC)
 
 
+def _event_time(text: Any) -> datetime | str:
+    """An eventTime for the builder: the usual RFC 3339 text with a time zone as written (the
+    builder reads a whole batch of them in one Arrow step), anything else as a UTC ``datetime``.
+    Either way it is read here, so a date that is no date is refused at its event."""
+    if (
+        type(text) is str
+        and len(text) >= 20
+        and text[10] == "T"
+        and (text[-1] == "Z" or text[-6] in "+-")
+    ):
+        try:
+            if datetime.fromisoformat(text).tzinfo is not None:
+                return text
+        except ValueError:
+            pass  # refused by _time, in its words
+    return _time(text)
+
+
 _SENSOR_TYPE = ("gs1:", "https://gs1.org/voc/")
 
 
@@ -456,8 +474,11 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     ev = raw.data
     etype = ev["type"]
     action = ev.get("action")
+    written = ev["eventTime"]
+    time: datetime | None = None  # eventTime in UTC, made only where needed (ILMD)
+    stamp: datetime | str  # what the builder gets: the usual text as written, else the instant
     try:
-        time = _time(ev["eventTime"])
+        stamp = _event_time(written)
     except ValueError as exc:
         raise DocumentError.single(
             "Invalid eventTime",
@@ -692,7 +713,7 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     # The event and its attributes; each (event type, attribute names) shape declared once.
     b.ev_id.append(eid)
     b.ev_type.append(activity)
-    b.ev_time.append(time)
+    b.ev_time.append(stamp)
     names = tuple(attrs)
     n = len(names)
     if timed:
@@ -708,7 +729,7 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     else:
         texts = list(attrs.values())
         types = [_STRING] * n
-    b.ea_id.extend([eid] * n)
+    b.ea_runs.append(n)
     b.ea_name.extend(names)
     b.ea_value.extend(texts)
     b.ea_type.extend(types)
@@ -729,16 +750,18 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
         if n > 1 and len(set(objects)) != n:
             _merge_repeats(objects, roles, quantities, units)
             n = len(objects)
-        b.eo_event.extend([eid] * n)
         b.eo_object.extend(objects)
         b.eo_qualifier.extend(roles)
         b.eo_quantity.extend(quantities)
         b.eo_uom.extend(units)
+    b.eo_runs.append(n)
 
     # ILMD: master data of what this event brought into being, valid from eventTime on.
     if kinds is not None and made:
         ilmd = ev.get("ilmd")
         if ilmd:
+            if time is None:
+                time = stamp if isinstance(stamp, datetime) else _time(stamp)
             _ilmd(b, ilmd, made, kinds, time)
 
     b.se_id.append(eid)
