@@ -30,6 +30,7 @@ never silently zero; set your own in the node's TOML file and read it with
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -123,7 +124,7 @@ class Rates:
                 str(exc),
                 type="invalid-rates",
                 document=document,
-                line=getattr(exc, "lineno", None),
+                line=_line_of(exc),
             ) from exc
         if table is not None:
             section = data.get(table)
@@ -155,6 +156,15 @@ class Rates:
                     raise _bad(document, where, "a number >= 0", value)
                 values[key] = float(value)
         return cls(**values)
+
+
+def _line_of(exc: tomllib.TOMLDecodeError) -> int | None:
+    """The line a TOML error is at (Python 3.11 only says it in the message)."""
+    line = getattr(exc, "lineno", None)
+    if isinstance(line, int):
+        return line
+    found = re.search(r"at line (\d+)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _is_rate(value: Any) -> bool:

@@ -266,7 +266,7 @@ def waste_evidence(
     notes = (finding.evidence, *finding.notes)
     return View(
         f"waste_evidence:{waste}",
-        table if table is not None else pa.table({}),
+        flow.utc_times(table) if table is not None else pa.table({}),
         notes,
         {"waste": waste, "measurable": finding.measurable, "currency": scope.rates.currency},
     )
