@@ -99,6 +99,11 @@ class Log:
     event_attributes: ir.Table
     object_attributes: ir.Table
     object_relations: ir.Table
+    steps: ir.Table | None = None
+    """Every object's trace with each event's successor, as the store keeps it up to date on
+    ingest (``object_step``: object_id, object_type, event_id, activity, time, seq, position,
+    next_event_id, next_activity, next_time); ``None`` where it is computed on the fly (a log
+    in memory, on Spark). Use :func:`keiretsu.analytics.traces.steps`, which picks either."""
 
     # --- building -----------------------------------------------------------------------------
 
@@ -127,6 +132,12 @@ class Log:
         for view, log_name, columns in _TABLES.values():
             table = con.table(view)
             tables[log_name] = table.select(**{new: table[old] for old, new in columns.items()})
+        # (ibis's list_tables needs an API DuckDB 2 dropped)
+        found = con.raw_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'object_step'"
+        ).fetchall()
+        if found[0][0]:
+            tables["steps"] = con.table("object_step")
         return cls(backend=con, engine="duckdb", **tables)
 
     @classmethod

@@ -22,6 +22,12 @@ def object_events(log: Log, object_types: str | Sequence[str] | None = None) -> 
 
     ``object_types`` limits it to objects of those types (one name or several); by default
     every object type."""
+    if log.steps is not None:  # the store keeps them flattened already
+        s = log.steps
+        if object_types is not None:
+            wanted = [object_types] if isinstance(object_types, str) else list(object_types)
+            s = s.filter(s.object_type.isin(wanted))
+        return s.select("object_id", "object_type", "event_id", "activity", "time", "seq")
     relations = log.relations.select("event_id", "object_id").distinct()
     objects = log.objects
     if object_types is not None:
@@ -48,6 +54,32 @@ def transitions(oe: ir.Table) -> ir.Table:
         next_event_id=oe.event_id.lead().over(w),
     )
     return steps.mutate(seconds_to_next=seconds_between(steps.time, steps.next_time))
+
+
+def steps(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table:
+    """Each object's trace with its successors, as :func:`transitions` gives it: read from the
+    store's ``object_step`` table, kept up to date on ingest, where the log has one, else
+    computed. Columns: object_id, object_type, event_id, activity, time, seq, position,
+    next_event_id, next_activity, next_time, seconds_to_next."""
+    if log.steps is None:
+        return transitions(object_events(log, object_types))
+    s = log.steps
+    if object_types is not None:
+        wanted = [object_types] if isinstance(object_types, str) else list(object_types)
+        s = s.filter(s.object_type.isin(wanted))
+    return s.select(
+        "object_id",
+        "object_type",
+        "event_id",
+        "activity",
+        "time",
+        "seq",
+        "position",
+        "next_activity",
+        "next_time",
+        "next_event_id",
+        seconds_to_next=seconds_between(s.time, s.next_time),
+    )
 
 
 def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:

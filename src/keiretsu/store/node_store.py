@@ -184,6 +184,16 @@ class Store:
         if "ocel_seq" not in columns:  # schema 1: the order read is the order stored
             self.con.execute("ALTER TABLE event ADD COLUMN ocel_seq BIGINT")
             self.con.execute("UPDATE event SET ocel_seq = rowid")
+            self.con.execute("BEGIN TRANSACTION")
+            self.update_steps(None)
+            self.con.execute("COMMIT")
+        elif (
+            not _rows(self.con, "SELECT count(*) FROM object_step")[0][0]
+            and _rows(self.con, "SELECT count(*) FROM event_object")[0][0]
+        ):  # a store written before the traces were kept
+            self.con.execute("BEGIN TRANSACTION")
+            self.update_steps(None)
+            self.con.execute("COMMIT")
         self.con.execute(
             "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
             [str(SCHEMA_VERSION), str(SCHEMA_VERSION)],
@@ -279,6 +289,11 @@ class Store:
             try:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
+                # the reader is done: both cores for the traces' update (memory stays bounded:
+                # DuckDB spills the sort to disk for a large document)
+                con.execute(f"SET threads = {int(saved_threads)}")
+                if report.events_new:
+                    self.update_steps(ingest_id)
                 self._finish(report, "accepted")
                 con.execute("COMMIT")
                 in_transaction = False
@@ -393,6 +408,89 @@ class Store:
                 ).to_dict(),
             )
             self._discard(int(row[0]), report)
+
+    def update_steps(self, ingest_id: int | None) -> None:
+        """Bring ``object_step`` (every object's trace with each event's successor) up to date
+        with the events of ingest ``ingest_id``, inside the caller's transaction; ``None``
+        rebuilds it from the whole log.
+
+        Only the tail of each object the document touches is recomputed: from its last step
+        before the document's first event for that object (events usually arrive in time
+        order, so that is one step), which also places late-arriving events correctly.
+        """
+        con = self.con
+        params: list[Any]
+        if ingest_id is None:
+            con.execute("DELETE FROM object_step")
+            where_e = where_eo = (
+                "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
+            )
+            params = []
+        else:
+            where_e, where_eo = "WHERE ingest_id = ?", "WHERE ingest_id = ?"
+            params = [ingest_id, ingest_id]
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE k_new_steps AS
+            SELECT DISTINCT eo.ocel_object_id AS object_id, o.ocel_type AS object_type,
+                   e.ocel_id AS event_id, e.ocel_type AS activity, e.ocel_time AS time,
+                   e.ocel_seq AS seq
+            FROM (SELECT ocel_event_id, ocel_object_id FROM event_object {where_eo}) eo
+            JOIN (SELECT * FROM event {where_e}) e ON e.ocel_id = eo.ocel_event_id
+            JOIN object o ON o.ocel_id = eo.ocel_object_id
+            """,
+            params,
+        )
+        # per object touched: where its new events start, and its last step before that
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE k_touch AS
+            SELECT object_id, min({'t': time, 's': seq}) AS first_new
+            FROM k_new_steps GROUP BY object_id
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE k_anchor AS
+            SELECT s.object_id, max({'t': s.time, 's': s.seq}) AS anchor,
+                   arg_max(s.position, {'t': s.time, 's': s.seq}) AS anchor_position
+            FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
+            WHERE {'t': s.time, 's': s.seq} < k.first_new
+            GROUP BY s.object_id
+            """
+        )
+        # the tail to recompute: stored steps from the anchor on, and the new events
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE k_tail AS
+            SELECT s.rowid AS old_row, s.object_id, s.object_type, s.event_id, s.activity,
+                   s.time, s.seq
+            FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
+            LEFT JOIN k_anchor a ON s.object_id = a.object_id
+            WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
+            """
+        )
+        con.execute(
+            "DELETE FROM object_step WHERE rowid IN "
+            "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
+        )
+        con.execute(
+            """
+            INSERT INTO object_step
+            SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
+                   coalesce(a.anchor_position, 0) + row_number() OVER w - 1,
+                   lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w
+            FROM (
+                SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
+                UNION ALL
+                SELECT object_id, object_type, event_id, activity, time, seq FROM k_new_steps
+            ) t
+            LEFT JOIN k_anchor a ON t.object_id = a.object_id
+            WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
+            """
+        )
+        for table in ("k_new_steps", "k_touch", "k_anchor", "k_tail"):
+            con.execute(f"DROP TABLE {table}")
 
     def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
         con = self.con

@@ -10,7 +10,8 @@ ingest log line.
 from __future__ import annotations
 
 SCHEMA_VERSION = 2
-"""1: the first layout. 2: ``event.ocel_seq``, the order events were read in."""
+"""1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
+``object_step`` table kept up to date on ingest."""
 
 DDL = [
     """
@@ -104,6 +105,24 @@ DDL = [
     CREATE TABLE IF NOT EXISTS object_type (
         ocel_type VARCHAR NOT NULL,
         attributes STRUCT(name VARCHAR, type VARCHAR)[] NOT NULL
+    )
+    """,
+    """
+    -- Every object's trace, kept up to date as documents are accepted: one row per object and
+    -- event, in the object's order (time, then the order read), with the event that follows.
+    -- What process maps, waiting times and variants are computed from, without re-sorting the
+    -- whole log each time.
+    CREATE TABLE IF NOT EXISTS object_step (
+        object_id VARCHAR,
+        object_type VARCHAR,
+        event_id VARCHAR,
+        activity VARCHAR,
+        time TIMESTAMPTZ,
+        seq BIGINT,
+        position BIGINT,
+        next_event_id VARCHAR,
+        next_activity VARCHAR,
+        next_time TIMESTAMPTZ
     )
     """,
     """
