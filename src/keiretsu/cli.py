@@ -309,6 +309,127 @@ def export(
     )
 
 
+@app.command()
+def analyze(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Logs to analyse straight away (ingested into --store, or into a temporary "
+            "store when --store is not given). Without files: the store's log."
+        ),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            "-s",
+            envvar="KEIRETSU_STORE",
+            help="The node's store (default .keiretsu/twin.duckdb when no files are given).",
+        ),
+    ] = None,
+    object_type: Annotated[
+        str | None,
+        typer.Option(
+            "--object-type",
+            "-t",
+            help="The object type to follow (default: the one most events are about, "
+            "not locations or resources).",
+        ),
+    ] = None,
+    value_adding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value-adding",
+            "-v",
+            help="A step that adds value (repeat the option); for logs without "
+            "start/complete events.",
+        ),
+    ] = None,
+    rates: Annotated[
+        Path | None,
+        typer.Option("--rates", help="The node's cost rates (TOML) for pricing the wastes."),
+    ] = None,
+    target_days: Annotated[
+        float | None, typer.Option("--target-days", help="Target days of supply.")
+    ] = None,
+    svg: Annotated[
+        Path | None,
+        typer.Option(
+            "--svg",
+            help="Where to write the value stream map (default value-stream-<type>.svg in the "
+            "current directory).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (default), or spark (local Spark; needs the spark extra)."),
+    ] = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """The morning report: process map, where time goes, bottlenecks, inventory, the eight
+    wastes, bullwhip, and the value stream map as SVG."""
+    import tempfile
+
+    from keiretsu.analytics import Log
+    from keiretsu.analytics.rates import Rates
+    from keiretsu.analytics.report import analyze as build_report
+
+    if engine not in ("duckdb", "spark"):
+        err_console.print(f"[bold red]error[/] --engine: {engine!r} is not duckdb or spark")
+        raise typer.Exit(2)
+    node_rates = None
+    if rates is not None:
+        try:
+            node_rates = Rates.from_toml(rates)
+        except (DocumentError, OSError) as exc:
+            err_console.print(f"[bold red]error[/] --rates: {exc}")
+            raise typer.Exit(2) from exc
+    with tempfile.TemporaryDirectory(prefix="keiretsu-analyze-") as tmp:
+        path = store or (Path(tmp) / "twin.duckdb" if files else DEFAULT_STORE)
+        if files:
+            with _open(path) as twin:
+                reports = _ingest_files(twin, files, None, "local", {}, True)
+                for r in reports:
+                    if r.problem:
+                        _print_problem(r.problem)
+                if any(r.status != "accepted" for r in reports):
+                    raise typer.Exit(1)
+        if not path.exists():
+            err_console.print(
+                f"[bold red]error[/] {path}: no store here (run `keiretsu ingest` first)"
+            )
+            raise typer.Exit(2)
+        try:
+            log = Log.open(path) if engine == "duckdb" else Log.on_spark(path)
+            report = build_report(
+                log,
+                object_type=object_type,
+                value_adding=value_adding,
+                rates=node_rates,
+                target_days=target_days,
+            )
+        except ValueError as exc:
+            err_console.print(f"[bold red]error[/] {exc}")
+            raise typer.Exit(2) from exc
+    svg_path = svg or Path(f"value-stream-{_slug(report.object_type)}.svg")
+    if report.vsm is not None:
+        svg_path.write_text(report.vsm.to_svg(), encoding="utf-8")
+    if as_json:
+        out = report.to_json()
+        out["value_stream_map_svg"] = str(svg_path)
+        print(json.dumps(out, indent=2, default=str))
+        return
+    from keiretsu.analytics.text import render
+
+    for section in render(report):
+        console.print(section)
+    console.print(f"Value stream map written to [bold]{svg_path}[/]")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "objects"
+
+
 def example_files() -> list[Path]:
     """The small two-company EPCIS example shipped with keiretsu (used by ``keiretsu demo``)."""
     root = resources.files("keiretsu") / "examples" / "two-company-chain"
