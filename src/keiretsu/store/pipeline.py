@@ -12,6 +12,7 @@ is gone and exits; if the reader dies, the writer gets an error and rolls back.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import queue
@@ -31,6 +32,8 @@ PARALLEL_MIN_BYTES = 8 * 2**20
 _HEADER = struct.Struct("<Q")
 _READ_AHEAD = 3
 """Batches read ahead of the writer (each a few MB)."""
+_GC_YOUNG = 100_000
+"""The reader process's first garbage-collector threshold (Python's default: 700 objects)."""
 
 
 def _send(out: IO[bytes], item: object) -> None:
@@ -57,6 +60,11 @@ def reader_main() -> None:
     the pipe, so the next write fails and this process ends."""
     from keiretsu.io.detect import reader_for
 
+    # This process only reads. What is loaded by now (the modules) lives as long as it does, and
+    # what reading makes is freed by reference counting: the cyclic collector need not walk the
+    # modules, nor the batch being built (lists of millions of rows) every few hundred events.
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG, 50, 1000)
     job = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     try:
