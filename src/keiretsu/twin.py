@@ -5,18 +5,24 @@
 ...     twin.ingest("shipments.jsonld", "receipts.xml")
 ...     print(twin.summary())
 ...     twin.export("plant.jsonocel")
+...     report = twin.analyze(object_type="pallet")
+...     report.views["bottlenecks"].to_polars()
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keiretsu.model import DocumentError, Ocel
+
+if TYPE_CHECKING:
+    from keiretsu.analytics.log import Log
+    from keiretsu.analytics.report import Report
 from keiretsu.store import IngestReport, Store, StoreSummary
 
 EXPORT_FORMATS = {
@@ -99,6 +105,20 @@ class Twin:
     def ingest_log(self) -> pa.Table:
         """Every document offered to the twin: when, from whom, accepted or refused and why."""
         return self.store.ingest_log()
+
+    def log(self) -> Log:
+        """The twin's log as Ibis tables on DuckDB, for the views of
+        :mod:`keiretsu.analytics` (``dfg(twin.log(), "order")``…)."""
+        from keiretsu.analytics.log import Log
+
+        return Log.from_connection(self.store.con)
+
+    def analyze(self, **options: Any) -> Report:
+        """Every view of the twin at once — the morning report of ``keiretsu analyze``
+        (options: ``object_type``, ``value_adding``, ``rates``, ``target_days``)."""
+        from keiretsu.analytics.report import analyze
+
+        return analyze(self.log(), **options)
 
     def ocel(self) -> Ocel:
         """Everything the twin holds, as an OCEL 2.0 log of Arrow tables."""
