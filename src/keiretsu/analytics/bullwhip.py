@@ -89,6 +89,7 @@ def bullwhip(
     meta: dict[str, Any] = {"window_days": float(window_days)}
     if first is None:
         return _empty(("no events in the log, so no order events",), meta)
+    first, last = _utc(first), _utc(last)
     step = float(window_days) * 86_400.0
     n_windows = int((_utc(last) - _utc(first)).total_seconds() // step) + 1
     meta.update(start=first, windows=n_windows)
@@ -102,15 +103,6 @@ def bullwhip(
         order_rows = _activity_rows(log, info, list(orders), echelon_type, side="buyer")
         demand_from_orders = None
         order_source = "events of activity " + ", ".join(repr(a) for a in orders)
-    n_orders = int(log.scalar(order_rows.count()))
-    if n_orders == 0:
-        return _empty(
-            (
-                f"no order events ({order_source}): the bullwhip ratio needs the orders each "
-                "echelon places; pass orders=[...] with the activities that are orders",
-            ),
-            meta,
-        )
     if demand is None:
         if demand_from_orders is None:
             _, demand_from_orders = _purchase_orders(log, info)
@@ -132,12 +124,20 @@ def bullwhip(
     rows = order_rows.mutate(side=ibis.literal("orders")).union(
         demand_rows.mutate(side=ibis.literal("demand"))
     )
-    since = seconds_between(ibis.literal(_utc(first)), rows.time)
+    since = seconds_between(ibis.literal(first), rows.time)
     rows = rows.mutate(window=(since / step).floor().cast("int64"))
     per = rows.group_by(["echelon", "side", "window"]).agg(
         total=rows.quantity.sum(), counted=rows.counted.sum()
     )
     table = log.execute(per)
+    if not any(side == "orders" for side in table.column("side").to_pylist()):
+        return _empty(
+            (
+                f"no order events ({order_source}): the bullwhip ratio needs the orders each "
+                "echelon places; pass orders=[...] with the activities that are orders",
+            ),
+            meta,
+        )
     out, counted = _ratios(table, n_windows)
     if counted:
         notes.append(

@@ -343,6 +343,13 @@ def stock_levels(log: Log, freq: str | None = None) -> View:
     return View("stock_levels", table, tuple(notes), {"freq": freq})
 
 
+def _utc_or_none(t: datetime | None) -> datetime | None:
+    """Spark hands back times without a zone (its session zone is UTC); DuckDB with one."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
 def _seconds(t: datetime) -> float:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
@@ -464,12 +471,13 @@ def days_of_supply(
     e = log.events
     span = log.execute(e.aggregate(first=e.time.min(), last=e.time.max()))
     first, last = span.column("first")[0].as_py(), span.column("last")[0].as_py()
+    first, last = _utc_or_none(first), _utc_or_none(last)
     notes = [
         *_RULE_NOTES,
         "demand = quantity leaving the location: shipped (in_transit), sold (retail_sold, "
         "dispensed), consumed (transformation input) or moved straight to another location",
     ]
-    if first is None:
+    if first is None or last is None:
         table = pa.Table.from_pylist([], schema=_SUPPLY_SCHEMA)
         return View("days_of_supply", table, (*notes, "the log holds no events"), {})
     observed_days = min(float(window_days), _seconds(last) / _DAY - _seconds(first) / _DAY)
