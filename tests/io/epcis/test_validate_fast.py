@@ -351,3 +351,41 @@ def test_a_good_identifier_is_still_wrong_where_an_object_is_expected() -> None:
     found = validate_event(raw, header)
     assert [p.field for p in found] == ["/e/0/bizTransactionList/0"]
     assert found == _check_event(raw, header, None)
+
+
+# A commissioning names new serials of a product whose head was checked before; the fast path
+# judges such a list in whole-list steps. Odd serials (too long, empty, dots, non-ASCII, not
+# text) and stray items of another head must get the full checker's verdict.
+SERIAL_ITEMS = st.one_of(
+    st.text(alphabet="AZaz09.-é%", min_size=0, max_size=22).map(
+        lambda s: f"urn:epc:id:sgtin:4012345.011111.{s}"
+    ),
+    st.sampled_from(
+        [
+            "urn:epc:id:sgtin:4012345.011111.1",
+            "urn:epc:id:sgtin:4012345.011111.12345678901234567890",
+            "urn:epc:id:sgtin:4012345.011111.123456789012345678901",
+            "urn:epc:id:sgtin:4012345.022222.7",
+            "urn:epc:id:sscc:4012345.0000000001",
+            "urn:epc:id:sgtin:4012345.01111.1",
+            "urn:epc:id:sgtin:4012345.011111",
+            7,
+            None,
+            ["urn:epc:id:sgtin:4012345.011111.1"],
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SERIAL_ITEMS, min_size=1, max_size=8), st.booleans())
+def test_new_serials_of_a_known_product_get_the_same_problems_both_ways(
+    items: list[Any], known_head: bool
+) -> None:
+    _forget()
+    header = DocumentHeader(namespaces=NAMESPACES)
+    if known_head:  # an earlier event had an item of this product
+        seen = {**SEEDS[1], "epcList": ["urn:epc:id:sgtin:4012345.011111.99"]}
+        assert validate_event(RawEvent(0, seen, "/e/0"), header) == []
+    event = {**SEEDS[1], "epcList": items}
+    _same_verdict(RawEvent(index=1, data=event, pointer="/epcisBody/eventList/1"), header)

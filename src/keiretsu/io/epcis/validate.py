@@ -1104,6 +1104,9 @@ def _epcs_ok(v: Any) -> bool:
     good = _GOOD_IDS
     if len(good) + len(v) > _GOOD_IDS_MAX:
         good.clear()
+    if _new_serials_ok(v):
+        _LAST[3] = list(v)  # a copy: the caller may change its list later
+        return True
     prefix = "\n"  # starts no identifier
     limit = 0
     for x in v:
@@ -1130,6 +1133,30 @@ def _epcs_ok(v: Any) -> bool:
             return False
     _LAST[3] = list(v)  # a copy: the caller may change its list later
     return True
+
+
+def _new_serials_ok(v: list[Any]) -> bool:
+    """The loop of :func:`_epcs_ok` in whole-list steps for its usual case, a commissioning:
+    every item a new serial (plain ASCII letters and digits, not too long) of the first item's
+    head, already checked. False only means: go through the loop."""
+    first = v[0]
+    if type(first) is not str:
+        return False
+    head, dot, _ = first.rpartition(".")
+    limit = _GOOD_HEADS.get(head)
+    if limit is None or not dot:
+        return False
+    cut = len(head) + 1
+    try:
+        # only a str equals a str: every item is text with that head
+        if {x[:cut] for x in v} != {first[:cut]}:
+            return False
+    except TypeError:  # an item that is no text
+        return False
+    tails = [x[cut:] for x in v]
+    lengths = list(map(len, tails))
+    joined = "".join(tails)
+    return min(lengths) > 0 and max(lengths) <= limit and joined.isalnum() and joined.isascii()
 
 
 def _quantities_ok(v: Any) -> bool:
