@@ -242,13 +242,15 @@ def _activities_table(log: Log, object_types: list[str] | None) -> ir.Table:
         objects=oe.object_id.nunique(),
         object_events=oe.count(),
     )
-    overall = oe.group_by("activity").agg(
-        events=oe.event_id.nunique(),
-        objects=oe.object_id.nunique(),
-        object_events=oe.count(),
+    # an object has one type, so all types' objects and links are the sums of the per-type
+    # ones; only the events (one event touches objects of several types) need counting again
+    sums = per_type.group_by("activity").agg(
+        objects=per_type.objects.sum(), object_events=per_type.object_events.sum()
     )
+    events = oe.group_by("activity").agg(events=oe.event_id.nunique())
+    overall = events.join(sums, "activity").mutate(object_type=ibis.null("string"))
     per_type = per_type.mutate(object_type=per_type.object_type.cast(dt.String(nullable=True)))
-    overall = overall.mutate(object_type=ibis.null("string")).select(per_type.columns)
+    overall = overall.select(**{c: overall[c].cast(per_type[c].type()) for c in per_type.columns})
     both = per_type.union(overall)
     return both.order_by([both.object_type.isnull().desc(), "object_type", "activity"])
 
