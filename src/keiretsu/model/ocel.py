@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -520,18 +520,20 @@ class OcelBuilder:
         """Many objects at once (the EPCs of an event), as :meth:`add_object` for each; an
         object whose type is ``None`` gets ``default_type``."""
         seen = self._seen_objects
-        new = [i for i, oid in enumerate(object_ids) if oid not in seen]
-        n = len(new)
-        if not n:
-            return
+        n = len(object_ids)
         if (
-            n == len(object_ids)
-            and len(seen) + n < self.OBJECT_MEMORY
+            len(seen) + n < self.OBJECT_MEMORY
+            and seen.keys().isdisjoint(object_ids)
             and self._old_objects.keys().isdisjoint(object_ids)
             and len(set(object_ids)) == n
         ):
             # all new and distinct (a commissioning): added in whole-list steps
-            types = [t or default_type for t in object_types]
+            types = cast(
+                "Sequence[str]",
+                object_types
+                if None not in object_types
+                else [t or default_type for t in object_types],
+            )
             seen.update(zip(object_ids, types, strict=True))
             self.ob_id += object_ids
             self.ob_type += types
@@ -539,7 +541,7 @@ class OcelBuilder:
                 self._seen_object_types[t] = {}
                 self._new_object_types.add(t)
             return
-        for i in new:
+        for i in [i for i, oid in enumerate(object_ids) if oid not in seen]:
             self.add_object(object_ids[i], object_types[i] or default_type)
 
     def _object_type(self, object_id: str) -> str | None:

@@ -135,3 +135,26 @@ def test_a_date_that_is_no_date_is_refused_at_its_event() -> None:
         4,
         "/epcisBody/eventList/4/eventTime",
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("abcdefghijklmn"), st.sampled_from([None, "lot", "case"])),
+            max_size=7,
+        ),
+        max_size=12,
+    )
+)
+def test_a_list_of_objects_is_added_as_its_objects_one_by_one(
+    events: list[list[tuple[str, str | None]]],
+) -> None:
+    whole, single = OcelBuilder(), OcelBuilder()
+    for objects in events:
+        whole.add_objects([i for i, _ in objects], [t for _, t in objects], "item")
+        for oid, kind in objects:
+            single.add_object(oid, kind or "item")
+    assert (whole.ob_id, whole.ob_type) == (single.ob_id, single.ob_type)
+    built = whole.build().object_types.to_pylist()
+    assert built == single.build().object_types.to_pylist()

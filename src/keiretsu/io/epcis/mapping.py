@@ -287,13 +287,14 @@ def _epcs(
     """An EPC list: every identifier canonical, new objects added, one relation row each
     (kept in ``objects``/``roles``); returns the object ids, and adds their types to
     ``kinds`` if given."""
-    known = added.get
-    met = [known(t) for t in items]
+    met = list(map(added.get, items))
     oids: list[str]
+    found: list[str | None]
     if all(met):  # all met before in this document
         oids = cast("list[str]", met)
         if kinds is not None:
-            kinds += [k or ITEM for k in identify_all(items)[1]]
+            found = identify_all(items)[1]
+            kinds += cast("list[str]", found) if None not in found else [k or ITEM for k in found]
     else:
         oids, found = identify_all(items)
         b.add_objects(oids, found, ITEM)
@@ -301,7 +302,7 @@ def _epcs(
             added.clear()
         added.update(zip(items, oids, strict=True))
         if kinds is not None:
-            kinds += [k or ITEM for k in found]
+            kinds += cast("list[str]", found) if None not in found else [k or ITEM for k in found]
     objects += oids
     roles += [qualifier] * len(oids)
     return oids
