@@ -391,12 +391,14 @@ class OcelBuilder:
     met again for that long is emitted once more when it reappears, in a later batch; the store
     keeps the first row of each object, so this only costs a row, never a wrong type.
 
-    Two shortcuts for adapters that add an event and then its attribute and relation rows
+    Shortcuts for adapters that add an event and then its attribute and relation rows
     (EPCIS): instead of repeating the event id in ``ea_id`` / ``eo_event`` row by row, append
     to ``ea_runs`` / ``eo_runs`` how many rows the event has (one number per event of
-    ``ev_id``, 0 included) and :meth:`build` makes the id column at once; a batch uses one way
-    or the other for each table. And ``ev_time`` may hold the event's RFC 3339 time text as
-    written (with its time zone) in the place of a ``datetime``.
+    ``ev_id``, 0 included) and :meth:`build` makes the id column at once. Instead of a
+    quantity and a unit on every relation (``eo_quantity`` / ``eo_uom``, mostly null), list
+    only the class-level ones in ``eo_amounts`` as (row of ``eo_object``, quantity, unit).
+    A batch uses one way or the other for each table. And ``ev_time`` may hold the event's
+    RFC 3339 time text as written (with its time zone) in the place of a ``datetime``.
     """
 
     OBJECT_MEMORY = 1 << 18
@@ -433,6 +435,7 @@ class OcelBuilder:
         self.eo_qualifier: list[str] = []
         self.eo_quantity: list[float | None] = []
         self.eo_uom: list[str | None] = []
+        self.eo_amounts: list[tuple[int, float | None, str | None]] = []
         self.oo_source: list[str] = []
         self.oo_target: list[str] = []
         self.oo_qualifier: list[str] = []
@@ -618,6 +621,25 @@ class OcelBuilder:
             schema=EVENT_TYPES,
         )
 
+    def _amounts(self) -> tuple[pa.Array, pa.Array]:
+        """The quantity and unit columns of the relations: row by row, or (``eo_amounts``)
+        null but for the rows listed."""
+        n = len(self.eo_object)
+        if self.eo_quantity or self.eo_uom or not n:
+            return pa.array(self.eo_quantity, pa.float64()), _strings(self.eo_uom)
+        if not self.eo_amounts:
+            return pa.nulls(n, pa.float64()), pa.nulls(n, _STRING)
+        rows, quantities, units = zip(*self.eo_amounts, strict=True)
+        at = np.zeros(n, dtype=np.int32)
+        at[list(rows)] = np.arange(len(rows), dtype=np.int32)
+        unlisted = np.ones(n, dtype=bool)
+        unlisted[list(rows)] = False
+        where = pa.array(at, mask=unlisted)  # a null position takes a null
+        return (
+            pa.array(quantities, pa.float64()).take(where),
+            pa.array(units, _STRING).take(where),
+        )
+
     def build(self) -> Ocel:
         """The rows collected since the last call, as an :class:`Ocel` batch.
 
@@ -664,8 +686,7 @@ class OcelBuilder:
                     _per_event(ev_id, self.eo_runs, self.eo_event, "relation event ids"),
                     s(self.eo_object),
                     s(self.eo_qualifier),
-                    pa.array(self.eo_quantity, pa.float64()),
-                    s(self.eo_uom),
+                    *self._amounts(),
                 ],
                 schema=EVENT_OBJECTS,
             )

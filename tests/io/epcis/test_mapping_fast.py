@@ -158,3 +158,39 @@ def test_a_list_of_objects_is_added_as_its_objects_one_by_one(
     assert (whole.ob_id, whole.ob_type) == (single.ob_id, single.ob_type)
     built = whole.build().object_types.to_pylist()
     assert built == single.build().object_types.to_pylist()
+
+
+def test_amounts_stay_on_their_relations_among_many_without() -> None:
+    lot_urn = "urn:epc:class:lgtin:4012345.012345.998877"
+    lot_link = "https://id.gs1.org/01/04012345123456/10/998877"
+    other = "urn:epc:class:lgtin:4012345.012345.L2"
+    events = [
+        _event("2024-03-04T07:00:00Z", 1),
+        {
+            **_event("2024-03-04T07:05:00Z", 2),
+            "quantityList": [
+                {"epcClass": lot_urn, "quantity": 200, "uom": "KGM"},
+                {"epcClass": other},
+                {"epcClass": lot_link, "quantity": 50.5, "uom": "KGM"},  # the same lot again
+            ],
+            "readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0"},
+        },
+        _event("2024-03-04T07:10:00Z", 3),
+        {**_event("2024-03-04T07:15:00Z", 4), "quantityList": [{"epcClass": other, "quantity": 3}]},
+    ]
+    builder = OcelBuilder()
+    for i, ev in enumerate(events):
+        map_event(builder, f"e{i}", RawEvent(i, ev, f"/e/{i}"), DocumentHeader())
+    rows = builder.build().event_objects.to_pylist()
+    amounts = {
+        (r["ocel_event_id"], r["ocel_object_id"]): (r["quantity"], r["uom"])
+        for r in rows
+        if r["ocel_object_id"] in (lot_link, identify(other)[0])
+    }
+    assert amounts == {
+        ("e1", lot_link): (250.5, "KGM"),
+        ("e1", identify(other)[0]): (None, None),
+        ("e3", identify(other)[0]): (3.0, None),
+    }
+    others = [r for r in rows if r["ocel_object_id"] not in (lot_link, identify(other)[0])]
+    assert len(others) == 5 and all(r["quantity"] is None and r["uom"] is None for r in others)

@@ -740,21 +740,29 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
         shapes.add(shape)
         b.declare_event_type(activity, dict(zip(names, types, strict=True)))
 
-    # The relations, one per object and role.
+    # The relations, one per object and role; the amounts of class-level ones on the side.
     n = len(objects)
     if n:
-        quantities: list[float | None] = [None] * n
-        units: list[Any] = [None] * n
-        for row, q, uom in amounts:
-            quantities[row] = q
-            units[row] = uom
-        if n > 1 and len(set(objects)) != n:
-            _merge_repeats(objects, roles, quantities, units)
+        if amounts:
+            quantities: list[float | None] = [None] * n
+            units: list[Any] = [None] * n
+            for row, q, uom in amounts:
+                quantities[row] = q
+                units[row] = uom
+            if n > 1 and len(set(objects)) != n:
+                _merge_repeats(objects, roles, quantities, units)
+                n = len(objects)
+            base = len(b.eo_object)
+            b.eo_amounts += [
+                (base + row, q, u)
+                for row, (q, u) in enumerate(zip(quantities, units, strict=True))
+                if q is not None or u is not None
+            ]
+        elif n > 1 and len(set(objects)) != n:
+            _merge_repeats(objects, roles, [None] * n, [None] * n)
             n = len(objects)
         b.eo_object.extend(objects)
         b.eo_qualifier.extend(roles)
-        b.eo_quantity.extend(quantities)
-        b.eo_uom.extend(units)
     b.eo_runs.append(n)
 
     # ILMD: master data of what this event brought into being, valid from eventTime on.
