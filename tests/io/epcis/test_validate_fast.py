@@ -389,3 +389,15 @@ def test_new_serials_of_a_known_product_get_the_same_problems_both_ways(
         assert validate_event(RawEvent(0, seen, "/e/0"), header) == []
     event = {**SEEDS[1], "epcList": items}
     _same_verdict(RawEvent(index=1, data=event, pointer="/epcisBody/eventList/1"), header)
+
+
+@pytest.mark.parametrize(
+    "field", ["epcList", "bizTransactionList", "sourceList", "destinationList"]
+)
+def test_a_null_list_is_refused_even_before_any_list_was_found_good(field: str) -> None:
+    _forget()  # nothing remembered yet, as in a fresh process
+    event = {**SEEDS[3], field: None}
+    found = validate_event(RawEvent(0, event, "/epcisBody/eventList/0"), DocumentHeader())
+    assert [(p.title, p.field) for p in found] == [
+        ("Wrong type", f"/epcisBody/eventList/0/{field}")
+    ]

@@ -1012,7 +1012,7 @@ _LOCATION_OK = (
     "(type({v}) is dict and len({v}) == 1 and type(l{i} := {v}.get('id')) is str"
     " and l{i} in _GOOD_IDS) or _location_ok({v})"
 )
-_EPCS_OK = "{v} == _LAST[3] or _epcs_ok({v})"  # e.g. packing the items just commissioned
+_EPCS_OK = "(type({v}) is list and {v} == _LAST[3]) or _epcs_ok({v})"  # packing what was made
 _FAST_COMMON: dict[str, str] = {
     "type": "",  # already known to be one of the five
     "eventTime": "_time_ok({v}, True)",
@@ -1029,9 +1029,11 @@ _FAST_COMMON: dict[str, str] = {
     "readPoint": _LOCATION_OK,
     "bizLocation": _LOCATION_OK,
     # the same list as the last good one (compared in C) needs no second look
-    "bizTransactionList": "({v} == _LAST[0] or _transactions_ok({v}, ns))",
-    "sourceList": "({v} == _LAST[1] or _parties_ok({v}, 'source', ns, 1))",
-    "destinationList": "({v} == _LAST[2] or _parties_ok({v}, 'destination', ns, 2))",
+    "bizTransactionList": "((type({v}) is list and {v} == _LAST[0]) or _transactions_ok({v}, ns))",
+    "sourceList": "((type({v}) is list and {v} == _LAST[1]) or _parties_ok({v}, 'source', ns, 1))",
+    "destinationList": (
+        "((type({v}) is list and {v} == _LAST[2]) or _parties_ok({v}, 'destination', ns, 2))"
+    ),
 }
 _ACTION_OK = "({v} == 'OBSERVE' or {v} == 'ADD' or {v} == 'DELETE')"
 _ID_OK = "type({v}) is str and ({v} in _GOOD_IDS or _id_ok({v}))"
@@ -1187,7 +1189,8 @@ def _quantities_ok(v: Any) -> bool:
 
 # The last good bizTransactionList, sourceList, destinationList and list of EPCs. Kept only
 # when what makes it good does not depend on the namespaces (bare CBV words): then a list equal
-# to it (its members equal strings, so strings) is as good.
+# to it (its members equal strings, so strings) is as good. None until one is: the conditions
+# compare only a list with it, so a null list is never taken for the last good one.
 _LAST: list[Any] = [None, None, None, None]
 
 
