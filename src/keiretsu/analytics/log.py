@@ -162,6 +162,11 @@ class Log:
             source = read_store(source)
         arrow = _arrow_tables(source) if isinstance(source, Ocel) else source
         session = spark if spark is not None else local_spark()
+        # what DuckDB calls epoch_us (keiretsu.analytics.traces.epoch_micros)
+        session.sql(
+            "CREATE OR REPLACE TEMPORARY FUNCTION epoch_us(ts TIMESTAMP) RETURNS BIGINT "
+            "RETURN unix_micros(ts)"
+        )
         con = ibis.pyspark.connect(session)
         tables = {}
         for name, table in arrow.items():

@@ -187,6 +187,16 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             self.update_steps(None)
             self.con.execute("COMMIT")
+        elif "next_seq" not in {
+            r[0] for r in self.con.execute("DESCRIBE object_step").fetchall()
+        }:  # traces kept before they had the successor's read order
+            self.con.execute("DROP TABLE object_step")
+            for statement in DDL:
+                if "object_step" in statement:
+                    self.con.execute(statement)
+            self.con.execute("BEGIN TRANSACTION")
+            self.update_steps(None)
+            self.con.execute("COMMIT")
         elif (
             not _rows(self.con, "SELECT count(*) FROM object_step")[0][0]
             and _rows(self.con, "SELECT count(*) FROM event_object")[0][0]
@@ -479,7 +489,8 @@ class Store:
             INSERT INTO object_step
             SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
                    coalesce(a.anchor_position, 0) + row_number() OVER w - 1,
-                   lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w
+                   lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w,
+                   lead(t.seq) OVER w
             FROM (
                 SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
                 UNION ALL

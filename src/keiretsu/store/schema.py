@@ -122,7 +122,8 @@ DDL = [
         position BIGINT,
         next_event_id VARCHAR,
         next_activity VARCHAR,
-        next_time TIMESTAMPTZ
+        next_time TIMESTAMPTZ,
+        next_seq BIGINT
     )
     """,
     """
