@@ -144,3 +144,7 @@ def test_demo_runs_on_the_shipped_example(tmp_path: Path) -> None:
     assert code == 0, err
     assert "0 new, 16 already known" in out  # the plant's document sent twice
     assert "shipping" in out and "trade item" in out
+    # then the value stream: the report's sections and the map beside the store
+    for section in ("Process map — trade item", "Bottlenecks", "The eight wastes"):
+        assert section in out, section
+    assert (tmp_path / "value-stream.svg").read_text().startswith("<svg")

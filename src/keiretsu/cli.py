@@ -440,8 +440,12 @@ def example_files() -> list[Path]:
 def demo(
     store: StoreOption = Path(".keiretsu") / "demo.duckdb",
     fresh: Annotated[bool, typer.Option(help="Start from an empty store.")] = True,
+    analyze: Annotated[
+        bool, typer.Option(help="Then print the morning report and the value stream map.")
+    ] = True,
 ) -> None:
-    """Ingest the shipped two-company example (a plant and a distributor) and show the twin."""
+    """Ingest the shipped two-company example (a plant and a distributor), show the twin and
+    its value stream: process map, where time goes, bottlenecks, inventory, wastes."""
     if fresh and store.exists():
         store.unlink()
         wal = store.with_name(store.name + ".wal")
@@ -464,6 +468,18 @@ def demo(
             f"{again.events_known} already known — ingest is idempotent."
         )
         _show_summary(twin.summary())
+        if analyze and all(r.status == "accepted" for r in reports):
+            from keiretsu.analytics.text import render
+
+            # the plant's value-adding steps: making the tea and packing it for the customer
+            report = twin.analyze(value_adding=["commissioning", "packing"], target_days=7)
+            console.rule("The value stream, end to end")
+            for section in render(report):
+                console.print(section)
+            if report.vsm is not None:
+                svg = store.with_name("value-stream.svg")
+                svg.write_text(report.vsm.to_svg(), encoding="utf-8")
+                console.print(f"Value stream map written to [bold]{svg}[/]")
     if any(r.status != "accepted" for r in reports):
         raise typer.Exit(1)
 
