@@ -1,0 +1,193 @@
+"""Every view of the morning report on a large object-centric log: seconds and peak memory.
+
+    .venv/bin/python bench/views.py [--events 10000000] [--runs 3] [--workdir DIR]
+
+The figure of issue #3: "all the views on a generated 10M-event object-centric log within 10 s
+and 4 GB on this 2-core machine". The log is the OCEL 2.0 ``running-example.sqlite`` (ocpa
+sample logs, 18,211 events, 10,031 objects of six types) copied until it holds ``--events``
+events: every event id and object id of copy ``k`` ends in ``#k``; times, activities,
+qualifiers and attributes are left as they are, so copies overlap in time (a busier shop, not
+a longer one). The copies are ingested with ``Store.ingest`` in documents of about a million
+events each, so each document's trace update stays bounded. The store is built once in
+``--workdir`` and reused by later runs.
+
+Then, in a fresh process per run (nothing cached from the build or an earlier run), it opens
+the store and times ``analyze(Log.open(store))``: every view the morning report shows for the
+object type it follows (process map, variants, object times, step statistics, bottlenecks,
+days of supply, the wastes with their Pareto, bullwhip and the value stream map). It prints
+the total, the seconds of each view (``Report.seconds``; medians over ``--runs``) and the
+process's peak memory (max RSS, which includes DuckDB's buffers), with DuckDB's own count of
+the memory it holds at the end.
+
+No peer tool computes all these views (pm4py has the process maps and variants, none has the
+lean views: flow times with Little's law, bottlenecks, days of supply, the eight wastes,
+bullwhip, the value stream map), so there is no peer figure here; ``bench/analytics.py``
+compares the process maps with pm4py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RUNNING = DATA / "ocel" / "running-example.sqlite"
+DOCUMENT_EVENTS = 1_000_000
+
+# every column holding an event or object id, per table of the OCEL model
+_ID_COLUMNS = {
+    "events": ["ocel_id"],
+    "event_attributes": ["ocel_id"],
+    "objects": ["ocel_id"],
+    "object_attributes": ["ocel_id"],
+    "event_objects": ["ocel_event_id", "ocel_object_id"],
+    "object_objects": ["ocel_source_id", "ocel_target_id"],
+    "source_events": ["ocel_id"],
+}
+
+
+def _suffixed(ocel: Any, suffix: str) -> Any:
+    """The same batch with every event and object id ending in ``suffix``."""
+    from keiretsu.model import Ocel
+
+    tables = {}
+    for name, table in ocel.tables().items():
+        for column in _ID_COLUMNS.get(name, []):
+            i = table.column_names.index(column)
+            ids = pc.binary_join_element_wise(table.column(column), pa.scalar(suffix), "")
+            table = table.set_column(i, table.field(i), ids)
+        tables[name] = table
+    return Ocel(**tables)
+
+
+def build_store(workdir: Path, events: int) -> tuple[Path, float | None]:
+    """The store of about ``events`` events (built unless already in ``workdir``) and the
+    seconds the build took (None when reused)."""
+    from keiretsu.io.detect import read_any
+    from keiretsu.model import Ocel
+    from keiretsu.store import Store
+
+    path = workdir / f"running-example-{events}.duckdb"
+    if path.exists():
+        return path, None
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = Ocel.concat(read_any(RUNNING))
+    per_copy = source.events.num_rows
+    copies = max(1, round(events / per_copy))
+    per_document = max(1, round(DOCUMENT_EVENTS / per_copy))
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    with Store(tmp) as store:
+        for first in range(0, copies, per_document):
+            last = min(copies, first + per_document)
+
+            def batches(lo: int = first, hi: int = last) -> Iterator[Any]:
+                for k in range(lo, hi):
+                    yield _suffixed(source, f"#{k}")
+
+            report = store.ingest(batches(), document=f"{RUNNING.name} copies {first}-{last - 1}")
+            assert report.status == "accepted", report
+            print(
+                f"  ingested copies {first}-{last - 1} ({report.events_new:,} events) "
+                f"at {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
+    tmp.rename(path)
+    return path, time.perf_counter() - t0
+
+
+# Run in a fresh process: open the store, run every view, report seconds and memory as JSON.
+MEASURE = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from keiretsu.analytics import Log
+from keiretsu.analytics.report import analyze
+t_import = time.perf_counter() - t0
+t0 = time.perf_counter()
+log = Log.open(sys.argv[1])
+report = analyze(log)
+total = time.perf_counter() - t0
+duck = log.backend.raw_sql(
+    "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+).fetchall()[0][0]
+events = log.scalar(log.events.count())
+print(json.dumps({
+    "events": events,
+    "object_type": report.object_type,
+    "total": total,
+    "import": t_import,
+    "seconds": report.seconds,
+    "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "duckdb_mib": duck / 2**20,
+}))
+"""
+
+
+def measure(store: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="fresh processes (median)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/keiretsu-bench-views"))
+    args = parser.parse_args()
+
+    print(
+        f"# every view of the morning report — {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}; median of {args.runs} fresh processes"
+    )
+    print("# no peer tool computes all these views: no peer figure (maps: bench/analytics.py)")
+    store, built = build_store(args.workdir, args.events)
+    size = store.stat().st_size / 2**20
+    if built is None:
+        print(f"store {store} reused ({size:,.0f} MiB)")
+    else:
+        print(f"store {store} built in {built:.0f} s ({size:,.0f} MiB)")
+    runs = [measure(store) for _ in range(args.runs)]
+    first = runs[0]
+    totals = [r["total"] for r in runs]
+    rss = [r["max_rss_mib"] for r in runs]
+    print(
+        f"running-example x{math.ceil(first['events'] / 18_211)}: {first['events']:,} events, "
+        f"following {first['object_type']!r}"
+    )
+    print(
+        f"  analyze(Log.open(store)): {statistics.median(totals):.2f} s "
+        f"(min {min(totals):.2f}, max {max(totals):.2f}); "
+        f"peak RSS {statistics.median(rss):,.0f} MiB (max {max(rss):,.0f}); "
+        f"DuckDB holds {statistics.median(r['duckdb_mib'] for r in runs):,.0f} MiB at the end"
+    )
+    for view in first["seconds"]:
+        values = [r["seconds"][view] for r in runs]
+        share = statistics.median(values) / statistics.median(totals)
+        print(f"    {view:<18} {statistics.median(values):7.2f} s  ({share:5.1%})")
+
+
+if __name__ == "__main__":
+    main()
