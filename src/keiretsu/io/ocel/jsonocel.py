@@ -88,7 +88,7 @@ class _Reader:
         self.f.seek(0)
         try:
             yield from ijson.items(self.f, prefix, use_float=True)
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise refuse(
                 self.doc,
                 f"not well-formed JSON: {exc}",
@@ -179,7 +179,7 @@ class _Reader:
                         builder = ijson.ObjectBuilder()
                     else:
                         break  # events/objects come first: look for the declarations by scan
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise refuse(self.doc, f"not well-formed JSON: {exc}", title="Malformed JSON") from None
         for key in _TYPE_KEYS:
             if key not in found:
