@@ -338,9 +338,10 @@ def _handled_events(scope: _Scope) -> ir.Table:
     return oe.drop("transition")
 
 
-def _repeats(scope: _Scope) -> ir.Table:
+def _repeats(scope: _Scope, keep: Callable[[ir.Table], ir.BooleanValue] | None = None) -> ir.Table:
     """Every pass of a step on an object after its first (``visit`` >= 1), with the previous
-    step of the object and the time of the previous pass of the same step.
+    step of the object and the time of the previous pass of the same step; ``keep`` narrows
+    them (e.g. to inspections) before the multiplicity check below, which is the costly part.
 
     A pass made for a different object of another type than the previous pass (an order's
     second item picked; an employee confirming the next order) is the step's multiplicity,
@@ -354,38 +355,39 @@ def _repeats(scope: _Scope) -> ir.Table:
         visit=ibis.row_number().over(same),
         prev_pass_time=oe.time.lag().over(same),
         prev_pass_event=oe.event_id.lag().over(same),
+        prev_pass_seq=oe.seq.lag().over(same),
     )
     rep = t.filter(t.visit > 0)
+    if keep is not None:
+        rep = rep.filter(keep(rep))
     if len(scope.types()) < 2 and scope.object_type is None:
-        return rep  # no other handled type to tell multiplicity by
-    log = scope.log
-    o = log.objects
-    handled_types = _all_handled(scope)
-    h = (
-        log.relations.select("event_id", "object_id")
-        .distinct()
-        .join(o.filter(o.object_type.isin(handled_types)), "object_id")
-        .select("event_id", other_id="object_id", other_type="object_type")
+        return rep.drop("prev_pass_seq")  # no other handled type to tell multiplicity by
+    # The two passes' events are told apart by their read order (``seq``, one per event):
+    # integer keys join faster than text ids.
+    h = object_events(scope.log, _all_handled(scope))
+    h = h.select(s="seq", other_id="object_id", other_type="object_type")
+    pairs = rep.select(x="object_id", x_type="object_type", s1="prev_pass_seq", s2="seq")
+    # objects of each type on each pass, the object itself left out
+    per_type = h.group_by(["s", "other_type"]).agg(n=h.count())
+    seen = []
+    for key in ("s1", "s2"):
+        j = pairs.join(per_type, pairs[key] == per_type.s)
+        others = j.n - (j.other_type == j.x_type).cast("int64")
+        seen.append(j.filter(others > 0).select("x", "s2", "other_type"))
+    both_seen = seen[0].join(seen[1], ["x", "s2", "other_type"]).select("x", "s2", "other_type")
+    # objects on both passes (other than the object itself), by type
+    first = pairs.join(h, [pairs.s1 == h.s, pairs.x != h.other_id]).select(
+        "x", "s2", "other_type", "other_id"
     )
-    pairs = rep.select(x="object_id", e1="prev_pass_event", e2="event_id")
-    sides = []
-    for side, key in ((1, "e1"), (2, "e2")):
-        joined = pairs.join(h, [pairs[key] == h.event_id, pairs.x != h.other_id])
-        sides.append(joined.select("x", "e2", "other_type", "other_id", side=ibis.literal(side)))
-    both = ibis.union(*sides, distinct=True)
-    per_other = both.group_by(["x", "e2", "other_type", "other_id"]).agg(sides=both.side.nunique())
-    per_type = per_other.group_by(["x", "e2", "other_type"]).agg(
-        common=(per_other.sides == 2).cast("int64").sum()
-    )
-    # both passes touch the type when objects of it are seen on both sides
-    seen = both.group_by(["x", "e2", "other_type"]).agg(sides_seen=both.side.nunique())
-    verdict = per_type.join(seen, ["x", "e2", "other_type"])
-    divergent = (
-        verdict.filter((verdict.sides_seen == 2) & (verdict.common == 0))
-        .select("x", "e2")
+    h2 = h.view()
+    common = (
+        first.semi_join(h2, [first.s2 == h2.s, first.other_id == h2.other_id])
+        .select("x", "s2", "other_type")
         .distinct()
     )
-    return rep.anti_join(divergent, [rep.object_id == divergent.x, rep.event_id == divergent.e2])
+    divergent = both_seen.anti_join(common, ["x", "s2", "other_type"]).select("x", "s2").distinct()
+    out = rep.anti_join(divergent, [rep.object_id == divergent.x, rep.seq == divergent.s2])
+    return out.drop("prev_pass_seq")
 
 
 def _top(items: list[tuple[str, float]], n: int = 3) -> str:
@@ -963,8 +965,7 @@ def _overprocessing(scope: _Scope, detail: bool) -> _Result:
             "no inspecting steps in this log (name them with inspection_steps=...)",
             ("steps nothing downstream depends on are not inferred from events",),
         ), (_empty({"object_id": pa.string()}) if detail else None)
-    rep = _repeats(scope)
-    rep = rep.filter(rep.activity.isin(inspections))
+    rep = _repeats(scope, lambda t: t.activity.isin(inspections))
     per = log.execute(
         rep.group_by("activity")
         .agg(repeats=rep.count(), objects=rep.object_id.nunique())
@@ -1052,8 +1053,9 @@ def _defect_rows(scope: _Scope) -> ir.Table:
 
     # rework: a step done again after another step (not inspections nor failure steps)
     not_rework = [*scope.inspections(), *scope.defect_steps()]
-    rep = _repeats(scope)
-    rework = rep.filter((rep.prev_activity != rep.activity) & ~rep.activity.isin(not_rework))
+    rework = _repeats(
+        scope, lambda t: (t.prev_activity != t.activity) & ~t.activity.isin(not_rework)
+    )
     parts.append(
         shape(
             rework,
