@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,9 +43,10 @@ def describe_seconds(seconds: float) -> str:
     return f"{seconds / 86_400:.1f} days"
 
 
-def _growth(log: Log, object_type: str) -> dict[str, float]:
+def _growth(log: Log, object_type: str, v: ir.Table | None = None) -> dict[str, float]:
     """Per step: the least-squares slope of its end-of-day WIP over the span (objects/day)."""
-    v = visits(log, object_type)
+    if v is None:
+        v = visits(log, object_type)
     rows = bucket_counts(log, v.select("activity", "arrive", "leave"), _DAY, ["activity"])
     if rows.num_rows == 0:
         return {}
@@ -64,16 +66,27 @@ def _growth(log: Log, object_type: str) -> dict[str, float]:
     return out
 
 
-def bottlenecks(log: Log, object_type: str) -> View:
+def bottlenecks(
+    log: Log,
+    object_type: str,
+    *,
+    stats: View | None = None,
+    visit_table: ir.Table | None = None,
+) -> View:
     """The steps of ``object_type``'s flow ranked as candidate bottlenecks, the likeliest first.
 
     Columns: ``rank`` (1 = likeliest), ``activity``, ``mean_wait_before_seconds`` (seconds),
     ``utilisation`` (0-1, null where not measurable), ``wip_growth_per_day`` (objects/day),
     ``mean_wip`` (objects), ``score`` (0-1, mean of the scaled signs) and ``evidence``, one line
     in words, e.g. "waits 3.2 days on average before this step, the longest; WIP grew by 4.0
-    objects/day"."""
-    stats = step_stats(log, object_type)
-    growth = _growth(log, object_type)
+    objects/day".
+
+    ``stats`` (the type's :func:`~keiretsu.analytics.flow.step_stats` over its whole span) and
+    ``visit_table`` (its :func:`~keiretsu.analytics.flow.visits`) may be passed when already
+    at hand, as the morning report does, so they are not computed twice."""
+    if stats is None:
+        stats = step_stats(log, object_type, visit_table=visit_table)
+    growth = _growth(log, object_type, visit_table)
     rows = stats.to_pylist()
     notes = [
         "score: mean of the wait before the step, its utilisation and its WIP growth, each "

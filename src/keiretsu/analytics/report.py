@@ -10,15 +10,17 @@ eight wastes with their Pareto, bullwhip and the value stream map, and returns t
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from keiretsu.analytics.bottleneck import bottlenecks
 from keiretsu.analytics.bullwhip import bullwhip
-from keiretsu.analytics.flow import object_times, step_stats
+from keiretsu.analytics.flow import object_times, step_stats, visits
 from keiretsu.analytics.inventory import days_of_supply
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.process_map import ocdfg, variants
@@ -62,18 +64,51 @@ class Report:
 def main_object_type(log: Log) -> str:
     """The object type the report follows by default: of the types whose objects flow through
     the process (not locations, parties or resources), the one most events are about."""
-    r = log.relations.select("event_id", "object_id").distinct()
-    j = r.join(log.objects, "object_id")
+    if log.steps is not None:
+        # the store's traces: one row per object and event; an event's read order (seq) is
+        # one integer per event and each trace has one first step, so no distinct text ids
+        s = log.steps
+        per_type = s.group_by("object_type").agg(
+            events=s.seq.nunique(), objects=(s.position == 0).cast("int64").sum()
+        )
+    else:
+        r = log.relations.select("event_id", "object_id").distinct()
+        j = r.join(log.objects, "object_id")
+        per_type = j.group_by("object_type").agg(
+            events=j.event_id.nunique(), objects=j.object_id.nunique()
+        )
     counts = log.execute(
-        j.group_by("object_type")
-        .agg(events=j.event_id.nunique(), objects=j.object_id.nunique())
-        .order_by([ibis.desc("events"), ibis.desc("objects"), "object_type"])
+        per_type.order_by([ibis.desc("events"), ibis.desc("objects"), "object_type"])
     ).to_pylist()
     flowing = [c for c in counts if c["object_type"].lower() not in NOT_FLOWING]
     chosen = flowing or counts
     if not chosen:
         raise ValueError("the log has no objects: nothing to analyse")
     return str(chosen[0]["object_type"])
+
+
+def _materialized(log: Log, expr: ir.Table, name: str) -> ir.Table:
+    """``expr`` computed once into a temporary table on DuckDB (dropped when the connection
+    closes, or by :func:`_drop`), so the views that share it do not recompute it; on other
+    engines the expression itself. (Ibis's own ``Table.cache()`` cannot drop its table again
+    on DuckDB 2.)"""
+    if log.engine != "duckdb":
+        return expr
+    table = f"k_report_{name}_{uuid.uuid4().hex[:12]}"
+    sql = ibis.to_sql(expr, dialect="duckdb")
+    log.backend.raw_sql(f'CREATE TEMP TABLE "{table}" AS {sql}')
+    cached: ir.Table = log.backend.table(table)
+    return cached
+
+
+def _drop(log: Log, tables: Collection[ir.Table]) -> None:
+    """Drop the temporary tables :func:`_materialized` made."""
+    if log.engine != "duckdb":
+        return
+    for t in tables:
+        name = t.get_name()
+        if name.startswith("k_report_"):
+            log.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def analyze(
@@ -110,8 +145,15 @@ def analyze(
     views["start_end"] = pm.start_end
     views["variants"] = timed("variants", lambda: variants(log, followed))
     views["object_times"] = timed("object_times", lambda: object_times(log, followed, value_adding))
-    views["step_stats"] = timed("step_stats", lambda: step_stats(log, followed))
-    views["bottlenecks"] = timed("bottlenecks", lambda: bottlenecks(log, followed))
+    # the followed objects' visits to steps feed both step_stats and bottlenecks: computed once
+    visit_table = timed("visits", lambda: _materialized(log, visits(log, followed), "visits"))
+    views["step_stats"] = timed(
+        "step_stats", lambda: step_stats(log, followed, visit_table=visit_table)
+    )
+    views["bottlenecks"] = timed(
+        "bottlenecks",
+        lambda: bottlenecks(log, followed, stats=views["step_stats"], visit_table=visit_table),
+    )
     views["days_of_supply"] = timed(
         "days_of_supply", lambda: days_of_supply(log, window_days, targets=target_days)
     )
@@ -125,4 +167,5 @@ def analyze(
     vsm = timed(
         "value_stream_map", lambda: value_stream_map(log, followed, value_adding=value_adding)
     )
+    _drop(log, [visit_table])
     return Report(followed, types, views, vsm, seconds)
