@@ -53,8 +53,12 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        # let it commit at least one document in some rounds, none in others
-        time.sleep(rng.uniform(0.8, 3.5))
+        # once it has started writing (however loaded the machine), let it commit at least one
+        # document in some rounds, none in others
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.3, 3.0))
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL, err

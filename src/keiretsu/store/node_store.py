@@ -133,6 +133,9 @@ class Store:
     COMMIT_ROWS = 1_000_000
     """Rows (over all tables) written per transaction during a large ingest."""
 
+    STEP_ROWS = 2_000_000
+    """New trace rows (object, event) recomputed per pass when a document is accepted."""
+
     def __init__(
         self,
         path: str | Path,
@@ -451,55 +454,62 @@ class Store:
             """,
             params,
         )
-        # per object touched: where its new events start, and its last step before that
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE k_touch AS
-            SELECT object_id, min({'t': time, 's': seq}) AS first_new
-            FROM k_new_steps GROUP BY object_id
-            """
-        )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE k_anchor AS
-            SELECT s.object_id, max({'t': s.time, 's': s.seq}) AS anchor,
-                   arg_max(s.position, {'t': s.time, 's': s.seq}) AS anchor_position
-            FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
-            WHERE {'t': s.time, 's': s.seq} < k.first_new
-            GROUP BY s.object_id
-            """
-        )
-        # the tail to recompute: stored steps from the anchor on, and the new events
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE k_tail AS
-            SELECT s.rowid AS old_row, s.object_id, s.object_type, s.event_id, s.activity,
-                   s.time, s.seq
-            FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
-            LEFT JOIN k_anchor a ON s.object_id = a.object_id
-            WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
-            """
-        )
-        con.execute(
-            "DELETE FROM object_step WHERE rowid IN "
-            "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
-        )
-        con.execute(
-            """
-            INSERT INTO object_step
-            SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
-                   coalesce(a.anchor_position, 0) + row_number() OVER w - 1,
-                   lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w,
-                   lead(t.seq) OVER w
-            FROM (
-                SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
-                UNION ALL
-                SELECT object_id, object_type, event_id, activity, time, seq FROM k_new_steps
-            ) t
-            LEFT JOIN k_anchor a ON t.object_id = a.object_id
-            WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
-            """
-        )
+        # Objects in passes of about STEP_ROWS new rows each (by a hash of their id), so the
+        # window over a large document's traces stays within the ingest's memory.
+        n_new = int(_rows(con, "SELECT count(*) FROM k_new_steps")[0][0])
+        parts = max(1, -(-n_new // self.STEP_ROWS))
+        for part in range(parts):
+            # per object touched: where its new events start, and its last step before that
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_touch AS
+                SELECT object_id, min({'t': time, 's': seq}) AS first_new
+                FROM k_new_steps WHERE hash(object_id) % ? = ? GROUP BY object_id
+                """,
+                [parts, part],
+            )
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_anchor AS
+                SELECT s.object_id, max({'t': s.time, 's': s.seq}) AS anchor,
+                       arg_max(s.position, {'t': s.time, 's': s.seq}) AS anchor_position
+                FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
+                WHERE {'t': s.time, 's': s.seq} < k.first_new
+                GROUP BY s.object_id
+                """
+            )
+            # the tail to recompute: stored steps from the anchor on, and the new events
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_tail AS
+                SELECT s.rowid AS old_row, s.object_id, s.object_type, s.event_id, s.activity,
+                       s.time, s.seq
+                FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
+                LEFT JOIN k_anchor a ON s.object_id = a.object_id
+                WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
+                """
+            )
+            con.execute(
+                "DELETE FROM object_step WHERE rowid IN "
+                "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
+            )
+            con.execute(
+                """
+                INSERT INTO object_step
+                SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
+                       coalesce(a.anchor_position, 0) + row_number() OVER w - 1,
+                       lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w,
+                       lead(t.seq) OVER w
+                FROM (
+                    SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
+                    UNION ALL
+                    SELECT n.object_id, n.object_type, n.event_id, n.activity, n.time, n.seq
+                    FROM k_new_steps n SEMI JOIN k_touch k ON n.object_id = k.object_id
+                ) t
+                LEFT JOIN k_anchor a ON t.object_id = a.object_id
+                WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
+                """
+            )
         for table in ("k_new_steps", "k_touch", "k_anchor", "k_tail"):
             con.execute(f"DROP TABLE {table}")
 
