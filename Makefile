@@ -49,6 +49,8 @@ format: $(STAMP_DEV)
 ## bench: the comparisons with peers (pm4py); long, not part of `make test`
 bench: $(STAMP_BENCH)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/views.py
 
 clean:
 	rm -rf $(VENV) .keiretsu build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
