@@ -110,7 +110,7 @@ def _edge_table(log: Log, object_types: list[str] | None, *, event_pairs: bool) 
     }
     if event_pairs:
         # two objects of one type moving together from one event to the same next event
-        # make one event pair (pm4py's "event couples")
+        # make one event pair (pm4py's "event couples"); events told by their integer seq
         pair = ibis.struct({"seq": moves.seq, "next_seq": moves.next_seq})
         metrics["event_pairs"] = pair.nunique()
     metrics |= {
@@ -159,14 +159,20 @@ def dfg(log: Log, object_type: str) -> View:
 def _start_end_table(log: Log, object_types: list[str] | None) -> ir.Table:
     steps = _trace_steps(log, object_types)
     ends = steps.filter((steps.position == 0) | steps.next_seq.isnull())
-    is_start, is_end = ends.position == 0, ends.next_seq.isnull()
+    # per event first (grouped on the integer seq; its step follows from it): how many objects
+    # of the type it starts and ends; an event starting any is one start event
+    per_event = ends.group_by(["object_type", "seq"]).agg(
+        activity=ends.activity.arbitrary(),
+        starts=(ends.position == 0).sum(),
+        ends=ends.next_seq.isnull().sum(),
+    )
     return (
-        ends.group_by(["object_type", "activity"])
+        per_event.group_by(["object_type", "activity"])
         .agg(
-            starts=is_start.sum(),
-            ends=is_end.sum(),
-            start_events=ends.seq.nunique(where=is_start),
-            end_events=ends.seq.nunique(where=is_end),
+            starts=per_event.starts.sum(),
+            ends=per_event.ends.sum(),
+            start_events=(per_event.starts > 0).sum(),
+            end_events=(per_event.ends > 0).sum(),
         )
         .order_by(["object_type", "activity"])
     )
