@@ -159,3 +159,7 @@ def parallel_worthwhile(path: Path) -> bool:
 
 if __name__ == "__main__":
     reader_main()
+    sys.stdout.flush()
+    # End without tearing the interpreter down: with the frozen heap, extension modules would
+    # report their objects as leaked on stderr (nanobind), and there is nothing left to clean.
+    os._exit(0)
