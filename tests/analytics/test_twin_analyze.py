@@ -28,3 +28,14 @@ def test_a_twin_analyses_its_own_store(tmp_path: Path) -> None:
         report = twin.analyze(value_adding=["decide"])
         assert report.object_type == "case"
         assert report.views["object_times"].to_pandas().shape[0] == 6
+
+
+def test_the_report_follows_what_flows_not_who_handles_it(ocel_running_store: Path) -> None:
+    from keiretsu.analytics import Log
+    from keiretsu.analytics.report import main_object_type
+
+    # in the OCEL running example the employees are related to the most events, but they are
+    # who does the work, not what flows: the report follows the items
+    log = Log.open(ocel_running_store)
+    assert "employees" in log.object_types()
+    assert main_object_type(log) == "items"

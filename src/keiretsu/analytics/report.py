@@ -35,9 +35,22 @@ NOT_FLOWING = {
     "resource",
     "location",
     "party",
+    "parties",
     "business transaction",
     "transformation",
+    "employee",
+    "customer",
+    "supplier",
+    "user",
+    "vendor",
 }
+
+
+def _flows(object_type: str) -> bool:
+    """Whether objects of this type flow through the process (orders, items, pallets…) rather
+    than being places, parties, people or equipment (singular or plural, any case)."""
+    name = object_type.strip().lower()
+    return name not in NOT_FLOWING and name.removesuffix("s") not in NOT_FLOWING
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ def main_object_type(log: Log) -> str:
     counts = log.execute(
         per_type.order_by([ibis.desc("events"), ibis.desc("objects"), "object_type"])
     ).to_pylist()
-    flowing = [c for c in counts if c["object_type"].lower() not in NOT_FLOWING]
+    flowing = [c for c in counts if _flows(c["object_type"])]
     chosen = flowing or counts
     if not chosen:
         raise ValueError("the log has no objects: nothing to analyse")
