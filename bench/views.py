@@ -119,7 +119,7 @@ from keiretsu.analytics import Log
 from keiretsu.analytics.report import analyze
 t_import = time.perf_counter() - t0
 t0 = time.perf_counter()
-log = Log.open(sys.argv[1])
+log = Log.open(sys.argv[1], memory_limit=sys.argv[2] or None)
 report = analyze(log)
 total = time.perf_counter() - t0
 duck = log.backend.raw_sql(
@@ -138,10 +138,10 @@ print(json.dumps({
 """
 
 
-def measure(store: Path) -> dict[str, Any]:
+def measure(store: Path, memory_limit: str) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(store)],
+        [sys.executable, "-c", MEASURE, str(store), memory_limit],
         capture_output=True,
         text=True,
         check=True,
@@ -156,6 +156,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3, help="fresh processes (median)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/keiretsu-bench-views"))
+    parser.add_argument(
+        "--memory-limit",
+        default="3GB",
+        help="DuckDB's memory cap for the views (Log.open(memory_limit=...)); '' for DuckDB's "
+        "default (80%% of the machine's memory)",
+    )
     args = parser.parse_args()
 
     print(
@@ -169,7 +175,7 @@ def main() -> None:
         print(f"store {store} reused ({size:,.0f} MiB)")
     else:
         print(f"store {store} built in {built:.0f} s ({size:,.0f} MiB)")
-    runs = [measure(store) for _ in range(args.runs)]
+    runs = [measure(store, args.memory_limit) for _ in range(args.runs)]
     first = runs[0]
     totals = [r["total"] for r in runs]
     rss = [r["max_rss_mib"] for r in runs]
@@ -178,7 +184,8 @@ def main() -> None:
         f"following {first['object_type']!r}"
     )
     print(
-        f"  analyze(Log.open(store)): {statistics.median(totals):.2f} s "
+        f"  analyze(Log.open(store, memory_limit={args.memory_limit!r})): "
+        f"{statistics.median(totals):.2f} s "
         f"(min {min(totals):.2f}, max {max(totals):.2f}); "
         f"peak RSS {statistics.median(rss):,.0f} MiB (max {max(rss):,.0f}); "
         f"DuckDB holds {statistics.median(r['duckdb_mib'] for r in runs):,.0f} MiB at the end"

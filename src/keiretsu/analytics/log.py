@@ -108,15 +108,21 @@ class Log:
     # --- building -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, store: str | Path, *, threads: int | None = None) -> Log:
+    def open(
+        cls, store: str | Path, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> Log:
         """The log of the node store at ``store``, read on DuckDB (read-only: a store being
-        written by another process cannot be opened; ask that process)."""
+        written by another process cannot be opened; ask that process). ``memory_limit``
+        (e.g. ``"3GB"``) caps DuckDB's memory, spilling to disk beyond it; by default DuckDB
+        takes up to 80% of the machine's memory."""
         path = Path(store)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no store here (run `keiretsu ingest` first)")
         kwargs: dict[str, Any] = {"read_only": True}
         if threads:
             kwargs["threads"] = threads
+        if memory_limit:
+            kwargs["memory_limit"] = memory_limit
         return cls._over(ibis.duckdb.connect(str(path), **kwargs))
 
     @classmethod
