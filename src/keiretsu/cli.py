@@ -364,6 +364,14 @@ def analyze(
         str,
         typer.Option(help="duckdb (default), or spark (local Spark; needs the spark extra)."),
     ] = "duckdb",
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="Cap DuckDB's memory, e.g. 3GB (it spills to disk beyond it; default: up to "
+            "80% of the machine's memory).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The morning report: process map, where time goes, bottlenecks, inventory, the eight
@@ -400,7 +408,11 @@ def analyze(
             )
             raise typer.Exit(2)
         try:
-            log = Log.open(path) if engine == "duckdb" else Log.on_spark(path)
+            log = (
+                Log.open(path, memory_limit=memory_limit)
+                if engine == "duckdb"
+                else Log.on_spark(path)
+            )
             report = build_report(
                 log,
                 object_type=object_type,
