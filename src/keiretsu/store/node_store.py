@@ -133,7 +133,7 @@ class Store:
     COMMIT_ROWS = 1_000_000
     """Rows (over all tables) written per transaction during a large ingest."""
 
-    STEP_ROWS = 2_000_000
+    STEP_ROWS = 1_000_000
     """New trace rows (object, event) recomputed per pass when a document is accepted."""
 
     def __init__(
@@ -302,8 +302,8 @@ class Store:
             try:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
-                # the reader is done: both cores for the traces' update (memory stays bounded:
-                # DuckDB spills the sort to disk for a large document)
+                # the reader is done: both cores for the traces' update, in the ingest's memory
+                # bounds (passes of STEP_ROWS rows; DuckDB spills the rest to disk)
                 con.execute(f"SET threads = {int(saved_threads)}")
                 if report.events_new:
                     self.update_steps(ingest_id)
