@@ -302,9 +302,9 @@ class Store:
             try:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
-                # the reader is done: both cores for the traces' update, in the ingest's memory
-                # bounds (passes of STEP_ROWS rows; DuckDB spills the rest to disk)
-                con.execute(f"SET threads = {int(saved_threads)}")
+                # the traces' update runs within the ingest's memory bounds: passes of STEP_ROWS
+                # rows, one thread (a second one's sort buffers, and the allocator's arenas under
+                # a loaded machine, took a 1M-event document's writer past 1 GiB)
                 if report.events_new:
                     self.update_steps(ingest_id)
                 self._finish(report, "accepted")
