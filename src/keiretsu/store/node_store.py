@@ -143,7 +143,7 @@ class Store:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
-        ingest_memory_limit: str | None = "384MB",
+        ingest_memory_limit: str | None = "256MB",
     ) -> None:
         self.path = Path(path)
         self.ingest_memory_limit = ingest_memory_limit
