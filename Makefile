@@ -34,7 +34,8 @@ demo: $(STAMP_RUN)
 
 ## test: set up and run the whole suite
 test: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n 2 --timeout 600 -q
+	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory"
+	$(BIN)/python -m pytest --timeout 900 -q -m memory
 
 ## check: format, lint and types, the same everywhere
 check: $(STAMP_DEV)

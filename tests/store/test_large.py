@@ -23,6 +23,7 @@ print(report.events_read, report.events_new, events, me, reader)
 
 
 @pytest.mark.slow
+@pytest.mark.memory  # measured alone: see the Makefile's test target
 def test_one_million_events_ingest_under_one_gigabyte(tmp_path: Path) -> None:
     doc = tmp_path / "million.jsonld"
     write_synthetic_epcis_json(doc, 1_000_000)
