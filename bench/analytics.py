@@ -34,24 +34,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from _replicate import suffixed  # bench/_replicate.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 BPIC2012 = DATA / "logs" / "bpic2012.xes.gz"
 RUNNING = DATA / "ocel" / "running-example.sqlite"
-
-# every column holding an event or object id, per table of the OCEL model
-_ID_COLUMNS = {
-    "events": ["ocel_id"],
-    "event_attributes": ["ocel_id"],
-    "objects": ["ocel_id"],
-    "object_attributes": ["ocel_id"],
-    "event_objects": ["ocel_event_id", "ocel_object_id"],
-    "object_objects": ["ocel_source_id", "ocel_target_id"],
-    "source_events": ["ocel_id"],
-}
 
 
 def times(fn: Callable[[], object], runs: int) -> list[float]:
@@ -61,20 +49,6 @@ def times(fn: Callable[[], object], runs: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - t0)
     return out
-
-
-def _suffixed(ocel: Any, suffix: str) -> Any:
-    """The same batch with every event and object id ending in ``suffix``."""
-    from keiretsu.model import Ocel
-
-    tables = {}
-    for name, table in ocel.tables().items():
-        for column in _ID_COLUMNS.get(name, []):
-            i = table.column_names.index(column)
-            ids = pc.binary_join_element_wise(table.column(column), pa.scalar(suffix), "")
-            table = table.set_column(i, table.field(i), ids)
-        tables[name] = table
-    return Ocel(**tables)
 
 
 def replicated_store(
@@ -94,7 +68,7 @@ def replicated_store(
     with Store(tmp) as store:
         for k in range(copies):
             report = store.ingest(
-                (_suffixed(batch, f"#{k}") for batch in read(source)),
+                (suffixed(batch, f"#{k}") for batch in read(source)),
                 document=f"{source.name} copy {k}",
             )
             assert report.status == "accepted", report

@@ -40,38 +40,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from _replicate import suffixed  # bench/_replicate.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RUNNING = DATA / "ocel" / "running-example.sqlite"
 DOCUMENT_EVENTS = 1_000_000
-
-# every column holding an event or object id, per table of the OCEL model
-_ID_COLUMNS = {
-    "events": ["ocel_id"],
-    "event_attributes": ["ocel_id"],
-    "objects": ["ocel_id"],
-    "object_attributes": ["ocel_id"],
-    "event_objects": ["ocel_event_id", "ocel_object_id"],
-    "object_objects": ["ocel_source_id", "ocel_target_id"],
-    "source_events": ["ocel_id"],
-}
-
-
-def _suffixed(ocel: Any, suffix: str) -> Any:
-    """The same batch with every event and object id ending in ``suffix``."""
-    from keiretsu.model import Ocel
-
-    tables = {}
-    for name, table in ocel.tables().items():
-        for column in _ID_COLUMNS.get(name, []):
-            i = table.column_names.index(column)
-            ids = pc.binary_join_element_wise(table.column(column), pa.scalar(suffix), "")
-            table = table.set_column(i, table.field(i), ids)
-        tables[name] = table
-    return Ocel(**tables)
 
 
 def build_store(workdir: Path, events: int) -> tuple[Path, float | None]:
@@ -98,7 +72,7 @@ def build_store(workdir: Path, events: int) -> tuple[Path, float | None]:
 
             def batches(lo: int = first, hi: int = last) -> Iterator[Any]:
                 for k in range(lo, hi):
-                    yield _suffixed(source, f"#{k}")
+                    yield suffixed(source, f"#{k}")
 
             report = store.ingest(batches(), document=f"{RUNNING.name} copies {first}-{last - 1}")
             assert report.status == "accepted", report
