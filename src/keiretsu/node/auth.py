@@ -1,0 +1,518 @@
+"""Who is asking: signed requests between nodes, local users' tokens, and the audit log.
+
+**Between nodes** every request carries a short-lived token (an EdDSA-signed JWT) made by
+:func:`sign_request`. It says who sent it (``iss``), for which node (``aud``), when it stops
+being valid (``exp``, 30 s after it was made, never more than 60 s) and, so that a token copied
+off the wire is worth nothing, a one-time number (``jti``) and the request it was made for: its
+method (``htm``), path and query (``htu``) and a digest of its body (``bdh``). The receiving
+node's :class:`Verifier` checks each of these and refuses with a short reason
+(:class:`AuthError`); every acceptance and every refusal leaves a line in the node's
+:class:`AuditLog`.
+
+**Local users** (the people and scripts of the company that runs the node) use API tokens from
+a :class:`TokenStore`; only their SHA-256 is kept on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import hmac
+import json
+import math
+import os
+import re
+import secrets
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import jwt
+import tomli_w
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from keiretsu.node.identity import Identity, fingerprint
+
+NODE_TOKEN_TTL = 30
+"""Seconds a node-to-node token is valid for when it is made."""
+
+MAX_TOKEN_LIFETIME = 60
+"""Longest lifetime (``exp - iat``, seconds) a verifier accepts."""
+
+CLOCK_LEEWAY = 5
+"""Seconds of clock difference between two nodes that are tolerated."""
+
+MAX_TOKEN_LENGTH = 4096
+"""Longer tokens are refused unread (ours are about 500 characters)."""
+
+Reason = Literal[
+    "unsigned",
+    "malformed",
+    "unknown-key",
+    "bad-signature",
+    "expired",
+    "not-yet-valid",
+    "lifetime-too-long",
+    "wrong-audience",
+    "replayed",
+    "body-mismatch",
+    "method-mismatch",
+    "path-mismatch",
+    "unknown-token",
+    "busy",
+]
+"""Why a request was refused, as a short code (in the 401 answer and in the audit log)."""
+
+
+class AuthError(Exception):
+    """A request that is refused: ``reason`` is a short code (:data:`Reason`), ``detail`` says
+    in words what was wrong and what to do."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: Reason = reason
+        self.detail = detail
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def body_digest(body: bytes) -> str:
+    """The ``bdh`` claim: base64url of the SHA-256 of the exact body bytes sent."""
+    return _b64(hashlib.sha256(body).digest())
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token in an ``Authorization: Bearer <token>`` header value, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def sign_request(
+    identity: Identity,
+    *,
+    audience: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    ttl: int = NODE_TOKEN_TTL,
+    now: float | None = None,
+) -> str:
+    """A token for one request from this node to the node named ``audience``.
+
+    ``path`` is the request target exactly as it goes on the wire: the path and, if there is
+    one, ``?`` and the query string, percent-encoded as sent (``/events?eventType=ObjectEvent``).
+    ``body`` is the exact bytes sent. Send the token as ``Authorization: Bearer <token>``;
+    make a new one for every request, including every retry.
+    """
+    if ttl <= 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl}")
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": identity.name,
+        "sub": identity.name,
+        "aud": audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl,
+        "jti": _b64(secrets.token_bytes(16)),
+        "htm": method.upper(),
+        "htu": path,
+        "bdh": body_digest(body),
+    }
+    headers = {"kid": identity.fingerprint(), "typ": "JWT"}
+    return jwt.encode(claims, identity.private_key, algorithm="EdDSA", headers=headers)
+
+
+_JWS = jwt.PyJWS(options={"verify_signature": True})
+_JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_HEADER_KEYS = {"alg", "typ", "kid"}
+
+
+class Verifier:
+    """Checks the signed requests that partners send to node ``node_name``.
+
+    ``partner_keys`` is asked for the current partners' public keys (by node name) on every
+    request, so a partner added or removed takes effect at once. Tokens already accepted are
+    remembered (by issuer and ``jti``) until they expire, so each is accepted once; this memory
+    is not kept across a restart, so instead tokens made before the verifier started are
+    refused: a sender simply signs again when it retries.
+    """
+
+    def __init__(
+        self,
+        node_name: str,
+        partner_keys: Callable[[], Mapping[str, Ed25519PublicKey]],
+        audit: AuditLog | None = None,
+        *,
+        max_lifetime: int = MAX_TOKEN_LIFETIME,
+        leeway: int = CLOCK_LEEWAY,
+        started_at: float | None = None,
+        max_remembered: int = 100_000,
+    ) -> None:
+        self.node_name = node_name
+        self.partner_keys = partner_keys
+        self.audit = audit
+        self.max_lifetime = max_lifetime
+        self.leeway = leeway
+        self.started_at = time.time() if started_at is None else started_at
+        self.max_remembered = max_remembered
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], float] = {}
+        self._expiries: list[tuple[float, tuple[str, str]]] = []
+
+    def verify(
+        self,
+        token: str | None,
+        *,
+        method: str,
+        path: str,
+        body: bytes,
+        now: float | None = None,
+        peer: str | None = None,
+    ) -> str:
+        """The name of the partner that signed ``token`` for this very request, or
+        :class:`AuthError`. ``method``, ``path`` (with ``?query`` as received, undecoded) and
+        ``body`` are the request as it arrived; ``peer`` (the client address) goes into the
+        audit line."""
+        moment = time.time() if now is None else now
+        try:
+            partner, claims = self._check(token, method=method, path=path, body=body, now=moment)
+        except AuthError as exc:
+            if self.audit is not None:
+                self.audit.write(
+                    "node-request",
+                    "refused",
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    subject=_claimed_issuer(token),
+                    peer=peer,
+                    method=method,
+                    path=path,
+                )
+            raise
+        if self.audit is not None:
+            self.audit.write(
+                "node-request",
+                "allowed",
+                subject=partner,
+                peer=peer,
+                method=method,
+                path=path,
+                jti=claims["jti"],
+            )
+        return partner
+
+    # --- the checks, in order ---------------------------------------------------------------
+
+    def _check(
+        self, token: str | None, *, method: str, path: str, body: bytes, now: float
+    ) -> tuple[str, dict[str, Any]]:
+        if token is None or not token.strip():
+            raise AuthError("unsigned", "no token: sign node-to-node requests (Bearer JWT)")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise AuthError("malformed", f"token longer than {MAX_TOKEN_LENGTH} characters")
+        header, claims = _read_unverified(token)
+        issuer = claims["iss"]
+        keys = self.partner_keys()
+        key = keys.get(issuer)
+        if key is None:
+            raise AuthError(
+                "unknown-key",
+                f"{issuer!r} is not a partner of {self.node_name!r}; add it with "
+                "`keiretsu node partner add` (name, URL and public key)",
+            )
+        try:
+            _JWS.decode_complete(token, key, algorithms=["EdDSA"])
+        except jwt.InvalidSignatureError as exc:
+            known = fingerprint(key)
+            hint = (
+                f" (signed with key {header.get('kid')}, partner's key is {known}: has "
+                f"{issuer!r} a new identity?)"
+                if header.get("kid") != known
+                else ""
+            )
+            raise AuthError("bad-signature", f"signature does not match {issuer!r}{hint}") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise AuthError("malformed", f"token cannot be checked: {exc}") from exc
+        # from here on the claims are the partner's own words
+        self._check_times(claims, now)
+        audience = claims["aud"]
+        if audience != self.node_name:
+            raise AuthError(
+                "wrong-audience", f"token is for {audience!r}, this node is {self.node_name!r}"
+            )
+        if claims["htm"] != method.upper():
+            raise AuthError(
+                "method-mismatch", f"token is for {claims['htm']}, request is {method.upper()}"
+            )
+        if claims["htu"] != path:
+            raise AuthError("path-mismatch", f"token is for {claims['htu']!r}, request is {path!r}")
+        if not hmac.compare_digest(claims["bdh"], body_digest(body)):
+            raise AuthError("body-mismatch", "the body is not the one the token was signed for")
+        self._remember(issuer, claims["jti"], claims["exp"], now)
+        return issuer, claims
+
+    def _check_times(self, claims: dict[str, Any], now: float) -> None:
+        iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
+        if exp - iat > self.max_lifetime:
+            raise AuthError(
+                "lifetime-too-long",
+                f"token is valid for {exp - iat} s; at most {self.max_lifetime} s is accepted",
+            )
+        if now > exp + self.leeway:
+            raise AuthError(
+                "expired", f"token expired {now - exp:.0f} s ago; sign each request afresh"
+            )
+        if now < nbf - self.leeway or now < iat - self.leeway:
+            raise AuthError(
+                "not-yet-valid",
+                f"token is valid from {max(nbf, iat)}, {max(nbf, iat) - now:.0f} s ahead of this "
+                "node's clock; check both clocks (NTP)",
+            )
+        if iat < self.started_at - self.leeway:
+            raise AuthError(
+                "expired",
+                "token was made before this node started; sign again (replays across a "
+                "restart are refused this way)",
+            )
+
+    def _remember(self, issuer: str, jti: str, exp: float, now: float) -> None:
+        key = (issuer, jti)
+        with self._lock:
+            while self._expiries and self._expiries[0][0] < now:
+                _, old = heapq.heappop(self._expiries)
+                self._seen.pop(old, None)
+            if key in self._seen:
+                raise AuthError("replayed", f"token {jti} from {issuer!r} was already used")
+            if len(self._seen) >= self.max_remembered:
+                # forgetting a live token would let it be replayed: refuse until some expire
+                raise AuthError(
+                    "busy", "too many requests within a token's lifetime; retry in a few seconds"
+                )
+            until = exp + self.leeway
+            self._seen[key] = until
+            heapq.heappush(self._expiries, (until, key))
+
+
+def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of ``token`` before its signature is checked; every claim we rely on
+    must be there with the right type, else ``malformed``."""
+    if token.count(".") != 2:
+        raise AuthError("malformed", "not a JWT (expected three dot-separated parts)")
+    try:
+        parts = _JWS.decode_complete(token, options={"verify_signature": False})
+        claims = json.loads(parts["payload"])
+    except (jwt.PyJWTError, ValueError, TypeError, UnicodeError) as exc:
+        raise AuthError("malformed", f"not a readable JWT: {exc}") from exc
+    header = parts["header"]
+    # base64 lets a few spellings decode to the same signature; accept only the canonical one,
+    # so that no changed token is ever accepted
+    if token.rpartition(".")[2] != _b64(parts["signature"]):
+        raise AuthError("malformed", "signature part is not canonical base64url")
+    alg = header.get("alg")
+    if alg in (None, "none"):
+        raise AuthError("unsigned", "token is not signed (alg none)")
+    if alg != "EdDSA":
+        raise AuthError("malformed", f"alg {alg!r}: only EdDSA (Ed25519) is accepted")
+    extra = set(header) - _HEADER_KEYS
+    if extra:
+        raise AuthError("malformed", f"unexpected header fields {sorted(extra)}")
+    if not isinstance(claims, dict):
+        raise AuthError("malformed", "claims are not a JSON object")
+    for name in ("iss", "sub", "aud", "jti", "htm", "htu", "bdh"):
+        if not isinstance(claims.get(name), str):
+            raise AuthError("malformed", f"claim {name!r} missing or not text")
+    for name in ("iat", "nbf", "exp"):
+        value = claims.get(name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise AuthError("malformed", f"claim {name!r} missing or not a number of seconds")
+    if claims["sub"] != claims["iss"]:
+        raise AuthError("malformed", "claims 'sub' and 'iss' differ (a node speaks for itself)")
+    if not _JTI.fullmatch(claims["jti"]):
+        raise AuthError("malformed", "claim 'jti' must be 16-64 base64url characters")
+    return header, claims
+
+
+def _claimed_issuer(token: str | None) -> str | None:
+    """Who a refused token claims to be from, for the audit line (not proven)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        claims = json.loads(
+            _JWS.decode_complete(token, options={"verify_signature": False})["payload"]
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, UnicodeError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer[:64] if isinstance(issuer, str) else None
+
+
+class AuditLog:
+    """The node's audit log: one JSON object a line, appended, never rewritten.
+
+    Each line has ``time`` (UTC, ISO 8601), ``action`` (what was attempted, e.g.
+    ``node-request``), ``outcome`` (``allowed`` or ``refused``, or another word for other
+    actions) and the fields given, e.g. ``reason``, ``subject`` (who asked), ``peer`` (from
+    which address), ``method`` and ``path``. Fields that are None are left out.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def write(self, action: str, outcome: str, **fields: Any) -> None:
+        """Append one line (flushed; not fsynced)."""
+        record: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "action": action,
+            "outcome": outcome,
+        }
+        record.update((k, v) for k, v in fields.items() if v is not None)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every line so far, oldest first (empty if nothing was written yet)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{self.path}, line {number}: not a JSON line ({exc})") from exc
+        return records
+
+
+TOKEN_PREFIX = "kt_"
+
+
+@dataclass(frozen=True)
+class _TokenRecord:
+    """One line of ``tokens.toml``: who the token is for, its SHA-256 (hex), when made."""
+
+    label: str
+    sha256: str
+    created: str
+
+
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
+
+
+class TokenStore:
+    """The API tokens of a node's local users, in ``tokens.toml``: per token its label (who or
+    what it is for, e.g. ``planning-team``), the SHA-256 of the secret, and when it was made.
+
+    The secret itself is shown once, by :meth:`create`, and never stored. The file is re-read
+    when it changes, so a token revoked from the command line stops working in a running node.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple[int, int] | None, list[_TokenRecord]] = (None, [])
+
+    def create(self, label: str) -> str:
+        """A new token for ``label``; returns the secret (``kt_...``), the only time it is seen."""
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise ValueError(
+                f"{label!r} is not a token label: expected 1-64 characters of letters, digits, "
+                "space, '.', '_', '@' or '-', starting with a letter or digit"
+            )
+        secret = TOKEN_PREFIX + _b64(secrets.token_bytes(32))
+        with self._lock:
+            entries = self._entries()
+            if any(e.label == label for e in entries):
+                raise ValueError(f"a token labelled {label!r} exists; revoke it first")
+            created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            entries.append(_TokenRecord(label=label, sha256=_sha256(secret), created=created))
+            self._save(entries)
+        return secret
+
+    def check(self, token: str) -> str | None:
+        """The label of ``token`` if it is a live token of this node, else None."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        digest = _sha256(token)
+        with self._lock:
+            entries = self._entries()
+        found = None
+        for entry in entries:  # compare with every entry, in constant time each
+            if hmac.compare_digest(entry.sha256, digest):
+                found = entry.label
+        return found
+
+    def revoke(self, label: str) -> bool:
+        """Remove the token labelled ``label``; False if there was none."""
+        with self._lock:
+            entries = self._entries()
+            kept = [e for e in entries if e.label != label]
+            if len(kept) == len(entries):
+                return False
+            self._save(kept)
+            return True
+
+    def labels(self) -> list[str]:
+        """The labels of the live tokens, oldest first."""
+        with self._lock:
+            return [e.label for e in self._entries()]
+
+    def _entries(self) -> list[_TokenRecord]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._cache = (None, [])
+            return []
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._cache[0] != stamp:
+            with self.path.open("rb") as fh:
+                try:
+                    data = tomllib.load(fh)
+                except tomllib.TOMLDecodeError as exc:
+                    raise ValueError(f"{self.path}: not valid TOML ({exc})") from exc
+            entries = []
+            for i, entry in enumerate(data.get("token", [])):
+                if not all(isinstance(entry.get(k), str) for k in ("label", "sha256", "created")):
+                    raise ValueError(
+                        f"{self.path}: token #{i + 1} needs text keys label, sha256, created"
+                    )
+                entries.append(_TokenRecord(entry["label"], entry["sha256"], entry["created"]))
+            self._cache = (stamp, entries)
+        return list(self._cache[1])
+
+    def _save(self, entries: list[_TokenRecord]) -> None:
+        # write beside and rename: a reader never sees half a file
+        temp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(tomli_w.dumps({"token": [asdict(e) for e in entries]}).encode("utf-8"))
+        os.replace(temp, self.path)
+        self._cache = (None, [])
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
