@@ -496,6 +496,15 @@ def demo(
         raise typer.Exit(1)
 
 
+def _add_subcommands() -> None:
+    from keiretsu.cli_node import node_app
+
+    app.add_typer(node_app, name="node")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     """Entry point of the ``keiretsu`` console script."""
     app()

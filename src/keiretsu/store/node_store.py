@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,12 +236,15 @@ class Store:
         sha256: str | None = None,
         size_bytes: int | None = None,
         progress: Callable[[int], None] | None = None,
+        outbox: Sequence[str] = (),
     ) -> IngestReport:
         """Store a whole document given as a stream of batches, or none of it.
 
         ``document`` names it in the ingest log and in errors; ``source`` says who sent it
         (``local`` for a file, a partner's name for a shared document). ``progress`` is called
-        with the number of events read so far after each batch.
+        with the number of events read so far after each batch. ``outbox`` names the partners
+        the document's new events are owed to: their outbox rows are written in the same
+        transaction that accepts it (see :meth:`outbox_pending`).
 
         Returns the :class:`IngestReport`. A refused document raises :class:`DocumentError`
         (after logging the refusal); nothing of it is stored.
@@ -307,6 +310,11 @@ class Store:
                 # a loaded machine, took a 1M-event document's writer past 1 GiB)
                 if report.events_new:
                     self.update_steps(ingest_id)
+                    if outbox:
+                        con.executemany(
+                            "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
+                            [[ingest_id, partner, started] for partner in sorted(set(outbox))],
+                        )
                 self._finish(report, "accepted")
                 con.execute("COMMIT")
                 in_transaction = False
@@ -773,6 +781,81 @@ class Store:
             progress=progress,
         )
 
+    # --- outbox ------------------------------------------------------------------------------
+
+    def outbox_add(self, partner: str, *, since_ingest: int | None = None) -> int:
+        """Owe ``partner`` every accepted local document (from ``since_ingest`` on): for a
+        partner introduced after events were already recorded. Returns the documents added."""
+        before = self._count("outbox")
+        self.con.execute(
+            """
+            INSERT INTO outbox (ingest_id, partner, created_at)
+            SELECT ingest_id, ?, now() FROM ingest_log
+            WHERE status = 'accepted' AND source = 'local' AND events_new > 0
+              AND ingest_id >= coalesce(?, 0)
+            ON CONFLICT DO NOTHING
+            """,
+            [partner, since_ingest],
+        )
+        return self._count("outbox") - before
+
+    def outbox_pending(
+        self, partner: str, *, limit: int = 100, con: duckdb.DuckDBPyConnection | None = None
+    ) -> list[tuple[int, int]]:
+        """The documents still owed to ``partner``, oldest first: (ingest_id, new events).
+        ``con`` lets another thread read with its own cursor."""
+        return [
+            (int(r[0]), int(r[1]))
+            for r in _rows(
+                con or self.con,
+                """
+                SELECT o.ingest_id, l.events_new FROM outbox o JOIN ingest_log l USING (ingest_id)
+                WHERE o.partner = ? AND o.delivered_at IS NULL ORDER BY o.ingest_id LIMIT ?
+                """,
+                [partner, limit],
+            )
+        ]
+
+    def outbox_done(
+        self,
+        partner: str,
+        ingest_ids: Sequence[int],
+        *,
+        events_sent: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record a delivery attempt of these documents to ``partner``: delivered (no
+        ``error``) or failed with ``error`` (they stay owed)."""
+        now = datetime.now(UTC)
+        self.con.executemany(
+            """
+            UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?,
+                delivered_at = CASE WHEN ? IS NULL THEN ? ELSE delivered_at END,
+                events_sent = CASE WHEN ? IS NULL THEN ? ELSE events_sent END
+            WHERE partner = ? AND ingest_id = ?
+            """,
+            [
+                [now, error, error, now, error, events_sent if i == 0 else 0, partner, ingest_id]
+                for i, ingest_id in enumerate(ingest_ids)
+            ],
+        )
+
+    def outbox_status(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        """Per partner: documents delivered and owed, events sent, the last error."""
+        return _arrow(
+            con or self.con,
+            """
+            SELECT partner,
+                   count(*) FILTER (WHERE delivered_at IS NOT NULL) AS documents_delivered,
+                   count(*) FILTER (WHERE delivered_at IS NULL) AS documents_owed,
+                   CAST(coalesce(sum(events_sent), 0) AS BIGINT) AS events_sent,
+                   max(delivered_at) AS last_delivered_at,
+                   arg_max(last_error, last_attempt_at)
+                       FILTER (WHERE delivered_at IS NULL) AS last_error
+            FROM outbox GROUP BY partner ORDER BY partner
+            """,
+        )
+
     # --- reading -----------------------------------------------------------------------------
 
     def table(self, name: str) -> pa.Table:
@@ -806,9 +889,17 @@ class Store:
 
     def summary(self) -> StoreSummary:
         """Objects, events, their types and the time span the twin covers."""
-        con = self.con
-        events = self._count("ocel_event")
-        objects = self._count("ocel_object")
+        return self.summary_of(self.con, self.path)
+
+    @staticmethod
+    def summary_of(con: duckdb.DuckDBPyConnection, path: Path) -> StoreSummary:
+        """:meth:`summary` read through ``con`` (another thread's cursor on the store)."""
+
+        def count(table: str) -> int:
+            return int(_rows(con, f"SELECT count(*) FROM {table}")[0][0])
+
+        events = count("ocel_event")
+        objects = count("ocel_object")
         span = _rows(con, "SELECT min(ocel_time), max(ocel_time) FROM ocel_event")[0]
         etypes = con.execute(
             "SELECT ocel_type, count(*) FROM ocel_event GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -818,7 +909,7 @@ class Store:
         ).fetchall()
         docs = dict(con.execute("SELECT status, count(*) FROM ingest_log GROUP BY 1").fetchall())
         return StoreSummary(
-            path=str(self.path),
+            path=str(path),
             events=events,
             objects=objects,
             event_types={k: int(v) for k, v in etypes},
@@ -827,7 +918,7 @@ class Store:
             last_event=span[1] if span else None,
             documents_accepted=int(docs.get("accepted", 0)),
             documents_refused=int(docs.get("refused", 0)),
-            relations=self._count("ocel_event_object"),
+            relations=count("ocel_event_object"),
         )
 
 

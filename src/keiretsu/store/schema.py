@@ -127,6 +127,23 @@ DDL = [
     )
     """,
     """
+    -- What a partner is owed: one row per accepted document and partner it may go to, written
+    -- in the transaction that accepts the document, so a crash can never lose one (the
+    -- transactional outbox). The node's delivery worker pushes the document's events (as the
+    -- sharing policy allows at the time of delivery) and stamps ``delivered_at``.
+    CREATE TABLE IF NOT EXISTS outbox (
+        ingest_id BIGINT NOT NULL,
+        partner VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TIMESTAMPTZ,
+        last_error VARCHAR,
+        delivered_at TIMESTAMPTZ,
+        events_sent BIGINT,
+        PRIMARY KEY (ingest_id, partner)
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS source_event (
         ocel_id VARCHAR NOT NULL,
         format VARCHAR NOT NULL,

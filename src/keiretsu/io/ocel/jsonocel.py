@@ -11,6 +11,8 @@ The reader makes a short first pass for the type declarations and then streams `
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 from collections.abc import Iterator
 from datetime import datetime
@@ -333,15 +335,20 @@ def _show(value: Any) -> str:
 # --- writing -------------------------------------------------------------------------------
 
 
-def write_ocel_json(ocel: Ocel, path: str | Path) -> None:
+def write_ocel_json(ocel: Ocel, path: str | Path | IO[bytes]) -> None:
     """Write ``ocel`` as an OCEL 2.0 JSON file, valid against the standard's JSON schema.
 
+    ``path`` may also be a binary stream (a node pushing events to a partner writes to memory).
     Attribute values are written as the JSON strings the schema asks for (their canonical
     text); times in UTC with a ``Z``. E2O quantities and units go into event attributes
     ``quantity[<object id>]`` / ``uom[<object id>]``; ``source_events`` are not written.
     """
     p = prepare(ocel)
-    with open(path, "wb") as out:
+    with (
+        contextlib.nullcontext(path)
+        if not isinstance(path, str | Path)
+        else open(path, "wb") as out
+    ):
         out.write(b'{"objectTypes":')
         out.write(orjson.dumps([_decl(d) for d in p.object_types]))
         out.write(b',"eventTypes":')

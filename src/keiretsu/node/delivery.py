@@ -1,0 +1,209 @@
+"""Delivery that loses nothing: the outbox worker that pushes to each partner what it may see.
+
+The store writes an outbox row per partner in the same transaction that accepts a document
+(:meth:`keiretsu.store.Store.ingest`), so nothing accepted can be forgotten. Here, one loop per
+partner takes the oldest documents still owed, reads their new events, lets the sharing policy
+decide what of them leaves (:meth:`keiretsu.node.policy.Policy.apply`), and pushes that as an
+OCEL 2.0 JSON document, signed for that partner, to its ``POST /partners/inbox``. Only a 2xx
+answer — the partner has stored the document — marks the rows delivered; anything else is tried
+again after a back-off (0.25 s doubling to 30 s, with jitter). The receiver stores events by id,
+so a push that was stored but whose answer was lost is counted as known the second time:
+each event takes effect exactly once. Documents go in order, a partner at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from keiretsu.model.ocel import Ocel
+from keiretsu.node.auth import sign_request
+from keiretsu.node.runtime import Node
+
+INBOX_PATH = "/partners/inbox"
+MAX_EVENTS_PER_PUSH = 20_000
+"""Documents owed are grouped into one push up to about this many events (catch-up goes fast)."""
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 30.0
+
+
+@dataclass
+class PartnerLink:
+    """The delivery state towards one partner (for ``GET /twin/partners``)."""
+
+    partner: str
+    pushes: int = 0
+    events_sent: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_success: float | None = None
+    backoff: float = 0.0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
+    """The events the given documents brought, with their attributes, objects and relations."""
+    from keiretsu.node.epcis_query import event_ocel
+
+    cur = node.cursor()
+    marks = ", ".join("?" for _ in ingest_ids)
+    ids = [
+        r[0]
+        for r in cur.execute(
+            f"SELECT ocel_id FROM ocel_event WHERE ingest_id IN ({marks}) "
+            "ORDER BY ocel_time, ocel_seq",
+            ingest_ids,
+        ).fetchall()
+    ]
+    return event_ocel(cur, ids)
+
+
+def encode(ocel: Ocel) -> bytes:
+    """An OCEL 2.0 JSON document in memory."""
+    from keiretsu.io.ocel.jsonocel import write_ocel_json
+
+    out = io.BytesIO()
+    write_ocel_json(ocel, out)
+    return out.getvalue()
+
+
+class Delivery:
+    """The outbox worker of one node: a loop per partner, woken when a document is accepted."""
+
+    def __init__(self, node: Node, *, verify: bool | str = True) -> None:
+        self.node = node
+        self.links: dict[str, PartnerLink] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._verify = verify
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), verify=self._verify)
+        self.node.on_accepted.append(self._accepted)
+        self._ensure_loops()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _accepted(self, ingest_id: int, source: str) -> None:
+        """Called on the writer thread after a document is accepted: wake the loops."""
+        if self._loop is None or source != "local":
+            return
+        self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        self._ensure_loops()
+        for link in self.links.values():
+            link.wake.set()
+
+    def _ensure_loops(self) -> None:
+        for name in self.node.partners():
+            if name not in self._tasks or self._tasks[name].done():
+                link = self.links.setdefault(name, PartnerLink(name))
+                self._tasks[name] = asyncio.create_task(self._run(link), name=f"deliver-{name}")
+
+    async def _run(self, link: PartnerLink) -> None:
+        while not self._stopping:
+            if link.partner not in self.node.partners():
+                return  # removed from partners.toml: its outbox rows wait, undelivered
+            try:
+                sent = await self._push_once(link)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # counted, logged, retried after a back-off
+                sent = None
+                link.failures += 1
+                link.last_error = f"{type(exc).__name__}: {exc}"
+            if sent is None:
+                link.backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, link.backoff * 2))
+                await self._sleep(link, link.backoff * (0.5 + random.random() / 2))
+            elif sent == 0:
+                link.backoff = 0.0
+                link.wake.clear()
+                await self._sleep(link, 5.0)  # nothing owed: wait to be woken
+            else:
+                link.backoff = 0.0
+
+    async def _sleep(self, link: PartnerLink, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.wake.wait(), timeout=seconds)
+        if link.backoff == 0.0:
+            link.wake.clear()
+
+    async def _push_once(self, link: PartnerLink) -> int | None:
+        """Push the oldest documents owed to the partner. Returns the documents done (0:
+        nothing was owed) or None if the push failed."""
+        node = self.node
+        partner = node.partners().get(link.partner)
+        if partner is None:
+            return 0
+        pending = await asyncio.to_thread(
+            lambda: node.store.outbox_pending(link.partner, limit=200, con=node.cursor())
+        )
+        if not pending:
+            return 0
+        group: list[int] = []
+        events = 0
+        for ingest_id, new in pending:
+            if group and events + new > MAX_EVENTS_PER_PUSH:
+                break
+            group.append(ingest_id)
+            events += new
+        body, shared_events = await asyncio.to_thread(self._prepare, link.partner, group)
+        if shared_events == 0:  # the policy lets nothing of these documents leave
+            await node.writer.run(lambda s: s.outbox_done(link.partner, group, events_sent=0))
+            return len(group)
+        delivery = f"{node.name}-{group[0]}-{group[-1]}"
+        path = f"{INBOX_PATH}?delivery={delivery}"
+        token = sign_request(
+            node.identity, audience=link.partner, method="POST", path=path, body=body
+        )
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                partner.url + path,
+                content=body,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc or 'connection failed'}"
+            await node.writer.run(lambda s: s.outbox_done(link.partner, group, error=error))
+            link.failures += 1
+            link.last_error = error
+            return None
+        if response.status_code >= 300:
+            error = f"HTTP {response.status_code}: {response.text[:300]}"
+            await node.writer.run(lambda s: s.outbox_done(link.partner, group, error=error))
+            link.failures += 1
+            link.last_error = error
+            return None
+        await node.writer.run(
+            lambda s: s.outbox_done(link.partner, group, events_sent=shared_events)
+        )
+        link.pushes += 1
+        link.events_sent += shared_events
+        link.last_success = time.time()
+        link.last_error = None
+        return len(group)
+
+    def _prepare(self, partner: str, group: list[int]) -> tuple[bytes, int]:
+        shared = self.node.share(ocel_of_ingests(self.node, group), partner)
+        if shared.num_events == 0:
+            return b"", 0
+        return encode(shared), shared.num_events

@@ -1,0 +1,200 @@
+"""A node's home: the directory beside its store that holds who the node is and whom it talks to.
+
+```
+.keiretsu/twin.duckdb          the store (events, ingest log, outbox)
+.keiretsu/twin.node/
+    node.toml                  name, the URL partners reach it at, the store
+    identity.toml, identity.key  the Ed25519 identity (the key file is readable by its owner only)
+    partners.toml              each partner: name, URL, public key
+    policy.toml                what may leave, to whom (deny by default: no file, nothing leaves)
+    tokens.toml                local users' API tokens (hashes only)
+    pseudonym.key              the secret behind pseudonymised identifiers
+    audit.log                  every refused and accepted node-to-node request, a JSON line each
+    capture/                   capture documents received but not yet stored (survive a crash)
+```
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from keiretsu.node.identity import Identity, PartnerKey, parse_public_key
+
+DEFAULT_PORT = 8700
+
+
+class NodeError(RuntimeError):
+    """Something about a node's home is missing or wrong; the message says what to do."""
+
+
+def home_for(store: str | Path) -> Path:
+    """The home directory of the node whose store is ``store``: ``twin.duckdb`` → ``twin.node``."""
+    path = Path(store)
+    return path.with_name(path.stem + ".node")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """``node.toml``: the node's name, the URL its partners reach it at, its store."""
+
+    name: str
+    url: str
+    store: Path
+
+
+_URL = re.compile(r"^https?://[^\s/]+(:\d+)?(/.*)?$")
+
+
+def check_url(url: str) -> str:
+    """A partner or node URL: ``http(s)://host[:port]``, without a trailing slash."""
+    if not _URL.match(url):
+        raise NodeError(f"{url!r} is not an http(s) URL (expected e.g. http://127.0.0.1:8701)")
+    return url.rstrip("/")
+
+
+class NodeHome:
+    """The files of one node (see the module docstring). Create with :meth:`init`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # paths
+    @property
+    def config_path(self) -> Path:
+        return self.root / "node.toml"
+
+    @property
+    def partners_path(self) -> Path:
+        return self.root / "partners.toml"
+
+    @property
+    def policy_path(self) -> Path:
+        return self.root / "policy.toml"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.root / "tokens.toml"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.root / "audit.log"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.root / "capture"
+
+    @property
+    def pseudonym_key_path(self) -> Path:
+        return self.root / "pseudonym.key"
+
+    # life cycle
+    @classmethod
+    def init(cls, store: str | Path, name: str, *, url: str | None = None) -> NodeHome:
+        """Create a node for ``store``: an identity called ``name``, an empty partner list, no
+        policy (so nothing leaves), a pseudonym secret. Refuses to overwrite an existing one."""
+        home = cls(home_for(store))
+        if home.config_path.exists():
+            raise NodeError(f"{home.root} already holds a node; remove it first to start afresh")
+        home.root.mkdir(parents=True, exist_ok=True)
+        identity = Identity.create(name)
+        identity.save(home.root)
+        config = {
+            "name": identity.name,
+            "url": check_url(url or f"http://127.0.0.1:{DEFAULT_PORT}"),
+            "store": str(Path(store).resolve()),
+        }
+        home.config_path.write_text(tomli_w.dumps(config), encoding="utf-8")
+        home.partners_path.write_text("# partners: keiretsu node partner add\n", encoding="utf-8")
+        _write_secret(home.pseudonym_key_path, secrets.token_bytes(32))
+        return home
+
+    @classmethod
+    def open(cls, store: str | Path) -> NodeHome:
+        """The node of ``store``; a clear error if ``keiretsu node init`` was not run."""
+        home = cls(home_for(store))
+        if not home.config_path.exists():
+            raise NodeError(
+                f"no node for {store}: run `keiretsu node init --store {store} --name NAME` first"
+            )
+        return home
+
+    def config(self) -> NodeConfig:
+        data = _read_toml(self.config_path)
+        try:
+            return NodeConfig(name=data["name"], url=data["url"], store=Path(data["store"]))
+        except KeyError as exc:
+            raise NodeError(f"{self.config_path}: missing key {exc.args[0]!r}") from exc
+
+    def set_url(self, url: str) -> None:
+        data = _read_toml(self.config_path)
+        data["url"] = check_url(url)
+        self.config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+    def identity(self) -> Identity:
+        return Identity.load(self.root)
+
+    def pseudonym_secret(self) -> bytes:
+        return self.pseudonym_key_path.read_bytes()
+
+    # partners
+    def partners(self) -> dict[str, PartnerKey]:
+        """Partners by name, from ``partners.toml``."""
+        if not self.partners_path.exists():
+            return {}
+        data = _read_toml(self.partners_path)
+        found: dict[str, PartnerKey] = {}
+        for i, entry in enumerate(data.get("partner", [])):
+            where = f"{self.partners_path}: partner #{i + 1}"
+            try:
+                name, url, key = entry["name"], entry["url"], entry["public_key"]
+            except KeyError as exc:
+                raise NodeError(f"{where}: missing key {exc.args[0]!r}") from exc
+            try:
+                found[name] = PartnerKey(
+                    name=name, url=check_url(url), public_key=parse_public_key(key)
+                )
+            except ValueError as exc:
+                raise NodeError(f"{where} ({name}): {exc}") from exc
+        return found
+
+    def add_partner(self, name: str, url: str, public_key: str) -> PartnerKey:
+        """Add (or update) a partner; returns it. The key text is checked first."""
+        partner = PartnerKey(name=name, url=check_url(url), public_key=parse_public_key(public_key))
+        if name == self.config().name:
+            raise NodeError(f"{name!r} is this node's own name")
+        data = _read_toml(self.partners_path) if self.partners_path.exists() else {}
+        entries = [e for e in data.get("partner", []) if e.get("name") != name]
+        entries.append({"name": name, "url": partner.url, "public_key": public_key.strip()})
+        self.partners_path.write_text(tomli_w.dumps({"partner": entries}), encoding="utf-8")
+        return partner
+
+    def remove_partner(self, name: str) -> bool:
+        data = _read_toml(self.partners_path) if self.partners_path.exists() else {}
+        entries = data.get("partner", [])
+        kept = [e for e in entries if e.get("name") != name]
+        self.partners_path.write_text(tomli_w.dumps({"partner": kept}), encoding="utf-8")
+        return len(kept) != len(entries)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise NodeError(f"{path}: missing") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise NodeError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)

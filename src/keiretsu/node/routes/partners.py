@@ -1,0 +1,97 @@
+"""Node to node: a partner's signed push (``POST /partners/inbox``) and this node's partners.
+
+A push is stored whole or not at all before the answer goes back, so a ``200`` means the events
+are in the store; a retried push is de-duplicated by event id (``events_known`` in the answer).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from keiretsu.model.errors import DocumentError
+from keiretsu.node.problems import HTTPProblem
+from keiretsu.node.security import Principal, local_user, node_of, partner_node
+
+router = APIRouter(tags=["Partners"])
+
+_DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+INBOX_SIZE_LIMIT = 256 * 1024 * 1024
+
+
+@router.post(
+    "/partners/inbox",
+    summary="A partner pushes the events it shares with this node (OCEL 2.0 JSON, signed)",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
+    },
+)
+async def inbox(
+    request: Request, delivery: str = "push", who: Principal = Depends(partner_node)
+) -> dict[str, Any]:
+    node = node_of(request)
+    if not _DELIVERY.match(delivery):
+        raise HTTPProblem(400, "Invalid delivery id", "delivery: letters, digits, ._:- only")
+    body = await request.body()
+    if len(body) > INBOX_SIZE_LIMIT:
+        raise HTTPProblem(413, "Push too large", f"{len(body)} bytes; push in smaller parts")
+    try:
+        report = await node.writer.run(lambda s: node.receive(s, who.name, delivery, body))
+    except DocumentError as exc:
+        raise HTTPProblem(
+            400, "Refused", str(exc), type="epcisException:ValidationException", **exc.to_dict()
+        ) from exc
+    return report.to_dict()
+
+
+class PartnerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=63, description="the partner node's name")
+    url: str = Field(min_length=1, max_length=2000, description="where its node listens")
+    public_key: str = Field(min_length=1, max_length=200, description="ed25519:… as it sent it")
+    share_history: bool = Field(
+        default=False, description="also owe it every document recorded before today"
+    )
+
+
+@router.get("/twin/partners", tags=["Twin"], summary="Partners and the delivery state to each")
+async def partners(request: Request, who: Principal = Depends(local_user)) -> list[dict[str, Any]]:
+    node = node_of(request)
+    status = {r["partner"]: r for r in node.store.outbox_status(con=node.cursor()).to_pylist()}
+    delivery = getattr(request.app.state, "delivery", None)
+    rows = []
+    for name, p in sorted(node.partners().items()):
+        link = delivery.links.get(name) if delivery is not None else None
+        row = status.get(name, {})
+        rows.append(
+            {
+                "name": name,
+                "url": p.url,
+                "documents_delivered": row.get("documents_delivered", 0),
+                "documents_owed": row.get("documents_owed", 0),
+                "events_sent": row.get("events_sent", 0),
+                "last_error": (link.last_error if link else None) or row.get("last_error"),
+            }
+        )
+    return rows
+
+
+@router.post("/twin/partners", tags=["Twin"], status_code=201, summary="Add or update a partner")
+async def add_partner(
+    partner: PartnerIn, request: Request, who: Principal = Depends(local_user)
+) -> dict[str, Any]:
+    from keiretsu.node.home import NodeError
+
+    node = node_of(request)
+    try:
+        added = node.home.add_partner(partner.name, partner.url, partner.public_key)
+    except (NodeError, ValueError) as exc:
+        raise HTTPProblem(400, "Invalid partner", str(exc)) from exc
+    if partner.share_history:
+        await node.writer.run(lambda s: s.outbox_add(added.name))
+    delivery = getattr(request.app.state, "delivery", None)
+    if delivery is not None:
+        delivery._wake_all()
+    return {"name": added.name, "url": added.url}

@@ -1,0 +1,394 @@
+"""A running node: its store, one writer, its capture jobs, and what it knows of its partners.
+
+DuckDB lets one process write a file; inside that process every write here goes through one
+thread (:class:`Writer`), in the order it was asked for, so a capture, a partner's push and the
+outbox's bookkeeping never interleave inside a transaction. Reads (queries, views) run on their
+own cursors beside it and see only committed, whole documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import io
+import os
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from keiretsu.model.errors import DocumentError
+from keiretsu.model.ocel import Ocel
+from keiretsu.node.auth import AuditLog, TokenStore, Verifier
+from keiretsu.node.home import NodeHome
+from keiretsu.node.identity import Identity, PartnerKey
+from keiretsu.node.policy import Policy, PolicyError
+from keiretsu.store import IngestReport, Store
+
+T = TypeVar("T")
+
+CAPTURE_EVENT_LIMIT = 100_000
+"""Most events one capture document may hold (``GS1-EPCIS-Capture-Limit``)."""
+
+CAPTURE_SIZE_LIMIT = 64 * 1024 * 1024
+"""Largest capture document in bytes (``GS1-EPCIS-Capture-File-Size-Limit``)."""
+
+NODE_DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS node_query (
+        name VARCHAR PRIMARY KEY,
+        query JSON NOT NULL,
+        owner VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS node_subscription (
+        subscription_id VARCHAR PRIMARY KEY,
+        query_name VARCHAR NOT NULL,
+        dest VARCHAR NOT NULL,
+        signature_token VARCHAR,
+        owner VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        last_notified_at TIMESTAMPTZ
+    )
+    """,
+]
+
+
+class Writer:
+    """One thread that does every write to the store, in order; ``submit`` returns a future."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._jobs: queue.Queue[
+            tuple[Callable[[Store], Any], concurrent.futures.Future[Any]] | None
+        ]
+        self._jobs = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="keiretsu-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[Store], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((job, future))
+        return future
+
+    async def run(self, job: Callable[[Store], T]) -> T:
+        """Do ``job`` on the writer thread and wait for it without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(job))
+
+    def backlog(self) -> int:
+        return self._jobs.qsize()
+
+    def _run(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job(self.store))
+            except BaseException as exc:  # handed to whoever waits on it
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
+@dataclass
+class CaptureJob:
+    """An EPCIS capture job (the binding's ``CaptureJob``): queued, running or finished."""
+
+    capture_id: str
+    created_at: datetime
+    running: bool = True
+    success: bool = True
+    finished_at: datetime | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "captureID": self.capture_id,
+            "createdAt": _iso(self.created_at),
+            "running": self.running,
+            "success": self.success,
+            "captureErrorBehaviour": "rollback",
+            "errors": self.errors,
+        }
+        if self.finished_at is not None:
+            body["finishedAt"] = _iso(self.finished_at)
+        if self.report is not None:
+            body["keiretsu:report"] = self.report
+        return body
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    """A sortable unique id: milliseconds since the epoch, then randomness."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+class Node:
+    """One node at run time. Open with the path of its store (``keiretsu node init`` first)."""
+
+    def __init__(self, store: str | Path) -> None:
+        self.home = NodeHome.open(store)
+        self.config = self.home.config()
+        self.name = self.config.name
+        self.identity: Identity = self.home.identity()
+        self.store = Store(store)
+        for statement in NODE_DDL:
+            self.store.con.execute(statement)
+        self.writer = Writer(self.store)
+        self.audit = AuditLog(self.home.audit_path)
+        self.tokens = TokenStore(self.home.tokens_path)
+        self.verifier = Verifier(self.name, self._partner_keys, self.audit)
+        self.secret = self.home.pseudonym_secret()
+        self._partners_cache: tuple[float, dict[str, PartnerKey]] = (-1.0, {})
+        self._policy_cache: tuple[float, Policy] = (-1.0, Policy.deny_all())
+        self._cursor_lock = threading.Lock()
+        self._local = threading.local()
+        self.jobs: dict[str, CaptureJob] = {}
+        # called with the ingest id of every accepted document that brought new events
+        self.on_accepted: list[Callable[[int, str], None]] = []
+        self.home.spool_dir.mkdir(exist_ok=True)
+        self.started_at = datetime.now(UTC)
+
+    # --- what the node knows ----------------------------------------------------------------
+
+    def partners(self) -> dict[str, PartnerKey]:
+        """Partners from ``partners.toml``, re-read when the file changes."""
+        mtime = _mtime(self.home.partners_path)
+        if mtime != self._partners_cache[0]:
+            self._partners_cache = (mtime, self.home.partners())
+        return self._partners_cache[1]
+
+    def _partner_keys(self) -> dict[str, Any]:
+        return {name: p.public_key for name, p in self.partners().items()}
+
+    def policy(self) -> Policy:
+        """The sharing policy from ``policy.toml``, re-read when the file changes. No file:
+        nothing leaves. A file that no longer loads: nothing leaves until it is fixed (the
+        error is in the audit log and on ``GET /twin/policy``)."""
+        mtime = _mtime(self.home.policy_path)
+        if mtime != self._policy_cache[0]:
+            policy = Policy.deny_all()
+            if mtime >= 0:
+                try:
+                    policy = Policy.load(self.home.policy_path)
+                except PolicyError as exc:
+                    self.audit.write(
+                        "policy-load", "refused", reason="faulty-policy", detail=str(exc)
+                    )
+            self._policy_cache = (mtime, policy)
+        return self._policy_cache[1]
+
+    def policy_problem(self) -> str | None:
+        if not self.home.policy_path.exists():
+            return None
+        try:
+            Policy.load(self.home.policy_path)
+        except PolicyError as exc:
+            return str(exc)
+        return None
+
+    def share(self, ocel: Ocel, partner: str, right: str = "push") -> Ocel:
+        """What of ``ocel`` may leave this node for ``partner`` by ``right`` (``push``,
+        ``query``, ``subscribe``) under the current policy."""
+        return self.policy().apply(ocel, partner, secret=self.secret, right=right)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A read cursor for the calling thread (sees committed data only)."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._cursor_lock:
+                cur = self.store.con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    # --- capture ------------------------------------------------------------------------------
+
+    def spool(self, body: bytes) -> CaptureJob:
+        """Keep a capture document on disk (fsync'd) and queue it; returns its job. A node
+        killed before the document is stored stores it when it starts again."""
+        job = CaptureJob(capture_id=new_id(), created_at=datetime.now(UTC))
+        path = self.home.spool_dir / f"{job.capture_id}.body"
+        tmp = path.with_suffix(".part")
+        with open(tmp, "wb") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        self.jobs[job.capture_id] = job
+        self.writer.submit(functools.partial(self._capture, job=job, path=path))
+        return job
+
+    def resume_spool(self) -> int:
+        """Queue the capture documents a previous run received but did not store."""
+        found = sorted(self.home.spool_dir.glob("*.body"))
+        for path in found:
+            capture_id = path.stem
+            known = self._finished_job(capture_id)
+            if known is not None:  # stored before the crash, only the spool file remained
+                path.unlink(missing_ok=True)
+                continue
+            job = CaptureJob(
+                capture_id=capture_id,
+                created_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            )
+            self.jobs[capture_id] = job
+            self.writer.submit(functools.partial(self._capture, job=job, path=path))
+        for part in self.home.spool_dir.glob("*.part"):
+            part.unlink(missing_ok=True)
+        return len(found)
+
+    def _capture(self, store: Store, job: CaptureJob, path: Path) -> None:
+        from keiretsu.io.epcis import read_epcis
+
+        document = f"capture/{job.capture_id}"
+        try:
+            body = path.read_bytes()
+            report = store.ingest(
+                _limited(read_epcis(io.BytesIO(body), document=document), document),
+                document=document,
+                format="epcis",
+                source="local",
+                size_bytes=len(body),
+                outbox=sorted(self.partners()),
+            )
+            job.report = report.to_dict()
+            job.success = True
+        except DocumentError as exc:
+            job.success = False
+            job.errors = [exc.to_dict()]
+        except Exception as exc:  # the job says why; the node goes on
+            job.success = False
+            job.errors = [
+                {
+                    "type": "epcisException:ImplementationException",
+                    "title": "Capture failed",
+                    "status": 500,
+                    "detail": f"{type(exc).__name__}: {exc}",
+                }
+            ]
+        job.running = False
+        job.finished_at = datetime.now(UTC)
+        path.unlink(missing_ok=True)
+        if job.success and job.report and job.report.get("ingest_id") is not None:
+            self._accepted(int(job.report["ingest_id"]), "local", job.report)
+
+    def _accepted(self, ingest_id: int, source: str, report: dict[str, Any]) -> None:
+        if not report.get("events_new"):
+            return
+        for callback in list(self.on_accepted):
+            try:
+                callback(ingest_id, source)
+            except Exception as exc:  # a listener must not stop the writer
+                self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
+
+    def capture_job(self, capture_id: str) -> CaptureJob | None:
+        """A capture job by id: from memory while this run knows it, else from the ingest log."""
+        job = self.jobs.get(capture_id)
+        if job is not None:
+            return job
+        return self._finished_job(capture_id)
+
+    def _finished_job(self, capture_id: str) -> CaptureJob | None:
+        rows = (
+            self.cursor()
+            .execute(
+                "SELECT started_at, finished_at, status, problem, events_read, events_new, "
+                "events_known, ingest_id FROM ingest_log WHERE document = ? "
+                "ORDER BY ingest_id DESC LIMIT 1",
+                [f"capture/{capture_id}"],
+            )
+            .fetchall()
+        )
+        if not rows:
+            return None
+        started, finished, status, problem, read, new, known, ingest_id = rows[0]
+        import json
+
+        return CaptureJob(
+            capture_id=capture_id,
+            created_at=started,
+            running=status == "pending",
+            success=status == "accepted",
+            finished_at=finished if status != "pending" else None,
+            errors=[json.loads(problem)] if problem else [],
+            report={
+                "ingest_id": ingest_id,
+                "status": status,
+                "events_read": read,
+                "events_new": new,
+                "events_known": known,
+            },
+        )
+
+    # --- a partner's push ---------------------------------------------------------------------
+
+    def receive(self, store: Store, partner: str, delivery: str, body: bytes) -> IngestReport:
+        """Store what ``partner`` pushed (an OCEL 2.0 JSON document), whole or not at all.
+        Events already known (a retried delivery) are counted, not stored twice. Runs on the
+        writer thread."""
+        from keiretsu.io.ocel.jsonocel import read_ocel_json
+
+        document = f"from/{partner}/{delivery}"
+        report = store.ingest(
+            read_ocel_json(io.BytesIO(body), document=document),
+            document=document,
+            format="ocel-json",
+            source=partner,
+            size_bytes=len(body),
+        )
+        self._accepted(int(report.ingest_id or 0), partner, report.to_dict())
+        return report
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.close()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except FileNotFoundError:
+        return -1.0
+
+
+def _limited(batches: Any, document: str) -> Any:
+    """Refuse a capture document of more than :data:`CAPTURE_EVENT_LIMIT` events."""
+    seen = 0
+    for batch in batches:
+        seen += batch.num_events
+        if seen > CAPTURE_EVENT_LIMIT:
+            from keiretsu.model.errors import Problem
+
+            raise DocumentError(
+                [
+                    Problem(
+                        title="Capture too large",
+                        detail=f"the document holds more than {CAPTURE_EVENT_LIMIT} events "
+                        "(GS1-EPCIS-Capture-Limit): split it into several captures",
+                        type="epcisException:CaptureLimitExceededException",
+                        document=document,
+                        status=413,
+                    )
+                ]
+            )
+        yield batch
