@@ -497,9 +497,11 @@ def demo(
 
 
 def _add_subcommands() -> None:
+    from keiretsu.cli_network import network_app
     from keiretsu.cli_node import node_app
 
     app.add_typer(node_app, name="node")
+    app.add_typer(network_app, name="network")
 
 
 _add_subcommands()
