@@ -29,8 +29,7 @@ one daily-demand aggregate): about 0.35 s (see ``tests/node/test_policy.py``).
 
 from __future__ import annotations
 
-import base64
-import hmac
+import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from keiretsu.io.epcis.identifiers import canonical_id
 from keiretsu.model.ocel import (
     EVENT_TYPES,
     OBJECT_TYPES,
@@ -98,7 +98,6 @@ _SERIAL = r"^https://id\.gs1\.org/01/\d{14}/21/"
 # identifiers inside attribute values (JSON lists, free text) are found as tokens between these
 _DELIMITERS = r"[\s\"',;|\[\]{}()<>\\]+"
 _TOKEN = re.compile(r"[^\s\"',;|\[\]{}()<>\\]+")
-_HAS_DELIMITER = re.compile(_DELIMITERS)
 _NUMBER = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"
 _INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 
@@ -221,20 +220,35 @@ def _bare_step(step: str) -> str:
 
 
 def pseudonym(identifier: str, *, secret: bytes, partner: str) -> str:
-    """The name ``identifier`` is given for ``partner``: ``urn:keiretsu:pseudo:`` and 32
-    base32 characters (160 bits) of HMAC-SHA256 keyed with the node's secret and the partner's
-    name. The same object keeps its pseudonym for one partner (they can follow it over time);
-    two partners see two unrelated names, and neither can recover the identifier."""
-    return PSEUDONYM_PREFIX + _digest(_key(secret, partner), identifier)
+    """The name ``identifier`` is given for ``partner``: ``urn:keiretsu:pseudo:`` and 32 hex
+    digits (128 bits) of HMAC-SHA256 keyed with the node's secret and the partner's name. The
+    same object keeps its pseudonym for one partner (they can follow it over time); two
+    partners see two unrelated names, and neither can recover the identifier."""
+    return PSEUDONYM_PREFIX + _Keyed(_key(secret, partner)).digest(identifier)
 
 
 def _key(secret: bytes, partner: str) -> bytes:
     return secret + b"\x00" + partner.encode()
 
 
-def _digest(key: bytes, text: str) -> str:
-    raw = hmac.digest(key, text.encode(), "sha256")[:20]
-    return base64.b32encode(raw).decode().lower()
+class _Keyed:
+    """HMAC-SHA256 (RFC 2104) with the key's pads hashed once: a pseudonym then costs two
+    hash copies instead of a fresh HMAC (about 1.5 µs instead of 3 per identifier)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, text: str) -> str:
+        """The first 32 hex digits of HMAC-SHA256(key, text)."""
+        inner = self._inner.copy()
+        inner.update(text.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:32]
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -476,7 +490,13 @@ def _ids_mask(ids: pa.Array, chosen: pa.Array) -> pa.Array:
     """Which of ``ids`` are among ``chosen``."""
     if len(chosen) == 0:
         return pa.repeat(pa.scalar(False), len(ids))
-    return pc.fill_null(pc.is_in(ids, value_set=pc.unique(chosen)), False)
+    return pc.fill_null(pc.is_in(ids, value_set=chosen), False)
+
+
+def _positions(ids: pa.Array, within: pa.Array) -> np.ndarray[Any, Any]:
+    """Where each of ``ids`` is in ``within`` (-1: nowhere)."""
+    at = pc.fill_null(pc.index_in(ids, value_set=within), -1)
+    return np.asarray(at.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _in(values: pa.Array, allowed: Iterable[str]) -> pa.Array:
@@ -515,6 +535,22 @@ class _Log:
             ob.column("ocel_type").combine_chunks().take(at) if len(at) else (pa.array([], _STR))
         )
         self._names: dict[str, pa.Array] = {}
+        # the event each attribute and relation row belongs to, by position (-1: none), so
+        # that rows and events are matched by array indexing rather than by id look-ups
+        self.ea_at = _positions(self.ea_id, self.ev_id)
+        self.eo_at = _positions(self.eo_event, self.ev_id)
+
+    def events_with(self, at: np.ndarray[Any, Any], rows: Any) -> pa.Array:
+        """Per event: has it one of the rows ``rows`` marks (rows positioned by ``at``)."""
+        found = np.zeros(self.n + 1, dtype=bool)
+        picked = at[np.asarray(pc.fill_null(rows, False).to_numpy(zero_copy_only=False))]
+        found[picked] = True  # -1 (no event) lands on the spare last slot
+        return pa.array(found[: self.n])
+
+    def rows_of(self, at: np.ndarray[Any, Any], events: pa.Array) -> pa.Array:
+        """Per row: is its event among those ``events`` marks."""
+        marks = np.append(np.asarray(events.to_numpy(zero_copy_only=False), dtype=bool), False)
+        return pa.array(marks[at])
 
     def attribute_rows(self, name: str) -> pa.Array:
         """Row mask of the event attributes called ``name``."""
@@ -540,7 +576,7 @@ class _Log:
             out.append(
                 (
                     f"EPCIS eventType not in {list(rule.epcis_event_types)}",
-                    _ids_mask(self.ev_id, self.ea_id.filter(rows)),
+                    self.events_with(self.ea_at, rows),
                 )
             )
         if rule.object_types is not None:
@@ -548,7 +584,7 @@ class _Log:
             out.append(
                 (
                     f"touches no object of type {list(rule.object_types)}",
-                    _ids_mask(self.ev_id, self.eo_event.filter(rows)),
+                    self.events_with(self.eo_at, rows),
                 )
             )
         if rule.locations is not None:
@@ -558,7 +594,7 @@ class _Log:
             out.append(
                 (
                     f"readPoint/bizLocation not in {list(rule.locations)}",
-                    _ids_mask(self.ev_id, self.eo_event.filter(rows)),
+                    self.events_with(self.eo_at, rows),
                 )
             )
         if rule.time_from is not None:
@@ -584,20 +620,20 @@ class _Log:
     def condition(self, cond: Condition) -> tuple[pa.Array, pa.Array]:
         """Per event: can the condition be evaluated, and does it hold."""
         rows = pc.and_(self.attribute_rows(cond.attribute), pc.is_valid(self.ea_value))
-        ids = self.ea_id.filter(rows)
+        at = self.ea_at[np.asarray(rows.to_numpy(zero_copy_only=False))]
         values = self.ea_value.filter(rows)
-        present = _ids_mask(self.ev_id, ids)
+        present = self.events_with(at, pa.repeat(pa.scalar(True), len(at)))
         true = pa.repeat(pa.scalar(True), self.n)
         if cond.op == "exists":
             return true, present if cond.exists else pc.invert(present)
         if cond.op in ("equals", "in"):
-            return present, _ids_mask(self.ev_id, ids.filter(_in(values, cond.texts)))
+            return present, self.events_with(at, _in(values, cond.texts))
         if cond.op == "not_in":
-            hit = _ids_mask(self.ev_id, ids.filter(_in(values, cond.texts)))
+            hit = self.events_with(at, _in(values, cond.texts))
             return present, pc.and_(present, pc.invert(hit))
         if cond.op == "matches":
             ok = pc.match_substring_regex(values, pattern=f"^(?:{cond.texts[0]})$")
-            return present, _ids_mask(self.ev_id, ids.filter(ok))
+            return present, self.events_with(at, ok)
         compare = {"ge": pc.greater_equal, "gt": pc.greater, "le": pc.less_equal, "lt": pc.less}
         if cond.number is not None:
             good = pc.match_substring_regex(values, pattern=_NUMBER)
@@ -607,9 +643,10 @@ class _Log:
             good = pc.match_substring_regex(values, pattern=_INSTANT)
             numbers, good = _times(values, good)
             bound = pa.scalar(cond.instant, TIME)
-        good_ids = ids.filter(good)
+        good_at = at[np.asarray(good.to_numpy(zero_copy_only=False), dtype=bool)]
         ok = pc.fill_null(compare[cond.op](numbers, bound), False)
-        return _ids_mask(self.ev_id, good_ids), _ids_mask(self.ev_id, good_ids.filter(ok))
+        evaluable = self.events_with(good_at, pa.repeat(pa.scalar(True), len(good_at)))
+        return evaluable, self.events_with(good_at, ok)
 
     def matches(self, rule: Rule) -> pa.Array:
         """Per event: does the rule match (all its tests pass)."""
@@ -728,17 +765,16 @@ class Policy:
         if not permits or ocel.num_events == 0:
             return Ocel()
         log = _Log(ocel)
+        key = _Keyed(_key(secret, partner))
         event_rules = [(r, log.matches(r)) for r in permits if r.share == "events"]
         shared = _share_events(log, event_rules)
         aggregates = _aggregate(
-            log,
-            [(r, log.matches(r)) for r in permits if r.share == "aggregate"],
-            key=_key(secret, partner),
+            log, [(r, log.matches(r)) for r in permits if r.share == "aggregate"], key=key
         )
         out = _merge(shared, aggregates)
         types, patterns, event_ids = self._marks(partner)
         if types or patterns or event_ids:
-            out = _pseudonymise(out, ocel, types, patterns, event_ids, _key(secret, partner))
+            out = _pseudonymise(out, ocel, types, patterns, event_ids, key)
         return out
 
     def explain(self, ocel: Ocel, partner: str, right: str = "read") -> pa.Table:
@@ -817,9 +853,8 @@ def _share_events(log: _Log, rules: list[tuple[Rule, pa.Array]]) -> Ocel:
     ea_masks, eo_masks = [], []
     object_rules: list[tuple[Rule, pa.Array]] = []
     for rule, mask in rules:
-        ids = log.ev_id.filter(mask)
         ea_masks.append(
-            pc.and_(_ids_mask(log.ea_id, ids), _allowed_names(log.ea_name, rule.keeps_attribute))
+            pc.and_(log.rows_of(log.ea_at, mask), _allowed_names(log.ea_name, rule.keeps_attribute))
         )
         types = pc.fill_null(
             _allowed_names(log.eo_type, rule.shares_object_type)
@@ -827,7 +862,7 @@ def _share_events(log: _Log, rules: list[tuple[Rule, pa.Array]]) -> Ocel:
             else pa.array([], _BOOL),
             False,
         )
-        rows = pc.and_(_ids_mask(log.eo_event, ids), types)
+        rows = pc.and_(log.rows_of(log.eo_at, mask), types)
         eo_masks.append(rows)
         object_rules.append((rule, log.eo_object.filter(rows)))
     event_attributes = ocel.event_attributes.filter(_any_of(ea_masks, len(log.ea_id)))
@@ -906,7 +941,7 @@ def _products(object_ids: pa.Array, object_types: pa.Array) -> pa.Array:
     return pc.if_else(own, object_ids, found)
 
 
-def _aggregate(log: _Log, rules: list[tuple[Rule, pa.Array]], *, key: bytes) -> Ocel:
+def _aggregate(log: _Log, rules: list[tuple[Rule, pa.Array]], *, key: _Keyed) -> Ocel:
     """Daily totals per product (and location) over the events the aggregate rules match."""
     parts = []
     for measure in MEASURES:
@@ -921,8 +956,7 @@ def _aggregate(log: _Log, rules: list[tuple[Rule, pa.Array]], *, key: bytes) -> 
     return _merge(first, second)
 
 
-def _measure(log: _Log, measure: str, events: pa.Array, key: bytes) -> Ocel:
-    ids = log.ev_id.filter(events)
+def _measure(log: _Log, measure: str, events: pa.Array, key: _Keyed) -> Ocel:
     sign_of = {**{s: 1.0 for s in STOCK_IN}, **{s: -1.0 for s in STOCK_OUT}}
     # every event of the log: its day, and its sign (0 = not counted by this measure)
     steps = list(sign_of)
@@ -935,7 +969,7 @@ def _measure(log: _Log, measure: str, events: pa.Array, key: bytes) -> Ocel:
     day = pc.floor_temporal(log.ev_time, unit="day")
 
     eo = log.ocel.event_objects
-    rows = pc.and_(_ids_mask(log.eo_event, ids), _in(log.eo_qualifier, PRODUCT_QUALIFIERS))
+    rows = pc.and_(log.rows_of(log.eo_at, events), _in(log.eo_qualifier, PRODUCT_QUALIFIERS))
     goods = eo.filter(rows)
     goods_type = log.eo_type.filter(rows) if len(log.eo_type) else pa.array([], _STR)
     product = _products(goods.column("ocel_object_id").combine_chunks(), goods_type)
@@ -1045,7 +1079,7 @@ def _event_locations(log: _Log) -> pa.Array:
     return found
 
 
-def _aggregate_events(measure: str, groups: pa.Table, key: bytes) -> Ocel:
+def _aggregate_events(measure: str, groups: pa.Table, key: _Keyed) -> Ocel:
     event_type = AGGREGATE_EVENT_TYPES[measure]
     ev_id, ev_time = [], []
     ea_id, ea_name, ea_value, ea_type = [], [], [], []
@@ -1066,7 +1100,7 @@ def _aggregate_events(measure: str, groups: pa.Table, key: bytes) -> Ocel:
         basis = "\x1f".join(
             [measure, product, uom or "", location or "", day.isoformat(), *sorted(events)]
         )
-        agg_id = f"{AGGREGATE_PREFIX}{measure}:{_digest(key, basis)}"
+        agg_id = f"{AGGREGATE_PREFIX}{measure}:{key.digest(basis)}"
         ev_id.append(agg_id)
         ev_time.append(day)
         for name, value, vtype in (
@@ -1157,7 +1191,7 @@ def _merge(shared: Ocel, aggregates: Ocel) -> Ocel:
 
 
 def _pseudonymise(
-    out: Ocel, source: Ocel, types: set[str], patterns: list[str], event_ids: bool, key: bytes
+    out: Ocel, source: Ocel, types: set[str], patterns: list[str], event_ids: bool, key: _Keyed
 ) -> Ocel:
     """Replace every marked identifier in ``out`` by its pseudonym: in id columns, and as a
     token inside attribute values (a JSON list of ids, free text)."""
@@ -1196,38 +1230,49 @@ def _pseudonymise(
     def name_of(identifier: str) -> str:
         found = names.get(identifier)
         if found is None:
-            found = names[identifier] = PSEUDONYM_PREFIX + _digest(key, identifier)
+            found = names[identifier] = PSEUDONYM_PREFIX + key.digest(identifier)
         return found
 
-    def swap(column: Any, which: pa.Array) -> pa.Array:
-        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        if len(which) == 0 or len(column) == 0:
-            return column
-        hit = pc.fill_null(pc.is_in(column, value_set=which), False)
-        present = pc.unique(column.filter(hit)).to_pylist()
-        if not present:
-            return column
-        table = pa.array(present, _STR)
-        replaced = pa.array([name_of(i) for i in present], _STR)
-        at = pc.index_in(column, value_set=table)
-        return pc.coalesce(replaced.take(at), column)
+    def renamer(present: pa.Array) -> Any:
+        """Pseudonyms for the marked ids ``present`` (distinct), each computed once."""
+        replaced = pa.array([name_of(i) for i in present.to_pylist()], _STR)
+
+        def swap(column: Any) -> pa.Array:
+            column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            if len(present) == 0 or len(column) == 0:
+                return column
+            return pc.coalesce(replaced.take(pc.index_in(column, value_set=present)), column)
+
+        return swap
 
     def values(column: Any) -> pa.Array:
         return _swap_tokens(column, marked, regex, name_of)
 
     tables = out.tables()
-    t = tables["event_objects"]
-    tables["event_objects"] = t.set_column(
-        0, "ocel_event_id", swap(t.column(0), marked_events)
-    ).set_column(1, "ocel_object_id", swap(t.column(1), marked_objects))
-    for name, cols in (("objects", [0]), ("object_attributes", [0]), ("object_objects", [0, 1])):
-        t = tables[name]
-        for c in cols:
-            t = t.set_column(c, t.schema.field(c).name, swap(t.column(c), marked_objects))
-        tables[name] = t
-    for name in ("events", "event_attributes"):
-        t = tables[name]
-        tables[name] = t.set_column(0, "ocel_id", swap(t.column(0), marked_events))
+    object_columns = [
+        ("event_objects", 1),
+        ("objects", 0),
+        ("object_attributes", 0),
+        ("object_objects", 0),
+        ("object_objects", 1),
+    ]
+    event_columns = [("event_objects", 0), ("events", 0), ("event_attributes", 0)]
+    # every id in an id column of the output is an object the output describes (or an event
+    # it holds), so the marked ones are found there, without looking through the source
+    objects = out.objects.column("ocel_id").combine_chunks()
+    marked_here = _in(out.objects.column("ocel_type").combine_chunks(), types)
+    if regex:
+        marked_here = pc.or_(marked_here, pc.match_substring_regex(objects, pattern=regex))
+    events = out.events.column("ocel_id").combine_chunks()
+    own = pc.invert(pc.starts_with(events, AGGREGATE_PREFIX))
+    for columns, present in (
+        (object_columns, pc.unique(objects.filter(marked_here))),
+        (event_columns, events.filter(own) if event_ids else pa.array([], _STR)),
+    ):
+        swap = renamer(present)
+        for name, c in columns:
+            t = tables[name]
+            tables[name] = t.set_column(c, t.schema.field(c).name, swap(t.column(c)))
     for name, col in (("event_attributes", 2), ("object_attributes", 3)):
         t = tables[name]
         tables[name] = t.set_column(col, "ocel_value", values(t.column(col)))
@@ -1246,10 +1291,22 @@ def _swap_tokens(column: Any, marked: pa.Array, regex: str, name_of: Any) -> pa.
     hit = pc.fill_null(pc.is_in(tokens, value_set=marked), False)
     if regex:
         hit = pc.or_(hit, pc.fill_null(pc.match_substring_regex(tokens, pattern=regex), False))
-    rows = pc.unique(pc.list_parent_indices(parts).filter(hit))
     marked_set = set(marked.to_pylist())
+    # the same thing in another spelling (an EPC URN in a sensor report, a Digital Link on
+    # another domain) is the same identifier: its canonical form is looked up too
+    spelled = pc.fill_null(
+        pc.match_substring_regex(tokens, pattern=r"^(urn:epc:|https?://)"), False
+    )
+    aliases: dict[str, str] = {}
+    for text in pc.unique(tokens.filter(pc.and_(spelled, pc.invert(hit)))).to_pylist():
+        canonical = canonical_id(text)
+        if canonical != text and canonical in marked_set:
+            aliases[text] = canonical
+    if aliases:
+        hit = pc.or_(hit, _in(tokens, aliases))
+    rows = pc.unique(pc.list_parent_indices(parts).filter(hit))
     pattern = re.compile(regex) if regex else None
-    awkward = [m for m in marked_set if _HAS_DELIMITER.search(m)]
+    awkward = pc.filter(marked, pc.match_substring_regex(marked, pattern=_DELIMITERS)).to_pylist()
     extra: list[int] = []
     for m in awkward:
         extra.extend(
@@ -1263,6 +1320,8 @@ def _swap_tokens(column: Any, marked: pa.Array, regex: str, name_of: Any) -> pa.
         text = match.group(0)
         if text in marked_set or (pattern is not None and pattern.fullmatch(text)):
             return str(name_of(text))
+        if text in aliases:
+            return str(name_of(aliases[text]))
         return text
 
     fixed = []
