@@ -1,5 +1,5 @@
-"""Nodes for the tests: in process (the ASGI app through Starlette's TestClient) and as real
-processes on loopback (``python -m keiretsu node serve``), with their stores and tokens."""
+"""Real node processes on loopback for the tests (``python -m keiretsu node serve``), with
+their stores, homes and tokens; used by tests/node/conftest.py and the tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from keiretsu.node.auth import TokenStore
 from keiretsu.node.home import NodeHome
@@ -142,8 +141,7 @@ def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> 
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+def nodes_fixture() -> Iterator[list[NodeProcess]]:
     """Made with :func:`make_node` and appended by the test; all killed at the end."""
     made: list[NodeProcess] = []
     yield made

@@ -244,7 +244,15 @@ class Node:
         for path in found:
             capture_id = path.stem
             known = self._finished_job(capture_id)
-            if known is not None:  # stored before the crash, only the spool file remained
+            if (
+                known is not None
+                and known.report
+                and known.report["status"]
+                in (
+                    "accepted",
+                    "refused",
+                )
+            ):  # decided before the crash; only the spool file remained
                 path.unlink(missing_ok=True)
                 continue
             job = CaptureJob(
