@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from keiretsu.network.client import NodeClient
@@ -73,31 +73,7 @@ def _ensure_node(net: NetworkFile, spec: NodeSpec, say: Progress) -> str:
     url = net.url(spec)
     if not (spec.home / "node.toml").exists():
         say(f"creating node {spec.name} in {spec.folder}")
-        spec.folder.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            _keiretsu(
-                "node",
-                "init",
-                "--store",
-                str(spec.store),
-                "--name",
-                spec.name,
-                "--url",
-                url,
-                "--json",
-            ),
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        if done.returncode != 0:
-            raise NetworkError(
-                f"node {spec.name}: `keiretsu node init` failed: "
-                f"{(done.stderr or done.stdout).strip()[-600:]}"
-            )
-        token = str(json.loads(done.stdout.strip().splitlines()[-1])["token"])
-        _write_token(spec.token_path, token)
-        return token
+        return _init_node(spec, url)
     try:
         home = NodeHome.open(spec.store)
         config = home.config()
@@ -117,6 +93,26 @@ def _ensure_node(net: NetworkFile, spec: NodeSpec, say: Progress) -> str:
     tokens = TokenStore(home.tokens_path)
     tokens.revoke(TOKEN_LABEL)
     token = tokens.create(TOKEN_LABEL)
+    _write_token(spec.token_path, token)
+    return token
+
+
+def _init_node(spec: NodeSpec, url: str) -> str:
+    """What ``keiretsu node init --store S --name N --url U`` does (an identity, an empty
+    partner list, no policy, the store, a first token), done in this process: a second
+    interpreter per node would cost a couple of seconds each."""
+    from keiretsu.node.auth import TokenStore
+    from keiretsu.node.home import NodeError, NodeHome
+    from keiretsu.node.identity import IdentityError
+    from keiretsu.store import Store
+
+    spec.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        home = NodeHome.init(spec.store, spec.name, url=url)
+    except (NodeError, IdentityError) as exc:
+        raise NetworkError(f"node {spec.name}: {exc}") from exc
+    Store(spec.store).close()
+    token = TokenStore(home.tokens_path).create(TOKEN_LABEL)
     _write_token(spec.token_path, token)
     return token
 
@@ -283,7 +279,7 @@ def up(
         for spec in net.nodes:
             old = running.get(spec.name)
             if old is not None and old.port == spec.port:
-                states[spec.name] = NodeState(**{**old.__dict__, "token": tokens[spec.name]})
+                states[spec.name] = replace(old, token=tokens[spec.name])
                 continue
             if old is not None:  # its port changed in the file: restart it
                 _stop([old], timeout=10.0)
@@ -291,6 +287,7 @@ def up(
             states[spec.name] = _start(net, spec, tokens[spec.name])
             started.add(spec.name)
             _save(net, states)
+        _save(net, states)
         for spec in net.nodes:
             _wait_ready(states[spec.name], timeout)
     except BaseException:

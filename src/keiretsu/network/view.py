@@ -69,7 +69,7 @@ def open_store(store: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise FileNotFoundError(f"{path}: no store here")
     try:
         con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
         raise RuntimeError(
             f"{path}: the store is in use by its node's server (stop it with "
             f"`keiretsu network down`, or ask the node over HTTP): {exc}"
