@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -741,7 +742,7 @@ def _where(query: EventQuery) -> tuple[_Sql, bool]:
                 sorted(map(_identifier, values)),
             )
     if query.event_ids:
-        sql.add("list_contains(?::VARCHAR[], e.ocel_id)", list(query.event_ids))
+        sql.add("e.ocel_id IN (SELECT unnest(?::VARCHAR[]))", list(query.event_ids))
     if query.exists_error_declaration:
         sql.add(f"e.ocel_id IN ({_ATTR})", "errorDeclaration.declarationTime")
     for op, bound in (
@@ -880,7 +881,7 @@ def select_events(
     if ingest_id is not None:
         sql.add("e.ingest_id = ?", ingest_id)
     if event_ids is not None:
-        sql.add("list_contains(?::VARCHAR[], e.ocel_id)", list(event_ids))
+        sql.add("e.ocel_id IN (SELECT unnest(?::VARCHAR[]))", list(event_ids))
     key = _RECORD_TIME if query.order_by == "recordTime" else "e.ocel_time"
     source = _source(sql, record, key)
     descending = query.order_by is not None and query.order_direction == "DESC"
@@ -939,7 +940,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
 
 
 def _register_ids(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> str:
-    name = "k_epcis_ids"
+    name = f"k_epcis_ids_{secrets.token_hex(6)}"  # several requests may share a connection
     con.register(name, pa.table({"ocel_id": pa.array(list(event_ids), pa.string())}))
     return name
 
@@ -950,6 +951,8 @@ def event_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> Ocel
     objects, and the declared types — not the source events. What a sharing policy filters
     before :func:`epcis_from_ocel` writes it for a partner."""
     ids = _register_ids(con, event_ids)
+    objects_of = f"{ids}_objects"
+    types_of = f"{ids}_types"
     try:
 
         def arrow(sql: str) -> pa.Table:
@@ -967,35 +970,35 @@ def event_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> Ocel
             f"SELECT r.ocel_event_id, r.ocel_object_id, r.ocel_qualifier, r.quantity, r.uom"
             f" FROM ocel_event_object r SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id"
         )
-        con.register("k_epcis_objects", relations.select(["ocel_object_id"]))
+        con.register(objects_of, relations.select(["ocel_object_id"]))
         objects = arrow(
             "SELECT DISTINCT ON (o.ocel_id) o.ocel_id, o.ocel_type FROM ocel_object o"
-            " SEMI JOIN k_epcis_objects r ON r.ocel_object_id = o.ocel_id"
+            f" SEMI JOIN {objects_of} r ON r.ocel_object_id = o.ocel_id"
         )
         object_attributes = arrow(
             "SELECT a.ocel_id, a.ocel_name, a.ocel_time, a.ocel_value, a.ocel_value_type"
             " FROM ocel_object_attribute a"
-            " SEMI JOIN k_epcis_objects r ON r.ocel_object_id = a.ocel_id"
+            f" SEMI JOIN {objects_of} r ON r.ocel_object_id = a.ocel_id"
         )
         links = arrow(
             "SELECT l.ocel_source_id, l.ocel_target_id, l.ocel_qualifier"
             " FROM ocel_object_object l"
-            " SEMI JOIN k_epcis_objects s ON s.ocel_object_id = l.ocel_source_id"
-            " SEMI JOIN k_epcis_objects t ON t.ocel_object_id = l.ocel_target_id"
+            f" SEMI JOIN {objects_of} s ON s.ocel_object_id = l.ocel_source_id"
+            f" SEMI JOIN {objects_of} t ON t.ocel_object_id = l.ocel_target_id"
         )
-        con.unregister("k_epcis_objects")
-        con.register("k_epcis_types", events.select(["ocel_type"]))
+        con.unregister(objects_of)
+        con.register(types_of, events.select(["ocel_type"]))
         event_types = arrow(
             "SELECT ocel_type, attributes FROM ocel_event_type"
-            " SEMI JOIN k_epcis_types USING (ocel_type)"
+            f" SEMI JOIN {types_of} USING (ocel_type)"
         )
-        con.unregister("k_epcis_types")
-        con.register("k_epcis_types", objects.select(["ocel_type"]))
+        con.unregister(types_of)
+        con.register(types_of, objects.select(["ocel_type"]))
         object_types = arrow(
             "SELECT ocel_type, attributes FROM ocel_object_type"
-            " SEMI JOIN k_epcis_types USING (ocel_type)"
+            f" SEMI JOIN {types_of} USING (ocel_type)"
         )
-        con.unregister("k_epcis_types")
+        con.unregister(types_of)
     finally:
         con.unregister(ids)
     return Ocel(
