@@ -19,11 +19,22 @@ def cli_reference() -> str:
         "a test fails when it is out of date.",
         "",
     ]
+    _commands(group, "keiretsu", lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _commands(group: Any, prefix: str, lines: list[str]) -> None:
+    """Document every command of ``group``, descending into sub-groups (``keiretsu node …``)."""
     for name in sorted(group.commands):
         cmd = group.commands[name]
         if cmd.hidden:
             continue
-        lines += [f"## `keiretsu {name}`", ""]
+        full = f"{prefix} {name}"
+        if hasattr(cmd, "commands"):  # a group: its own commands follow
+            lines += [f"## `{full} …`", "", (cmd.help or "").strip(), ""]
+            _commands(cmd, full, lines)
+            continue
+        lines += [f"## `{full}`", ""]
         lines += [(cmd.help or "").strip(), ""]
         usage = " ".join(
             ["[OPTIONS]"]
@@ -33,7 +44,7 @@ def cli_reference() -> str:
                 if p.param_type_name == "argument"
             ]
         )
-        lines += ["```", f"keiretsu {name} {usage}", "```", ""]
+        lines += ["```", f"{full} {usage}", "```", ""]
         rows = []
         for param in cmd.params:
             if param.param_type_name == "argument":
@@ -51,7 +62,6 @@ def cli_reference() -> str:
             lines += ["| name | kind | meaning |", "|---|---|---|"]
             lines += [f"| {n} | {k} | {h} |" for n, k, h in rows]
             lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
 
 
 if __name__ == "__main__":

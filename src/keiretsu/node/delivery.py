@@ -48,7 +48,8 @@ class PartnerLink:
 
 
 def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
-    """The events the given documents brought, with their attributes, objects and relations."""
+    """The events the given documents brought (or corrected: an error declaration adds
+    attributes to an event stored before), with their attributes, objects and relations."""
     from keiretsu.node.epcis_query import event_ocel
 
     cur = node.cursor()
@@ -57,8 +58,9 @@ def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
         r[0]
         for r in cur.execute(
             f"SELECT ocel_id FROM ocel_event WHERE ingest_id IN ({marks}) "
+            f"OR ocel_id IN (SELECT ocel_id FROM event_attribute WHERE ingest_id IN ({marks})) "
             "ORDER BY ocel_time, ocel_seq",
-            ingest_ids,
+            [*ingest_ids, *ingest_ids],
         ).fetchall()
     ]
     return event_ocel(cur, ids)

@@ -301,7 +301,7 @@ class Node:
             self._accepted(int(job.report["ingest_id"]), "local", job.report)
 
     def _accepted(self, ingest_id: int, source: str, report: dict[str, Any]) -> None:
-        if not report.get("events_new"):
+        if not report.get("events_new") and not report.get("events_corrected"):
             return
         for callback in list(self.on_accepted):
             try:

@@ -310,11 +310,12 @@ class Store:
                 # a loaded machine, took a 1M-event document's writer past 1 GiB)
                 if report.events_new:
                     self.update_steps(ingest_id)
-                    if outbox:
-                        con.executemany(
-                            "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
-                            [[ingest_id, partner, started] for partner in sorted(set(outbox))],
-                        )
+                # a document that only corrects earlier events is owed to partners too
+                if outbox and (report.events_new or report.events_corrected):
+                    con.executemany(
+                        "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
+                        [[ingest_id, partner, started] for partner in sorted(set(outbox))],
+                    )
                 self._finish(report, "accepted")
                 con.execute("COMMIT")
                 in_transaction = False
@@ -809,7 +810,8 @@ class Store:
             for r in _rows(
                 con or self.con,
                 """
-                SELECT o.ingest_id, l.events_new FROM outbox o JOIN ingest_log l USING (ingest_id)
+                SELECT o.ingest_id, l.events_new + l.events_corrected
+                FROM outbox o JOIN ingest_log l USING (ingest_id)
                 WHERE o.partner = ? AND o.delivered_at IS NULL ORDER BY o.ingest_id LIMIT ?
                 """,
                 [partner, limit],

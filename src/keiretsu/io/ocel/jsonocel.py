@@ -12,7 +12,6 @@ The reader makes a short first pass for the type declarations and then streams `
 from __future__ import annotations
 
 import contextlib
-
 import io
 from collections.abc import Iterator
 from datetime import datetime

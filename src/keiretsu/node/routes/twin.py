@@ -157,6 +157,39 @@ def view(
     return body
 
 
+@router.get(
+    "/trace",
+    summary="One object's path across the chain, with the company that recorded each step",
+)
+def trace(
+    request: Request,
+    object: str,
+    contents: bool = False,
+    who: Principal = Depends(local_user),
+) -> dict[str, Any]:
+    from keiretsu.network.view import chain, resolve_object
+
+    node = node_of(request)
+    cur = node.cursor()
+    found = resolve_object(cur, object)
+    if found is None:
+        raise HTTPProblem(404, "No such object", f"this node knows no {object!r}", field="object")
+    rows = chain(cur, found, local=node.name, contents=contents)
+    return {"node": node.name, "object": found, "events": _plain(rows.to_pylist())}
+
+
+def _plain(value: Any) -> Any:
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 @router.get("/policy", summary="The sharing policy in force, and its problem if it is faulty")
 def policy(request: Request, who: Principal = Depends(local_user)) -> dict[str, Any]:
     node = node_of(request)
