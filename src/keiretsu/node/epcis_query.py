@@ -621,18 +621,18 @@ def _relation(
             f" AND eo.ocel_event_id NOT IN ({_ATTR})))"
         )
         role_params += [sorted(STANDARD_QUALIFIERS), _EVENT_TYPE_ATTR]
-    join = ""
     where_level = ""
     if level is not None:
-        join = " LEFT JOIN ocel_object o ON o.ocel_id = eo.ocel_object_id"
+        # class or instance: an amount on the relation, or an object typed as a class (the
+        # few class objects are looked up, not every object joined)
         is_class = (
-            "(eo.quantity IS NOT NULL OR eo.uom IS NOT NULL"
-            " OR coalesce(list_contains(?::VARCHAR[], o.ocel_type), false))"
+            "(eo.quantity IS NOT NULL OR eo.uom IS NOT NULL OR eo.ocel_object_id IN"
+            " (SELECT ocel_id FROM ocel_object WHERE list_contains(?::VARCHAR[], ocel_type)))"
         )
         where_level = f" AND {'NOT ' if level == 'instance' else ''}{is_class}"
         params.append(sorted(CLASS_TYPES))
     sql.add(
-        f"e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo{join}"
+        "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
         f" WHERE {roles} AND {match}{where_level})",
         *role_params,
         *params,
