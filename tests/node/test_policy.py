@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -884,7 +884,7 @@ def big_log(n: int) -> Ocel:
     )
 
 
-def test_apply_takes_well_under_a_second_for_100k_events() -> None:
+def test_apply_on_100k_events_removes_and_pseudonymises_as_told() -> None:
     ocel = big_log(100_000)
     policy = Policy.from_dict(
         {
@@ -909,14 +909,15 @@ def test_apply_takes_well_under_a_second_for_100k_events() -> None:
             ]
         }
     )
-    policy.apply(ocel, "acme", secret=SECRET)  # warm up
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        out = policy.apply(ocel, "acme", secret=SECRET)
-        best = min(best, time.process_time() - start)
-    print(f"apply: 100,000 events in {best:.3f} s CPU")
+    out = policy.apply(ocel, "acme", secret=SECRET)
     assert out.num_events > 0 and "price" not in set(
         out.event_attributes.column("ocel_name").to_pylist()
     )
-    assert best < 1.5  # CPU seconds; ≈0.7 s measured on the 2-core development machine
+    # the trade items left under pseudonyms only (the speed is measured by bench/policy.py)
+    shared_ids = set(out.objects.column("ocel_id").to_pylist())
+    items = set(
+        ocel.objects.filter(pc.equal(ocel.objects.column("ocel_type"), "trade item"))
+        .column("ocel_id")
+        .to_pylist()
+    )
+    assert not shared_ids & items

@@ -31,7 +31,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 def _query_error(exc: Exception) -> HTTPProblem:
     kind = getattr(exc, "kind", None)
-    if kind in ("too-large", "QueryTooLargeException"):
+    if kind == "too_large":
         return HTTPProblem(
             413, "Query too large", str(exc), type="epcisException:QueryTooLargeException"
         )
