@@ -24,7 +24,7 @@ import httpx
 
 from keiretsu.model.ocel import Ocel
 from keiretsu.node.auth import sign_request
-from keiretsu.node.runtime import Node
+from keiretsu.node.runtime import Node, tls_context
 
 INBOX_PATH = "/partners/inbox"
 MAX_EVENTS_PER_PUSH = 20_000
@@ -89,7 +89,9 @@ class Delivery:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), verify=self._verify)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0), verify=tls_context(self._verify)
+        )
         self.node.on_accepted.append(self._accepted)
         self._ensure_loops()
 

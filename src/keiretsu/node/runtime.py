@@ -15,6 +15,7 @@ import io
 import os
 import queue
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -370,6 +371,14 @@ class Node:
     def close(self) -> None:
         self.writer.close()
         self.store.close()
+
+
+def tls_context(verify: bool | str) -> bool | ssl.SSLContext:
+    """What httpx verifies partners' certificates with: the system's CAs (``True``), or a CA
+    bundle file (a company's own CA, or a self-signed certificate's)."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def _mtime(path: Path) -> float:

@@ -24,7 +24,7 @@ import httpx
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 
-from keiretsu.node.runtime import Node
+from keiretsu.node.runtime import Node, tls_context
 from keiretsu.node.security import Principal
 from keiretsu.node.sharing import permitted_ids, render
 from keiretsu.store import Store
@@ -59,7 +59,9 @@ class Subscriptions:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ingests = asyncio.Queue()
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), verify=self._verify)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), verify=tls_context(self._verify)
+        )
         self.node.on_accepted.append(self._accepted)
         self._task = asyncio.create_task(self._run(), name="subscriptions")
 
