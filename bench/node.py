@@ -10,7 +10,8 @@ Real node processes (``python -m keiretsu node serve``) on loopback, each with i
    ``--seconds``. The figure is the events of the jobs that finished successfully within that
    time, over that time; the writer's backlog (``GET /twin``) is sampled every few seconds.
    Two workloads: ``stream`` (consecutive slices of one synthetic stream of the two-company
-   chain: new objects, in time order, as a plant would post its day) and ``seeds`` (whole
+   chain put in time order: new objects, each document after the last, as a plant posts what
+   it records) and ``seeds`` (whole
    synthetic documents of distinct seeds: new event ids, but the *same* objects over the same
    week each time, so every document lands in the middle of every object's trace).
 2. **Latency to a partner.** Node A shares everything with node B. B has a named query over
@@ -28,6 +29,7 @@ a few ahead of the senders); the machine's load is printed with the figures.
 from __future__ import annotations
 
 import argparse
+import heapq
 import itertools
 import json
 import os
@@ -182,13 +184,31 @@ def _document(events: list[dict[str, Any]]) -> Document:
     return Document(body, [str(e["eventID"]) for e in events])
 
 
+def time_ordered(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The synthetic chain's events in time order, as a plant captures them. The generator
+    yields a pallet cycle at a time and a cycle's later steps (shipping, receiving at the DC)
+    come hours after the next cycles start; a cycle's first event (raw material received)
+    is its earliest and no later cycle starts before it, so everything held back that is not
+    later than it can go."""
+    held: list[tuple[datetime, int, dict[str, Any]]] = []
+    for n, event in enumerate(events):
+        at = datetime.fromisoformat(event["eventTime"])
+        if event.get("bizStep") == "receiving" and "quantityList" in event:
+            while held and held[0][0] <= at:
+                yield heapq.heappop(held)[2]
+        heapq.heappush(held, (at, n, event))
+    while held:
+        yield heapq.heappop(held)[2]
+
+
 def documents(size: int, workload: str, seed: int) -> Iterator[Document]:
     """Endless documents of ``size`` events, every event new (see the module's docstring)."""
     from keiretsu.io.epcis.synth import synthetic_events
 
     if workload == "stream":
-        # one long stream cut into documents; the total only sets the pace of the clock
-        stream = synthetic_events(50_000_000, seed=seed)
+        # one long stream in time order cut into documents (the total only sets the pace of
+        # the chain's clock: 5M events span about five months)
+        stream = time_ordered(synthetic_events(5_000_000, seed=seed))
         while True:
             yield _document(list(itertools.islice(stream, size)))
     for s in itertools.count(seed):
