@@ -16,6 +16,7 @@ from keiretsu.analytics import Log
 from keiretsu.analytics.traces import object_events, steps, transitions
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store
+from keiretsu.store.node_store import ReadDocument
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OBJECTS = {"pallet-1": "pallet", "pallet-2": "pallet", "dock-A": "location", "order-9": "order"}
@@ -99,6 +100,52 @@ def test_incremental_traces_equal_the_batch_computation(
             store.ingest(document(evs), document=f"doc-{doc}")
             assert maintained(store).to_pylist() == batch(store).to_pylist()
         assert maintained(store).num_rows == sum(len(objs) for _, objs, _ in events)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 50),
+            st.lists(st.sampled_from(sorted(OBJECTS)), min_size=1, max_size=3, unique=True),
+            st.integers(0, 4),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    split=st.integers(1, 5),
+)
+def test_documents_stored_in_groups_equal_documents_stored_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[tuple[int, list[str], int]],
+    split: int,
+) -> None:
+    """What a node does with captures that queued up: several documents in one transaction.
+    Each stays its own ingest, and the store ends as if they had come one by one."""
+    docs: dict[int, list[tuple[str, int, list[str]]]] = {}
+    for i, (minute, objects, doc) in enumerate(events):
+        # the same event in two documents now and then: stored once, known the second time
+        docs.setdefault(doc, []).append((f"e{i % 20}", minute, objects))
+    ordered = sorted(docs.items(), key=lambda kv: -kv[0])
+    root = tmp_path_factory.mktemp("groups")
+    with Store(root / "one.duckdb") as one, Store(root / "group.duckdb") as grouped:
+        singles = [one.ingest(document(evs), document=f"doc-{d}") for d, evs in ordered]
+        reports = []
+        for k in range(0, len(ordered), split):
+            part = [
+                ReadDocument(batches=list(document(evs)), document=f"doc-{d}", outbox=["p"])
+                for d, evs in ordered[k : k + split]
+            ]
+            reports += grouped.ingest_group(part)
+        assert [(r.events_new, r.events_known) for r in reports] == [
+            (r.events_new, r.events_known) for r in singles
+        ]
+        assert maintained(grouped).to_pylist() == batch(grouped).to_pylist()
+        assert maintained(grouped).to_pylist() == maintained(one).to_pylist()
+        log = grouped.ingest_log().to_pylist()
+        assert [r["status"] for r in log] == ["accepted"] * len(ordered)
+        owed = grouped.con.execute("SELECT count(*) FROM outbox").fetchall()[0][0]
+        assert owed == sum(1 for r in reports if r.events_new or r.events_corrected)
 
 
 def test_a_store_from_before_object_step_gets_its_traces_built(tmp_path: Path) -> None:

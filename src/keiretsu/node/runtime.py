@@ -9,8 +9,8 @@ own cursors beside it and see only committed, whole documents.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
-import functools
 import io
 import os
 import queue
@@ -33,11 +33,15 @@ from keiretsu.node.home import NodeHome
 from keiretsu.node.identity import Identity, PartnerKey
 from keiretsu.node.policy import Policy, PolicyError
 from keiretsu.store import IngestReport, Store
+from keiretsu.store.node_store import ReadDocument
 
 T = TypeVar("T")
 
 CAPTURE_EVENT_LIMIT = 100_000
 """Most events one capture document may hold (``GS1-EPCIS-Capture-Limit``)."""
+
+CAPTURE_GROUP = 50
+"""Most captures stored in one transaction when they queue up."""
 
 CAPTURE_SIZE_LIMIT = 64 * 1024 * 1024
 """Largest capture document in bytes (``GS1-EPCIS-Capture-File-Size-Limit``)."""
@@ -165,6 +169,9 @@ class Node:
         self._cursor_lock = threading.Lock()
         self._local = threading.local()
         self.jobs: dict[str, CaptureJob] = {}
+        self._captures: collections.deque[tuple[CaptureJob, Path]] = collections.deque()
+        self._capture_lock = threading.Lock()
+        self._drain_scheduled = False
         # called with the ingest id of every accepted document that brought new events
         self.on_accepted: list[Callable[[int, str], None]] = []
         self.home.spool_dir.mkdir(exist_ok=True)
@@ -236,7 +243,7 @@ class Node:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         self.jobs[job.capture_id] = job
-        self.writer.submit(functools.partial(self._capture, job=job, path=path))
+        self._queue_capture(job, path)
         return job
 
     def resume_spool(self) -> int:
@@ -261,40 +268,111 @@ class Node:
                 created_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
             )
             self.jobs[capture_id] = job
-            self.writer.submit(functools.partial(self._capture, job=job, path=path))
+            self._queue_capture(job, path)
         for part in self.home.spool_dir.glob("*.part"):
             part.unlink(missing_ok=True)
         return len(found)
 
-    def _capture(self, store: Store, job: CaptureJob, path: Path) -> None:
+    def _queue_capture(self, job: CaptureJob, path: Path) -> None:
+        """Queue a spooled capture; the writer stores the queue in groups (one transaction
+        for the captures that arrived while it was busy)."""
+        with self._capture_lock:
+            self._captures.append((job, path))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self.writer.submit(self._drain_captures)
+
+    def _drain_captures(self, store: Store) -> None:
+        while True:
+            with self._capture_lock:
+                group: list[tuple[CaptureJob, Path]] = []
+                while self._captures and len(group) < CAPTURE_GROUP:
+                    group.append(self._captures.popleft())
+                if not group:
+                    self._drain_scheduled = False
+                    return
+            self._store_captures(store, group)
+
+    def _store_captures(self, store: Store, group: list[tuple[CaptureJob, Path]]) -> None:
+        """Read each capture whole (a refused one is logged with its reason), then store the
+        rest in one transaction — or one by one, should that fail."""
         from keiretsu.io.epcis import read_epcis
 
-        document = f"capture/{job.capture_id}"
+        partners = sorted(self.partners())
+        ready: list[tuple[CaptureJob, Path, ReadDocument]] = []
+        for job, path in group:
+            document = f"capture/{job.capture_id}"
+            try:
+                body = path.read_bytes()
+                batches = list(_limited(read_epcis(io.BytesIO(body), document=document), document))
+                ready.append(
+                    (
+                        job,
+                        path,
+                        ReadDocument(
+                            batches=batches,
+                            document=document,
+                            format="epcis",
+                            size_bytes=len(body),
+                            outbox=partners,
+                        ),
+                    )
+                )
+            except Exception as exc:  # refused: log it like any refused document
+                self._store_one(store, job, path, _refusal(exc), document, partners)
+        if not ready:
+            return
         try:
-            body = path.read_bytes()
+            reports = store.ingest_group([doc for _, _, doc in ready])
+        except Exception:  # the group failed as a whole: each on its own, to say which
+            for job, path, doc in ready:
+                self._store_one(store, job, path, iter(doc.batches), doc.document, partners)
+            return
+        for (job, path, _), report in zip(ready, reports, strict=True):
+            self._finish_job(job, path, report, None)
+
+    def _store_one(
+        self,
+        store: Store,
+        job: CaptureJob,
+        path: Path,
+        batches: Any,
+        document: str,
+        partners: list[str],
+    ) -> None:
+        try:
             report = store.ingest(
-                _limited(read_epcis(io.BytesIO(body), document=document), document),
+                batches,
                 document=document,
                 format="epcis",
                 source="local",
-                size_bytes=len(body),
-                outbox=sorted(self.partners()),
+                size_bytes=path.stat().st_size if path.exists() else None,
+                outbox=partners,
             )
-            job.report = report.to_dict()
-            job.success = True
-        except DocumentError as exc:
+            self._finish_job(job, path, report, None)
+        except Exception as exc:
+            self._finish_job(job, path, None, exc)
+
+    def _finish_job(
+        self, job: CaptureJob, path: Path, report: IngestReport | None, error: Exception | None
+    ) -> None:
+        if isinstance(error, DocumentError):
             job.success = False
-            job.errors = [exc.to_dict()]
-        except Exception as exc:  # the job says why; the node goes on
+            job.errors = [error.to_dict()]
+        elif error is not None:  # the job says why; the node goes on
             job.success = False
             job.errors = [
                 {
                     "type": "epcisException:ImplementationException",
                     "title": "Capture failed",
                     "status": 500,
-                    "detail": f"{type(exc).__name__}: {exc}",
+                    "detail": f"{type(error).__name__}: {error}",
                 }
             ]
+        elif report is not None:
+            job.report = report.to_dict()
+            job.success = True
         job.running = False
         job.finished_at = datetime.now(UTC)
         path.unlink(missing_ok=True)
@@ -409,3 +487,10 @@ def _limited(batches: Any, document: str) -> Any:
                 ]
             )
         yield batch
+
+
+def _refusal(exc: Exception) -> Any:
+    """Batches that refuse at once with ``exc``: how a document already found wanting is
+    logged through :meth:`Store.ingest`, like any other refusal."""
+    raise exc
+    yield  # a generator

@@ -69,6 +69,24 @@ class IngestReport:
 
 
 @dataclass
+class ReadDocument:
+    """A document already read whole into OCEL batches, waiting to be stored
+    (:meth:`Store.ingest_group`)."""
+
+    batches: list[Ocel]
+    document: str
+    format: str | None = None
+    source: str = "local"
+    sha256: str | None = None
+    size_bytes: int | None = None
+    outbox: Sequence[str] = ()
+
+    @property
+    def num_events(self) -> int:
+        return sum(b.num_events for b in self.batches)
+
+
+@dataclass
 class StoreSummary:
     """The twin at a glance: how much it holds and over what time span."""
 
@@ -349,6 +367,81 @@ class Store:
             con.execute(f"SET threads = {int(saved_threads)}")
         return report
 
+    def ingest_group(self, documents: Sequence[ReadDocument]) -> list[IngestReport]:
+        """Store several documents, each already read whole (so none can be refused half-way),
+        in one transaction: one commit and one update of the traces for all of them — what a
+        node does with the captures that queued up while it was busy. Each document is still
+        its own ingest, with its own log line, report and outbox rows.
+
+        All of them are stored, or (should the store fail) none: the caller then stores them
+        one by one with :meth:`ingest`.
+        """
+        con = self.con
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        saved_limit = None
+        if self.ingest_memory_limit:
+            saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
+            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
+        saved_threads = _rows(con, "SELECT current_setting('threads')")[0][0]
+        con.execute("SET threads = 1")
+        reports: list[IngestReport] = []
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                event_types = self._load_types("event_type")
+                object_types = self._load_types("object_type")
+                changed_e: set[str] = set()
+                changed_o: set[str] = set()
+                for doc in documents:
+                    report = IngestReport(
+                        document=doc.document, format=doc.format, status="accepted"
+                    )
+                    ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
+                    report.ingest_id = ingest_id
+                    con.execute(
+                        "INSERT INTO ingest_log "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0, 0, 0, NULL)",
+                        [
+                            ingest_id,
+                            doc.document,
+                            doc.format,
+                            doc.source,
+                            doc.sha256,
+                            doc.size_bytes,
+                            started,
+                            started,
+                        ],
+                    )
+                    for batch in doc.batches:
+                        self._ingest_batch(batch, ingest_id, report)
+                        changed_e |= _merge_types(event_types, batch.event_types)
+                        changed_o |= _merge_types(object_types, batch.object_types)
+                    reports.append(report)
+                self._save_types("event_type", event_types, changed_e)
+                self._save_types("object_type", object_types, changed_o)
+                fresh = [r.ingest_id for r in reports if r.events_new and r.ingest_id is not None]
+                if fresh:
+                    self.update_steps(fresh)
+                seconds = time.perf_counter() - t0
+                for doc, report in zip(documents, reports, strict=True):
+                    report.seconds = seconds
+                    if doc.outbox and (report.events_new or report.events_corrected):
+                        con.executemany(
+                            "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
+                            [[report.ingest_id, p, started] for p in sorted(set(doc.outbox))],
+                        )
+                    self._finish(report, "accepted")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            if saved_limit is not None:
+                con.execute(f"SET memory_limit = '{saved_limit}'")
+            con.execute(f"SET threads = {int(saved_threads)}")
+        return reports
+
     def _begin(
         self,
         report: IngestReport,
@@ -431,7 +524,7 @@ class Store:
             )
             self._discard(int(row[0]), report)
 
-    def update_steps(self, ingest_id: int | None) -> None:
+    def update_steps(self, ingest_id: int | Sequence[int] | None) -> None:
         """Bring ``object_step`` (every object's trace with each event's successor) up to date
         with the events of ingest ``ingest_id``, inside the caller's transaction; ``None``
         rebuilds it from the whole log.
@@ -449,8 +542,10 @@ class Store:
             )
             params = []
         else:
-            where_e, where_eo = "WHERE ingest_id = ?", "WHERE ingest_id = ?"
-            params = [ingest_id, ingest_id]
+            ids = [ingest_id] if isinstance(ingest_id, int) else list(ingest_id)
+            marks = ", ".join("?" for _ in ids)
+            where_e = where_eo = f"WHERE ingest_id IN ({marks})"
+            params = [*ids, *ids]
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE k_new_steps AS

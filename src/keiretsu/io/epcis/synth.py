@@ -49,12 +49,19 @@ def _time(at: datetime, tz: timezone) -> tuple[str, str]:
 
 
 def synthetic_events(
-    n_events: int, *, seed: int = 0, with_event_ids: bool = True, items_per_pallet: int = 12
+    n_events: int,
+    *,
+    seed: int = 0,
+    with_event_ids: bool = True,
+    items_per_pallet: int = 12,
+    start: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The chain's events in the EPCIS 2.0 JSON binding form, pallet cycle by pallet cycle
-    (cycles overlap in time, as at a real plant)."""
+    (cycles overlap in time, as at a real plant). ``start`` is when the first cycle begins
+    (default 2024-03-04 06:00 UTC): a stream of documents, each later than the one before,
+    is what a node receives as the days go by."""
     rng = random.Random(seed)
-    clock = datetime(2024, 3, 4, 6, 0, tzinfo=UTC)
+    clock = start or datetime(2024, 3, 4, 6, 0, tzinfo=UTC)
     # a pallet cycle is ~15 events, one every 5-40 minutes; squeeze big documents so the whole
     # chain ends well before today (EPCIS refuses event times in the future)
     pace = min(1.0, 40_000 / max(1, n_events))
@@ -201,7 +208,12 @@ def _creation_date(seed: int) -> str:
 
 
 def write_synthetic_epcis_json(
-    path: str | Path, n_events: int, *, seed: int = 0, with_event_ids: bool = True
+    path: str | Path,
+    n_events: int,
+    *,
+    seed: int = 0,
+    with_event_ids: bool = True,
+    start: datetime | None = None,
 ) -> Path:
     """Write an EPCIS 2.0 JSON-LD document of ``n_events`` events of the chain to ``path``."""
     path = Path(path)
@@ -213,7 +225,9 @@ def write_synthetic_epcis_json(
             + b'","epcisBody":{"eventList":[\n'
         )
         first = True
-        for event in synthetic_events(n_events, seed=seed, with_event_ids=with_event_ids):
+        for event in synthetic_events(
+            n_events, seed=seed, with_event_ids=with_event_ids, start=start
+        ):
             if not first:
                 f.write(b",\n")
             first = False
