@@ -65,6 +65,7 @@ share_objects = ["*"]
 """
 
 SERVE = [sys.executable, "-m", "keiretsu", "node", "serve"]
+STARTED: list[Node] = []  # stopped at the end, whatever happened
 
 HEAD = (
     b'{"@context":["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],'
@@ -111,6 +112,7 @@ class Node:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+        STARTED.append(self)
         deadline = t0 + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
@@ -606,6 +608,8 @@ def main() -> None:
         )
         summary.append(f"catch-up: {r['events_per_s']:,.0f} events/s")
     finally:
+        for node in STARTED:
+            node.stop(signal.SIGKILL)
         if args.keep:
             print(f"# nodes kept in {root}")
         else:
