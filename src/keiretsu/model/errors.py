@@ -69,6 +69,10 @@ class DocumentError(Exception):
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[list[Problem]]]:
+        # pickled whole (a refusal found by a reader process reaches the writer intact)
+        return (type(self), (self.problems,))
+
     @classmethod
     def single(cls, title: str, detail: str, **where: Any) -> DocumentError:
         """A refusal with one problem."""

@@ -12,6 +12,7 @@ import asyncio
 import collections
 import concurrent.futures
 import io
+import multiprocessing
 import os
 import queue
 import secrets
@@ -19,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +113,47 @@ class Writer:
         self._thread.join()
 
 
+class CaptureReader:
+    """Reads and checks capture documents in a second process (started on first use), so a
+    node on two cores parses the next documents while its writer stores the last ones. If
+    that process cannot be had, documents are read in this one."""
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._inline = os.environ.get("KEIRETSU_CAPTURE_READER") == "inline"
+        self._lock = threading.Lock()
+
+    def submit(self, path: Path, document: str) -> Future[list[Ocel]]:
+        if not self._inline:
+            try:
+                with self._lock:
+                    if self._pool is None:
+                        self._pool = concurrent.futures.ProcessPoolExecutor(
+                            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                        )
+                    return self._pool.submit(read_capture, str(path), document)
+            except (RuntimeError, OSError):  # no second process here: read in this one
+                self._inline = True
+        done: Future[list[Ocel]] = Future()
+        try:
+            done.set_result(read_capture(str(path), document))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def read_capture(path: str, document: str) -> list[Ocel]:
+    """A capture document read whole into OCEL batches; raises :class:`DocumentError`."""
+    from keiretsu.io.epcis import read_epcis
+
+    with open(path, "rb") as fh:
+        return list(_limited(read_epcis(fh, document=document), document))
+
+
 @dataclass
 class CaptureJob:
     """An EPCIS capture job (the binding's ``CaptureJob``): queued, running or finished."""
@@ -169,7 +212,10 @@ class Node:
         self._cursor_lock = threading.Lock()
         self._local = threading.local()
         self.jobs: dict[str, CaptureJob] = {}
-        self._captures: collections.deque[tuple[CaptureJob, Path]] = collections.deque()
+        self._captures: collections.deque[tuple[CaptureJob, Path, Future[list[Ocel]]]] = (
+            collections.deque()
+        )
+        self._reader = CaptureReader()
         self._capture_lock = threading.Lock()
         self._drain_scheduled = False
         # called with the ingest id of every accepted document that brought new events
@@ -274,10 +320,12 @@ class Node:
         return len(found)
 
     def _queue_capture(self, job: CaptureJob, path: Path) -> None:
-        """Queue a spooled capture; the writer stores the queue in groups (one transaction
-        for the captures that arrived while it was busy)."""
+        """Queue a spooled capture: a second process reads and checks it while the writer
+        stores the ones before it, in groups (one transaction for the captures that arrived
+        while it was busy)."""
+        read = self._reader.submit(path, f"capture/{job.capture_id}")
         with self._capture_lock:
-            self._captures.append((job, path))
+            self._captures.append((job, path, read))
             if self._drain_scheduled:
                 return
             self._drain_scheduled = True
@@ -286,26 +334,34 @@ class Node:
     def _drain_captures(self, store: Store) -> None:
         while True:
             with self._capture_lock:
-                group: list[tuple[CaptureJob, Path]] = []
-                while self._captures and len(group) < CAPTURE_GROUP:
-                    group.append(self._captures.popleft())
-                if not group:
+                if not self._captures:
                     self._drain_scheduled = False
                     return
-            self._store_captures(store, group)
+                group = [self._captures.popleft()]
+            # the oldest first, then those already read behind it (a refusal is raised later,
+            # when its job is finished)
+            concurrent.futures.wait([group[0][2]])
+            with self._capture_lock:
+                while self._captures and len(group) < CAPTURE_GROUP and self._captures[0][2].done():
+                    group.append(self._captures.popleft())
+            try:
+                self._store_captures(store, group)
+            except Exception as exc:  # never leave a job running: say why it failed
+                for job, path, _ in group:
+                    if job.running:
+                        self._finish_job(job, path, None, exc)
 
-    def _store_captures(self, store: Store, group: list[tuple[CaptureJob, Path]]) -> None:
-        """Read each capture whole (a refused one is logged with its reason), then store the
-        rest in one transaction — or one by one, should that fail."""
-        from keiretsu.io.epcis import read_epcis
-
+    def _store_captures(
+        self, store: Store, group: list[tuple[CaptureJob, Path, Future[list[Ocel]]]]
+    ) -> None:
+        """Each capture as read (a refused one is logged with its reason), then the rest
+        stored in one transaction — or one by one, should that fail."""
         partners = sorted(self.partners())
         ready: list[tuple[CaptureJob, Path, ReadDocument]] = []
-        for job, path in group:
+        for job, path, read in group:
             document = f"capture/{job.capture_id}"
             try:
-                body = path.read_bytes()
-                batches = list(_limited(read_epcis(io.BytesIO(body), document=document), document))
+                batches = read.result()
                 ready.append(
                     (
                         job,
@@ -314,7 +370,7 @@ class Node:
                             batches=batches,
                             document=document,
                             format="epcis",
-                            size_bytes=len(body),
+                            size_bytes=path.stat().st_size,
                             outbox=partners,
                         ),
                     )
@@ -448,6 +504,7 @@ class Node:
 
     def close(self) -> None:
         self.writer.close()
+        self._reader.close()
         self.store.close()
 
 
