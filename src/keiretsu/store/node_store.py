@@ -278,16 +278,7 @@ class Store:
         # the next time the store is opened for writing.
         ingest_id = self._begin(report, started, source, sha256, size_bytes)
         in_transaction = False
-        # Ingest only appends: DuckDB's cache of the file's blocks need not grow with it, so a
-        # large document is written in bounded memory (restored after for analysis).
-        saved_limit = None
-        if self.ingest_memory_limit:
-            saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
-            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
-        # Appending small batches gains nothing from DuckDB's second thread, and the reader
-        # process (or the parser in this one) needs that core: one thread while ingesting.
-        saved_threads = _rows(con, "SELECT current_setting('threads')")[0][0]
-        con.execute("SET threads = 1")
+        restore = self._ingest_settings()
         try:
             event_types = self._load_types("event_type")
             object_types = self._load_types("object_type")
@@ -362,10 +353,29 @@ class Store:
             self._discard(ingest_id, report)
             raise
         finally:
+            restore()
+        return report
+
+    def _ingest_settings(self) -> Callable[[], None]:
+        """Set DuckDB up for ingest; returns what puts the settings back (for analysis)."""
+        con = self.con
+        # Ingest only appends: DuckDB's cache of the file's blocks need not grow with it, so a
+        # large document is written in bounded memory.
+        saved_limit = None
+        if self.ingest_memory_limit:
+            saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
+            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
+        # Appending small batches gains nothing from DuckDB's second thread, and the reader
+        # process (or the parser in this one) needs that core: one thread while ingesting.
+        saved_threads = _rows(con, "SELECT current_setting('threads')")[0][0]
+        con.execute("SET threads = 1")
+
+        def restore() -> None:
             if saved_limit is not None:
                 con.execute(f"SET memory_limit = '{saved_limit}'")
             con.execute(f"SET threads = {int(saved_threads)}")
-        return report
+
+        return restore
 
     def ingest_group(self, documents: Sequence[ReadDocument]) -> list[IngestReport]:
         """Store several documents, each already read whole (so none can be refused half-way),
@@ -379,12 +389,7 @@ class Store:
         con = self.con
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        saved_limit = None
-        if self.ingest_memory_limit:
-            saved_limit = _rows(con, "SELECT current_setting('memory_limit')")[0][0]
-            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
-        saved_threads = _rows(con, "SELECT current_setting('threads')")[0][0]
-        con.execute("SET threads = 1")
+        restore = self._ingest_settings()
         reports: list[IngestReport] = []
         try:
             con.execute("BEGIN TRANSACTION")
@@ -397,21 +402,8 @@ class Store:
                     report = IngestReport(
                         document=doc.document, format=doc.format, status="accepted"
                     )
-                    ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
-                    report.ingest_id = ingest_id
-                    con.execute(
-                        "INSERT INTO ingest_log "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0, 0, 0, NULL)",
-                        [
-                            ingest_id,
-                            doc.document,
-                            doc.format,
-                            doc.source,
-                            doc.sha256,
-                            doc.size_bytes,
-                            started,
-                            started,
-                        ],
+                    ingest_id = self._begin(
+                        report, started, doc.source, doc.sha256, doc.size_bytes, commit=False
                     )
                     for batch in doc.batches:
                         self._ingest_batch(batch, ingest_id, report)
@@ -437,9 +429,7 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
         finally:
-            if saved_limit is not None:
-                con.execute(f"SET memory_limit = '{saved_limit}'")
-            con.execute(f"SET threads = {int(saved_threads)}")
+            restore()
         return reports
 
     def _begin(
@@ -449,10 +439,14 @@ class Store:
         source: str,
         sha256: str | None,
         size_bytes: int | None,
+        *,
+        commit: bool = True,
     ) -> int:
-        """Open the ingest: a 'pending' line in the ingest log, committed; returns its id."""
+        """Open the ingest: a 'pending' line in the ingest log, committed (unless ``commit``
+        is false: inside the caller's transaction); returns its id."""
         con = self.con
-        con.execute("BEGIN TRANSACTION")
+        if commit:
+            con.execute("BEGIN TRANSACTION")
         ingest_id = int(_rows(con, "SELECT nextval('ingest_seq')")[0][0])
         report.ingest_id = ingest_id
         con.execute(
@@ -469,7 +463,8 @@ class Store:
                 started,
             ],
         )
-        con.execute("COMMIT")
+        if commit:
+            con.execute("COMMIT")
         return ingest_id
 
     def _finish(self, report: IngestReport, status: str) -> None:
