@@ -163,3 +163,27 @@ def test_a_store_from_before_object_step_gets_its_traces_built(tmp_path: Path) -
             .select(["object_id", "event_id"])
             .equals(expected.select(["object_id", "event_id"]))
         )
+
+
+def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> None:
+    """Schema 2 kept each object's last step in ``object_step`` itself; opened for writing,
+    the store moves them to ``object_step_last`` and the traces read the same, and go on
+    growing correctly."""
+    path = tmp_path / "node.duckdb"
+    with Store(path) as store:
+        store.ingest(
+            document([("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"])]), document="a"
+        )
+        expected = maintained(store).to_pylist()
+        store.con.execute("INSERT INTO object_step SELECT * FROM object_step_last")
+        store.con.execute("DELETE FROM object_step_last")
+        store.con.execute("DROP VIEW object_steps")
+        store.con.execute("UPDATE keiretsu_meta SET value = '2' WHERE key = 'schema_version'")
+    with Store(path, read_only=True) as old:  # read as schema 2, before any migration
+        assert maintained(old).to_pylist() == expected
+    with Store(path) as store:
+        assert maintained(store).to_pylist() == expected
+        last = store.con.execute("SELECT count(*) FROM object_step_last").fetchall()[0][0]
+        assert last == 2  # pallet-1 and dock-A
+        store.ingest(document([("e3", 9, ["pallet-1"]), ("e0", 1, ["dock-A"])]), document="b")
+        assert maintained(store).to_pylist() == batch(store).to_pylist()

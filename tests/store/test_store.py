@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store, StoreError
+from keiretsu.store.schema import SCHEMA_VERSION
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -249,7 +250,7 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
         version = store.con.execute(
             "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
         ).fetchall()
-        assert version == [("2",)]
+        assert version == [(str(SCHEMA_VERSION),)]
         ids = store.con.execute("SELECT ocel_id FROM event ORDER BY ocel_seq").fetchall()
         assert [r[0] for r in ids] == [f"a-{i}" for i in range(30)]
         assert store.summary().events == 30

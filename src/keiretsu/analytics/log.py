@@ -139,10 +139,16 @@ class Log:
             table = con.table(view)
             tables[log_name] = table.select(**{new: table[old] for old, new in columns.items()})
         # (ibis's list_tables needs an API DuckDB 2 dropped)
-        found = con.raw_sql(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'object_step'"
-        ).fetchall()
-        if found[0][0]:
+        found = {
+            r[0]
+            for r in con.raw_sql(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_name IN ('object_step', 'object_steps')"
+            ).fetchall()
+        }
+        if "object_steps" in found:  # every step: those with a successor, and each last one
+            tables["steps"] = con.table("object_steps")
+        elif "object_step" in found:  # a store of schema 2, read-only (not migrated)
             tables["steps"] = con.table("object_step")
         return cls(backend=con, engine="duckdb", **tables)
 

@@ -212,6 +212,7 @@ class Store:
             r[0] for r in self.con.execute("DESCRIBE object_step").fetchall()
         }:  # traces kept before they had the successor's read order
             self.con.execute("DROP TABLE object_step")
+            self.con.execute("DELETE FROM object_step_last")
             for statement in DDL:
                 if "object_step" in statement:
                     self.con.execute(statement)
@@ -224,6 +225,18 @@ class Store:
         ):  # a store written before the traces were kept
             self.con.execute("BEGIN TRANSACTION")
             self.update_steps(None)
+            self.con.execute("COMMIT")
+        elif (
+            not _rows(self.con, "SELECT count(*) FROM object_step_last")[0][0]
+            and _rows(self.con, "SELECT count(*) FROM object_step WHERE next_event_id IS NULL")[0][
+                0
+            ]
+        ):  # schema 2 kept each object's last step in object_step itself
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(
+                "INSERT INTO object_step_last SELECT * FROM object_step WHERE next_event_id IS NULL"
+            )
+            self.con.execute("DELETE FROM object_step WHERE next_event_id IS NULL")
             self.con.execute("COMMIT")
         self.con.execute(
             "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
@@ -520,18 +533,22 @@ class Store:
             self._discard(int(row[0]), report)
 
     def update_steps(self, ingest_id: int | Sequence[int] | None) -> None:
-        """Bring ``object_step`` (every object's trace with each event's successor) up to date
-        with the events of ingest ``ingest_id``, inside the caller's transaction; ``None``
-        rebuilds it from the whole log.
+        """Bring the traces (every object's steps with each event's successor) up to date
+        with the events of ingest ``ingest_id`` (or several), inside the caller's transaction;
+        ``None`` rebuilds them from the whole log.
 
-        Only the tail of each object the document touches is recomputed: from its last step
-        before the document's first event for that object (events usually arrive in time
-        order, so that is one step), which also places late-arriving events correctly.
+        Each object's last step lives in ``object_step_last`` (one row per object), the steps
+        before it, whose successor is known, in ``object_step``. Events arriving after an
+        object's last step — the usual case — only move that one row and append: nothing of
+        ``object_step`` is read, so the update does not slow down as the store grows. An
+        object that receives an event from before its last step (a late event) has its tail
+        recomputed from the last step before the late one.
         """
         con = self.con
         params: list[Any]
         if ingest_id is None:
             con.execute("DELETE FROM object_step")
+            con.execute("DELETE FROM object_step_last")
             where_e = where_eo = (
                 "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
             )
@@ -558,7 +575,7 @@ class Store:
         n_new = int(_rows(con, "SELECT count(*) FROM k_new_steps")[0][0])
         parts = max(1, -(-n_new // self.STEP_ROWS))
         for part in range(parts):
-            # per object touched: where its new events start, and its last step before that
+            # per object touched: where its new events start, and its stored last step
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE k_touch AS
@@ -569,36 +586,72 @@ class Store:
             )
             con.execute(
                 """
-                CREATE OR REPLACE TEMP TABLE k_anchor AS
-                SELECT s.object_id, max({'t': s.time, 's': s.seq}) AS anchor,
-                       arg_max(s.position, {'t': s.time, 's': s.seq}) AS anchor_position
-                FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
-                WHERE {'t': s.time, 's': s.seq} < k.first_new
-                GROUP BY s.object_id
+                CREATE OR REPLACE TEMP TABLE k_last AS
+                SELECT l.*, {'t': l.time, 's': l.seq} > k.first_new AS late
+                FROM object_step_last l JOIN k_touch k ON l.object_id = k.object_id
                 """
             )
-            # the tail to recompute: stored steps from the anchor on, and the new events
+            # where each object's recomputed tail starts (the anchor, kept with its position)
+            # and the stored steps from there on: for an object whose new events all come
+            # after its last step, that last step alone
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_anchor AS
+                SELECT object_id, {'t': time, 's': seq} AS anchor, position AS anchor_position
+                FROM k_last WHERE NOT late
+                """
+            )
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE k_tail AS
-                SELECT s.rowid AS old_row, s.object_id, s.object_type, s.event_id, s.activity,
-                       s.time, s.seq
-                FROM object_step s JOIN k_touch k ON s.object_id = k.object_id
-                LEFT JOIN k_anchor a ON s.object_id = a.object_id
-                WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
+                SELECT NULL::BIGINT AS old_row, object_id, object_type, event_id, activity,
+                       time, seq
+                FROM k_last WHERE NOT late
                 """
             )
+            if _rows(con, "SELECT count(*) FROM k_last WHERE late")[0][0]:
+                # late events: read the stored steps of those objects only
+                con.execute(
+                    """
+                    INSERT INTO k_anchor
+                    SELECT s.object_id, max({'t': s.time, 's': s.seq}),
+                           arg_max(s.position, {'t': s.time, 's': s.seq})
+                    FROM object_step s
+                    JOIN k_last l ON s.object_id = l.object_id AND l.late
+                    JOIN k_touch k ON s.object_id = k.object_id
+                    WHERE {'t': s.time, 's': s.seq} < k.first_new
+                    GROUP BY s.object_id
+                    """
+                )
+                con.execute(
+                    """
+                    INSERT INTO k_tail
+                    SELECT s.rowid, s.object_id, s.object_type, s.event_id, s.activity,
+                           s.time, s.seq
+                    FROM object_step s
+                    JOIN k_last l ON s.object_id = l.object_id AND l.late
+                    LEFT JOIN k_anchor a ON s.object_id = a.object_id
+                    WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
+                    UNION ALL
+                    SELECT NULL, object_id, object_type, event_id, activity, time, seq
+                    FROM k_last WHERE late
+                    """
+                )
+                con.execute(
+                    "DELETE FROM object_step WHERE rowid IN "
+                    "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
+                )
             con.execute(
-                "DELETE FROM object_step WHERE rowid IN "
-                "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
+                "DELETE FROM object_step_last WHERE object_id IN (SELECT object_id FROM k_last)"
             )
             con.execute(
                 """
-                INSERT INTO object_step
+                CREATE OR REPLACE TEMP TABLE k_out AS
                 SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
-                       coalesce(a.anchor_position, 0) + row_number() OVER w - 1,
-                       lead(t.event_id) OVER w, lead(t.activity) OVER w, lead(t.time) OVER w,
-                       lead(t.seq) OVER w
+                       coalesce(a.anchor_position, 0) + row_number() OVER w - 1 AS position,
+                       lead(t.event_id) OVER w AS next_event_id,
+                       lead(t.activity) OVER w AS next_activity,
+                       lead(t.time) OVER w AS next_time, lead(t.seq) OVER w AS next_seq
                 FROM (
                     SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
                     UNION ALL
@@ -609,8 +662,14 @@ class Store:
                 WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
                 """
             )
-        for table in ("k_new_steps", "k_touch", "k_anchor", "k_tail"):
-            con.execute(f"DROP TABLE {table}")
+            con.execute(
+                "INSERT INTO object_step SELECT * FROM k_out WHERE next_event_id IS NOT NULL"
+            )
+            con.execute(
+                "INSERT INTO object_step_last SELECT * FROM k_out WHERE next_event_id IS NULL"
+            )
+        for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_tail", "k_out"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
     def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
         con = self.con

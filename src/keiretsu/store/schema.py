@@ -9,9 +9,10 @@ ingest log line.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
-``object_step`` table kept up to date on ingest."""
+``object_step`` table kept up to date on ingest. 3: each object's last step in
+``object_step_last`` (read both through the ``object_steps`` view)."""
 
 DDL = [
     """
@@ -144,6 +145,24 @@ DDL = [
     )
     """,
     """
+    -- Each object's last step (its successor not known yet): one row per object, kept apart
+    -- so that events arriving in time order only move this row and append to object_step.
+    -- Read every step through the object_steps view.
+    CREATE TABLE IF NOT EXISTS object_step_last (
+        object_id VARCHAR,
+        object_type VARCHAR,
+        event_id VARCHAR,
+        activity VARCHAR,
+        time TIMESTAMPTZ,
+        seq BIGINT,
+        position BIGINT,
+        next_event_id VARCHAR,
+        next_activity VARCHAR,
+        next_time TIMESTAMPTZ,
+        next_seq BIGINT
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS source_event (
         ocel_id VARCHAR NOT NULL,
         format VARCHAR NOT NULL,
@@ -172,17 +191,24 @@ writing). Read these."""
 
 def view_ddl() -> list[str]:
     """The ``ocel_*`` views: each data table less the rows of pending ingests."""
-    return [
-        f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * EXCLUDE (ingest_id) FROM {t} "
-        "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
-        if t != "event"
-        else f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t} "
-        "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
-        for t in DATA_TABLES
-    ] + [
-        f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t}"
-        for t in ("event_type", "object_type")
-    ]
+    return (
+        [
+            f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * EXCLUDE (ingest_id) FROM {t} "
+            "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
+            if t != "event"
+            else f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t} "
+            "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
+            for t in DATA_TABLES
+        ]
+        + [
+            f"CREATE OR REPLACE VIEW {VISIBLE_PREFIX}{t} AS SELECT * FROM {t}"
+            for t in ("event_type", "object_type")
+        ]
+        + [
+            "CREATE OR REPLACE VIEW object_steps AS "
+            "SELECT * FROM object_step UNION ALL SELECT * FROM object_step_last"
+        ]
+    )
 
 
 # model table name → store table name
