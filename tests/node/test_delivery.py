@@ -184,3 +184,21 @@ def test_a_receiver_killed_mid_push_gets_everything_once(
     interrupted = [r for r in ingests(dc) if r["status"] == "interrupted"]
     # a push cut off by the kill left nothing behind but its log line
     assert all(r["events_new"] == 0 for r in interrupted)
+
+
+def test_a_node_killed_leaves_no_process_behind(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    """The node reads captures in a second process; killed with SIGKILL, the node takes it
+    along (no reader is left running, orphaned, on the user's machine)."""
+    import psutil
+
+    (plant,) = [make_node(tmp_path, "plant")]
+    nodes.append(plant)
+    plant.start()
+    (body,) = documents(tmp_path, 1, 50)
+    assert plant.capture(body)["success"]
+    assert plant.proc is not None
+    children = psutil.Process(plant.proc.pid).children(recursive=True)
+    assert children  # the capture reader
+    plant.kill(signal.SIGKILL)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]

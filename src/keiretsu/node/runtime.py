@@ -132,7 +132,10 @@ class CaptureReader:
                 with self._lock:
                     if self._pool is None:
                         self._pool = concurrent.futures.ProcessPoolExecutor(
-                            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                            max_workers=1,
+                            mp_context=multiprocessing.get_context("spawn"),
+                            initializer=_die_with_parent,
+                            initargs=(os.getpid(),),
                         )
                     return self._pool.submit(read_capture, str(path), document)
             except (RuntimeError, OSError):  # no second process here: read in this one
@@ -147,6 +150,18 @@ class CaptureReader:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the reader process: end it as soon as the node that started it is gone (killed
+    with SIGKILL, say), so no reader outlives its node."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="keiretsu-parent-watch", daemon=True).start()
 
 
 def read_capture(path: str, document: str) -> list[Ocel]:
