@@ -467,6 +467,11 @@ class Node:
             except Exception as exc:  # a listener must not stop the writer
                 self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
 
+    def captures_queued(self) -> int:
+        """Captures received and spooled but not stored yet."""
+        with self._capture_lock:
+            return len(self._captures)
+
     def capture_job(self, capture_id: str) -> CaptureJob | None:
         """A capture job by id: from memory while this run knows it, else from the ingest log."""
         job = self.jobs.get(capture_id)

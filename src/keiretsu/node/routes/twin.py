@@ -30,6 +30,7 @@ def twin(request: Request, who: Principal = Depends(local_user)) -> dict[str, An
         "partners": sorted(node.partners()),
         "store": summary.to_dict(),
         "writer_backlog": node.writer.backlog(),
+        "captures_queued": node.captures_queued(),
     }
 
 
