@@ -202,3 +202,33 @@ def test_a_node_killed_leaves_no_process_behind(tmp_path: Path, nodes: list[Node
     plant.kill(signal.SIGKILL)
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
+
+
+def test_a_correction_reaches_the_partner(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    """The distributor declares an error on one of its receipts (a document with no new
+    event); the plant, which the distributor shares everything with, gets the declaration on
+    its copy of the receipt."""
+    dc = make_node(tmp_path, "dc")
+    plant = make_node(tmp_path, "plant")
+    introduce(dc, plant)
+    dc.home.policy_path.write_text(SHARE_ALL.format(partner="plant"), encoding="utf-8")
+    nodes.extend([dc, plant])
+    dc.start()
+    plant.start()
+    examples = Path(__file__).resolve().parents[2] / "src/keiretsu/examples/two-company-chain"
+    receipts = (examples / "2-umeda-distribution-dc.xml").read_bytes()
+    assert dc.capture(receipts, "application/xml")["success"]
+    wait_for(lambda: event_count(plant) == event_count(dc), 30, "the receipts at the plant")
+    correction = (examples / "3-umeda-distribution-correction.jsonld").read_bytes()
+    job = dc.capture(correction)
+    assert job["success"] and job["keiretsu:report"]["events_corrected"] == 1
+    corrected = "urn:uuid:f2e344f9-aad8-5c5f-be8c-17254923ba1e"
+
+    def declared_at_plant() -> bool:
+        path = f"/events/{corrected}"
+        with plant.client() as c:
+            r = c.get(path)
+        return r.status_code == 200 and "errorDeclaration" in r.json()
+
+    wait_for(declared_at_plant, 30, "the error declaration at the plant")
+    assert event_count(plant) == event_count(dc)  # marked, not doubled
