@@ -45,6 +45,8 @@ class PartnerLink:
     last_success: float | None = None
     backoff: float = 0.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    unmarked: set[int] = field(default_factory=set)
+    """Documents the partner has stored whose outbox rows the writer has not marked yet."""
 
 
 def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
@@ -160,6 +162,10 @@ class Delivery:
         pending = await asyncio.to_thread(
             lambda: node.store.outbox_pending(link.partner, limit=200, con=node.cursor())
         )
+        # documents pushed whose rows the writer has marked since no longer come back: forget
+        # them; those still coming back are waiting for their mark: skip them
+        link.unmarked.intersection_update(p[0] for p in pending)
+        pending = [p for p in pending if p[0] not in link.unmarked]
         if not pending:
             return 0
         group: list[int] = []
@@ -197,8 +203,15 @@ class Delivery:
             link.failures += 1
             link.last_error = error
             return None
-        await node.writer.run(
+        # Marked delivered by the writer when it gets to it: the next push need not wait behind
+        # the captures it is storing. Until then these documents are skipped here; should the
+        # node stop first, they are pushed again and the partner counts them as known.
+        link.unmarked.update(group)
+        marked = node.writer.submit(
             lambda s: s.outbox_done(link.partner, group, events_sent=shared_events)
+        )
+        marked.add_done_callback(
+            lambda done: link.unmarked.difference_update(group) if done.exception() else None
         )
         link.pushes += 1
         link.events_sent += shared_events
