@@ -60,17 +60,13 @@ def init(
     json_out: JsonOption = False,
 ) -> None:
     """Create this node's identity (an Ed25519 key pair and a name) and a first API token."""
-    from keiretsu.node.auth import TokenStore
-    from keiretsu.node.home import NodeError, NodeHome
+    from keiretsu.node.home import NodeError, create_node
     from keiretsu.node.identity import IdentityError
-    from keiretsu.store import Store
 
     try:
-        home = NodeHome.init(store, name, url=url)
+        home, token = create_node(store, name, url=url)
     except (NodeError, IdentityError) as exc:
         raise _fail(str(exc)) from exc
-    Store(store).close()  # the store exists from now on
-    token = TokenStore(home.tokens_path).create("owner")
     identity = home.identity()
     config = home.config()
     info = {

@@ -98,21 +98,16 @@ def _ensure_node(net: NetworkFile, spec: NodeSpec, say: Progress) -> str:
 
 
 def _init_node(spec: NodeSpec, url: str) -> str:
-    """What ``keiretsu node init --store S --name N --url U`` does (an identity, an empty
-    partner list, no policy, the store, a first token), done in this process: a second
-    interpreter per node would cost a couple of seconds each."""
-    from keiretsu.node.auth import TokenStore
-    from keiretsu.node.home import NodeError, NodeHome
+    """What ``keiretsu node init --store S --name N --url U`` does, done in this process: a
+    second interpreter per node would cost a couple of seconds each."""
+    from keiretsu.node.home import NodeError, create_node
     from keiretsu.node.identity import IdentityError
-    from keiretsu.store import Store
 
     spec.folder.mkdir(parents=True, exist_ok=True)
     try:
-        home = NodeHome.init(spec.store, spec.name, url=url)
+        _home, token = create_node(spec.store, spec.name, url=url, token_label=TOKEN_LABEL)
     except (NodeError, IdentityError) as exc:
         raise NetworkError(f"node {spec.name}: {exc}") from exc
-    Store(spec.store).close()
-    token = TokenStore(home.tokens_path).create(TOKEN_LABEL)
     _write_token(spec.token_path, token)
     return token
 

@@ -184,6 +184,19 @@ class NodeHome:
         return len(kept) != len(entries)
 
 
+def create_node(
+    store: str | Path, name: str, *, url: str | None = None, token_label: str = "owner"
+) -> tuple[NodeHome, str]:
+    """What ``keiretsu node init`` does: the node's home (identity, empty partner list, no
+    policy), its store, and a first local API token — returned once, only its hash is kept."""
+    from keiretsu.node.auth import TokenStore
+    from keiretsu.store import Store
+
+    home = NodeHome.init(store, name, url=url)
+    Store(store).close()  # the store exists from now on
+    return home, TokenStore(home.tokens_path).create(token_label)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

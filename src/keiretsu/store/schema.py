@@ -14,6 +14,21 @@ SCHEMA_VERSION = 3
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view)."""
 
+_STEP_COLUMNS = """
+        object_id VARCHAR,
+        object_type VARCHAR,
+        event_id VARCHAR,
+        activity VARCHAR,
+        time TIMESTAMPTZ,
+        seq BIGINT,
+        position BIGINT,
+        next_event_id VARCHAR,
+        next_activity VARCHAR,
+        next_time TIMESTAMPTZ,
+        next_seq BIGINT
+"""
+"""The columns of a trace step (``object_step`` and ``object_step_last`` alike)."""
+
 DDL = [
     """
     CREATE TABLE IF NOT EXISTS keiretsu_meta (
@@ -114,19 +129,9 @@ DDL = [
     -- What process maps, waiting times and variants are computed from, without re-sorting the
     -- whole log each time.
     CREATE TABLE IF NOT EXISTS object_step (
-        object_id VARCHAR,
-        object_type VARCHAR,
-        event_id VARCHAR,
-        activity VARCHAR,
-        time TIMESTAMPTZ,
-        seq BIGINT,
-        position BIGINT,
-        next_event_id VARCHAR,
-        next_activity VARCHAR,
-        next_time TIMESTAMPTZ,
-        next_seq BIGINT
-    )
-    """,
+    """
+    + _STEP_COLUMNS
+    + ")",
     """
     -- What a partner is owed: one row per accepted document and partner it may go to, written
     -- in the transaction that accepts the document, so a crash can never lose one (the
@@ -149,19 +154,9 @@ DDL = [
     -- so that events arriving in time order only move this row and append to object_step.
     -- Read every step through the object_steps view.
     CREATE TABLE IF NOT EXISTS object_step_last (
-        object_id VARCHAR,
-        object_type VARCHAR,
-        event_id VARCHAR,
-        activity VARCHAR,
-        time TIMESTAMPTZ,
-        seq BIGINT,
-        position BIGINT,
-        next_event_id VARCHAR,
-        next_activity VARCHAR,
-        next_time TIMESTAMPTZ,
-        next_seq BIGINT
-    )
-    """,
+    """
+    + _STEP_COLUMNS
+    + ")",
     """
     CREATE TABLE IF NOT EXISTS source_event (
         ocel_id VARCHAR NOT NULL,
