@@ -15,6 +15,20 @@ from keiretsu.node.runtime import Node
 from keiretsu.node.security import Principal
 
 
+def log_cursor(node: Node, who: Principal, right: str = "query") -> Any:
+    """A read cursor on the log as ``who`` may see it by ``right`` (``query`` or
+    ``subscribe``): the node's whole log for a local user; for a partner, the log as the
+    sharing policy projects it for that partner (only the events it may see, with only the
+    attributes, objects and pseudonyms it may see). Both expose the same tables
+    (``ocel_event``, ``ocel_event_attribute``, ``ocel_event_object``, ``ocel_object``,
+    ``ocel_object_attribute``, ``ocel_object_object``, ``ocel_event_type``,
+    ``ocel_object_type``, ``ocel_source_event``, ``ingest_log``) with the same columns, so one
+    SQL statement answers both. Every partner channel reads through this."""
+    # (being replaced by the projected partner view; until then a partner's cursor is the
+    # node's own — callers must still filter with permitted_ids)
+    return node.cursor()
+
+
 def permitted_ids(node: Node, partner: str, ids: Sequence[str], right: str = "query") -> list[str]:
     """Those of ``ids`` (in order) whose events the policy lets leave for ``partner`` by
     ``right`` (``query`` or ``subscribe``)."""
