@@ -30,6 +30,7 @@ one daily-demand aggregate): about 0.35 s (see ``tests/node/test_policy.py``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -232,23 +233,17 @@ def _key(secret: bytes, partner: str) -> bytes:
 
 
 class _Keyed:
-    """HMAC-SHA256 (RFC 2104) with the key's pads hashed once: a pseudonym then costs two
-    hash copies instead of a fresh HMAC (about 1.5 µs instead of 3 per identifier)."""
+    """HMAC-SHA256 (RFC 2104, the standard library's ``hmac``) keyed once: each pseudonym
+    copies the keyed state instead of deriving the key's pads again."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) > 64:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def digest(self, text: str) -> str:
         """The first 32 hex digits of HMAC-SHA256(key, text)."""
-        inner = self._inner.copy()
-        inner.update(text.encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()[:32]
+        mac = self._keyed.copy()
+        mac.update(text.encode())
+        return mac.hexdigest()[:32]
 
 
 # --- loading -------------------------------------------------------------------------------
