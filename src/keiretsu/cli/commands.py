@@ -1,4 +1,5 @@
-"""The ``keiretsu`` command: thin; it calls the rooms below and shows their results.
+"""The ``keiretsu`` command's top-level commands (ingest, info, log, export, analyze, demo):
+thin; they call the rooms below and show their results.
 
 Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
 the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
@@ -494,23 +495,3 @@ def demo(
                 console.print(f"Value stream map written to [bold]{svg}[/]")
     if any(r.status != "accepted" for r in reports):
         raise typer.Exit(1)
-
-
-def _add_subcommands() -> None:
-    from keiretsu.cli_network import network_app
-    from keiretsu.cli_node import node_app
-
-    app.add_typer(node_app, name="node")
-    app.add_typer(network_app, name="network")
-
-
-_add_subcommands()
-
-
-def main() -> None:
-    """Entry point of the ``keiretsu`` console script."""
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,27 @@
+"""The ``keiretsu`` command (Typer + Rich): thin; it calls the rooms below and shows their
+results.
+
+- :mod:`keiretsu.cli.commands` — the top-level commands (ingest, info, log, export, analyze,
+  demo) and the Typer ``app`` they hang on;
+- :mod:`keiretsu.cli.node` — ``keiretsu node …``;
+- :mod:`keiretsu.cli.network` — ``keiretsu network …``.
+
+Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
+the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
+"""
+
+from __future__ import annotations
+
+from keiretsu.cli.commands import app, example_files
+from keiretsu.cli.network import network_app
+from keiretsu.cli.node import node_app
+
+app.add_typer(node_app, name="node")
+app.add_typer(network_app, name="network")
+
+__all__ = ["app", "example_files", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``keiretsu`` console script."""
+    app()
