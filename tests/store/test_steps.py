@@ -1,11 +1,19 @@
-"""The store keeps every object's trace (``object_step``) up to date as documents arrive — in
-any order, late events included — and it always equals the trace computed from the whole log."""
+"""The store keeps every object's trace (``object_step``, read through the ``object_steps``
+view) up to date as documents arrive — in any order, late events included — and it always
+equals the trace computed independently: the store's log exported as OCEL 2.0 JSON, parsed with
+the ``json`` module, each object's events sorted in plain Python by time, then by the order the
+test sent them (documents in the order accepted, events in the order listed); the successor is
+the next one. The reference never reads ``object_step`` nor the store's ``ocel_seq``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -13,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keiretsu.analytics import Log
-from keiretsu.analytics.traces import object_events, steps, transitions
+from keiretsu.analytics.traces import steps
+from keiretsu.io.ocel.jsonocel import write_ocel_json
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store
 from keiretsu.store.node_store import ReadDocument
@@ -21,9 +30,12 @@ from keiretsu.store.node_store import ReadDocument
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OBJECTS = {"pallet-1": "pallet", "pallet-2": "pallet", "dock-A": "location", "order-9": "order"}
 COLUMNS = ["object_id", "event_id", "activity", "time", "position", "next_event_id"]
+REFERENCE_COLUMNS = ["object_type", *COLUMNS]
+
+Events = list[tuple[str, int, list[str]]]
 
 
-def document(events: list[tuple[str, int, list[str]]], fail: bool = False) -> Iterator[Ocel]:
+def document(events: Events, fail: bool = False) -> Iterator[Ocel]:
     b = OcelBuilder()
     for eid, minute, objects in events:
         b.add_event(eid, f"step-{minute % 3}", T0 + timedelta(minutes=minute), {})
@@ -35,40 +47,125 @@ def document(events: list[tuple[str, int, list[str]]], fail: bool = False) -> It
         raise DocumentError.single("Invalid event", "broken", event_index=len(events))
 
 
+def sent_ids(documents: Sequence[Events]) -> list[str]:
+    """The event ids of accepted documents, in the order they were sent (the source order)."""
+    return [eid for events in documents for eid, _, _ in events]
+
+
 def maintained(store: Store) -> pa.Table:
+    """The traces as the analytics read them from the store."""
     log = Log.from_connection(store.con)
     got = log.execute(steps(log)).select(COLUMNS)
     return got.sort_by([("object_id", "ascending"), ("position", "ascending")])
 
 
-def batch(store: Store) -> pa.Table:
-    log = Log.from_connection(store.con)
-    got = log.execute(transitions(object_events(log))).select(COLUMNS)
-    return got.sort_by([("object_id", "ascending"), ("position", "ascending")])
+def stored(store: Store) -> list[dict[str, Any]]:
+    """What the store maintains: the ``object_steps`` view, row by row."""
+    columns = ", ".join(REFERENCE_COLUMNS)
+    found = store.con.execute(f"SELECT {columns} FROM object_steps").fetchall()
+    rows = _utc([dict(zip(REFERENCE_COLUMNS, r, strict=True)) for r in found])
+    return sorted(rows, key=lambda r: (r["object_id"], r["position"]))
+
+
+def exported(store: Store) -> dict[str, Any]:
+    """The store's log as an OCEL 2.0 JSON document, parsed with the ``json`` module."""
+    buffer = io.BytesIO()
+    write_ocel_json(store.to_ocel(), buffer)
+    result: dict[str, Any] = json.loads(buffer.getvalue())
+    return result
+
+
+def reference(log: dict[str, Any], sent: Sequence[str]) -> list[dict[str, Any]]:
+    """Each object's trace from an exported OCEL 2.0 log, in plain Python: its events (each
+    once, whatever the qualifier) sorted by time, then by source order — the first time the
+    test sent the event id in an accepted document (a repeated id is known, not stored again);
+    position counts from 0 and the successor is the next event."""
+    order: dict[str, int] = {}
+    for eid in sent:
+        order.setdefault(eid, len(order))
+    assert sorted(e["id"] for e in log["events"]) == sorted(order), "store lost or added events"
+    types = {o["id"]: o["type"] for o in log["objects"]}
+    traces: dict[str, list[tuple[datetime, int, str, str]]] = defaultdict(list)
+    for ev in log["events"]:
+        when = datetime.fromisoformat(ev["time"]).astimezone(UTC)
+        for oid in dict.fromkeys(r["objectId"] for r in ev.get("relationships", [])):
+            traces[oid].append((when, order[ev["id"]], ev["id"], ev["type"]))
+    rows = []
+    for oid in sorted(traces):
+        trace = sorted(traces[oid])
+        for position, (when, _, eid, activity) in enumerate(trace):
+            rows.append(
+                {
+                    "object_type": types[oid],
+                    "object_id": oid,
+                    "event_id": eid,
+                    "activity": activity,
+                    "time": when,
+                    "position": position,
+                    "next_event_id": trace[position + 1][2] if position + 1 < len(trace) else None,
+                }
+            )
+    return rows
+
+
+def assert_traces(store: Store, sent: Sequence[str]) -> list[dict[str, Any]]:
+    """The store's maintained traces, the analytics' read of them and the analytics' own
+    computation over the log in memory (window functions, no ``object_step``) all equal the
+    independent reference."""
+    want = reference(exported(store), sent)
+    assert stored(store) == want
+    plain = [{k: r[k] for k in COLUMNS} for r in want]
+    assert _utc(maintained(store).to_pylist()) == plain
+    in_memory = Log.from_ocel(store.to_ocel())
+    computed = in_memory.execute(steps(in_memory)).select(COLUMNS)
+    computed = computed.sort_by([("object_id", "ascending"), ("position", "ascending")])
+    assert _utc(computed.to_pylist()) == plain
+    return want
+
+
+def _utc(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for r in rows:
+        r["time"] = r["time"].astimezone(UTC)
+    return rows
 
 
 def test_late_events_take_their_place_in_the_trace(tmp_path: Path) -> None:
+    a: Events = [("e1", 0, ["pallet-1"]), ("e3", 30, ["pallet-1"])]
+    b: Events = [("e2", 10, ["pallet-1", "dock-A"])]
     with Store(tmp_path / "node.duckdb") as store:
-        store.ingest(document([("e1", 0, ["pallet-1"]), ("e3", 30, ["pallet-1"])]), document="a")
+        store.ingest(document(a), document="a")
         # a partner's document arrives later with an event between the two
-        store.ingest(document([("e2", 10, ["pallet-1", "dock-A"])]), document="b")
+        store.ingest(document(b), document="b")
         rows = maintained(store).to_pylist()
         pallet = [r for r in rows if r["object_id"] == "pallet-1"]
         assert [r["event_id"] for r in pallet] == ["e1", "e2", "e3"]
         assert [r["next_event_id"] for r in pallet] == ["e2", "e3", None]
         assert [r["position"] for r in pallet] == [0, 1, 2]
-        assert maintained(store).to_pylist() == batch(store).to_pylist()
+        assert_traces(store, sent_ids([a, b]))
+
+
+def test_events_at_the_same_instant_follow_the_order_they_were_sent(tmp_path: Path) -> None:
+    """Ties: in one document as listed, across documents in the order they were stored —
+    whatever their ids would sort to."""
+    first: Events = [("z", 5, ["pallet-1"]), ("m", 5, ["pallet-1"])]
+    second: Events = [("a", 5, ["pallet-1"]), ("b", 0, ["pallet-1"])]
+    with Store(tmp_path / "node.duckdb") as store:
+        store.ingest(document(first), document="first")
+        store.ingest(document(second), document="second")
+        pallet = [r for r in assert_traces(store, sent_ids([first, second]))]
+        assert [r["event_id"] for r in pallet] == ["b", "z", "m", "a"]
 
 
 def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: Path) -> None:
+    a: Events = [("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1"])]
     with Store(tmp_path / "node.duckdb") as store:
-        store.ingest(document([("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1"])]), document="a")
-        before = maintained(store)
+        store.ingest(document(a), document="a")
+        before = assert_traces(store, sent_ids([a]))
         with pytest.raises(DocumentError):
             store.ingest(document([("e9", 1, ["pallet-1"])], fail=True), document="bad")
-        store.ingest(document([("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1"])]), document="a")
-        assert maintained(store).to_pylist() == before.to_pylist()
-        assert before.num_rows == 2
+        store.ingest(document(a), document="a")
+        assert assert_traces(store, sent_ids([a, a])) == before
+        assert len(before) == 2
 
 
 @settings(
@@ -85,21 +182,36 @@ def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: 
         ),
         min_size=1,
         max_size=25,
-    )
+    ),
+    st.sets(st.integers(0, 3), max_size=2),  # documents refused (their last event is broken)
 )
-def test_incremental_traces_equal_the_batch_computation(
-    tmp_path_factory: pytest.TempPathFactory, events: list[tuple[int, list[str], int]]
+def test_incremental_traces_equal_the_traces_of_the_exported_log(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[tuple[int, list[str], int]],
+    refused: set[int],
 ) -> None:
-    docs: dict[int, list[tuple[str, int, list[str]]]] = {}
+    docs: dict[int, Events] = {}
     for i, (minute, objects, doc) in enumerate(events):
         docs.setdefault(doc, []).append((f"e{i}", minute, objects))
     path = tmp_path_factory.mktemp("steps") / "node.duckdb"
+    accepted: list[Events] = []
     with Store(path) as store:
         store.STEP_ROWS = 3  # several passes per document, as a large document gets
         for doc, evs in sorted(docs.items(), key=lambda kv: -kv[0]):  # not in time order
-            store.ingest(document(evs), document=f"doc-{doc}")
-            assert maintained(store).to_pylist() == batch(store).to_pylist()
-        assert maintained(store).num_rows == sum(len(objs) for _, objs, _ in events)
+            if doc in refused:
+                with pytest.raises(DocumentError):
+                    store.ingest(document(evs, fail=True), document=f"doc-{doc}")
+            else:
+                store.ingest(document(evs), document=f"doc-{doc}")
+                accepted.append(evs)
+            assert_traces(store, sent_ids(accepted))
+        # a refused document is tried again and accepted: its events take their place
+        for doc, evs in sorted(docs.items()):
+            if doc in refused:
+                store.ingest(document(evs), document=f"doc-{doc}")
+                accepted.append(evs)
+        rows = assert_traces(store, sent_ids(accepted))
+        assert len(rows) == sum(len(objs) for _, objs, _ in events)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -122,11 +234,12 @@ def test_documents_stored_in_groups_equal_documents_stored_one_by_one(
 ) -> None:
     """What a node does with captures that queued up: several documents in one transaction.
     Each stays its own ingest, and the store ends as if they had come one by one."""
-    docs: dict[int, list[tuple[str, int, list[str]]]] = {}
+    docs: dict[int, Events] = {}
     for i, (minute, objects, doc) in enumerate(events):
         # the same event in two documents now and then: stored once, known the second time
         docs.setdefault(doc, []).append((f"e{i % 20}", minute, objects))
     ordered = sorted(docs.items(), key=lambda kv: -kv[0])
+    sent = sent_ids([evs for _, evs in ordered])
     root = tmp_path_factory.mktemp("groups")
     with Store(root / "one.duckdb") as one, Store(root / "group.duckdb") as grouped:
         singles = [one.ingest(document(evs), document=f"doc-{d}") for d, evs in ordered]
@@ -140,8 +253,7 @@ def test_documents_stored_in_groups_equal_documents_stored_one_by_one(
         assert [(r.events_new, r.events_known) for r in reports] == [
             (r.events_new, r.events_known) for r in singles
         ]
-        assert maintained(grouped).to_pylist() == batch(grouped).to_pylist()
-        assert maintained(grouped).to_pylist() == maintained(one).to_pylist()
+        assert assert_traces(grouped, sent) == assert_traces(one, sent)
         log = grouped.ingest_log().to_pylist()
         assert [r["status"] for r in log] == ["accepted"] * len(ordered)
         owed = grouped.con.execute("SELECT count(*) FROM outbox").fetchall()[0][0]
@@ -150,19 +262,14 @@ def test_documents_stored_in_groups_equal_documents_stored_one_by_one(
 
 def test_a_store_from_before_object_step_gets_its_traces_built(tmp_path: Path) -> None:
     path = tmp_path / "node.duckdb"
+    a: Events = [("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"])]
     with Store(path) as store:
-        store.ingest(
-            document([("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"])]), document="a"
-        )
-        expected = maintained(store)
+        store.ingest(document(a), document="a")
         store.con.execute("DELETE FROM object_step")
+        store.con.execute("DELETE FROM object_step_last")
         store.con.execute("ALTER TABLE event DROP COLUMN ocel_seq")
     with Store(path) as store:
-        assert (
-            maintained(store)
-            .select(["object_id", "event_id"])
-            .equals(expected.select(["object_id", "event_id"]))
-        )
+        assert len(assert_traces(store, sent_ids([a]))) == 3
 
 
 def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> None:
@@ -170,10 +277,10 @@ def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> N
     the store moves them to ``object_step_last`` and the traces read the same, and go on
     growing correctly."""
     path = tmp_path / "node.duckdb"
+    a: Events = [("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"])]
+    b: Events = [("e3", 9, ["pallet-1"]), ("e0", 1, ["dock-A"])]
     with Store(path) as store:
-        store.ingest(
-            document([("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"])]), document="a"
-        )
+        store.ingest(document(a), document="a")
         expected = maintained(store).to_pylist()
         store.con.execute("INSERT INTO object_step SELECT * FROM object_step_last")
         store.con.execute("DELETE FROM object_step_last")
@@ -185,5 +292,6 @@ def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> N
         assert maintained(store).to_pylist() == expected
         last = store.con.execute("SELECT count(*) FROM object_step_last").fetchall()[0][0]
         assert last == 2  # pallet-1 and dock-A
-        store.ingest(document([("e3", 9, ["pallet-1"]), ("e0", 1, ["dock-A"])]), document="b")
-        assert maintained(store).to_pylist() == batch(store).to_pylist()
+        assert_traces(store, sent_ids([a]))
+        store.ingest(document(b), document="b")
+        assert_traces(store, sent_ids([a, b]))
