@@ -748,10 +748,30 @@ class Policy:
                 events = events or r.pseudonymise_event_ids
         return types, patterns, events
 
-    def apply(self, ocel: Ocel, partner: str, *, secret: bytes, right: str = "read") -> Ocel:
+    def event_name(self, event_id: str, partner: str, *, secret: bytes) -> str:
+        """The id ``partner`` knows the event ``event_id`` by: its pseudonym where a rule for
+        the partner pseudonymises event ids, else the id itself."""
+        if self._marks(partner)[2]:
+            return pseudonym(event_id, secret=secret, partner=partner)
+        return event_id
+
+    def fingerprint(self) -> str:
+        """A digest of the rules: two policies with the same fingerprint share the same."""
+        return hashlib.sha256(repr(self.rules).encode()).hexdigest()[:32]
+
+    def apply(
+        self,
+        ocel: Ocel,
+        partner: str,
+        *,
+        secret: bytes,
+        right: str = "read",
+        aggregates: bool = True,
+    ) -> Ocel:
         """What of ``ocel`` may leave this node for ``partner`` by ``right``: the permitted
         events with what their rules let go with them, pseudonymised as the policy says, plus
-        the daily aggregates of aggregate rules. ``source_events`` is always empty.
+        the daily aggregates of aggregate rules (unless ``aggregates`` is false: the totals
+        are pushed, never queried). ``source_events`` is always empty.
 
         The relations of ``ocel`` must name objects it describes (``objects``): a relation to
         an object of unknown type is not shared.
@@ -763,10 +783,12 @@ class Policy:
         key = _Keyed(_key(secret, partner))
         event_rules = [(r, log.matches(r)) for r in permits if r.share == "events"]
         shared = _share_events(log, event_rules)
-        aggregates = _aggregate(
-            log, [(r, log.matches(r)) for r in permits if r.share == "aggregate"], key=key
+        totals = _aggregate(
+            log,
+            [(r, log.matches(r)) for r in permits if r.share == "aggregate" and aggregates],
+            key=key,
         )
-        out = _merge(shared, aggregates)
+        out = _merge(shared, totals)
         types, patterns, event_ids = self._marks(partner)
         if types or patterns or event_ids:
             out = _pseudonymise(out, ocel, types, patterns, event_ids, key)

@@ -34,6 +34,7 @@ from keiretsu.node.auth import AuditLog, TokenStore, Verifier
 from keiretsu.node.home import NodeHome
 from keiretsu.node.identity import Identity, PartnerKey
 from keiretsu.node.policy import Policy, PolicyError
+from keiretsu.node.projection import PartnerViews
 from keiretsu.store import IngestReport, Store
 from keiretsu.store.node_store import ReadDocument
 
@@ -50,28 +51,6 @@ CAPTURE_GROUP = 50
 
 CAPTURE_SIZE_LIMIT = 64 * 1024 * 1024
 """Largest capture document in bytes (``GS1-EPCIS-Capture-File-Size-Limit``)."""
-
-NODE_DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS node_query (
-        name VARCHAR PRIMARY KEY,
-        query JSON NOT NULL,
-        owner VARCHAR NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS node_subscription (
-        subscription_id VARCHAR PRIMARY KEY,
-        query_name VARCHAR NOT NULL,
-        dest VARCHAR NOT NULL,
-        signature_token VARCHAR,
-        owner VARCHAR NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        last_notified_at TIMESTAMPTZ
-    )
-    """,
-]
 
 
 class Writer:
@@ -218,14 +197,13 @@ class Node:
         self.name = self.config.name
         self.identity: Identity = self.home.identity()
         self.store = Store(store)
-        for statement in NODE_DDL:
-            self.store.con.execute(statement)
         # A node commits a capture every few milliseconds: at DuckDB's default 16 MiB of WAL
         # every second 1,000-event capture paid for a checkpoint (~0.3 s, growing with the
         # store). Checkpoint every 512 MiB instead; a restart after a crash replays that much
         # WAL at most.
         self.store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self.writer = Writer(self.store)
+        self.views = PartnerViews(self)
         self.audit = AuditLog(self.home.audit_path)
         self.tokens = TokenStore(self.home.tokens_path)
         self.verifier = Verifier(self.name, self._partner_keys, self.audit)
@@ -461,6 +439,13 @@ class Node:
     def _accepted(self, ingest_id: int, source: str, report: dict[str, Any]) -> None:
         if not report.get("events_new") and not report.get("events_corrected"):
             return
+        if source == "local":  # partners' views first: a subscriber is told on its view
+            try:
+                self.views.refresh_all(self.store)
+            except Exception as exc:  # the view is rebuilt when next asked
+                self.audit.write(
+                    "partner-view", "failed", reason=type(exc).__name__, detail=str(exc)
+                )
         for callback in list(self.on_accepted):
             try:
                 callback(ingest_id, source)
@@ -518,10 +503,11 @@ class Node:
         Events already known (a retried delivery) are counted, not stored twice. Runs on the
         writer thread."""
         from keiretsu.io.ocel.jsonocel import read_ocel_json
+        from keiretsu.store.received import from_partner
 
         document = f"from/{partner}/{delivery}"
         report = store.ingest(
-            read_ocel_json(io.BytesIO(body), document=document),
+            from_partner(read_ocel_json(io.BytesIO(body), document=document), partner),
             document=document,
             format="ocel-json",
             source=partner,

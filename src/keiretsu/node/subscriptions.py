@@ -26,7 +26,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from keiretsu.node.runtime import Node, tls_context
 from keiretsu.node.security import Principal
-from keiretsu.node.sharing import permitted_ids, render
+from keiretsu.node.sharing import log_cursor, render, scope_of
 from keiretsu.store import Store
 
 RETRIES = (0.5, 2.0)
@@ -121,13 +121,19 @@ class Subscriptions:
                 node.cursor()
                 .execute(
                     "SELECT s.subscription_id, s.query_name, s.dest, s.signature_token, s.owner, "
-                    "q.query FROM node_subscription s JOIN node_query q ON q.name = s.query_name"
+                    "q.query FROM node_subscription s JOIN node_query q"
+                    " ON q.scope = s.scope AND q.name = s.query_name"
                 )
                 .fetchall()
             )
         )
         queries = await asyncio.to_thread(
-            lambda: dict(node.cursor().execute("SELECT name, query FROM node_query").fetchall())
+            lambda: {
+                (scope, name): query
+                for scope, name, query in node.cursor()
+                .execute("SELECT scope, name, query FROM node_query")
+                .fetchall()
+            }
         )
         for sid, name, dest, token, owner, query in rows:
             kind, _, owner_name = owner.partition(":")
@@ -136,7 +142,7 @@ class Subscriptions:
             if doc is not None:
                 await self._post(sid, dest, token, doc)
         for listener in list(self._listeners):
-            query = queries.get(listener.query_name)
+            query = queries.get((scope_of(listener.who), listener.query_name))
             if query is None:
                 continue
             doc = await asyncio.to_thread(
@@ -148,12 +154,14 @@ class Subscriptions:
     def _results(
         self, ingest_id: int, name: str, query: str, who: Principal, sid: str | None
     ) -> dict[str, Any] | None:
+        """The events of document ``ingest_id`` that the named query selects, as ``who``
+        sees them: a partner's subscription runs on its view (by the ``subscribe`` channel),
+        so it is told only of events it may see, matched on values it may see."""
         from keiretsu.node.epcis_query import query_document, query_from_json, select_events
 
         q = query_from_json(json.loads(query))
-        ids = select_events(self.node.cursor(), q, limit=10**9, ingest_id=ingest_id).event_ids
-        if who.is_partner:
-            ids = permitted_ids(self.node, who.name, ids, "subscribe")
+        cur = log_cursor(self.node, who, "subscribe")
+        ids = select_events(cur, q, limit=10**9, ingest_id=ingest_id).event_ids
         if not ids:
             return None
         events = render(self.node, who, ids, "subscribe")

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.model import SCHEMAS, DocumentError, Ocel, Problem
+from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import (
     DATA_TABLES,
     DDL,
@@ -238,10 +239,36 @@ class Store:
             )
             self.con.execute("DELETE FROM object_step WHERE next_event_id IS NULL")
             self.con.execute("COMMIT")
+        self._migrate_scopes()
         self.con.execute(
             "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
             [str(SCHEMA_VERSION), str(SCHEMA_VERSION)],
         )
+
+    def _migrate_scopes(self) -> None:
+        """Schema 3 kept one list of named queries for every caller: each becomes its
+        owner's (a partner's queries its own; the node's users share theirs)."""
+        columns = {r[0] for r in self.con.execute("DESCRIBE node_query").fetchall()}
+        if "scope" in columns:
+            return
+        scope = "CASE WHEN starts_with(owner, 'partner:') THEN owner ELSE 'local' END"
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute("ALTER TABLE node_query RENAME TO node_query_v3")
+        for statement in DDL:
+            if "node_query (" in statement:
+                self.con.execute(statement)
+        self.con.execute(
+            f"INSERT INTO node_query SELECT {scope}, name, query, owner, created_at"
+            " FROM node_query_v3"
+        )
+        self.con.execute("DROP TABLE node_query_v3")
+        sub_columns = {r[0] for r in self.con.execute("DESCRIBE node_subscription").fetchall()}
+        if "scope" not in sub_columns:
+            self.con.execute(
+                "ALTER TABLE node_subscription ADD COLUMN scope VARCHAR DEFAULT 'local'"
+            )
+            self.con.execute(f"UPDATE node_subscription SET scope = {scope}")
+        self.con.execute("COMMIT")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -306,6 +333,8 @@ class Store:
                     con.execute("BEGIN TRANSACTION")
                     in_transaction = True
                 try:
+                    if source == "local":
+                        check_own_ids(batch, document)
                     self._ingest_batch(batch, ingest_id, report)
                     pending_rows += sum(t.num_rows for t in batch.tables().values())
                     if pending_rows >= self.COMMIT_ROWS:
@@ -419,6 +448,8 @@ class Store:
                         report, started, doc.source, doc.sha256, doc.size_bytes, commit=False
                     )
                     for batch in doc.batches:
+                        if doc.source == "local":
+                            check_own_ids(batch, doc.document)
                         self._ingest_batch(batch, ingest_id, report)
                         changed_e |= _merge_types(event_types, batch.event_types)
                         changed_o |= _merge_types(object_types, batch.object_types)

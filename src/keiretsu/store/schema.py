@@ -9,10 +9,12 @@ ingest log line.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
-``object_step_last`` (read both through the ``object_steps`` view)."""
+``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
+queries and subscriptions belong to a scope (``node_query.scope``), partners' views
+(``partner_view``)."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -157,6 +159,45 @@ DDL = [
     """
     + _STEP_COLUMNS
     + ")",
+    """
+    -- Each partner's view (one DuckDB schema per partner and channel, see
+    -- keiretsu.store.partner_view): which policy it was built under and the newest own
+    -- document projected into it.
+    CREATE TABLE IF NOT EXISTS partner_view (
+        view_schema VARCHAR PRIMARY KEY,
+        partner VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        watermark BIGINT NOT NULL,
+        built_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    -- Named queries (EPCIS 2.0 REST binding, /queries): each belongs to its owner's scope —
+    -- ``local`` for the node's own users, ``partner:<name>`` for one partner — and is seen,
+    -- run and deleted only within it.
+    CREATE TABLE IF NOT EXISTS node_query (
+        scope VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        query JSON NOT NULL,
+        owner VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (scope, name)
+    )
+    """,
+    """
+    -- Subscriptions to a named query of the same scope (webhook destinations).
+    CREATE TABLE IF NOT EXISTS node_subscription (
+        subscription_id VARCHAR PRIMARY KEY,
+        query_name VARCHAR NOT NULL,
+        dest VARCHAR NOT NULL,
+        signature_token VARCHAR,
+        owner VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        last_notified_at TIMESTAMPTZ,
+        scope VARCHAR NOT NULL DEFAULT 'local'
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS source_event (
         ocel_id VARCHAR NOT NULL,

@@ -1,0 +1,184 @@
+"""Each partner's view of the log, kept current: what every partner channel is answered on.
+
+The store keeps, per partner and channel (``query``, ``subscribe``), the log as the sharing
+policy projects it for that partner (:mod:`keiretsu.store.partner_view`). This module decides
+what goes in and keeps it current:
+
+* after every document the node accepts, the writer projects that document's events (and the
+  events it corrected) into every view, before any subscriber is told of the document;
+* before a partner is answered, the view is checked against the policy in force and the
+  node's own documents: a policy edited since the view was built (or a table added to the
+  store) rebuilds it whole, documents stored while the node was down are projected, and only
+  then is the question answered;
+* only the node's own events are projected: events received from partners never leave by any
+  channel (a partner's data is not the node's to forward).
+
+A rebuild reads every own event once and runs the policy over it in chunks, in one
+transaction: partners keep getting answers from the previous view until the new one is whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from keiretsu.store import Store
+from keiretsu.store.partner_view import (
+    affected_events,
+    build_view,
+    catalog_signature,
+    local_ocel,
+    local_watermark,
+    own_event_ids,
+    replace_events,
+    view_schema,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from keiretsu.node.runtime import Node
+
+__all__ = ["CHANNELS", "PartnerViews"]
+
+CHANNELS = ("query", "subscribe")
+"""The channels a partner reads by, each with its own view (a policy may grant one and not
+the other)."""
+
+REBUILD_CHUNK = 100_000
+"""Events projected at a time when a view is rebuilt (bounds the memory a rebuild takes)."""
+
+
+class PartnerViews:
+    """The partner views of one node. Writes run on the node's writer thread; reads use
+    per-thread cursors with the view's schema first on their search path."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._lock = threading.Lock()
+        # (partner, channel) → (fingerprint, watermark) of the view as last written
+        self._state: dict[tuple[str, str], tuple[str, int]] = {}
+        self._local = threading.local()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def cursor(self, partner: str, channel: str) -> duckdb.DuckDBPyConnection:
+        """A read cursor on ``partner``'s view by ``channel``, brought up to date first."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: expected one of {CHANNELS}")
+        self.ensure(partner, channel)
+        cursors: dict[str, Any] | None = getattr(self._local, "cursors", None)
+        if cursors is None:
+            cursors = self._local.cursors = {}
+        schema = view_schema(partner, channel)
+        cur = cursors.get(schema)
+        if cur is None:
+            cur = self.node.store.con.cursor()
+            cur.execute(f"SET search_path = '{schema}'")
+            cursors[schema] = cur
+        return cur
+
+    def ensure(self, partner: str, channel: str) -> None:
+        """Bring the view up to date with the policy and the node's own documents (on the
+        writer thread; this waits for it). Cheap when nothing changed."""
+        key = (partner, channel)
+        current = (self._fingerprint(), local_watermark(self.node.cursor()))
+        with self._lock:
+            known = self._state.get(key)
+        if known == current:
+            return
+        self.node.writer.submit(lambda store: self.refresh(store, partner, channel)).result()
+
+    # --- writing (on the writer thread) -------------------------------------------------------
+
+    def _fingerprint(self) -> str:
+        return self.node.policy().fingerprint() + catalog_signature(self.node.cursor())
+
+    def refresh(self, store: Store, partner: str, channel: str) -> None:
+        """Make ``partner``'s view by ``channel`` current: rebuilt whole if the policy or the
+        store's tables changed since it was written, else the own documents accepted since
+        projected."""
+        con = store.con
+        key = (partner, channel)
+        schema = view_schema(partner, channel)
+        fingerprint = self.node.policy().fingerprint() + catalog_signature(con)
+        watermark = local_watermark(con)
+        row = con.execute(
+            "SELECT fingerprint, watermark FROM partner_view WHERE view_schema = ?", [schema]
+        ).fetchone()
+        exists = bool(
+            con.execute("SELECT 1 FROM duckdb_schemas() WHERE schema_name = ?", [schema]).fetchall()
+        )
+        if exists and row is not None and row[0] == fingerprint and int(row[1]) >= watermark:
+            with self._lock:
+                self._state[key] = (fingerprint, watermark)
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if row is None or not exists or row[0] != fingerprint:
+                build_view(con, schema)
+                ids = own_event_ids(con)
+                for start in range(0, len(ids), REBUILD_CHUNK):
+                    self._project(con, schema, partner, channel, ids[start : start + REBUILD_CHUNK])
+            elif int(row[1]) < watermark:
+                self._project(con, schema, partner, channel, affected_events(con, int(row[1])))
+            con.execute(
+                "INSERT OR REPLACE INTO partner_view VALUES (?, ?, ?, ?, ?, ?)",
+                [schema, partner, channel, fingerprint, watermark, datetime.now(UTC)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        with self._lock:
+            self._state[key] = (fingerprint, watermark)
+
+    def refresh_all(self, store: Store) -> None:
+        """After a document is accepted: every view already built, brought up to date."""
+        for partner, channel in store.con.execute(
+            "SELECT partner, channel FROM partner_view ORDER BY partner, channel"
+        ).fetchall():
+            if partner in self.node.partners():
+                self.refresh(store, partner, channel)
+
+    def _project(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        schema: str,
+        partner: str,
+        channel: str,
+        event_ids: Sequence[str],
+    ) -> None:
+        if not event_ids:
+            return
+        node = self.node
+        policy = node.policy()
+        ocel, placement = local_ocel(con, event_ids)
+        # an aggregate rule's daily totals are pushed to the partner, never queried
+        shared = policy.apply(ocel, partner, secret=node.secret, right=channel, aggregates=False)
+        names = [policy.event_name(i, partner, secret=node.secret) for i in event_ids]
+        placement = pa.table(
+            {
+                "ocel_id": pa.array(
+                    [
+                        policy.event_name(i, partner, secret=node.secret)
+                        for i in placement.column("ocel_id").to_pylist()
+                    ],
+                    pa.string(),
+                ),
+                "ingest_id": placement.column("ingest_id"),
+                "ocel_seq": placement.column("ocel_seq"),
+            }
+        )
+        replace_events(
+            con,
+            schema,
+            remove=sorted({*event_ids, *names}),
+            shared=shared,
+            placement=placement,
+            visible_at=datetime.now(UTC),
+        )

@@ -1,0 +1,327 @@
+"""A partner's view: the log as the sharing policy lets one partner see it, kept in the store.
+
+A partner asks a node questions — "every shipping event of this pallet", "how many events since
+Monday", the next page of an answer — and the answer must come from what that partner may see,
+never from the whole log filtered afterwards: a filter run on the whole log acts on values the
+partner may not see (a hidden disposition, the real location behind a pseudonym), a count
+counts hidden events, and the time an answer takes grows with what is hidden. So each partner
+(and each channel it may use: ``query``, ``subscribe``) has its own copy of the log as its
+policy projects it, in a DuckDB schema of its own inside the node's store:
+
+* the same ``ocel_*`` tables the node's own queries read, with the same columns, holding only
+  the events the partner may see, only the attributes, relations and objects that go with
+  them, under the pseudonyms the policy gives them;
+* every other name of the store (``ingest_log``, ``outbox``, …) present too, empty or limited
+  to what the partner may know, so that a statement run with the view's schema first on the
+  search path can never reach the node's own tables by falling through to them;
+* no captured originals (``ocel_source_event`` is empty): a partner gets events rebuilt from
+  the rows it may see.
+
+The record time a partner sees is when the event entered its view (``ingest_log.finished_at``
+of the view), not when the node recorded it: a partner polling with ``GE_recordTime`` gets the
+events that became visible to it since it last asked — including older ones a widened policy
+has just let through — and learns nothing of when hidden work was recorded.
+
+This module keeps the tables; what goes in them is decided by the node's sharing policy
+(:mod:`keiretsu.node.projection`). Only the node's own events are projected: events received
+from partners (``ingest_log.source`` other than ``local``) never leave by any channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from keiretsu.model.ocel import SCHEMAS, Ocel
+from keiretsu.store.node_store import _arrow
+
+__all__ = [
+    "VIEW_TABLES",
+    "build_view",
+    "local_ocel",
+    "local_watermark",
+    "replace_events",
+    "view_schema",
+]
+
+VIEW_TABLES = {
+    "ocel_event": "events",
+    "ocel_event_attribute": "event_attributes",
+    "ocel_object": "objects",
+    "ocel_object_attribute": "object_attributes",
+    "ocel_event_object": "event_objects",
+    "ocel_object_object": "object_objects",
+    "ocel_event_type": "event_types",
+    "ocel_object_type": "object_types",
+}
+"""The tables of a view that hold the partner's projected log (store name → OCEL table)."""
+
+
+def view_schema(partner: str, right: str) -> str:
+    """The DuckDB schema that holds ``partner``'s view by ``right`` (a name safe in SQL)."""
+    digest = hashlib.sha256(f"{partner}\0{right}".encode()).hexdigest()[:20]
+    return f"partner_view_{digest}"
+
+
+def main_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table and view of the store's main schema: a view must shadow each of them."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND NOT temporary"
+        " UNION SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND NOT temporary AND NOT internal"
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def catalog_signature(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the store's table names: when a table appears, every view is rebuilt so
+    that it shadows that table too."""
+    return hashlib.sha256("\n".join(main_names(con)).encode()).hexdigest()[:16]
+
+
+def build_view(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """(Re)create ``schema`` empty, shadowing every table and view of the store. Runs inside
+    the caller's transaction."""
+    con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    con.execute(f"CREATE SCHEMA {schema}")
+    for name in main_names(con):
+        con.execute(f'CREATE TABLE {schema}."{name}" AS SELECT * FROM main."{name}" LIMIT 0')
+
+
+def drop_view(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Forget a view (a partner removed)."""
+    con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def local_watermark(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest accepted document of the node's own (0 if none): a view is current when it
+    has projected every own document up to this one."""
+    row = con.execute(
+        "SELECT coalesce(max(ingest_id), 0) FROM ingest_log"
+        " WHERE status = 'accepted' AND source = 'local'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def affected_events(
+    con: duckdb.DuckDBPyConnection, after: int, upto: int | None = None
+) -> list[str]:
+    """Ids of the node's own events that own documents accepted after ``after`` (up to
+    ``upto``) brought or corrected — what a view must project again."""
+    bound = "" if upto is None else " AND ingest_id <= ?"
+    params: list[object] = [after] if upto is None else [after, upto]
+    rows = con.execute(
+        "WITH own AS (SELECT ingest_id FROM ingest_log WHERE status = 'accepted'"
+        f" AND source = 'local' AND ingest_id > ?{bound})"
+        " SELECT ocel_id FROM event SEMI JOIN own USING (ingest_id)"
+        " UNION SELECT ocel_id FROM event_attribute SEMI JOIN own USING (ingest_id)",
+        params,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def own_event_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every event of the node's own, oldest first."""
+    rows = con.execute(
+        "SELECT e.ocel_id FROM event e JOIN ingest_log l USING (ingest_id)"
+        " WHERE l.status = 'accepted' AND l.source = 'local' ORDER BY e.ocel_seq"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tuple[Ocel, pa.Table]:
+    """The node's own rows for the given events, as OCEL tables: the events, their
+    attributes (corrections included) and relations, the objects they touch with those
+    objects' attribute values and links — only rows that came in the node's own accepted
+    documents (nothing a partner pushed), never the captured originals. What the sharing
+    policy projects into a partner's view; and, per event, the ``ingest_id`` and ``ocel_seq``
+    that place it in the log's order."""
+    own = "k_view_own"
+    ids = "k_view_ids"
+    objs = "k_view_objects"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {own} AS SELECT ingest_id FROM ingest_log"
+        " WHERE status = 'accepted' AND source = 'local'"
+    )
+    con.register("k_view_ids_arrow", pa.table({"ocel_id": pa.array(list(event_ids), pa.string())}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ids} AS SELECT DISTINCT * FROM k_view_ids_arrow")
+    con.unregister("k_view_ids_arrow")
+    try:
+        events = _arrow(
+            con,
+            f"SELECT e.ocel_id, e.ocel_type, e.ocel_time, e.ingest_id, e.ocel_seq FROM event e"
+            f" SEMI JOIN {ids} USING (ocel_id) SEMI JOIN {own} USING (ingest_id)"
+            " ORDER BY e.ocel_seq, e.ocel_id",
+        )
+        attributes = _arrow(
+            con,
+            "SELECT a.ocel_id, a.ocel_name, a.ocel_value, a.ocel_value_type"
+            f" FROM event_attribute a SEMI JOIN {ids} USING (ocel_id)"
+            f" SEMI JOIN {own} USING (ingest_id)",
+        )
+        relations = _arrow(
+            con,
+            "SELECT r.ocel_event_id, r.ocel_object_id, r.ocel_qualifier, r.quantity, r.uom"
+            f" FROM event_object r SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id"
+            f" SEMI JOIN {own} USING (ingest_id)",
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {objs} AS"
+            f" SELECT DISTINCT r.ocel_object_id AS ocel_id FROM event_object r"
+            f" SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id SEMI JOIN {own} USING (ingest_id)"
+        )
+        objects = _arrow(
+            con,
+            "SELECT DISTINCT ON (o.ocel_id) o.ocel_id, o.ocel_type FROM object o"
+            f" SEMI JOIN {objs} USING (ocel_id) ORDER BY o.ocel_id, o.ingest_id",
+        )
+        object_attributes = _arrow(
+            con,
+            "SELECT DISTINCT a.ocel_id, a.ocel_name, a.ocel_time, a.ocel_value,"
+            " a.ocel_value_type FROM object_attribute a"
+            f" SEMI JOIN {objs} USING (ocel_id) SEMI JOIN {own} USING (ingest_id)",
+        )
+        links = _arrow(
+            con,
+            "SELECT DISTINCT l.ocel_source_id, l.ocel_target_id, l.ocel_qualifier"
+            f" FROM object_object l SEMI JOIN {own} USING (ingest_id)"
+            f" SEMI JOIN {objs} s ON s.ocel_id = l.ocel_source_id"
+            f" SEMI JOIN {objs} t ON t.ocel_id = l.ocel_target_id",
+        )
+        event_types = _arrow(
+            con,
+            "SELECT ocel_type, attributes FROM event_type WHERE ocel_type IN"
+            f" (SELECT DISTINCT e.ocel_type FROM event e SEMI JOIN {ids} USING (ocel_id))",
+        )
+        object_types = _arrow(
+            con,
+            "SELECT ocel_type, attributes FROM object_type WHERE ocel_type IN"
+            f" (SELECT DISTINCT o.ocel_type FROM object o SEMI JOIN {objs} USING (ocel_id))",
+        )
+    finally:
+        for name in (own, ids, objs):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return Ocel(
+        events=events.select(["ocel_id", "ocel_type", "ocel_time"]),
+        event_attributes=attributes,
+        objects=objects,
+        object_attributes=object_attributes,
+        event_objects=relations,
+        object_objects=links,
+        event_types=event_types if event_types.num_rows else SCHEMAS["event_types"].empty_table(),
+        object_types=object_types
+        if object_types.num_rows
+        else SCHEMAS["object_types"].empty_table(),
+    ), events.select(["ocel_id", "ingest_id", "ocel_seq"])
+
+
+def replace_events(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    *,
+    remove: Sequence[str],
+    shared: Ocel,
+    placement: pa.Table,
+    visible_at: datetime,
+) -> None:
+    """Take the events ``remove`` (ids as the partner sees them) out of the view and put
+    ``shared`` (what the policy lets the partner see of them now) in. ``placement`` gives,
+    per shared event id, the ``ingest_id`` and ``ocel_seq`` of the document that brought it
+    (their order is the order a partner's answers list events in); ``visible_at`` is the
+    record time the partner sees for them. Objects the shared events touch are replaced
+    whole (their attribute values and links as the policy shares them now). Runs inside the
+    caller's transaction."""
+    s = schema
+    con.register("k_view_remove", pa.table({"ocel_id": pa.array(list(remove), pa.string())}))
+    try:
+        con.execute(
+            f"DELETE FROM {s}.ocel_event WHERE ocel_id IN (SELECT ocel_id FROM k_view_remove)"
+        )
+        con.execute(
+            f"DELETE FROM {s}.ocel_event_attribute"
+            " WHERE ocel_id IN (SELECT ocel_id FROM k_view_remove)"
+        )
+        con.execute(
+            f"DELETE FROM {s}.ocel_event_object"
+            " WHERE ocel_event_id IN (SELECT ocel_id FROM k_view_remove)"
+        )
+    finally:
+        con.unregister("k_view_remove")
+    if shared.num_events == 0:
+        return
+    events = shared.events
+    con.register("k_view_events", events)
+    con.register("k_view_place", placement)
+    try:
+        con.execute(
+            f"INSERT INTO {s}.ocel_event (ocel_id, ocel_type, ocel_time, ingest_id, ocel_seq)"
+            " SELECT e.ocel_id, e.ocel_type, e.ocel_time, p.ingest_id, p.ocel_seq"
+            " FROM k_view_events e JOIN k_view_place p USING (ocel_id)"
+        )
+        con.execute(
+            f"INSERT INTO {s}.ingest_log (ingest_id, status, source, finished_at)"
+            " SELECT DISTINCT p.ingest_id, 'accepted', 'local', ?::TIMESTAMPTZ"
+            " FROM k_view_place p SEMI JOIN k_view_events USING (ocel_id)"
+            f" WHERE p.ingest_id NOT IN (SELECT ingest_id FROM {s}.ingest_log)",
+            [visible_at],
+        )
+    finally:
+        con.unregister("k_view_events")
+        con.unregister("k_view_place")
+    _insert(con, f"{s}.ocel_event_attribute", shared.event_attributes)
+    _insert(con, f"{s}.ocel_event_object", shared.event_objects)
+    # objects, their attribute values and links only grow between two rebuilds (a policy
+    # change rebuilds the view): rows already there are kept, new ones added
+    _insert(con, f"{s}.ocel_object", shared.objects, missing=["ocel_id"])
+    _insert(con, f"{s}.ocel_object_attribute", shared.object_attributes, missing=True)
+    _insert(con, f"{s}.ocel_object_object", shared.object_objects, missing=True)
+    for table, declared in (
+        ("ocel_event_type", shared.event_types),
+        ("ocel_object_type", shared.object_types),
+    ):
+        if declared.num_rows:
+            con.register("k_view_types", declared)
+            try:
+                con.execute(
+                    f"DELETE FROM {s}.{table}"
+                    " WHERE ocel_type IN (SELECT ocel_type FROM k_view_types)"
+                )
+                con.execute(
+                    f"INSERT INTO {s}.{table} SELECT ocel_type, attributes FROM k_view_types"
+                )
+            finally:
+                con.unregister("k_view_types")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pa.Table,
+    *,
+    missing: bool | list[str] = False,
+) -> None:
+    """Insert ``rows``; with ``missing``, only those not in ``table`` yet (compared on the
+    given columns, or on all of them)."""
+    if rows.num_rows == 0:
+        return
+    columns = ", ".join(f'"{c}"' for c in rows.column_names)
+    select = f"SELECT {columns} FROM k_view_rows"
+    if missing:
+        keys = rows.column_names if missing is True else missing
+        on = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM t."{c}"' for c in keys)
+        select = f"SELECT DISTINCT {columns} FROM k_view_rows r ANTI JOIN {table} t ON {on}"
+        if missing is not True:
+            select = (
+                f"SELECT DISTINCT ON ({', '.join(keys)}) {columns} FROM k_view_rows r"
+                f" ANTI JOIN {table} t ON {on}"
+            )
+    con.register("k_view_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {table} ({columns}) {select}")
+    finally:
+        con.unregister("k_view_rows")
