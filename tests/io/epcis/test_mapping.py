@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
-from keiretsu.io.epcis.identifiers import canonical_id, identify
 from keiretsu.io.epcis.mapping import map_event
 from keiretsu.model.errors import DocumentError
+from keiretsu.model.gs1 import canonical_id, identify
 from keiretsu.model.ocel import Ocel, OcelBuilder
 
 DOCS = (

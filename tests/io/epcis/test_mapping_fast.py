@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from keiretsu.io.epcis import read_epcis
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
-from keiretsu.io.epcis.identifiers import identify, identify_all
 from keiretsu.io.epcis.mapping import map_event
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
 from keiretsu.model.errors import DocumentError
+from keiretsu.model.gs1 import identify, identify_all
 from keiretsu.model.ocel import Ocel, OcelBuilder, parse_time
 
 HEADS = [

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import keiretsu.io.epcis.cbv as cbv
 import keiretsu.io.epcis.validate as validate
+import keiretsu.model.gs1 as gs1
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.json_reader import read_json_document
 from keiretsu.io.epcis.synth import synthetic_events
@@ -43,7 +43,7 @@ def _forget() -> None:
             getattr(validate, name).clear()
     for shapes in validate._SHAPES.values():
         shapes.clear()
-    cbv._GOOD_HEADS.clear()
+    gs1._GOOD_HEADS.clear()
     validate._LAST[:] = [None] * len(validate._LAST)
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
-from keiretsu.io.epcis.identifiers import canonical_id, identify
 from keiretsu.io.epcis.mapping import SOURCE_FORMAT, map_event
 from keiretsu.model.errors import DocumentError, Problem
+from keiretsu.model.gs1 import canonical_id, identify
 from keiretsu.model.ocel import OcelBuilder
 
 if TYPE_CHECKING:

@@ -40,82 +40,47 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
+from keiretsu.model import cbv, gs1
+
 __all__ = ["event_hash_id", "prehash_string"]
 
 Syntax = Literal["json", "xml"]
 
 # ---------------------------------------------------------------------------------------------
-# CBV vocabulary: bare words of the JSON binding and the old URNs of the XML binding, both mapped
-# to the CBV 2.0 web URIs.
-
-_CBV = "https://ref.gs1.org/cbv/"
-_GS1_VOC = "https://gs1.org/voc/"
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_BIZ_STEPS = _words(
-    "accepting arriving assembling collecting commissioning consigning creating_class_instance "
-    "cycle_counting decommissioning departing destroying disassembling dispensing encoding "
-    "entering_exiting holding inspecting installing killing loading other packing picking "
-    "receiving removing repackaging repairing replacing reserving retail_selling sampling "
-    "sensor_reporting shipping staging_outbound stock_taking stocking storing transporting "
-    "unloading unpacking void_shipping"
-)
-_DISPOSITIONS = _words(
-    "active available completeness_verified completeness_inferred conformant container_closed "
-    "container_open damaged destroyed dispensed disposed encoded expired in_progress in_transit "
-    "inactive mismatch_instance mismatch_class mismatch_quantity needs_replacement "
-    "no_pedigree_match non_conformant non_sellable_other partially_dispensed recalled reserved "
-    "retail_sold returned sellable_accessible sellable_not_accessible stolen unavailable "
-    "unknown"
-)
-_BIZ_TRANSACTION_TYPES = _words(
-    "bol cert desadv inv pedigree po poc prodorder recadv rma testprd testres upevt"
-)
-_SOURCE_DEST_TYPES = frozenset(["owning_party", "possessing_party", "location"])
-_MEASUREMENT_TYPES = _words(
-    "AbsoluteHumidity AbsorbedDose AbsorbedDoseRate Acceleration Radioactivity Altitude "
-    "AmountOfSubstance AmountOfSubstancePerUnitVolume Angle AngularAcceleration AngularMomentum "
-    "AngularVelocity Area Capacitance Conductance Conductivity Count Density Dimensionless "
-    "DoseEquivalent DoseEquivalentRate DynamicViscosity ElectricCharge ElectricCurrent "
-    "ElectricCurrentDensity ElectricFieldStrength Energy Exposure Force Frequency Illuminance "
-    "Inductance Irradiance KinematicViscosity Length LinearMomentum Luminance LuminousFlux "
-    "LuminousIntensity MagneticFlux MagneticFluxDensity MagneticVectorPotential Mass "
-    "MassConcentration MassFlowRate MassPerAreaTime MemoryCapacity MolalityOfSolute MolarEnergy "
-    "MolarMass MolarVolume Power Pressure RadiantFlux RadiantIntensity RelativeHumidity "
-    "Resistance Resistivity SolidAngle SpecificVolume Speed SurfaceDensity SurfaceTension "
-    "Temperature Time Torque Voltage Volume VolumeFlowRate VolumeFraction VolumetricFlux "
-    "Wavenumber"
-)
-_SENSOR_ALERTS = frozenset(["ALARM_CONDITION", "ERROR_CONDITION"])
-_COMPONENTS = _words(
-    "x y z axial_distance azimuth height spherical_radius polar_angle elevation_angle easting "
-    "northing latitude longitude altitude"
-)
+# CBV vocabulary (:mod:`keiretsu.model.cbv`): bare words of the JSON binding and the old URNs of
+# the XML binding, both mapped to the CBV 2.0 web URIs.
 
 # (set of bare words, the web URI prefix they expand to)
 _Vocab = tuple[frozenset[str], str]
-_V_BIZ_STEP: _Vocab = (_BIZ_STEPS, _CBV + "BizStep-")
-_V_DISP: _Vocab = (_DISPOSITIONS, _CBV + "Disp-")
-_V_BTT: _Vocab = (_BIZ_TRANSACTION_TYPES, _CBV + "BTT-")
-_V_SDT: _Vocab = (_SOURCE_DEST_TYPES, _CBV + "SDT-")
-_V_MEASUREMENT: _Vocab = (_MEASUREMENT_TYPES, _GS1_VOC)
-_V_ALERT: _Vocab = (_SENSOR_ALERTS, _GS1_VOC)
-_V_COMPONENT: _Vocab = (_COMPONENTS, _CBV + "Comp-")
 
-_CBV_URNS = (
-    ("urn:epcglobal:cbv:bizstep:", _CBV + "BizStep-"),
-    ("urn:epcglobal:cbv:disp:", _CBV + "Disp-"),
-    ("urn:epcglobal:cbv:btt:", _CBV + "BTT-"),
-    ("urn:epcglobal:cbv:sdt:", _CBV + "SDT-"),
-    ("urn:epcglobal:cbv:er:", _CBV + "ER-"),
+
+def _vocab(vocabulary: cbv.Vocabulary) -> _Vocab:
+    return vocabulary.terms, vocabulary.uri_prefix
+
+
+_V_BIZ_STEP = _vocab(cbv.BIZ_STEPS)
+_V_DISP = _vocab(cbv.DISPOSITIONS)
+_V_BTT = _vocab(cbv.BIZ_TRANSACTION_TYPES)
+_V_SDT = _vocab(cbv.SOURCE_DEST_TYPES)
+_V_MEASUREMENT = _vocab(cbv.MEASUREMENT_TYPES)
+_V_ALERT = _vocab(cbv.SENSOR_ALERTS)
+_V_COMPONENT = _vocab(cbv.COMPONENTS)
+
+# The lists whose EPCglobal URNs the reference implementation rewrites wherever they appear.
+_CBV_URNS = tuple(
+    (v.urn, v.uri_prefix)
+    for v in (
+        cbv.BIZ_STEPS,
+        cbv.DISPOSITIONS,
+        cbv.BIZ_TRANSACTION_TYPES,
+        cbv.SOURCE_DEST_TYPES,
+        cbv.ERROR_REASONS,
+    )
+    if v.urn
 )
 
 # CURIE prefixes every EPCIS document may use in values, whatever it declares.
-_STANDARD_PREFIXES = {"gs1": _GS1_VOC, "cbv": _CBV, "epcis": "https://ref.gs1.org/epcis/"}
+_STANDARD_PREFIXES = {k: cbv.CONTEXT_PREFIXES[k] for k in ("gs1", "cbv", "epcis")}
 
 # Fields a repository adds or that describe the document rather than the business step.
 _IGNORED_TOP = frozenset(["type", "eventID", "recordTime", "errorDeclaration", "@context"])
@@ -133,7 +98,7 @@ def _canonical_text(text: str) -> str:
     text = text.strip()
     if not text:
         return text
-    if "urn:epcglobal:cbv:" in text:
+    if cbv.CBV_URN in text:
         for urn, web in _CBV_URNS:
             text = text.replace(urn, web)
     first = text[0]
@@ -281,310 +246,19 @@ def _time_scalar(value: Any, prefixes: Mapping[str, str] | None) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # GS1 identifiers: EPC URIs and GS1 Digital Link URIs to the constrained canonical Digital Link
-
-
-def _check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit: weights 3, 1, 3… from the right."""
-    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
-    return str(-total % 10)
-
-
-_SERIAL_TOKEN = (
-    r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]"
-    r"|[!')(*+,.0-9:;=A-Za-z_-])"
-)
-_SERIAL = re.compile(_SERIAL_TOKEN + "+")
-_SGTIN = re.compile(r"urn:epc:id:sgtin:(\d{6,12})\.(\d{1,7})\.(" + _SERIAL_TOKEN + "{1,20})")
-_CPI_TOKEN = r"(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])"
-_CPI_REF = re.compile(_CPI_TOKEN + "+")
-_DIGITS = re.compile(r"\d+")
-_PERCENT = str.maketrans(
-    {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
-)
-_ID = "https://id.gs1.org/"
-
-
-def _pct(text: str) -> str:
-    return text.translate(_PERCENT)
-
-
-def _is_digits(text: str, length: int | None = None) -> bool:
-    if length is not None and len(text) != length:
-        return False
-    return bool(text) and _DIGITS.fullmatch(text) is not None
-
-
-def _split_prefix(body: str, total: int | None) -> tuple[str, str, str] | None:
-    """``CompanyPrefix.Reference.rest`` with a 6–12 digit company prefix and, when ``total`` is
-    given, a reference of ``total - len(prefix)`` digits; None if the body does not fit."""
-    cp, dot, rest = body.partition(".")
-    if not dot or not 6 <= len(cp) <= 12 or not _is_digits(cp):
-        return None
-    if total is None:
-        return cp, "", rest
-    ref_len = total - len(cp)
-    ref, tail = rest[:ref_len], rest[ref_len:]
-    if (ref and not _is_digits(ref, ref_len)) or len(ref) != ref_len:
-        return None
-    return cp, ref, tail
-
-
-@lru_cache(maxsize=4096)
-def _gtin(cp: str, item_ref: str) -> str:
-    """The GTIN-14 of an EPC company prefix and indicator-plus-item reference."""
-    raw = item_ref[:1] + cp + item_ref[1:]
-    return raw + _check_digit(raw)
-
-
-def _serial_ok(serial: str, max_len: int) -> bool:
-    """A serial of 1 to ``max_len`` characters (a %-escape counts as one) of GS1 AI 82."""
-    return (
-        bool(serial)
-        and len(serial) - 2 * serial.count("%") <= max_len
-        and _SERIAL.fullmatch(serial) is not None
-    )
-
-
-def _epc_id(scheme: str, body: str) -> str | None:
-    if scheme in ("sgtin", "upui"):
-        parts = _split_prefix(body, 13)
-        if parts is None or not parts[2].startswith("."):
-            return None
-        serial = parts[2][1:]
-        if scheme == "sgtin" and _serial_ok(serial, 20):
-            return f"{_ID}01/{_gtin(parts[0], parts[1])}/21/{_pct(serial)}"
-        if scheme == "upui" and _serial_ok(serial, 28):
-            return f"{_ID}01/{_gtin(parts[0], parts[1])}/235/{_pct(serial)}"
-        return None
-    if scheme in ("sscc", "gsrn", "gsrnp", "gsin"):
-        total = 16 if scheme == "gsin" else 17
-        parts = _split_prefix(body, total)
-        if parts is None or parts[2]:
-            return None
-        cp, ref = parts[0], parts[1]
-        if scheme == "sscc":
-            raw = ref[:1] + cp + ref[1:]
-            return f"{_ID}00/{raw}{_check_digit(raw)}"
-        ai = {"gsrn": "8018", "gsrnp": "8017", "gsin": "402"}[scheme]
-        return f"{_ID}{ai}/{cp}{ref}{_check_digit(cp + ref)}"
-    if scheme in ("sgln", "grai", "gdti", "sgcn"):
-        parts = _split_prefix(body, 12)
-        if parts is None or not parts[2].startswith("."):
-            return None
-        cp, ref, tail = parts[0], parts[1], parts[2][1:]
-        raw = cp + ref
-        if scheme == "sgln":
-            if not _serial_ok(tail, 20):
-                return None
-            gln = f"{_ID}414/{raw}{_check_digit(raw)}"
-            return gln if tail == "0" else f"{gln}/254/{_pct(tail)}"
-        if scheme == "grai":
-            if not _serial_ok(tail, 16):
-                return None
-            raw = "0" + raw
-            return f"{_ID}8003/{raw}{_check_digit(raw)}{_pct(tail)}"
-        if scheme == "gdti":
-            if tail and not _serial_ok(tail, 20):
-                return None
-            return f"{_ID}253/{raw}{_check_digit(raw)}{_pct(tail)}"
-        if not _is_digits(tail) or len(tail) > 12:
-            return None
-        return f"{_ID}255/{raw}{_check_digit(raw)}{tail}"
-    if scheme in ("giai", "ginc"):
-        parts = _split_prefix(body, None)
-        if parts is None or not _serial_ok(parts[2], 30 - len(parts[0])):
-            return None
-        ai = "8004" if scheme == "giai" else "401"
-        return f"{_ID}{ai}/{parts[0]}{_pct(parts[2])}"
-    if scheme == "itip":
-        parts = _split_prefix(body, 13)
-        if parts is None:
-            return None
-        piece, count, serial = parts[2][1:3], parts[2][4:6], parts[2][7:]
-        if (
-            parts[2][:1] != "."
-            or parts[2][3:4] != "."
-            or parts[2][6:7] != "."
-            or not _is_digits(piece, 2)
-            or not _is_digits(count, 2)
-            or not _serial_ok(serial, 20)
-        ):
-            return None
-        return f"{_ID}8006/{_gtin(parts[0], parts[1])}{piece}{count}/21/{_pct(serial)}"
-    if scheme == "cpi":
-        parts = _split_prefix(body, None)
-        if parts is None:
-            return None
-        ref, dot, serial = parts[2].rpartition(".")
-        if not dot or _CPI_REF.fullmatch(ref) is None or not _is_digits(serial) or len(serial) > 12:
-            return None
-        return f"{_ID}8010/{_pct(parts[0] + ref)}/8011/{serial}"
-    if scheme == "pgln":
-        parts = _split_prefix(body, 12)
-        if parts is None or parts[2]:
-            return None
-        raw = parts[0] + parts[1]
-        return f"{_ID}417/{raw}{_check_digit(raw)}"
-    return None
-
-
-def _epc_pattern(scheme: str, body: str) -> str | None:
-    if not body.endswith(".*"):
-        return None
-    body = body[:-2]
-    if scheme in ("sgtin", "upui"):
-        parts = _split_prefix(body, 13)
-        if parts is None or parts[2]:
-            return None
-        return f"{_ID}01/{_gtin(parts[0], parts[1])}"
-    if scheme == "itip":
-        parts = _split_prefix(body, 13)
-        if parts is None or len(parts[2]) != 6 or parts[2][0] != "." or parts[2][3] != ".":
-            return None
-        piece, total = parts[2][1:3], parts[2][4:6]
-        if not _is_digits(piece + total):
-            return None
-        return f"{_ID}8006/{_gtin(parts[0], parts[1])}{piece}{total}"
-    if scheme in ("grai", "gdti", "sgcn"):
-        parts = _split_prefix(body, 12)
-        if parts is None or parts[2]:
-            return None
-        raw = parts[0] + parts[1]
-        if scheme == "grai":
-            raw = "0" + raw
-        ai = {"grai": "8003", "gdti": "253", "sgcn": "255"}[scheme]
-        return f"{_ID}{ai}/{raw}{_check_digit(raw)}"
-    if scheme == "cpi":
-        parts = _split_prefix(body, None)
-        if parts is None or _CPI_REF.fullmatch(parts[2]) is None:
-            return None
-        return f"{_ID}8010/{_pct(parts[0] + parts[2])}"
-    return None
-
-
-def _epc_class(scheme: str, body: str) -> str | None:
-    if scheme != "lgtin":
-        return None
-    parts = _split_prefix(body, 13)
-    if parts is None or not parts[2].startswith(".") or not _serial_ok(parts[2][1:], 20):
-        return None
-    return f"{_ID}01/{_gtin(parts[0], parts[1])}/10/{_pct(parts[2][1:])}"
-
-
-_DL_KEYS = (
-    "01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti"
-    "|401|ginc|402|gsin|8003|grai|8004|giai"
-)
-_DL_CANDIDATE = re.compile(r"https?:(?://[^/?#]*)?[^?#]*/(?:" + _DL_KEYS + r")/\d{4}[^/]+")
-_DL_SHORT_NAMES = (
-    ("/gtin/", "/01/"),
-    ("/itip/", "/8006/"),
-    ("/cpid/", "/8010/"),
-    ("/gln/", "/414/"),
-    ("/party/", "/417/"),
-    ("/gsrnp/", "/8017/"),
-    ("/gsrn/", "/8018/"),
-    ("/gcn/", "/255/"),
-    ("/sscc/", "/00/"),
-    ("/gdti/", "/253/"),
-    ("/ginc/", "/401/"),
-    ("/gsin/", "/402/"),
-    ("/grai/", "/8003/"),
-    ("/giai/", "/8004/"),
-    ("/cpv/", "/22/"),
-    ("/lot/", "/10/"),
-    ("/ser/", "/21/"),
-)
-_DL_ON_ID = re.compile(
-    r"https://id\.gs1\.org/(?:01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)/\d{4}"
-)
-_DL_REBASE_ORDER = (
-    "/00/",
-    "/01/",
-    "/253/",
-    "/255/",
-    "/401/",
-    "/402/",
-    "/414/",
-    "/417/",
-    "/8003/",
-    "/8004/",
-    "/8006/",
-    "/8010/",
-    "/8017/",
-    "/8018/",
-)
-_X = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
-_DL_CPV = re.compile(
-    r"(https://id\.gs1\.org/(?:8006/\d{18}|01/\d{14}))/22/[\x2F" + _X[1:] + "{0,20}"
-)
-_DL_LOT_AND_SERIAL = re.compile(
-    r"(https://id\.gs1\.org/(?:8006/\d{18}|01/\d{14}))/10/" + _X + "{0,20}(/21/" + _X + "{0,20})"
-)
-_DL_VALID = re.compile(
-    r"https://id\.gs1\.org/(?:"
-    r"00/\d{18}"
-    r"|01/\d{14}(?:/21/" + _X + r"{0,20}|/10/" + _X + r"{0,20}|/235/" + _X + r"{0,28})?"
-    r"|253/\d{13}" + _X + r"{0,17}"
-    r"|255/\d{13}\d{0,12}"
-    r"|401/" + _X + r"{0,30}"
-    r"|402/\d{17}"
-    r"|414/\d{13}(?:/254/" + _X + r"{0,20})?"
-    r"|417/\d{13}"
-    r"|8003/\d{14}" + _X + r"{0,16}"
-    r"|8004/" + _X + r"{0,30}"
-    r"|8006/\d{18}(?:/21/" + _X + r"{0,20}|/10/" + _X + r"{0,20})?"
-    r"|8010/[\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30}(?:/8011/\d{0,12})?"
-    r"|8017/\d{18}"
-    r"|8018/\d{18}"
-    r")"
-)
-_GTIN_DIGITS = re.compile(r"https://id\.gs1\.org/01/(\d+)")
+# (:func:`keiretsu.model.gs1.constrained_link`)
 
 
 def _digital_link(uri: str) -> str | None:
     """The constrained canonical GS1 Digital Link URI for an EPC URI or a GS1 Digital Link URI,
-    or None when ``uri`` carries no GS1 key this algorithm knows."""
-    if uri.startswith("urn:epc:id:sgtin:"):  # by far the most common: a serialised item
-        sgtin = _SGTIN.fullmatch(uri)
-        if sgtin is not None and len(sgtin.group(1)) + len(sgtin.group(2)) == 13:
-            cp, ref, serial = sgtin.groups()
-            return f"{_ID}01/{_gtin(cp, ref)}/21/{_pct(serial)}"
+    or None when ``uri`` carries no GS1 key the hash rewrites."""
     if uri.startswith("urn:epc:"):
-        kind, _, rest = uri[8:].partition(":")
-        scheme, _, body = rest.partition(":")
-        if kind == "id":
-            return _epc_id(scheme, body)
-        if kind == "idpat":
-            return _epc_pattern(scheme, body)
-        if kind == "class":
-            return _epc_class(scheme, body)
+        key = gs1.parse_epc(uri)
+    elif uri.startswith("http"):
+        key = gs1.parse_link(uri, strict=False)
+    else:
         return None
-    if not uri.startswith("http") or _DL_CANDIDATE.match(uri) is None:
-        return None
-    uri = uri.partition("?")[0]
-    for short, ai in _DL_SHORT_NAMES:
-        if short in uri:
-            uri = uri.replace(short, ai)
-    if _DL_ON_ID.match(uri) is None:
-        for key in _DL_REBASE_ORDER:
-            at = uri.find(key)
-            if at != -1:
-                uri = "https://id.gs1.org" + uri[at:]
-                break
-    gtin = _GTIN_DIGITS.match(uri)
-    if gtin is not None and len(gtin.group(1)) < 14:
-        n = len(gtin.group(1))
-        pad = {13: "0", 12: "00"}.get(n, "000000" if n >= 8 else "")
-        uri = uri[:22] + pad + uri[22:]
-    cpv = _DL_CPV.fullmatch(uri)
-    if cpv is not None:
-        after = uri[cpv.end(1) + 4 :]
-        uri = cpv.group(1) + (after[after.find("/") :] if "/" in after else "")
-    lot = _DL_LOT_AND_SERIAL.fullmatch(uri)
-    if lot is not None:
-        uri = lot.group(1) + lot.group(2)
-    return uri if _DL_VALID.fullmatch(uri) is not None else None
+    return None if key is None else gs1.constrained_link(key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,7 +280,7 @@ class _Writer:
             self.prefixes: dict[str, str] = {**namespaces, **_STANDARD_PREFIXES}
         else:
             # XML: a value is a URI in its own right; only the GS1 shorthands are expanded.
-            self.prefixes = {"gs1": _GS1_VOC, "cbv": _CBV}
+            self.prefixes = {"gs1": cbv.GS1_VOC, "cbv": cbv.CBV_WEB}
         self.ignore = frozenset(self.name(n) for n in ignore) if ignore else frozenset()
 
     def name(self, key: str) -> str:

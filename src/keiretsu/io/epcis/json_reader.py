@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, NoReturn
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
+from keiretsu.model.cbv import CONTEXT_PREFIXES
 from keiretsu.model.errors import DocumentError, Problem
 
 __all__ = [
@@ -55,18 +56,10 @@ _CHUNK = 4 << 20  # bytes read at a time
 _SPOOL = 64 << 20  # a non-seekable stream is copied to memory up to this size, then to disk
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
 
-GS1_CONTEXT_PREFIXES: dict[str, str] = {
-    "epcis": "https://ref.gs1.org/epcis/",
-    "cbv": "https://ref.gs1.org/cbv/",
-    "cbvmda": "urn:epcglobal:cbv:mda:",
-    "gs1": "https://gs1.org/voc/",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
-}
-"""The prefixes the GS1 EPCIS 2.0 JSON-LD context defines; a document that references that
-context may use them without declaring them."""
+GS1_CONTEXT_PREFIXES = CONTEXT_PREFIXES
+"""The prefixes the GS1 EPCIS 2.0 JSON-LD context defines (:data:`keiretsu.model.cbv.
+CONTEXT_PREFIXES`); a document that references that context may use them without declaring
+them."""
 
 DOCUMENT_KINDS = frozenset({"EPCISDocument", "EPCISQueryDocument"})
 _HEADER_KEYS = ("@context", "type", "schemaVersion", "creationDate")

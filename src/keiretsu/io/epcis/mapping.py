@@ -11,12 +11,13 @@ The full table of choices, with a worked example, is in ``docs/formats/epcis.md`
 * activity: the CBV business step's short name (``shipping``); a company's own bizStep URI as
   written; without a bizStep ``<EventType> <action>`` (``ObjectEvent OBSERVE``);
 * objects: every GS1 key in its canonical Digital Link form (see
-  :mod:`keiretsu.io.epcis.identifiers`), so the pallet one partner writes as an SSCC URN and the
+  :mod:`keiretsu.model.gs1`), so the pallet one partner writes as an SSCC URN and the
   other as a Digital Link is one object; types in practitioner words (``trade item``,
   ``logistic unit``, ``product lot``, ``location``, ``party``, ``po``…);
-* qualifiers: ``epc``, ``parent``, ``child``, ``input``, ``output``, ``readPoint``,
-  ``bizLocation``, ``bizTransaction``, ``source:<type>``, ``destination:<type>``,
-  ``transformationID``, ``sensor``; class-level amounts go in the relation's ``quantity``/``uom``;
+* qualifiers (:mod:`keiretsu.model.cbv`): ``epc``, ``parent``, ``child``, ``input``,
+  ``output``, ``readPoint``, ``bizLocation``, ``bizTransaction``, ``source:<type>``,
+  ``destination:<type>``, ``transformationID``, ``sensor``; class-level amounts go in the
+  relation's ``quantity``/``uom``;
 * object-to-object: a pallet ``contains`` its children (aggregation ADD), a parent is
   ``associated with`` its children (association ADD), an output is ``derived from`` each input;
 * ILMD (lot master data) becomes attributes of the objects the event created, from eventTime on;
@@ -34,7 +35,11 @@ from weakref import WeakKeyDictionary, ref
 import orjson
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
-from keiretsu.io.epcis.identifiers import (
+from keiretsu.model import cbv
+from keiretsu.model.cbv import STANDARD_PREFIXES as STANDARD_PREFIXES  # re-exported
+from keiretsu.model.cbv import short_name as short_name  # re-exported
+from keiretsu.model.errors import DocumentError
+from keiretsu.model.gs1 import (
     ITEM,
     LOCATION,
     PARTY,
@@ -43,26 +48,10 @@ from keiretsu.io.epcis.identifiers import (
     identify_all,
     remembered,
 )
-from keiretsu.model.errors import DocumentError
 from keiretsu.model.ocel import OcelBuilder, format_time, parse_time
 
 SOURCE_FORMAT = "epcis-json"
 """The ``format`` of the kept source events: the EPCIS 2.0 JSON binding form."""
-
-STANDARD_PREFIXES: dict[str, str] = {
-    "epcis": "https://ref.gs1.org/epcis/",
-    "cbv": "https://ref.gs1.org/cbv/",
-    "cbvmda": "urn:epcglobal:cbv:mda:",
-    "gs1": "https://gs1.org/voc/",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
-    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-    "xml": "http://www.w3.org/XML/1998/namespace",
-}
-"""Prefixes the EPCIS 2.0 standard itself defines (its JSON-LD context). Their meaning is fixed
-by the standard, so they are not repeated on every event."""
 
 TRANSFORMATION = "transformation"
 """Object type of a transformationID: the events sharing it form one transformation."""
@@ -71,11 +60,12 @@ BUSINESS_TRANSACTION = "business transaction"
 
 # CBV values arrive as bare words (JSON), as EPCglobal URNs (XML, EPCIS 1.x) or as GS1 Web
 # vocabulary URIs / CURIEs; all three mean the same thing and map to the bare word.
-_BIZSTEP = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
-_DISP = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
-_BTT = ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-", "cbv:BTT-")
-_SDT = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-", "cbv:SDT-")
-_ER = ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-", "cbv:ER-")
+_BIZSTEP = cbv.BIZ_STEPS.spellings
+_DISP = cbv.DISPOSITIONS.spellings
+_BTT = cbv.BIZ_TRANSACTION_TYPES.spellings
+_SDT = cbv.SOURCE_DEST_TYPES.spellings
+_ER = cbv.ERROR_REASONS.spellings
+_SENSOR_TYPE = cbv.MEASUREMENT_TYPES.spellings
 
 # Fields this module maps explicitly; any other key of an event is a user extension.
 _KNOWN = frozenset(
@@ -113,15 +103,6 @@ _KNOWN = frozenset(
 )
 
 _SORTED = orjson.OPT_SORT_KEYS
-
-
-def short_name(value: str, prefixes: tuple[str, ...]) -> str:
-    """A CBV value's bare word (``shipping``), whichever of its spellings was used; a company's
-    own URI is returned as written."""
-    for p in prefixes:
-        if value.startswith(p):
-            return value[len(p) :]
-    return value
 
 
 def _json(value: Any) -> str:
@@ -164,9 +145,6 @@ def _event_time(text: Any) -> datetime | str:
         except ValueError:
             pass  # refused by _time, in its words
     return _time(text)
-
-
-_SENSOR_TYPE = ("gs1:", "https://gs1.org/voc/")
 
 
 def _sensor_times(part: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -268,7 +246,7 @@ def _role(sdtype: str, side: str, roles: dict[str, tuple[str, str]]) -> tuple[st
     role = roles.get(sdtype)
     if role is None:
         name = short_name(sdtype, _SDT)
-        role = (LOCATION if name == "location" else PARTY, f"{side}:{name}")
+        role = (LOCATION if name == "location" else PARTY, f"{side}{name}")
         if len(roles) >= _NAMES_LIMIT:
             roles.clear()
         roles[sdtype] = role
@@ -529,16 +507,16 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
         inputs: list[str] = []
         v = ev.get("inputEPCList")
         if v:
-            inputs += _epcs(b, added, v, "input", objects, roles)
+            inputs += _epcs(b, added, v, cbv.INPUT, objects, roles)
         v = ev.get("inputQuantityList")
         if v:
-            _quantities(b, v, "input", inputs, None, objects, roles, amounts)
+            _quantities(b, v, cbv.INPUT, inputs, None, objects, roles, amounts)
         v = ev.get("outputEPCList")
         if v:
-            made += _epcs(b, added, v, "output", objects, roles, kinds)
+            made += _epcs(b, added, v, cbv.OUTPUT, objects, roles, kinds)
         v = ev.get("outputQuantityList")
         if v:
-            _quantities(b, v, "output", made, kinds, objects, roles, amounts)
+            _quantities(b, v, cbv.OUTPUT, made, kinds, objects, roles, amounts)
         inputs = list(dict.fromkeys(inputs))
         made = list(dict.fromkeys(made))
         n = len(inputs)
@@ -546,26 +524,26 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
             for out in made:
                 b.oo_source.extend([out] * n)
                 b.oo_target.extend(inputs)
-                b.oo_qualifier.extend(["derived from"] * n)
+                b.oo_qualifier.extend([cbv.DERIVED_FROM] * n)
         v = ev.get("transformationID")
         if v:
             objects.append(known(v) or _add(b, added, v, TRANSFORMATION))
-            roles.append("transformationID")
+            roles.append(cbv.TRANSFORMATION_ID)
     elif etype in ("AggregationEvent", "AssociationEvent"):
         children: list[str] = []
         v = ev.get("childEPCs")
         if v:
-            children += _epcs(b, added, v, "child", objects, roles)
+            children += _epcs(b, added, v, cbv.CHILD, objects, roles)
         v = ev.get("childQuantityList")
         if v:
-            _quantities(b, v, "child", children, None, objects, roles, amounts)
+            _quantities(b, v, cbv.CHILD, children, None, objects, roles, amounts)
         parent = ev.get("parentID")
         if parent:
             pid = known(parent) or _add(b, added, parent, ITEM)
             objects.append(pid)
-            roles.append("parent")
+            roles.append(cbv.PARENT)
             if action == "ADD":
-                word = "contains" if etype == "AggregationEvent" else "associated with"
+                word = cbv.CONTAINS if etype == "AggregationEvent" else cbv.ASSOCIATED_WITH
                 kids = list(dict.fromkeys(children))
                 n = len(kids)
                 b.oo_source.extend([pid] * n)
@@ -574,16 +552,16 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     else:
         v = ev.get("epcList")
         if v:
-            made += _epcs(b, added, v, "epc", objects, roles, kinds)
+            made += _epcs(b, added, v, cbv.EPC, objects, roles, kinds)
         v = ev.get("quantityList")
         if v:
-            _quantities(b, v, "epc", made, kinds, objects, roles, amounts)
+            _quantities(b, v, cbv.EPC, made, kinds, objects, roles, amounts)
         if action != "ADD":
             made = []
         parent = ev.get("parentID")
         if parent:
             objects.append(known(parent) or _add(b, added, parent, ITEM))
-            roles.append("parent")
+            roles.append(cbv.PARENT)
 
     # Where.
     nested = False  # whether readPoint / bizLocation carry more than their id
@@ -591,7 +569,7 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     if place:
         v = place["id"]
         objects.append(known(v) or _add(b, added, v, LOCATION))
-        roles.append("readPoint")
+        roles.append(cbv.READ_POINT)
         if len(place) > 1:
             nested = True
             for k, val in place.items():
@@ -601,7 +579,7 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
     if place:
         v = place["id"]
         objects.append(known(v) or _add(b, added, v, LOCATION))
-        roles.append("bizLocation")
+        roles.append(cbv.BIZ_LOCATION)
         if len(place) > 1:
             nested = True
             for k, val in place.items():
@@ -622,17 +600,17 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
                 as_named=False,
             )
         objects.append(oid)
-        roles.append("bizTransaction")
+        roles.append(cbv.BIZ_TRANSACTION)
     for sd in ev.get("sourceList") or ():
         kind, qualifier = _SOURCE_ROLES.get(sd["type"]) or _role(
-            sd["type"], "source", _SOURCE_ROLES
+            sd["type"], cbv.SOURCE, _SOURCE_ROLES
         )
         v = sd["source"]
         objects.append(known(v) or _add(b, added, v, kind))
         roles.append(qualifier)
     for sd in ev.get("destinationList") or ():
         kind, qualifier = _DESTINATION_ROLES.get(sd["type"]) or _role(
-            sd["type"], "destination", _DESTINATION_ROLES
+            sd["type"], cbv.DESTINATION, _DESTINATION_ROLES
         )
         v = sd["destination"]
         objects.append(known(v) or _add(b, added, v, kind))
@@ -660,7 +638,7 @@ def _map(b: OcelBuilder, eid: str, raw: RawEvent, header: DocumentHeader) -> Non
                     devices[report["deviceID"]] = None
         for device in devices:
             objects.append(known(device) or _add(b, added, device, "sensor"))
-            roles.append("sensor")
+            roles.append(cbv.SENSOR)
     ed = ev.get("errorDeclaration")
     if ed:
         for k, val in ed.items():

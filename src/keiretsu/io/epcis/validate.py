@@ -43,34 +43,26 @@ from datetime import datetime
 from typing import Any
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
-from keiretsu.io.epcis.cbv import (
-    _GOOD_HEADS,
-    _PLAIN_URI,
+from keiretsu.io.epcis.json_reader import context_namespaces
+from keiretsu.model.cbv import (
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
     COMPONENTS,
     DISPOSITIONS,
     ERROR_REASONS,
+    EVENT_TYPES,
     MEASUREMENT_TYPES,
     SENSOR_ALERTS,
     SOURCE_DEST_TYPES,
     Vocabulary,
-    identifier_problem,
     is_absolute_uri,
     term_problem,
 )
-from keiretsu.io.epcis.json_reader import context_namespaces
+from keiretsu.model.cbv import PLAIN_URI as _PLAIN_URI
 from keiretsu.model.errors import Problem
+from keiretsu.model.gs1 import _GOOD_HEADS, identifier_problem
 
 __all__ = ["EVENT_TYPES", "validate_event", "validate_header"]
-
-EVENT_TYPES = (
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-)
 
 _TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
