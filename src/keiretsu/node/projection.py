@@ -41,6 +41,7 @@ from keiretsu.store.partner_view import (
 if TYPE_CHECKING:
     import duckdb
 
+    from keiretsu.node.policy import Policy
     from keiretsu.node.runtime import Node
 
 __all__ = ["CHANNELS", "PartnerViews"]
@@ -63,6 +64,8 @@ class PartnerViews:
         # (partner, channel) → (fingerprint, watermark) of the view as last written
         self._state: dict[tuple[str, str], tuple[str, int]] = {}
         self._local = threading.local()
+        self._policy_seen: tuple[Policy, str] | None = None
+        self._catalog: str | None = None
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -84,7 +87,8 @@ class PartnerViews:
 
     def ensure(self, partner: str, channel: str) -> None:
         """Bring the view up to date with the policy and the node's own documents (on the
-        writer thread; this waits for it). Cheap when nothing changed."""
+        writer thread; this waits for it). Cheap when nothing changed: one look at the policy
+        file's time stamp and one at the newest own document."""
         key = (partner, channel)
         current = (self._fingerprint(), local_watermark(self.node.cursor()))
         with self._lock:
@@ -95,8 +99,17 @@ class PartnerViews:
 
     # --- writing (on the writer thread) -------------------------------------------------------
 
-    def _fingerprint(self) -> str:
-        return self.node.policy().fingerprint() + catalog_signature(self.node.cursor())
+    def _fingerprint(self, con: duckdb.DuckDBPyConnection | None = None) -> str:
+        """The policy in force and the store's tables, as one digest: a view written under
+        another one is rebuilt. The store's tables change only when it is opened (its schema
+        is created or migrated then), so they are read once per run, and again by each
+        refresh on the writer."""
+        policy = self.node.policy()
+        if self._policy_seen is None or self._policy_seen[0] is not policy:
+            self._policy_seen = (policy, policy.fingerprint())
+        if con is not None or self._catalog is None:
+            self._catalog = catalog_signature(con if con is not None else self.node.cursor())
+        return self._policy_seen[1] + self._catalog
 
     def refresh(self, store: Store, partner: str, channel: str) -> None:
         """Make ``partner``'s view by ``channel`` current: rebuilt whole if the policy or the
@@ -105,7 +118,7 @@ class PartnerViews:
         con = store.con
         key = (partner, channel)
         schema = view_schema(partner, channel)
-        fingerprint = self.node.policy().fingerprint() + catalog_signature(con)
+        fingerprint = self._fingerprint(con)
         watermark = local_watermark(con)
         row = con.execute(
             "SELECT fingerprint, watermark FROM partner_view WHERE view_schema = ?", [schema]

@@ -45,17 +45,22 @@ def log_cursor(node: Node, who: Principal, right: str = "query") -> duckdb.DuckD
 
 
 def render(
-    node: Node, who: Principal, ids: Sequence[str], right: str = "query"
+    node: Node,
+    who: Principal,
+    ids: Sequence[str],
+    right: str = "query",
+    cursor: duckdb.DuckDBPyConnection | None = None,
 ) -> list[dict[str, Any]]:
     """EPCIS 2.0 JSON events for ``ids`` as ``who`` may see them, in the order given. A local
     user gets each event as it was captured; a partner gets events rebuilt from the rows of
     its view (attributes removed, identifiers pseudonymised) — never the captured original.
-    Ids not in the caller's log are left out."""
+    Ids not in the caller's log are left out. ``cursor``: the one :func:`log_cursor` gave for
+    the same question, if the caller has it."""
     from keiretsu.node.epcis_query import render_events
 
     if not ids:
         return []
-    return render_events(log_cursor(node, who, right), list(ids))
+    return render_events(cursor or log_cursor(node, who, right), list(ids))
 
 
 class PageTokens:

@@ -164,7 +164,7 @@ class Subscriptions:
         ids = select_events(cur, q, limit=10**9, ingest_id=ingest_id).event_ids
         if not ids:
             return None
-        events = render(self.node, who, ids, "subscribe")
+        events = render(self.node, who, ids, "subscribe", cursor=cur)
         return query_document(events, query_name=name, subscription_id=sid)
 
     async def _post(self, sid: str, dest: str, token: str | None, doc: dict[str, Any]) -> None:
