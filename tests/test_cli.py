@@ -9,9 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from _data import DATA
 from keiretsu.cli import app
 
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
 OPENEPCIS = DATA / "epcis" / "openepcis"
 runner = CliRunner()
 

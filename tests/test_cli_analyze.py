@@ -11,9 +11,9 @@ from pathlib import Path
 from lxml import etree
 from typer.testing import CliRunner
 
+from _data import DATA
 from keiretsu.cli import app
 
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
 runner = CliRunner()
 
 

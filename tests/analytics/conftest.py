@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from _data import DATA
 from keiretsu.analytics import Log, local_spark
 from keiretsu.store import Store
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LOGS = DATA / "logs"
 OCEL = DATA / "ocel"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

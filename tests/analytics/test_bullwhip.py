@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from _data import DATA
 from keiretsu.analytics import Log
 from keiretsu.analytics.bullwhip import ALL, bullwhip
 from keiretsu.io.epcis.identifiers import canonical_id
 from keiretsu.io.tabular import ColumnMapping
 from keiretsu.store import Store
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SUPPLYGRAPH = DATA / "supplygraph" / "Temporal Data" / "Unit"
 
 # a plant P supplies a DC D, which supplies a store S that sells to shoppers

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from _data import DATA
 from keiretsu.analytics import Log
 from keiretsu.analytics.flow import object_times, parse_freq, step_stats, wip_over_time
 from keiretsu.model import OcelBuilder
 
-LOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "logs"
+LOGS = DATA / "logs"
 T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday, midnight UTC
 H = timedelta(hours=1)
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import DATA
 from keiretsu.analytics import Log
 from keiretsu.analytics.process_map import (
     ProcessMap,
@@ -30,7 +31,6 @@ from keiretsu.analytics.process_map import (
 from keiretsu.model import OcelBuilder
 from keiretsu.store import Store
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LOGS, OCEL = DATA / "logs", DATA / "ocel"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 T0 = datetime(2025, 5, 5, 6, 0, tzinfo=UTC)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
+from _data import DATA
 from keiretsu import Twin
 from keiretsu.analytics.process_map import dfg
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_a_twin_analyses_its_own_store(tmp_path: Path) -> None:

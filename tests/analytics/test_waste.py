@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import DATA
 from keiretsu.analytics import Log, View
 from keiretsu.analytics.rates import Rates
 from keiretsu.analytics.waste import WASTES, pareto, waste_evidence, wastes
@@ -24,7 +25,7 @@ from keiretsu.model import Ocel, OcelBuilder
 from keiretsu.model.errors import DocumentError
 from keiretsu.store import Store
 
-LOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "logs"
+LOGS = DATA / "logs"
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "src" / "keiretsu" / "examples" / "two-company-chain"
 )

@@ -12,11 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from _data import DATA
 from keiretsu.io.tabular import ColumnMapping, read_table
 from keiretsu.io.xes import read_xes
 from keiretsu.model import DocumentError, Ocel
 
-LOGS = Path(__file__).parents[2] / ".." / "shared" / "data" / "logs"
+LOGS = DATA / "logs"
 CASE_MAPPING = ColumnMapping(
     activity="concept:name",
     time="time:timestamp",

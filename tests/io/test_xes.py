@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import DATA
 from keiretsu.io.xes import read_xes
 from keiretsu.model import DocumentError, Ocel
 
-LOGS = Path(__file__).parents[2] / ".." / "shared" / "data" / "logs"
+LOGS = DATA / "logs"
 SMALL = ["running-example.xes", "receipt.xes.gz", "bpic2013_incidents.xes.gz"]
 
 

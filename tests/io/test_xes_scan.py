@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keiretsu.io.xes._read as xes_read
+from _data import DATA
 from keiretsu.io.xes import read_xes
 from keiretsu.model import DocumentError, Ocel
 
-LOGS = Path(__file__).parents[2] / ".." / "shared" / "data" / "logs"
+LOGS = DATA / "logs"
 ALL_LOGS = ["running-example.xes", "receipt.xes.gz", "bpic2013_incidents.xes.gz", "bpic2012.xes.gz"]
 
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 
+from _data import DATA
 from keiretsu.node.auth import TokenStore
 from keiretsu.node.home import NodeHome
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = DATA
 EXAMPLES = REPO / "src" / "keiretsu" / "examples" / "two-company-chain"
 
 

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import DATA, data, files
 from keiretsu.io.detect import detect_format, reader_for
 from keiretsu.io.epcis import read_epcis
 from keiretsu.io.epcis.hash import event_hash_id
@@ -43,10 +44,9 @@ from keiretsu.node.epcis_query import (
 from keiretsu.node.epcis_render import KEIRETSU_NS
 from keiretsu.store import Store
 
-DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 CAPTURE = DATA / "epcis" / "openepcis" / "JSON" / "Capture"
-DOCUMENTS = sorted([*(CAPTURE / "Documents").glob("*.json"), *(CAPTURE / "Events").glob("*.json")])
-SCHEMA = json.loads((DATA / "epcis" / "spec" / "EPCIS-JSON-Schema.json").read_text())
+DOCUMENTS = sorted([*files(CAPTURE / "Documents", "*.json"), *files(CAPTURE / "Events", "*.json")])
+SCHEMA = json.loads(data("epcis", "spec", "EPCIS-JSON-Schema.json").read_text())
 GS1 = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 

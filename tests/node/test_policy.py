@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import DATA
 from keiretsu.io.epcis import read_epcis
 from keiretsu.model.ocel import Ocel, OcelBuilder
 from keiretsu.node.policy import (
@@ -39,9 +40,7 @@ from keiretsu.node.policy import (
 )
 
 ROOT = Path(__file__).parents[2]
-OPENEPCIS = (
-    ROOT / ".." / "shared" / "data" / "epcis" / "openepcis" / "JSON" / "Capture" / "Documents"
-)
+OPENEPCIS = DATA / "epcis" / "openepcis" / "JSON" / "Capture" / "Documents"
 EXAMPLE = ROOT / "src" / "keiretsu" / "examples"
 SECRET = b"node secret for tests"
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 from fastapi.testclient import TestClient
 
+from _data import DATA, data, files
 from keiretsu.node.app import create_app
 from keiretsu.node.auth import TokenStore, sign_request
 from keiretsu.node.home import NodeHome
@@ -24,7 +25,7 @@ from keiretsu.node.identity import Identity
 from keiretsu.node.runtime import Node
 
 REPO = Path(__file__).resolve().parents[2]
-OPENEPCIS = REPO.parent / "shared" / "data" / "epcis" / "openepcis" / "JSON" / "Capture"
+OPENEPCIS = DATA / "epcis" / "openepcis" / "JSON" / "Capture"
 PLANT_DOC = REPO / "src/keiretsu/examples/two-company-chain/1-sakura-foods-plant.jsonld"
 
 POLICY = """
@@ -98,7 +99,7 @@ def test_an_invalid_document_fails_its_job_with_the_reason_and_stores_nothing(
     before = client.get("/twin", headers=local).json()["store"]["events"]
     bad = OPENEPCIS / "Invalid" / "Combination_of_missing_mandatory_fields.json"
     if not bad.exists():
-        bad = sorted((OPENEPCIS / "Invalid").glob("*.json"))[0]
+        bad = files(data(OPENEPCIS / "Invalid"), "*.json")[0]
     job = capture(client, local, bad.read_bytes())
     assert not job["success"]
     problem = job["errors"][0]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from _data import DATA
 from keiretsu.model import DocumentError, Ocel
 from keiretsu.store import Store
 
-DATA = Path(__file__).parents[2].parent / "shared" / "data"
 PLANT = (
     Path(__file__).parents[2]
     / "src/keiretsu/examples/two-company-chain/1-sakura-foods-plant.jsonld"

@@ -4,22 +4,20 @@ never another exception, never a hang."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import data
 from keiretsu.io.epcis.json_reader import MAX_DEPTH, MAX_STRING, read_json_document
 from keiretsu.io.epcis.validate import validate_event, validate_header
 from keiretsu.model.errors import DocumentError
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
-VALID = (DATA / "openepcis" / "JSON" / "Capture" / "Documents" / "ObjectEvent.json").read_bytes()
-SMALL = (
-    DATA / "openepcis" / "JSON" / "Capture" / "Documents" / "AssociationEvent.json"
-).read_bytes()
+DOCUMENTS = ("epcis", "openepcis", "JSON", "Capture", "Documents")
+VALID = data(*DOCUMENTS, "ObjectEvent.json").read_bytes()
+SMALL = data(*DOCUMENTS, "AssociationEvent.json").read_bytes()
 
 
 def outcome(source: bytes) -> tuple[str, Any]:

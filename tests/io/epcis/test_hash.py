@@ -19,11 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from _data import DATA, files
 from keiretsu.io.epcis.hash import event_hash_id, prehash_string
 
-VECTORS = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis" / "hash-vectors"
-JSON_DOCS = sorted(VECTORS.glob("*.jsonld"))
-XML_DOCS = sorted(VECTORS.glob("*.xml"))
+VECTORS = DATA / "epcis" / "hash-vectors"
+JSON_DOCS = files(VECTORS, "*.jsonld")
+XML_DOCS = files(VECTORS, "*.xml")
 # The reference repository's own convention for members a repository keeps out of the hash.
 IGNORE_NS = "https://repository-x.example.com/"
 
@@ -120,7 +121,7 @@ def test_xml_vectors(path: Path) -> None:
 
 def test_the_vectors_are_all_there() -> None:
     # every document with expected hashes is exercised by one of the tests above
-    stems = {p.stem for p in VECTORS.glob("*.hashes")}
+    stems = {p.stem for p in files(VECTORS, "*.hashes")}
     assert stems == {p.stem for p in JSON_DOCS} | {p.stem for p in XML_DOCS}
     assert len(JSON_DOCS) >= 20 and len(XML_DOCS) >= 15
 

@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 
+import _data
 import keiretsu.io.epcis.json_reader as jr
+from _data import files
 from keiretsu.io.epcis.json_reader import event_namespaces, read_json_document
 from keiretsu.model.errors import DocumentError
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
+DATA = _data.DATA / "epcis"
 OPEN = DATA / "openepcis" / "JSON"
 VALID = sorted(
     [
-        *(OPEN / "Capture" / "Documents").glob("*.json"),
-        *(OPEN / "Capture" / "Events").glob("*.json"),
-        *(OPEN / "Query").glob("*.json"),
-        *(DATA / "hash-vectors").glob("*.jsonld"),
+        *files(OPEN / "Capture" / "Documents", "*.json"),
+        *files(OPEN / "Capture" / "Events", "*.json"),
+        *files(OPEN / "Query", "*.json"),
+        *files(DATA / "hash-vectors", "*.jsonld"),
     ]
 )
 

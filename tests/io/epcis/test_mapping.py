@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,23 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _data import DATA, files
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.mapping import map_event
 from keiretsu.model.errors import DocumentError
 from keiretsu.model.gs1 import canonical_id, identify
 from keiretsu.model.ocel import Ocel, OcelBuilder
 
-DOCS = (
-    Path(__file__).parents[3]
-    / ".."
-    / "shared"
-    / "data"
-    / "epcis"
-    / "openepcis"
-    / "JSON"
-    / "Capture"
-    / "Documents"
-)
+DOCS = DATA / "epcis" / "openepcis" / "JSON" / "Capture" / "Documents"
 
 
 def _namespaces(context: Any) -> dict[str, str]:
@@ -350,7 +340,7 @@ def test_event_types_declare_attribute_types() -> None:
     assert {"name": "errorDeclaration.declarationTime", "type": "time"} in declared["commissioning"]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.json")))
+@pytest.mark.parametrize("name", [p.name for p in files(DOCS, "*.json")])
 def test_every_openepcis_document_maps_and_keeps_every_event(name: str) -> None:
     events, ocel = load(name)
     assert ocel.num_events == len(events)

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _data import DATA, files
 from keiretsu.io.epcis import read_epcis
 from keiretsu.io.epcis.hash import event_hash_id
 from keiretsu.io.epcis.json_reader import read_json_document
 from keiretsu.model.errors import DocumentError
 from keiretsu.model.ocel import Ocel
 
-OPENEPCIS = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis" / "openepcis"
+OPENEPCIS = DATA / "epcis" / "openepcis"
 JSON_DOCS = OPENEPCIS / "JSON" / "Capture" / "Documents"
 XML_DOCS = OPENEPCIS / "XML" / "Capture" / "Documents"
 
@@ -34,10 +35,11 @@ DIFFERENT_DOCUMENTS = {
     # the XML lists the same SSCC twice in one epcList, which validation refuses
     "epcisDocWithAllGS1Keys",
 }
+XML_STEMS = {p.stem for p in files(XML_DOCS, "*.xml")}
 PAIRS = sorted(
     p.stem
-    for p in JSON_DOCS.glob("*.json")
-    if (XML_DOCS / f"{p.stem}.xml").exists() and p.stem not in DIFFERENT_DOCUMENTS
+    for p in files(JSON_DOCS, "*.json")
+    if p.stem in XML_STEMS and p.stem not in DIFFERENT_DOCUMENTS
 )
 
 
@@ -223,34 +225,30 @@ def test_xml_out_of_xsd_order_is_refused_unless_lenient() -> None:
     fixes the order of an event's elements (and openepcis' Invalid set refuses an ObjectEvent whose
     action comes before eventTime). keiretsu follows the XSD by default and reads shuffled XML
     only when asked (``strict=False``, CLI ``--lenient-order``)."""
-    from pathlib import Path
 
     import pytest
 
     from keiretsu.io.epcis import read_epcis
     from keiretsu.model import DocumentError
 
-    data = Path(__file__).parents[3].parent / "shared" / "data" / "epcis" / "openepcis" / "XML"
-    jumbled = data / "Capture" / "Documents" / "JumbledFieldsOrder.xml"
+    xml = OPENEPCIS / "XML"
+    jumbled = xml / "Capture" / "Documents" / "JumbledFieldsOrder.xml"
     with pytest.raises(DocumentError) as err:
         list(read_epcis(jumbled))
     assert "order" in str(err.value).lower() or "after" in str(err.value).lower()
     batches = list(read_epcis(jumbled, strict=False))
     assert sum(b.num_events for b in batches) >= 1
-    wrong_order = data / "Capture" / "Invalid" / "ObjectEvent_with_wrong_element_order.xml"
+    wrong_order = xml / "Capture" / "Invalid" / "ObjectEvent_with_wrong_element_order.xml"
     with pytest.raises(DocumentError):
         list(read_epcis(wrong_order))
 
 
 def _valid_capture_documents() -> list[object]:
-    from pathlib import Path
-
-    root = Path(__file__).parents[3].parent / "shared" / "data" / "epcis" / "openepcis"
     return sorted(
         p
         for syntax in ("JSON", "XML")
         for folder in ("Documents", "Events")
-        for p in (root / syntax / "Capture" / folder).iterdir()
+        for p in files(OPENEPCIS / syntax / "Capture" / folder, "*")
         if p.suffix in (".json", ".xml")
     )
 
@@ -271,13 +269,11 @@ def test_every_valid_openepcis_capture_document_is_accepted() -> None:
 def test_xml_list_may_repeat_an_item_but_relations_stay_unique() -> None:
     """The XML schema (unlike the JSON schema's uniqueItems) lets an epcList repeat an item, as
     openepcis' epcisDocWithAllGS1Keys.xml does; the twin relates the object once."""
-    from pathlib import Path
 
     from keiretsu.io.epcis import read_epcis
     from keiretsu.model import Ocel
 
-    root = Path(__file__).parents[3].parent / "shared" / "data" / "epcis" / "openepcis"
-    log = Ocel.concat(read_epcis(root / "XML/Capture/Documents/epcisDocWithAllGS1Keys.xml"))
+    log = Ocel.concat(read_epcis(OPENEPCIS / "XML/Capture/Documents/epcisDocWithAllGS1Keys.xml"))
     keys = [
         (r["ocel_event_id"], r["ocel_object_id"], r["ocel_qualifier"])
         for r in log.event_objects.to_pylist()

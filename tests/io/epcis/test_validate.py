@@ -13,23 +13,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import _data
+from _data import data, files
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.json_reader import context_namespaces, read_json_document
 from keiretsu.io.epcis.validate import validate_event, validate_header
 from keiretsu.model.errors import Problem
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
+DATA = _data.DATA / "epcis"
 OPEN = DATA / "openepcis" / "JSON"
 VALID = sorted(
     [
-        *(OPEN / "Capture" / "Documents").glob("*.json"),
-        *(OPEN / "Capture" / "Events").glob("*.json"),
-        *(OPEN / "Query").glob("*.json"),
-        *(DATA / "hash-vectors").glob("*.jsonld"),
+        *files(OPEN / "Capture" / "Documents", "*.json"),
+        *files(OPEN / "Capture" / "Events", "*.json"),
+        *files(OPEN / "Query", "*.json"),
+        *files(DATA / "hash-vectors", "*.jsonld"),
     ]
 )
 INVALID = OPEN / "Capture" / "Invalid"
-SCHEMA = json.loads((DATA / "spec" / "EPCIS-JSON-Schema.json").read_text())
+SCHEMA = json.loads(data("epcis", "spec", "EPCIS-JSON-Schema.json").read_text())
 GS1 = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 # Deliberate disagreements with the GS1 JSON schema (see keiretsu.io.epcis.validate):
@@ -111,7 +113,7 @@ INVALID_EXPECTED: dict[str, set[tuple[int | None, str | None, str]]] = {
 
 
 def test_every_invalid_document_is_listed() -> None:
-    assert {p.name for p in INVALID.glob("*.json")} == set(INVALID_EXPECTED)
+    assert {p.name for p in files(INVALID, "*.json")} == set(INVALID_EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(INVALID_EXPECTED))

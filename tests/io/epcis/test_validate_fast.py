@@ -17,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import _data
 import keiretsu.io.epcis.validate as validate
 import keiretsu.model.gs1 as gs1
+from _data import files
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.json_reader import read_json_document
 from keiretsu.io.epcis.synth import synthetic_events
@@ -26,12 +28,12 @@ from keiretsu.io.epcis.validate import _check_event, validate_event
 from keiretsu.io.epcis.xml_reader import read_xml_document
 from keiretsu.model.errors import DocumentError
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
+DATA = _data.DATA / "epcis"
 OPEN = DATA / "openepcis"
-JSON_DOCS = sorted((OPEN / "JSON").rglob("*.json")) + sorted(
-    (DATA / "hash-vectors").glob("*.jsonld")
+JSON_DOCS = files(OPEN / "JSON", "*.json", recursive=True) + files(
+    DATA / "hash-vectors", "*.jsonld"
 )
-XML_DOCS = sorted((OPEN / "XML").rglob("*.xml"))
+XML_DOCS = files(OPEN / "XML", "*.xml", recursive=True)
 
 GS1_CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]
 

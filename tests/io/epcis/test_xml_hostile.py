@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import data
 from keiretsu.io.epcis.xml_reader import read_xml_document
 from keiretsu.model.errors import DocumentError
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
-VALID = (DATA / "openepcis" / "XML" / "Capture" / "Documents" / "ObjectEvent.xml").read_bytes()
+VALID = data("epcis", "openepcis", "XML", "Capture", "Documents", "ObjectEvent.xml").read_bytes()
 PASSWD = Path("/etc/passwd")
 
 

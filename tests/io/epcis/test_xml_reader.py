@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+import _data
+from _data import files
 from keiretsu.io.epcis.xml_reader import read_xml_document
 from keiretsu.model.errors import DocumentError
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "epcis"
+DATA = _data.DATA / "epcis"
 OPENEPCIS = DATA / "openepcis"
 CAPTURE = OPENEPCIS / "XML" / "Capture"
 DOC = "/epcis:EPCISDocument/EPCISBody/EventList"
@@ -92,7 +94,7 @@ INVALID = {
 
 
 def test_every_invalid_capture_document_is_listed() -> None:
-    assert sorted(p.name for p in (CAPTURE / "Invalid").glob("*.xml")) == sorted(INVALID)
+    assert [p.name for p in files(CAPTURE / "Invalid", "*.xml")] == sorted(INVALID)
 
 
 @pytest.mark.parametrize("name", sorted(INVALID))
@@ -163,9 +165,9 @@ XSD_ORDER_BREAKERS = {
 
 VALID = sorted(
     [
-        *(CAPTURE / "Documents").glob("*.xml"),
-        *(CAPTURE / "Events").glob("*.xml"),
-        *(DATA / "hash-vectors").glob("*.xml"),
+        *files(CAPTURE / "Documents", "*.xml"),
+        *files(CAPTURE / "Events", "*.xml"),
+        *files(DATA / "hash-vectors", "*.xml"),
     ],
     key=lambda p: (p.parent.name, p.name),
 )
@@ -482,11 +484,8 @@ def _pop(tree: Any, path: tuple[Any, ...]) -> Any:
     return tree[last]
 
 
-TWINS = sorted(
-    p
-    for p in (CAPTURE / "Documents").glob("*.xml")
-    if (OPENEPCIS / "JSON" / "Capture" / "Documents" / f"{p.stem}.json").exists()
-)
+JSON_STEMS = {p.stem for p in files(OPENEPCIS / "JSON" / "Capture" / "Documents", "*.json")}
+TWINS = [p for p in files(CAPTURE / "Documents", "*.xml") if p.stem in JSON_STEMS]
 
 
 def test_twins_found() -> None:

@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _data import data
 from keiretsu.io.ocel import read_ocel, read_ocel_json, read_ocel_sqlite, read_ocel_xml
 from keiretsu.model import DocumentError, Ocel
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "ocel"
-EXAMPLE_JSON = (DATA / "ocel20_example.jsonocel").read_bytes()
-EXAMPLE_XML = (DATA / "ocel20_example.xmlocel").read_bytes()
+DATA = data("ocel")
+EXAMPLE_JSON = data("ocel", "ocel20_example.jsonocel").read_bytes()
+EXAMPLE_XML = data("ocel", "ocel20_example.xmlocel").read_bytes()
 
 
 def read_json_bytes(data: bytes) -> Ocel:

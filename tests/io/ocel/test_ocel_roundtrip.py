@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
+import pm4py
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from lxml import etree
 
+from _data import data
 from keiretsu.io.ocel import (
     DanglingRelationWarning,
     read_ocel,
@@ -26,7 +28,7 @@ from keiretsu.io.ocel import (
 from keiretsu.model import Ocel, OcelBuilder
 from keiretsu.model.ocel import EPOCH, parse_time
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "ocel"
+DATA = data("ocel")
 FILES = [
     "ocel20_example.jsonocel",
     "ocel20_example.xmlocel",
@@ -202,7 +204,6 @@ def _per_type(table: pa.Table) -> dict[str, int]:
     "name", ["running-example.sqlite", "logistics.sqlite", "ocel20_example.sqlite"]
 )
 def test_types_and_relations_match_pm4py(name: str) -> None:
-    pm4py = pytest.importorskip("pm4py")
     ref = pm4py.read_ocel2_sqlite(str(DATA / name))
     log = original(name)
     # pm4py drops events and objects that no valid relation touches; compare on what it keeps
@@ -219,7 +220,6 @@ def test_types_and_relations_match_pm4py(name: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["logistics.sqlite", "ocel20_example.sqlite"])
 def test_pm4py_reads_what_we_write(name: str, fmt: str, tmp_path: Path) -> None:
-    pm4py = pytest.importorskip("pm4py")
     out = tmp_path / f"log.{fmt}"
     write_ocel(original(name), out)
     reader = {
