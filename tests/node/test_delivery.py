@@ -227,7 +227,7 @@ def test_a_correction_reaches_the_partner(tmp_path: Path, nodes: list[NodeProces
     corrected = "urn:uuid:f2e344f9-aad8-5c5f-be8c-17254923ba1e"
 
     def declared_at_plant() -> bool:
-        path = f"/events/{corrected}"
+        path = f"/events/{received_id('dc', corrected)}"  # the plant keeps it under dc's name
         with plant.client() as c:
             r = c.get(path)
         return r.status_code == 200 and "errorDeclaration" in r.json()

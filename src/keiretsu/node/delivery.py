@@ -51,8 +51,10 @@ class PartnerLink:
 
 def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
     """The events the given documents brought (or corrected: an error declaration adds
-    attributes to an event stored before), with their attributes, objects and relations."""
-    from keiretsu.node.epcis_query import event_ocel
+    attributes to an event stored before), with their attributes, objects and relations —
+    only the node's own rows: what partners pushed about the same objects is theirs, not the
+    node's to pass on."""
+    from keiretsu.store.partner_view import local_ocel
 
     cur = node.cursor()
     marks = ", ".join("?" for _ in ingest_ids)
@@ -65,7 +67,7 @@ def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
             [*ingest_ids, *ingest_ids],
         ).fetchall()
     ]
-    return event_ocel(cur, ids)
+    return local_ocel(cur, ids)[0]
 
 
 def encode(ocel: Ocel) -> bytes:
