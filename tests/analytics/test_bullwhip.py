@@ -14,8 +14,8 @@ import pytest
 from _data import DATA
 from keiretsu.analytics import Log
 from keiretsu.analytics.bullwhip import ALL, bullwhip
-from keiretsu.io.epcis.identifiers import canonical_id
 from keiretsu.io.tabular import ColumnMapping
+from keiretsu.model.gs1 import canonical_id
 from keiretsu.store import Store
 
 SUPPLYGRAPH = DATA / "supplygraph" / "Temporal Data" / "Unit"

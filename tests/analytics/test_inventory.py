@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from keiretsu.analytics import Log
 from keiretsu.analytics.inventory import days_of_supply, movements, parse_freq, stock_levels
 from keiretsu.io.epcis import read_epcis
-from keiretsu.io.epcis.identifiers import canonical_id
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
+from keiretsu.model.gs1 import canonical_id
 from keiretsu.store import Store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "keiretsu" / "examples"

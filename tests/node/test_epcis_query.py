@@ -27,8 +27,8 @@ from _data import DATA, data, files
 from keiretsu.io.detect import detect_format, reader_for
 from keiretsu.io.epcis import read_epcis
 from keiretsu.io.epcis.hash import event_hash_id
-from keiretsu.io.epcis.identifiers import canonical_id
 from keiretsu.io.epcis.json_reader import context_namespaces
+from keiretsu.model.gs1 import canonical_id
 from keiretsu.model.ocel import Ocel
 from keiretsu.node.epcis_query import (
     EventQuery,

@@ -40,6 +40,8 @@ import pyarrow.compute as pc
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import seconds_between
 from keiretsu.analytics.view import View
+from keiretsu.model.cbv import GOODS_ROLES
+from keiretsu.model.gs1 import CANONICAL_DOMAIN, TRADE_ITEM
 
 __all__ = [
     "ARRIVING_STEPS",
@@ -69,11 +71,10 @@ DEMAND_KINDS: tuple[str, ...] = ("shipped", "sold", "consumed", "transferred")
 """Movements that count as demand on a location: goods shipped out, sold, consumed by
 production, or moved straight to another location."""
 
-TRADE_ITEM = "trade item"
-_GTIN_PREFIX = "https://id.gs1.org/01/"
+_GTIN_PREFIX = f"{CANONICAL_DOMAIN}/01/"
 _PRODUCT_LEN = len(_GTIN_PREFIX) + 14
-_ITEM_ROLES = ("epc", "child", "input", "output")
-_CONTAINER_ROLES = ("epc", "child", "input", "output")
+_ITEM_ROLES = GOODS_ROLES
+_CONTAINER_ROLES = GOODS_ROLES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = 86_400.0
 

@@ -47,6 +47,14 @@ from keiretsu.analytics.log import Log
 from keiretsu.analytics.rates import Rates
 from keiretsu.analytics.traces import object_events, seconds_between
 from keiretsu.analytics.view import View
+from keiretsu.model.cbv import (
+    BIZ_TRANSACTION,
+    DESTINATION,
+    PLACE_ROLES,
+    SENSOR,
+    SOURCE,
+    WHAT_ROLES,
+)
 
 __all__ = [
     "WASTES",
@@ -70,11 +78,11 @@ WASTES = (
 LIFECYCLE = "lifecycle:transition"
 
 # Roles in which an object is the setting of an event, not the thing handled by it.
-_CONTEXT_QUALIFIERS = ("resource", "readPoint", "bizLocation", "bizTransaction", "sensor")
-_CONTEXT_PREFIXES = ("source:", "destination:")
+_CONTEXT_QUALIFIERS = ("resource", *PLACE_ROLES, BIZ_TRANSACTION, SENSOR)
+_CONTEXT_PREFIXES = (SOURCE, DESTINATION)
 _CONTEXT_TYPES = ("resource", "location", "party", "transformation")
 # Roles in which an EPCIS event handles the object itself.
-_WHAT_QUALIFIERS = ("epc", "parent", "child", "input", "output")
+_WHAT_QUALIFIERS = WHAT_ROLES
 
 DEFECT_DISPOSITIONS = (
     "damaged",

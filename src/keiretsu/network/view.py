@@ -32,6 +32,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from keiretsu.model.cbv import CONTAINMENT_ROLES
+
 __all__ = [
     "chain",
     "end_to_end",
@@ -46,7 +48,7 @@ __all__ = [
 LOCAL = "local"
 """``ingest_log.source`` of what the node recorded itself."""
 
-_CONTAINMENT = ("parent", "child")
+_CONTAINMENT = CONTAINMENT_ROLES
 
 
 def node_name(store: str | Path) -> str:
@@ -130,7 +132,7 @@ def resolve_object(con: duckdb.DuckDBPyConnection, object_id: str) -> str | None
     its canonical Digital Link; then, for a purchase order or other business transaction
     number written bare (``PO-7001``), the one transaction identifier ending with it.
     None if the store does not know it."""
-    from keiretsu.io.epcis.identifiers import identify
+    from keiretsu.model.gs1 import identify
 
     candidates = [object_id]
     canonical = identify(object_id)[0]

@@ -37,8 +37,17 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from keiretsu.io.epcis.identifiers import canonical_id, check_digit
-from keiretsu.io.epcis.mapping import SOURCE_FORMAT, short_name
+from keiretsu.io.epcis.mapping import SOURCE_FORMAT
+from keiretsu.model.cbv import (
+    BIZ_STEPS,
+    BIZ_TRANSACTION_TYPES,
+    DISPOSITIONS,
+    ERROR_REASONS,
+    EVENT_TYPES,
+    SOURCE_DEST_TYPES,
+    short_name,
+)
+from keiretsu.model.gs1 import CANONICAL_DOMAIN, canonical_id, check_digit
 from keiretsu.model.ocel import SCHEMAS, Ocel, format_time, parse_time
 from keiretsu.node.epcis_render import (
     CLASS_TYPES,
@@ -69,13 +78,7 @@ __all__ = [
 MAX_PER_PAGE = 10_000
 """The most events one page may hold (``perPage``)."""
 
-EVENT_TYPE_NAMES = (
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-)
+EVENT_TYPE_NAMES = EVENT_TYPES
 
 
 class QueryError(ValueError):
@@ -180,11 +183,11 @@ class Page:
 
 _TIME_EXPECTED = "an RFC 3339 date-time with a time zone offset, e.g. 2024-03-04T09:00:00Z"
 _URI_EXPECTED = "one or more URIs, separated by '|'"
-_BIZ_STEP = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", "cbv:BizStep-")
-_DISP = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", "cbv:Disp-")
-_ER = ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-", "cbv:ER-")
-_BTT = ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-", "cbv:BTT-")
-_SDT = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-", "cbv:SDT-")
+_BIZ_STEP = BIZ_STEPS.spellings
+_DISP = DISPOSITIONS.spellings
+_ER = ERROR_REASONS.spellings
+_BTT = BIZ_TRANSACTION_TYPES.spellings
+_SDT = SOURCE_DEST_TYPES.spellings
 
 # Parameter name → (EventQuery field, how its values are read).
 _LISTS: dict[str, tuple[str, str]] = {
@@ -488,7 +491,7 @@ def query_from_json(body: Mapping[str, Any]) -> EventQuery:
 
 # --- identifiers and patterns ----------------------------------------------------------------
 
-_DL = "https://id.gs1.org"
+_DL = CANONICAL_DOMAIN
 _GTIN_ONLY = re.compile(r"https://id\.gs1\.org/01/\d{14}")
 
 

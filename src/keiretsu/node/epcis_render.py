@@ -17,7 +17,8 @@ given — the inverse of the mapping in ``docs/formats/epcis.md``:
 * the related objects go where their qualifier says (``epc``, ``parent``, ``child``, ``input``,
   ``output``, ``readPoint``, ``bizLocation``, ``bizTransaction``, ``source:<type>``,
   ``destination:<type>``, ``transformationID``); a relation with an amount, or to an object of
-  type ``product class`` / ``product lot``, is a quantity element; objects related with any
+  a class type (``product class``, ``product lot``… :data:`keiretsu.model.gs1.CLASS_TYPES`), is
+  a quantity element; objects related with any
   other qualifier (an OCEL file's ``order``, ``item``…) are what the event was about: they go
   into ``epcList`` (``childEPCs`` for an aggregation) and are listed with their type and
   qualifier in the extension member ``keiretsu:objects``;
@@ -40,17 +41,19 @@ from urllib.parse import quote, unquote
 
 import orjson
 
-from keiretsu.io.epcis.cbv import (
+from keiretsu.io.epcis.mapping import BUSINESS_TRANSACTION
+from keiretsu.model import cbv
+from keiretsu.model.cbv import (
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
     DISPOSITIONS,
     ERROR_REASONS,
     SOURCE_DEST_TYPES,
-    identifier_problem,
+    STANDARD_PREFIXES,
+    STANDARD_QUALIFIERS,
     is_absolute_uri,
 )
-from keiretsu.io.epcis.identifiers import PRODUCT_CLASS, PRODUCT_LOT
-from keiretsu.io.epcis.mapping import BUSINESS_TRANSACTION, STANDARD_PREFIXES
+from keiretsu.model.gs1 import CLASS_TYPES, identifier_problem
 from keiretsu.model.ocel import Ocel
 
 __all__ = [
@@ -76,37 +79,9 @@ uses it."""
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 """The standard JSON-LD context of EPCIS 2.0 documents."""
 
-EVENT_TYPES = frozenset(
-    {
-        "ObjectEvent",
-        "AggregationEvent",
-        "TransactionEvent",
-        "TransformationEvent",
-        "AssociationEvent",
-    }
-)
+EVENT_TYPES = frozenset(cbv.EVENT_TYPES)
 """The five EPCIS 2.0 event types."""
-ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
-
-CLASS_TYPES = frozenset({PRODUCT_CLASS, PRODUCT_LOT})
-"""Object types that name a class of things (a product, a lot), not one thing: related to an
-event, they are a quantity element (``quantityList``…), not an EPC."""
-
-STANDARD_QUALIFIERS = frozenset(
-    {
-        "epc",
-        "parent",
-        "child",
-        "input",
-        "output",
-        "readPoint",
-        "bizLocation",
-        "bizTransaction",
-        "transformationID",
-        "sensor",
-    }
-)
-"""Qualifiers the EPCIS mapping writes (besides ``source:<type>`` / ``destination:<type>``)."""
+ACTIONS = frozenset(cbv.ACTIONS)
 
 ID_URN = "urn:keiretsu:id:"
 EVENT_URN = "urn:keiretsu:event:"

@@ -43,7 +43,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keiretsu.io.epcis.identifiers import canonical_id
+from keiretsu.model.cbv import BIZ_STEPS, GOODS_ROLES, PLACE_ROLES
+from keiretsu.model.gs1 import canonical_id
 from keiretsu.model.ocel import (
     EVENT_TYPES,
     OBJECT_TYPES,
@@ -80,20 +81,15 @@ STOCK_IN = ("receiving", "commissioning", "accepting")
 """bizSteps that add stock at a location (``net_stock_change``)."""
 STOCK_OUT = ("shipping", "retail_selling", "destroying", "decommissioning", "dispensing")
 """bizSteps that take stock away from a location (``net_stock_change``)."""
-PRODUCT_QUALIFIERS = ("epc", "child", "input", "output")
+PRODUCT_QUALIFIERS = GOODS_ROLES
 """Relations whose objects are counted as goods in an aggregate."""
-LOCATION_QUALIFIERS = ("readPoint", "bizLocation")
+LOCATION_QUALIFIERS = PLACE_ROLES
 
 PSEUDONYM_PREFIX = "urn:keiretsu:pseudo:"
 AGGREGATE_PREFIX = "urn:keiretsu:aggregate:"
 AGGREGATE_EVENT_TYPES = {"daily_demand": "daily demand", "net_stock_change": "net stock change"}
 
-_CBV_STEP_PREFIXES = (
-    "urn:epcglobal:cbv:bizstep:",
-    "https://ref.gs1.org/cbv/BizStep-",
-    "http://ref.gs1.org/cbv/BizStep-",
-    "https://ns.gs1.org/cbv/BizStep-",
-)
+_CBV_STEP_PREFIXES = BIZ_STEPS.spellings
 _GTIN_PRODUCT = r"^(?P<product>https://id\.gs1\.org/01/\d{14})(?:/.*)?$"
 _SERIAL = r"^https://id\.gs1\.org/01/\d{14}/21/"
 # identifiers inside attribute values (JSON lists, free text) are found as tokens between these

@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 import orjson
 
 from keiretsu.io.epcis._xml_fields import BASE_FIELDS, EVENT_SEQUENCES
+from keiretsu.model import cbv
 
 __all__ = ["synthetic_events", "write_synthetic_epcis_json", "write_synthetic_epcis_xml"]
 
@@ -238,12 +239,10 @@ def write_synthetic_epcis_json(
 
 # --- XML ---------------------------------------------------------------------------------------
 
-_CBV = {
-    "bizStep": "urn:epcglobal:cbv:bizstep:",
-    "disposition": "urn:epcglobal:cbv:disp:",
-}
-_BTT = "urn:epcglobal:cbv:btt:"
-_SDT = "urn:epcglobal:cbv:sdt:"
+# XML documents write CBV terms as their EPCglobal URNs.
+_CBV = {"bizStep": cbv.BIZ_STEPS.urn, "disposition": cbv.DISPOSITIONS.urn}
+_BTT = cbv.BIZ_TRANSACTION_TYPES.urn
+_SDT = cbv.SOURCE_DEST_TYPES.urn
 
 
 def _xml_event(event: dict[str, Any]) -> str:

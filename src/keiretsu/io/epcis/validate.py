@@ -47,6 +47,7 @@ from keiretsu.io.epcis.json_reader import context_namespaces
 from keiretsu.model.cbv import (
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
+    CBV_URN,
     COMPONENTS,
     DISPOSITIONS,
     ERROR_REASONS,
@@ -957,7 +958,7 @@ def _term_ok(v: Any, vocab: Vocabulary, good: dict[str, None], namespaces: dict[
     if term_problem(vocab, v, namespaces) is not None:
         return False
     # a compact URI (``cbv:…``, ``acme:…``) depends on the namespaces in force: not kept
-    if v.startswith("urn:epcglobal:cbv:") or v.partition(":")[2].startswith("//"):
+    if v.startswith(CBV_URN) or v.partition(":")[2].startswith("//"):
         if len(good) >= _GOOD_TERMS_MAX:
             good.clear()
         good[v] = None
