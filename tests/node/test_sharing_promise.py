@@ -30,6 +30,7 @@ from keiretsu.node.auth import TokenStore, sign_request
 from keiretsu.node.delivery import encode
 from keiretsu.node.home import NodeHome
 from keiretsu.node.identity import Identity
+from keiretsu.node.policy import Policy
 from keiretsu.node.routes.events import QUERIES_PER_PARTNER
 from keiretsu.node.runtime import Node
 from keiretsu.store.received import received_id
@@ -496,13 +497,28 @@ def test_a_partner_keeps_a_bounded_number_of_queries(net: Network) -> None:
 # --- finding 8: the cost of a partner query follows what it may see ---------------------------
 
 
-def test_paging_a_partner_never_walks_hidden_events(net: Network) -> None:
+def test_paging_a_partner_never_walks_hidden_events(
+    net: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synth = net.node.home.root / "hidden.json"
     write_synthetic_epcis_json(synth, n_events=2000, seed=5)
     net.capture(synth.read_bytes())
+    net.query(net.b, {"perPage": "1"})  # b's view is current
+    # from here on, answering b examines no event it may not see: the policy is not run at
+    # all (the old path ran it over every page of hidden events, perPage at a time)
+    examined: list[int] = []
+    for method in ("apply", "explain"):
+        original = getattr(Policy, method)
+
+        def spy(self: Policy, ocel: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
+            examined.append(ocel.num_events)
+            return _f(self, ocel, *a, **k)
+
+        monkeypatch.setattr(Policy, method, spy)
     # one page, no token: the partner's query ran on its view, where none of them is
     r = net.query(net.b, {"EQ_bizStep": "storing", "perPage": "1"})
     assert events_of(r) == [] and "GS1-Next-Page-Token" not in r.headers
+    assert examined == []
     page = net.query(net.b, {"EQ_bizStep": "shipping", "perPage": "1"})
     assert len(events_of(page)) == 1 and page.headers["GS1-Next-Page-Token"]
 
