@@ -11,6 +11,7 @@ import hashlib
 import json
 import stat
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keiretsu.node import auth
 from keiretsu.node.auth import (
     NODE_TOKEN_TTL,
     AuditLog,
@@ -28,6 +30,7 @@ from keiretsu.node.auth import (
     TokenStore,
     Verifier,
     bearer_token,
+    body_digest,
     sign_request,
 )
 from keiretsu.node.identity import Identity
@@ -220,6 +223,136 @@ def test_a_token_made_before_the_node_restarted_is_refused(tmp_path: Path) -> No
     assert restarted.verify(signed(), now=NOW, **REQUEST) == "acme"  # a re-signed retry passes
 
 
+# --- the two steps: headers first, the body after ------------------------------------------------
+
+
+def test_the_headers_are_checked_without_the_body_and_use_nothing_up(tmp_path: Path) -> None:
+    v = verifier(tmp_path)
+    token = signed()
+    request = {"method": REQUEST["method"], "path": REQUEST["path"]}
+    pending = v.check_headers(token, now=NOW, **request)
+    assert pending.issuer == "acme"
+    assert audit_lines(tmp_path) == []  # nothing decided yet
+    # a body that does not match refuses the request, but the token is not used up
+    with pytest.raises(AuthError) as caught:
+        v.finish(pending, body_digest(b"forged"), now=NOW)
+    assert caught.value.reason == "body-mismatch"
+    assert (
+        v.finish(v.check_headers(token, now=NOW, **request), body_digest(REQUEST["body"]), now=NOW)
+        == "acme"
+    )
+    # once used, a token is refused on its headers alone: its body is never needed
+    with pytest.raises(AuthError) as caught:
+        v.check_headers(token, now=NOW + 1, **request)
+    assert caught.value.reason == "replayed"
+    assert [(x["outcome"], x.get("reason")) for x in audit_lines(tmp_path)] == [
+        ("refused", "body-mismatch"),
+        ("allowed", None),
+        ("refused", "replayed"),
+    ]
+
+
+def test_of_two_requests_with_one_token_racing_past_the_headers_one_is_accepted() -> None:
+    v = verifier()
+    token = signed()
+    request = {"method": REQUEST["method"], "path": REQUEST["path"]}
+    first = v.check_headers(token, now=NOW, **request)
+    second = v.check_headers(token, now=NOW, **request)
+    assert v.finish(first, body_digest(REQUEST["body"]), now=NOW) == "acme"
+    with pytest.raises(AuthError) as caught:
+        v.finish(second, body_digest(REQUEST["body"]), now=NOW)
+    assert caught.value.reason == "replayed"
+
+
+# --- the journal: used tokens survive a restart ---------------------------------------------------
+
+
+def journaled(tmp_path: Path, *, started_at: float = NOW, booted: float | None = None) -> Verifier:
+    """A verifier with a journal; its machine started a day ago (real time, as the journal's
+    file times are), unless ``booted`` says otherwise."""
+    boot_time = time.time() - 86_400 if booted is None else booted
+    return verifier(
+        tmp_path, started_at=started_at, journal=tmp_path / "replay.log", boot_time=boot_time
+    )
+
+
+def test_a_token_used_before_a_restart_is_refused_after_it(tmp_path: Path) -> None:
+    token = signed(at=NOW)
+    before = journaled(tmp_path, started_at=NOW - 3600)
+    assert before.verify(token, now=NOW + 1, **REQUEST) == "acme"
+    # the process is killed (nothing closed, nothing flushed beyond write(2)) and restarts
+    # 2 s later: every token it accepted is still known, so the replay is refused
+    after = journaled(tmp_path, started_at=NOW + 3)
+    assert after.not_before is None  # nothing made before the restart is refused for it
+    assert refusal(after, token, at=NOW + 20).reason == "replayed"
+    assert after.verify(signed(at=NOW - 10), now=NOW + 20, **REQUEST) == "acme"  # a retry
+    assert audit_lines(tmp_path)[-2]["reason"] == "replayed"
+
+
+def test_the_journal_keeps_only_live_tokens(tmp_path: Path) -> None:
+    v = journaled(tmp_path, started_at=NOW - 3600)
+    for at in (NOW - 100, NOW - 50, NOW):
+        assert v.verify(signed(at=at), now=at, **REQUEST) == "acme"
+    assert len((tmp_path / "replay.log").read_text().splitlines()) == 3
+    journaled(tmp_path, started_at=NOW + 1)  # a restart rewrites it with the live ones
+    lines = (tmp_path / "replay.log").read_text().splitlines()
+    assert len(lines) == 1
+    assert float(lines[0].split("\t")[0]) == NOW + NODE_TOKEN_TTL + 5
+
+
+def test_the_journal_compacts_itself_while_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "JOURNAL_COMPACT_LINES", 50)
+    v = journaled(tmp_path, started_at=NOW - 3600)
+    tokens = []
+    for i in range(300):  # a token every 10 s, each living 35 s: about 4 live at once
+        at = NOW + i * 10.0
+        tokens.append(signed(at=at))
+        assert v.verify(tokens[-1], now=at, **REQUEST) == "acme"
+        assert len((tmp_path / "replay.log").read_text().splitlines()) <= 51 + 5  # + the live
+    # what was compacted away had expired; the live ones are still there for a restart
+    after = journaled(tmp_path, started_at=at)
+    for token in tokens[-3:]:
+        assert refusal(after, token, at=at).reason == "replayed"
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    token = signed(at=NOW)
+    assert journaled(tmp_path, started_at=NOW - 60).verify(token, now=NOW, **REQUEST) == "acme"
+    with (tmp_path / "replay.log").open("a") as fh:
+        fh.write("1800000030.000\tacme\tcut-sh")
+    after = journaled(tmp_path, started_at=NOW + 1)
+    assert refusal(after, token, at=NOW + 2).reason == "replayed"
+
+
+def test_after_the_machine_restarted_older_tokens_are_refused(tmp_path: Path) -> None:
+    # the journal was last written before the machine's boot: a crash of the machine may have
+    # taken its last lines (not fsynced), so whatever was made before the boot is refused
+    token = signed(at=NOW - 20)
+    assert journaled(tmp_path, started_at=NOW - 60).verify(token, now=NOW - 20, **REQUEST) == "acme"
+    written = (tmp_path / "replay.log").stat().st_mtime
+    after = journaled(tmp_path, started_at=NOW, booted=written + 1)
+    lost = signed(at=written - 1)  # as if accepted just before the crash, line lost
+    assert refusal(after, lost, at=written + 10).reason == "expired"
+    fresh = signed(at=written + 10)
+    assert after.verify(fresh, now=written + 10, **REQUEST) == "acme"
+
+
+def test_without_a_journal_tokens_made_before_the_start_are_refused(tmp_path: Path) -> None:
+    first = journaled(tmp_path, started_at=NOW)  # no file yet: a first start
+    assert refusal(first, signed(at=NOW - 10)).reason == "expired"
+    assert first.verify(signed(at=NOW - 4), now=NOW, **REQUEST) == "acme"
+
+
+def test_a_token_that_cannot_be_written_down_is_not_accepted(tmp_path: Path) -> None:
+    v = journaled(tmp_path, started_at=NOW - 60)
+    (tmp_path / "replay.log").unlink()
+    (tmp_path / "replay.log").mkdir()  # the file is gone and cannot be made again
+    v._journal._fd = None  # type: ignore[union-attr]
+    assert refusal(v, signed()).reason == "busy"
+
+
 def test_an_hmac_token_keyed_with_the_public_key_is_refused() -> None:
     # the classic alg-confusion attack: HS256 with the (public) key bytes as the secret
     claims = jwt.decode(signed(), options={"verify_signature": False})
@@ -386,6 +519,28 @@ def test_audit_log_lines_stay_whole_when_written_from_many_threads(tmp_path: Pat
 
 def test_an_empty_audit_log_reads_as_nothing(tmp_path: Path) -> None:
     assert AuditLog(tmp_path / "audit.log").read() == []
+
+
+def test_the_audit_log_rotates_and_is_read_across_its_files(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log", max_bytes=2_000, keep=3)
+    for i in range(200):
+        log.write("node-request", "refused", reason="unsigned", i=i)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["audit.log", "audit.log.1", "audit.log.2", "audit.log.3"]
+    assert all((tmp_path / name).stat().st_size <= 2_000 for name in files)
+    kept = [x["i"] for x in log.read()]
+    assert kept == list(range(kept[0], 200))  # oldest first, newest last, nothing in between lost
+    assert kept[0] > 0  # the oldest went with the fourth rotated file
+    assert sum((tmp_path / n).stat().st_size for n in files) <= 4 * 2_000
+
+
+def test_long_fields_are_cut_in_audit_lines(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log")
+    log.write("request", "refused", path="/events?x=" + "A" * 15_000, peer="192.0.2.7")
+    [line] = log.read()
+    assert len(line["path"]) < 600
+    assert line["path"].endswith("…(+14498 characters)")
+    assert (tmp_path / "audit.log").stat().st_size < 1_000
 
 
 # --- local users' tokens ----------------------------------------------------------------------

@@ -124,9 +124,33 @@ def serve(
         typer.Option("--ca", help="CA bundle to trust when pushing to partners over HTTPS."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+    header_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a request's line and headers."),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a request body may stall between two pieces.")
+    ] = 30.0,
+    failure_burst: Annotated[
+        int, typer.Option(help="Failed requests an address may make before it gets 429.")
+    ] = 500,
+    failure_rate: Annotated[
+        float, typer.Option(help="Failed requests per second an address earns back after that.")
+    ] = 1.0,
 ) -> None:
     """Serve the node: the EPCIS 2.0 REST binding, the twin's API, delivery to partners."""
     from keiretsu.node.app import serve as run
+    from keiretsu.node.transport import TransportLimits
+
+    try:
+        limits = TransportLimits(
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            failure_burst=failure_burst,
+            failure_rate=failure_rate,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
 
     home = _home(store)
     if (tls_cert is None) != (tls_key is None):
@@ -147,6 +171,7 @@ def serve(
         tls_key=tls_key,
         tls_verify=str(ca) if ca else True,
         log_level=log_level,
+        limits=limits,
     )
 
 

@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 from keiretsu import __version__
 from keiretsu.node import problems
 from keiretsu.node.runtime import Node
+from keiretsu.node.transport import Gate, TransportLimits, http_protocol
 
 DESCRIPTION = """\
 A keiretsu node: one company's twin.
@@ -32,9 +33,16 @@ details.
 """
 
 
-def create_app(node: Node, *, deliver: bool = True, tls_verify: bool | str = True) -> FastAPI:
+def create_app(
+    node: Node,
+    *,
+    deliver: bool = True,
+    tls_verify: bool | str = True,
+    limits: TransportLimits | None = None,
+) -> FastAPI:
     """The ASGI application of ``node``. ``deliver=False`` runs no outbox worker (for tests
-    that look at the outbox itself)."""
+    that look at the outbox itself); ``limits`` are the body timeout and the limit on failed
+    requests per address (keiretsu.node.transport)."""
     from keiretsu.node.delivery import Delivery
     from keiretsu.node.routes import capture, events, partners, twin
     from keiretsu.node.subscriptions import Subscriptions
@@ -89,17 +97,15 @@ def create_app(node: Node, *, deliver: bool = True, tls_verify: bool | str = Tru
             },
         )
 
-    @app.middleware("http")
-    async def epcis_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("GS1-EPCIS-Version", "2.0.0")
-        response.headers.setdefault("GS1-CBV-Version", "2.0.0")
-        return response
-
     app.include_router(capture.router)
     app.include_router(events.router)
     app.include_router(partners.router)
     app.include_router(twin.router)
+    # the partners' tokens already used are kept on disk, so a restart does not forget them
+    node.verifier.keep_journal(node.home.replay_path)
+    # outermost: authentication before any body is read, body limits and timeouts, failed
+    # requests limited per address, the EPCIS headers on every answer
+    app.add_middleware(Gate, node=node, limits=limits)
     return app
 
 
@@ -112,17 +118,23 @@ def serve(
     tls_key: str | Path | None = None,
     tls_verify: bool | str = True,
     log_level: str = "warning",
+    limits: TransportLimits | None = None,
 ) -> None:
-    """Run the node of ``store`` until interrupted (Ctrl-C or SIGTERM)."""
+    """Run the node of ``store`` until interrupted (Ctrl-C or SIGTERM). ``limits``: how long a
+    client may take to send a request's head and each piece of its body (seconds), and how
+    many failed requests an address may make (:class:`TransportLimits`; defaults: 10 s, 30 s,
+    500 then 1 a second)."""
     import uvicorn
 
+    limits = limits or TransportLimits()
     node = Node(store)
     try:
-        app = create_app(node, tls_verify=tls_verify)
+        app = create_app(node, tls_verify=tls_verify, limits=limits)
         uvicorn.run(
             app,
             host=host,
             port=port,
+            http=http_protocol(limits.header_timeout),
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
             log_level=log_level,

@@ -48,6 +48,10 @@ MAX_TOKEN_LIFETIME = 60
 CLOCK_LEEWAY = 5
 """Seconds of clock difference between two nodes that are tolerated."""
 
+JOURNAL_COMPACT_LINES = 10_000
+"""The replay journal is rewritten with its live lines once this many lines (or twice the
+live ones, if more) were appended since it was last rewritten."""
+
 MAX_TOKEN_LENGTH = 4096
 """Longer tokens are refused unread (ours are about 500 characters)."""
 
@@ -140,14 +144,32 @@ _JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _HEADER_KEYS = {"alg", "typ", "kid"}
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A signed request whose headers passed every check (:meth:`Verifier.check_headers`); its
+    body is still to be read and compared with the token's ``bdh`` (:meth:`Verifier.finish`)."""
+
+    issuer: str
+    jti: str
+    exp: float
+    bdh: str
+    method: str
+    path: str
+
+
 class Verifier:
     """Checks the signed requests that partners send to node ``node_name``.
 
     ``partner_keys`` is asked for the current partners' public keys (by node name) on every
-    request, so a partner added or removed takes effect at once. Tokens already accepted are
-    remembered (by issuer and ``jti``) until they expire, so each is accepted once; this memory
-    is not kept across a restart, so instead tokens made before the verifier started are
-    refused: a sender simply signs again when it retries.
+    request, so a partner added or removed takes effect at once. The checks run in two steps so
+    that nothing is read from a stranger but its headers: :meth:`check_headers` (signature,
+    issuer, audience, lifetime, method, path, replay) before the body is read, :meth:`finish`
+    (the body's digest, then the token is used up) after. :meth:`verify` does both.
+
+    Tokens accepted are remembered (by issuer and ``jti``) until they expire, so each is
+    accepted once. With ``journal`` (a file; the node keeps it in its home) they are written
+    there before the request is accepted, and read back when the verifier starts, so a node
+    killed and started again still refuses them.
     """
 
     def __init__(
@@ -158,19 +180,55 @@ class Verifier:
         *,
         max_lifetime: int = MAX_TOKEN_LIFETIME,
         leeway: int = CLOCK_LEEWAY,
-        started_at: float | None = None,
         max_remembered: int = 100_000,
+        started_at: float | None = None,
+        journal: Path | None = None,
+        boot_time: float | None = None,
     ) -> None:
         self.node_name = node_name
         self.partner_keys = partner_keys
         self.audit = audit
         self.max_lifetime = max_lifetime
         self.leeway = leeway
-        self.started_at = time.time() if started_at is None else started_at
         self.max_remembered = max_remembered
+        self.started_at = time.time() if started_at is None else started_at
+        self.not_before: float | None = self.started_at - leeway
+        """Tokens made (``iat``, seconds since 1970) before this are refused, because this
+        verifier cannot know whether they were used: it has no journal (only memory, from
+        ``started_at`` on), its journal is new, or the machine restarted since the journal was
+        last written. None: the journal remembers every token still live."""
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], float] = {}
         self._expiries: list[tuple[float, tuple[str, str]]] = []
+        self._journal: ReplayJournal | None = None
+        if journal is not None:
+            self.keep_journal(journal, boot_time=boot_time, now=self.started_at)
+
+    def keep_journal(
+        self, path: Path, *, boot_time: float | None = None, now: float | None = None
+    ) -> None:
+        """Remember accepted tokens in the file ``path`` too, and take in those it holds that
+        are still live at ``now``. ``boot_time`` (seconds since 1970) is when this machine
+        started; by default it is asked of the system."""
+        with self._lock:
+            if self._journal is not None and self._journal.path == Path(path):
+                return
+            journal = ReplayJournal(path)
+            moment = time.time() if now is None else now
+            booted = machine_boot_time() if boot_time is None else boot_time
+            written = journal.written_at()
+            if written is None:
+                pass  # a first start (or the file was removed): only what came since is known
+            elif written < booted:
+                # written before the machine last started: a crash of the machine may have lost
+                # its last lines (appended, not fsynced), so refuse what was made before the boot
+                self.not_before = booted + self.leeway
+            else:  # the process was stopped or killed; every line it wrote is in the file
+                self.not_before = None
+            for (issuer, jti), until in journal.load(moment).items():
+                self._hold(issuer, jti, until)
+            journal.compact(self._seen)
+            self._journal = journal
 
     def verify(
         self,
@@ -186,39 +244,77 @@ class Verifier:
         :class:`AuthError`. ``method``, ``path`` (with ``?query`` as received, undecoded) and
         ``body`` are the request as it arrived; ``peer`` (the client address) goes into the
         audit line."""
+        pending = self.check_headers(token, method=method, path=path, now=now, peer=peer)
+        return self.finish(pending, body_digest(body), now=now, peer=peer)
+
+    def check_headers(
+        self,
+        token: str | None,
+        *,
+        method: str,
+        path: str,
+        now: float | None = None,
+        peer: str | None = None,
+    ) -> Pending:
+        """Every check that needs only the request's line and headers, in the order of
+        docs/node/identity.md; :class:`AuthError` (and an audit line) at the first that fails.
+        Nothing is remembered: a token refused later (its body) is not used up."""
         moment = time.time() if now is None else now
         try:
-            partner, claims = self._check(token, method=method, path=path, body=body, now=moment)
+            return self._check(token, method=method, path=path, now=moment)
         except AuthError as exc:
-            if self.audit is not None:
-                self.audit.write(
-                    "node-request",
-                    "refused",
-                    reason=exc.reason,
-                    detail=exc.detail,
-                    subject=_claimed_issuer(token),
-                    peer=peer,
-                    method=method,
-                    path=path,
-                )
+            self._refused(exc, _claimed_issuer(token), peer, method, path)
+            raise
+
+    def finish(
+        self,
+        pending: Pending,
+        digest: str,
+        *,
+        now: float | None = None,
+        peer: str | None = None,
+    ) -> str:
+        """The partner's name, once the body read (its SHA-256 digest, :func:`body_digest`) is
+        the one the token was signed for; the token is used up from here on (written to the
+        journal first). :class:`AuthError` ``body-mismatch``, ``replayed`` or ``busy``."""
+        moment = time.time() if now is None else now
+        try:
+            if not hmac.compare_digest(pending.bdh, digest):
+                raise AuthError("body-mismatch", "the body is not the one the token was signed for")
+            self._remember(pending.issuer, pending.jti, pending.exp, moment)
+        except AuthError as exc:
+            self._refused(exc, pending.issuer, peer, pending.method, pending.path)
             raise
         if self.audit is not None:
             self.audit.write(
                 "node-request",
                 "allowed",
-                subject=partner,
+                subject=pending.issuer,
+                peer=peer,
+                method=pending.method,
+                path=pending.path,
+                jti=pending.jti,
+            )
+        return pending.issuer
+
+    def _refused(
+        self, exc: AuthError, subject: str | None, peer: str | None, method: str, path: str
+    ) -> None:
+        if self.audit is not None:
+            self.audit.write(
+                "node-request",
+                "refused",
+                reason=exc.reason,
+                detail=exc.detail,
+                subject=subject,
                 peer=peer,
                 method=method,
                 path=path,
-                jti=claims["jti"],
             )
-        return partner
 
     # --- the checks, in order ---------------------------------------------------------------
 
-    def _check(
-        self, token: str | None, *, method: str, path: str, body: bytes, now: float
-    ) -> tuple[str, dict[str, Any]]:
+    def _check(self, token: str | None, *, method: str, path: str, now: float) -> Pending:
         if token is None or not token.strip():
             raise AuthError("unsigned", "no token: sign node-to-node requests (Bearer JWT)")
         if len(token) > MAX_TOKEN_LENGTH:
@@ -259,10 +355,19 @@ class Verifier:
             )
         if claims["htu"] != path:
             raise AuthError("path-mismatch", f"token is for {claims['htu']!r}, request is {path!r}")
-        if not hmac.compare_digest(claims["bdh"], body_digest(body)):
-            raise AuthError("body-mismatch", "the body is not the one the token was signed for")
-        self._remember(issuer, claims["jti"], claims["exp"], now)
-        return issuer, claims
+        jti = claims["jti"]
+        with self._lock:
+            self._forget_expired(now)
+            if (issuer, jti) in self._seen:
+                raise AuthError("replayed", f"token {jti} from {issuer!r} was already used")
+        return Pending(
+            issuer=issuer,
+            jti=jti,
+            exp=float(claims["exp"]),
+            bdh=claims["bdh"],
+            method=method,
+            path=path,
+        )
 
     def _check_times(self, claims: dict[str, Any], now: float) -> None:
         iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
@@ -281,20 +386,27 @@ class Verifier:
                 f"token is valid from {max(nbf, iat)}, {max(nbf, iat) - now:.0f} s ahead of this "
                 "node's clock; check both clocks (NTP)",
             )
-        if iat < self.started_at - self.leeway:
+        if self.not_before is not None and iat < self.not_before:
             raise AuthError(
                 "expired",
-                "token was made before this node started; sign again (replays across a "
-                "restart are refused this way)",
+                "token was made before this node started (or its machine restarted) and the "
+                "node cannot know whether it was used; sign again",
             )
 
-    def _remember(self, issuer: str, jti: str, exp: float, now: float) -> None:
+    def _forget_expired(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] < now:
+            _, old = heapq.heappop(self._expiries)
+            self._seen.pop(old, None)
+
+    def _hold(self, issuer: str, jti: str, until: float) -> None:
         key = (issuer, jti)
+        self._seen[key] = until
+        heapq.heappush(self._expiries, (until, key))
+
+    def _remember(self, issuer: str, jti: str, exp: float, now: float) -> None:
         with self._lock:
-            while self._expiries and self._expiries[0][0] < now:
-                _, old = heapq.heappop(self._expiries)
-                self._seen.pop(old, None)
-            if key in self._seen:
+            self._forget_expired(now)
+            if (issuer, jti) in self._seen:
                 raise AuthError("replayed", f"token {jti} from {issuer!r} was already used")
             if len(self._seen) >= self.max_remembered:
                 # forgetting a live token would let it be replayed: refuse until some expire
@@ -302,8 +414,89 @@ class Verifier:
                     "busy", "too many requests within a token's lifetime; retry in a few seconds"
                 )
             until = exp + self.leeway
-            self._seen[key] = until
-            heapq.heappush(self._expiries, (until, key))
+            if self._journal is not None:
+                try:
+                    self._journal.append(issuer, jti, until)
+                    if self._journal.appended > max(JOURNAL_COMPACT_LINES, 2 * len(self._seen)):
+                        self._journal.compact(self._seen)
+                except OSError as exc:  # not on disk: accepting it would allow a replay later
+                    raise AuthError(
+                        "busy", f"cannot record the token ({exc.strerror}); retry shortly"
+                    ) from exc
+            self._hold(issuer, jti, until)
+
+
+def machine_boot_time() -> float:
+    """When this machine last started, in seconds since 1970 (UTC): the wall clock minus the
+    time since boot (suspended time included where the system counts it)."""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.time() - time.clock_gettime(clock)
+
+
+class ReplayJournal:
+    """The tokens a node accepted and that are still live, in a file of the node's home, so a
+    restart does not forget them: one line per token, ``until<TAB>issuer<TAB>jti`` (``until``
+    in seconds since 1970, the token's ``exp`` plus the clock leeway).
+
+    A line is appended (``write(2)``, no fsync) before its request is accepted: it survives the
+    node's process being killed; a crash of the whole machine may lose the last lines, which
+    :class:`Verifier` makes up for by refusing tokens made before the machine started. The file
+    is rewritten with the live lines only when it starts and when it has grown to more than
+    twice those (:meth:`compact`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.appended = 0
+        """Lines appended since the file was last rewritten."""
+        self._fd: int | None = None
+
+    def written_at(self) -> float | None:
+        """When the file was last written (seconds since 1970), or None if there is none."""
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def load(self, now: float) -> dict[tuple[str, str], float]:
+        """The tokens in the file still live at ``now``: (issuer, jti) → until. Lines that
+        cannot be read (a line cut short by a crash) are skipped."""
+        live: dict[tuple[str, str], float] = {}
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return live
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 3 or not _JTI.fullmatch(parts[2]):
+                continue
+            try:
+                until = float(parts[0])
+            except ValueError:
+                continue
+            if math.isfinite(until) and until >= now:
+                live[(parts[1], parts[2])] = until
+        return live
+
+    def append(self, issuer: str, jti: str, until: float) -> None:
+        """Add one token (one ``write`` of a whole line, on a file opened for appending)."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        line = f"{until:.3f}\t{issuer}\t{jti}\n".encode()
+        if os.write(self._fd, line) != len(line):
+            raise OSError(28, "short write to the replay journal")
+        self.appended += 1
+
+    def compact(self, live: Mapping[tuple[str, str], float]) -> None:
+        """Rewrite the file with ``live`` only (beside it, then renamed over it)."""
+        temp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{u:.3f}\t{i}\t{j}\n" for (i, j), u in live.items())
+        os.replace(temp, self.path)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.appended = 0
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -363,48 +556,113 @@ def _claimed_issuer(token: str | None) -> str | None:
     return issuer[:64] if isinstance(issuer, str) else None
 
 
+AUDIT_FILE_SIZE = 10 * 1024 * 1024
+"""Bytes an audit file may reach before it is rotated (``audit.log`` → ``audit.log.1``)."""
+
+AUDIT_FILES_KEPT = 5
+"""Rotated audit files kept (``audit.log.1`` … ``audit.log.5``) beside the current one."""
+
+AUDIT_FIELD_LENGTH = 512
+"""Characters of one text field written in an audit line; the rest is cut and counted."""
+
+
+def _cut(value: Any) -> Any:
+    """A text field as the audit log keeps it: at most :data:`AUDIT_FIELD_LENGTH` characters."""
+    if isinstance(value, str) and len(value) > AUDIT_FIELD_LENGTH:
+        return f"{value[:AUDIT_FIELD_LENGTH]}…(+{len(value) - AUDIT_FIELD_LENGTH} characters)"
+    return value
+
+
 class AuditLog:
     """The node's audit log: one JSON object a line, appended, never rewritten.
 
     Each line has ``time`` (UTC, ISO 8601), ``action`` (what was attempted, e.g.
     ``node-request``), ``outcome`` (``allowed`` or ``refused``, or another word for other
     actions) and the fields given, e.g. ``reason``, ``subject`` (who asked), ``peer`` (from
-    which address), ``method`` and ``path``. Fields that are None are left out.
+    which address), ``method`` and ``path``. Fields that are None are left out; text fields
+    longer than :data:`AUDIT_FIELD_LENGTH` characters are cut (a request's path can be long).
+
+    When the file would pass ``max_bytes`` (10 MiB) it is renamed ``audit.log.1`` (the older
+    ones move up: ``.1`` → ``.2`` …) and a new one begins; ``keep`` (5) rotated files are kept,
+    the oldest is deleted. So the log takes at most ``(keep + 1) × max_bytes`` on disk.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, max_bytes: int = AUDIT_FILE_SIZE, keep: int = AUDIT_FILES_KEPT
+    ) -> None:
+        if max_bytes < 1 or keep < 0:
+            raise ValueError("max_bytes must be positive and keep not negative")
         self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._lock = threading.Lock()
 
+    def files(self) -> list[Path]:
+        """The log's files that exist, oldest first (``audit.log.5`` … ``audit.log``)."""
+        names = [self._rotated(n) for n in range(self.keep, 0, -1)] + [self.path]
+        return [p for p in names if p.exists()]
+
+    def _rotated(self, number: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{number}")
+
     def write(self, action: str, outcome: str, **fields: Any) -> None:
-        """Append one line (flushed; not fsynced)."""
+        """Append one line (flushed; not fsynced), rotating the file first if it is full."""
         record: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "action": action,
             "outcome": outcome,
         }
-        record.update((k, v) for k, v in fields.items() if v is not None)
+        record.update((k, _cut(v)) for k, v in fields.items() if v is not None)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        data = line.encode("utf-8")
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
+            try:
+                size = os.fstat(fd).st_size
+                if size and size + len(data) > self.max_bytes:
+                    os.close(fd)
+                    fd = -1
+                    self._rotate()
+                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                os.write(fd, data)
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+
+    def _rotate(self) -> None:
+        if self.keep == 0:
+            self.path.unlink(missing_ok=True)
+            return
+        self._rotated(self.keep).unlink(missing_ok=True)
+        for number in range(self.keep - 1, 0, -1):
+            older = self._rotated(number)
+            if older.exists():
+                os.replace(older, self._rotated(number + 1))
+        os.replace(self.path, self._rotated(1))
 
     def read(self) -> list[dict[str, Any]]:
-        """Every line so far, oldest first (empty if nothing was written yet)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        """Every line kept, across the rotated files, oldest first (empty if nothing was
+        written yet)."""
+        # open every file first: a file renamed by a rotation meanwhile is still read whole
+        opened = []
+        for path in self.files():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{self.path}, line {number}: not a JSON line ({exc})") from exc
+                opened.append((path, path.open("rb")))
+            except FileNotFoundError:  # the oldest, deleted by a rotation just now
+                continue
+        texts = []
+        for path, fh in opened:
+            with fh:
+                texts.append((path, fh.read().decode("utf-8")))
+        records = []
+        for path, text in texts:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}, line {number}: not a JSON line ({exc})") from exc
         return records
 
 

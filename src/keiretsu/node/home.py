@@ -10,6 +10,8 @@
     tokens.toml                local users' API tokens (hashes only)
     pseudonym.key              the secret behind pseudonymised identifiers
     audit.log                  every refused and accepted node-to-node request, a JSON line each
+                               (rotated at 10 MiB: audit.log.1 … audit.log.5)
+    replay.log                 partners' request tokens already used and not yet expired
     capture/                   capture documents received but not yet stored (survive a crash)
 ```
 """
@@ -86,6 +88,10 @@ class NodeHome:
     @property
     def audit_path(self) -> Path:
         return self.root / "audit.log"
+
+    @property
+    def replay_path(self) -> Path:
+        return self.root / "replay.log"
 
     @property
     def spool_dir(self) -> Path:

@@ -15,11 +15,13 @@ from pydantic import BaseModel, Field
 from keiretsu.model.errors import DocumentError
 from keiretsu.node.problems import HTTPProblem
 from keiretsu.node.security import Principal, local_user, node_of, partner_node
+from keiretsu.node.transport import INBOX_SIZE_LIMIT
+
+__all__ = ["INBOX_SIZE_LIMIT", "router"]
 
 router = APIRouter(tags=["Partners"])
 
 _DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
-INBOX_SIZE_LIMIT = 256 * 1024 * 1024
 
 
 @router.post(
@@ -35,16 +37,32 @@ async def inbox(
     node = node_of(request)
     if not _DELIVERY.match(delivery):
         raise HTTPProblem(400, "Invalid delivery id", "delivery: letters, digits, ._:- only")
+    # read already, at most INBOX_SIZE_LIMIT bytes, and checked against the partner's token
+    # (keiretsu.node.transport, security.principal)
     body = await request.body()
-    if len(body) > INBOX_SIZE_LIMIT:
-        raise HTTPProblem(413, "Push too large", f"{len(body)} bytes; push in smaller parts")
     try:
         report = await node.writer.run(lambda s: node.receive(s, who.name, delivery, body))
     except DocumentError as exc:
-        raise HTTPProblem(
-            400, "Refused", str(exc), type="epcisException:ValidationException", **exc.to_dict()
-        ) from exc
+        raise refused_push(exc) from exc
     return report.to_dict()
+
+
+_PROBLEM_MEMBERS = ("type", "title", "status", "detail")
+
+
+def refused_push(exc: DocumentError) -> HTTPProblem:
+    """The 400 answer to a push that is not a readable OCEL 2.0 document: the first problem's
+    title and detail (what was wrong, and where: ``field``, ``line``, ``event_index``), every
+    problem under ``problems`` when there are several."""
+    found = exc.to_dict()
+    extra = {k: v for k, v in found.items() if k not in _PROBLEM_MEMBERS}
+    return HTTPProblem(
+        400,
+        f"Push refused: {found.get('title', 'invalid document')}",
+        str(exc),
+        type="epcisException:ValidationException",
+        **extra,
+    )
 
 
 class PartnerIn(BaseModel):
