@@ -4,6 +4,7 @@ binding asks."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,16 +15,16 @@ PROBLEM_JSON = "application/problem+json"
 
 _TYPES = {
     400: "epcisException:ValidationException",
-    401: "keiretsu:Unauthorized",
+    401: "epcisException:SecurityException",
     403: "epcisException:SecurityException",
     404: "epcisException:NoSuchNameException",
     405: "keiretsu:MethodNotAllowed",
-    406: "keiretsu:NotAcceptable",
-    409: "keiretsu:Conflict",
+    406: "epcisException:NotAcceptableException",
+    409: "epcisException:ResourceAlreadyExistsException",
     413: "epcisException:QueryTooLargeException",
-    415: "keiretsu:UnsupportedMediaType",
+    415: "epcisException:UnsupportedMediaTypeException",
     500: "epcisException:ImplementationException",
-    501: "keiretsu:NotImplemented",
+    501: "epcisException:ImplementationException",
     503: "keiretsu:Unavailable",
 }
 
@@ -71,12 +72,18 @@ def problem_response(problem: HTTPProblem, instance: str | None = None) -> JSONR
     )
 
 
+def _instance(request: Request) -> str:
+    """The ``instance`` of a problem: the request's path, percent-encoded (a URI reference, as
+    RFC 7807 wants it, whatever characters the path held)."""
+    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as problem details."""
 
     @app.exception_handler(HTTPProblem)
     async def _problem(request: Request, exc: HTTPProblem) -> JSONResponse:
-        return problem_response(exc, request.url.path)
+        return problem_response(exc, _instance(request))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,7 +96,7 @@ def install(app: FastAPI) -> None:
             f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request",
             field=where or None,
         )
-        return problem_response(problem, request.url.path)
+        return problem_response(problem, _instance(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,11 +107,11 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             headers=dict(exc.headers) if exc.headers else None,
         )
-        return problem_response(problem, request.url.path)
+        return problem_response(problem, _instance(request))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         problem = HTTPProblem(
             500, "Internal error", f"{type(exc).__name__}: the node could not answer this request"
         )
-        return problem_response(problem, request.url.path)
+        return problem_response(problem, _instance(request))

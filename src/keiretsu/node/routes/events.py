@@ -409,3 +409,56 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     await websocket.accept()
     hub = websocket.app.state.subscriptions
     await hub.stream(websocket, queryName, who)
+
+
+# --- the rest of GS1's binding: one subscription, the WebSocket on /events, discovery ----------
+
+_SCHEDULE = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
+
+
+@router.get(
+    "/queries/{queryName}/subscriptions/{subscriptionID}",
+    tags=["Subscriptions"],
+    summary="One webhook subscription (whether it is still active)",
+)
+def subscription(
+    queryName: str, subscriptionID: str, request: Request, who: Principal = Depends(principal)
+) -> dict[str, Any]:
+    """The subscription, as listed by ``GET /queries/{queryName}/subscriptions`` (never its
+    signatureToken); 404 for one that is not the caller's."""
+    found = _subscription_rows(request, who, queryName, subscriptionID)
+    if not found:
+        raise HTTPProblem(404, "No such subscription", f"no subscription {subscriptionID!r}")
+    return {**found[0], "queryName": queryName}
+
+
+@router.websocket("/queries/{queryName}/events")
+async def stream_events(websocket: WebSocket, queryName: str) -> None:
+    """GS1's spelling of the WebSocket subscription: ``/queries/{queryName}/events?stream=true``,
+    the same stream as ``/queries/{queryName}/subscriptions``. Scheduled subscriptions
+    (``second``, ``minute``…) are refused with the reason."""
+    params = websocket.query_params
+    if params.get("stream", "").lower() != "true" or any(k in params for k in _SCHEDULE):
+        await websocket.close(
+            code=4400, reason="set stream=true: scheduled subscriptions are not supported"
+        )
+        return
+    await stream(websocket, queryName)
+
+
+def _discovery() -> None:
+    from keiretsu.node.routes.discovery import add_options
+
+    for path, allow in (
+        ("/events", "OPTIONS, GET, POST"),
+        ("/events/{eventID:path}", "OPTIONS, GET"),
+        ("/queries", "OPTIONS, GET, POST"),
+        ("/queries/{queryName}", "OPTIONS, GET, DELETE"),
+        ("/queries/{queryName}/events", "OPTIONS, GET"),
+        ("/queries/{queryName}/subscriptions", "OPTIONS, GET, POST"),
+        ("/queries/{queryName}/subscriptions/{subscriptionID}", "OPTIONS, GET, DELETE"),
+    ):
+        add_options(router, path, allow)
+
+
+_discovery()
