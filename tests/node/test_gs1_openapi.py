@@ -1,5 +1,7 @@
 """GS1's own OpenAPI description of the EPCIS 2.0 REST binding, run by schemathesis against a
-node holding the demo's documents, as a local user.
+node holding the demo's documents, as a local user — the node's application in process (the
+same ASGI application ``keiretsu node serve`` runs under uvicorn, lifespan and all), about half
+a minute on the 2-core development machine.
 
 Every operation GS1 describes (29 paths, 63 operations) is called with data generated from
 GS1's schemas; every answer must be no server error, a status code GS1 documents for that
@@ -18,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -356,7 +357,6 @@ def test_every_gs1_operation_answers_as_gs1_documents_it(
         response_schema_conformance,
     ]
     failures: list[str] = []
-    started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 63
     stored = held(client, headers)
@@ -381,4 +381,3 @@ def test_every_gs1_operation_answers_as_gs1_documents_it(
             first = "\n".join(str(exc).strip().splitlines()[:12])
             failures.append(f"{operation.method.upper()} {operation.path}:\n{first}")
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - started < 180  # the run is meant to stay near a minute
