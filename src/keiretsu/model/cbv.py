@@ -41,8 +41,11 @@ __all__ = [
     "BIZ_STEPS",
     "BIZ_TRANSACTION",
     "BIZ_TRANSACTION_TYPES",
+    "BT_URN",
+    "CBVMDA_URN",
     "CBV_URN",
     "CBV_WEB",
+    "CBV_WEB_BASES",
     "CHILD",
     "COMPONENTS",
     "CONTAINMENT_ROLES",
@@ -52,15 +55,18 @@ __all__ = [
     "DESTINATION",
     "DISPOSITIONS",
     "EPC",
+    "EPCIS_NS",
     "ERROR_REASONS",
     "EVENT_TYPES",
     "GOODS_ROLES",
     "GS1_VOC",
+    "GS1_VOC_BASES",
     "INPUT",
     "MEASUREMENT_TYPES",
     "OUTPUT",
     "PARENT",
     "PLACE_ROLES",
+    "PLAIN_URI",
     "READ_POINT",
     "SENSOR",
     "SENSOR_ALERTS",
@@ -91,6 +97,9 @@ GS1_VOC_BASES = (GS1_VOC, "http://gs1.org/voc/", "https://www.gs1.org/voc/")
 EPCIS_NS = "https://ref.gs1.org/epcis/"
 CBVMDA_URN = "urn:epcglobal:cbv:mda:"
 """The namespace of CBV master data attributes (``cbvmda:lotNumber`` in ILMD)."""
+BT_URN = "urn:epcglobal:cbv:bt:"
+"""CBV business transaction identifiers: ``urn:epcglobal:cbv:bt:<GLN of the issuer>:<id>``
+(a purchase order, a despatch advice… named by the party that issued it)."""
 
 CONTEXT_PREFIXES: dict[str, str] = {
     "epcis": EPCIS_NS,

@@ -78,9 +78,9 @@ def synthetic_events(
     cycle = 0
     while made < n_events:
         cycle += 1
-        order = f"urn:epcglobal:cbv:bt:4012345000009:PRD-{cycle // 4:07d}"
-        po = f"urn:epcglobal:cbv:bt:0614141000005:PO-{cycle // 2:07d}"
-        desadv = f"urn:epcglobal:cbv:bt:4012345000009:DA-{cycle:07d}"
+        order = f"{cbv.BT_URN}4012345000009:PRD-{cycle // 4:07d}"
+        po = f"{cbv.BT_URN}0614141000005:PO-{cycle // 2:07d}"
+        desadv = f"{cbv.BT_URN}4012345000009:DA-{cycle:07d}"
         lot = f"L{cycle // 4:06d}"
         product = _PRODUCTS[cycle % len(_PRODUCTS)]
         sscc = f"urn:epc:id:sscc:4012345.0{cycle % 1_000_000_000:09d}"
@@ -303,7 +303,7 @@ def write_synthetic_epcis_xml(
         f.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" '
-            'xmlns:cbvmda="urn:epcglobal:cbv:mda" schemaVersion="2.0" '
+            f'xmlns:cbvmda="{cbv.CBVMDA_URN.rstrip(":")}" schemaVersion="2.0" '
             f'creationDate="{_creation_date(seed)}">\n<EPCISBody><EventList>\n'
         )
         for event in synthetic_events(n_events, seed=seed, with_event_ids=with_event_ids):
