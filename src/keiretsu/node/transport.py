@@ -51,11 +51,13 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 
 BODY_LIMITS: dict[str, int] = {
     "/capture": CAPTURE_SIZE_LIMIT,
+    "/events": CAPTURE_SIZE_LIMIT,  # POST /events captures one event
     "/partners/inbox": INBOX_SIZE_LIMIT,
 }
 """Largest body in bytes, by request path, of the routes that take documents."""
 
-_TOO_LARGE_TYPES = {"/capture": "epcisException:CapturePayloadTooLargeException"}
+_CAPTURE_TOO_LARGE = "epcisException:CapturePayloadTooLargeException"
+_TOO_LARGE_TYPES = {"/capture": _CAPTURE_TOO_LARGE, "/events": _CAPTURE_TOO_LARGE}
 
 EPCIS_HEADERS = ((b"gs1-epcis-version", b"2.0.0"), (b"gs1-cbv-version", b"2.0.0"))
 """Headers of every answer (the EPCIS 2.0 binding asks for them)."""
