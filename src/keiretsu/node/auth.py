@@ -448,7 +448,6 @@ class ReplayJournal:
         self.path = Path(path)
         self.appended = 0
         """Lines appended since the file was last rewritten."""
-        self._fd: int | None = None
 
     def written_at(self) -> float | None:
         """When the file was last written (seconds since 1970), or None if there is none."""
@@ -478,12 +477,14 @@ class ReplayJournal:
         return live
 
     def append(self, issuer: str, jti: str, until: float) -> None:
-        """Add one token (one ``write`` of a whole line, on a file opened for appending)."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        """Add one token (one ``write`` of a whole line, on the file opened for appending)."""
         line = f"{until:.3f}\t{issuer}\t{jti}\n".encode()
-        if os.write(self._fd, line) != len(line):
-            raise OSError(28, "short write to the replay journal")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if os.write(fd, line) != len(line):
+                raise OSError(28, "short write to the replay journal")
+        finally:
+            os.close(fd)
         self.appended += 1
 
     def compact(self, live: Mapping[tuple[str, str], float]) -> None:
@@ -493,9 +494,6 @@ class ReplayJournal:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.writelines(f"{u:.3f}\t{i}\t{j}\n" for (i, j), u in live.items())
         os.replace(temp, self.path)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
         self.appended = 0
 
 
