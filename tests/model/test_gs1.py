@@ -81,6 +81,18 @@ def test_the_hash_form_is_the_same_for_both_spellings(epc: Epc) -> None:
     assert constrained_link(urn_key) == constrained_link(link_key) is not None
 
 
+@_settings
+@given(epcs(), epcs())
+def test_remembered_heads_convert_as_the_first_time(epc: Epc, other: Epc) -> None:
+    # the memos of identify and constrained_id (a new serial of a head met before is converted
+    # by appending) give what the parser gives, whatever was met before
+    for text in (epc.urn, epc.link, other.urn, other.link, epc.urn, epc.link):
+        key = parse_epc(text) if text.startswith("urn:") else parse_link(text, strict=False)
+        assert key is not None
+        assert gs1.constrained_id(text) == constrained_link(key)
+        assert identify(text)[0] in (text, gs1.link(key))
+
+
 def test_every_tag_data_standard_scheme_is_drawn() -> None:
     listed = {name.partition(":")[2] for name in gs1.EPC_SCHEMES}
     gs1_schemes = listed - {"gid", "usdod", "adi", "bic", "imovn"}
@@ -260,8 +272,18 @@ def test_new_serials_of_a_known_head_are_converted_the_same_as_the_first() -> No
     long = "urn:epc:id:sgtin:4012345.011111." + "9" * 21
     assert identify(long) == (long, gs1.TRADE_ITEM)
     assert gs1.identify_all([long, long, long])[0] == [long] * 3
+    assert gs1.constrained_id(long) is None
+    assert gs1.constrained_id("urn:epc:id:sgtin:4012345.011111.8") == (
+        "https://id.gs1.org/01/04012345111118/21/8"
+    )
     # an SGLN's extension '0' means none: no prefix + extension shortcut
     assert canonical_id("urn:epc:id:sgln:4012345.00001.7") == (
         "https://id.gs1.org/414/4012345000016/254/7"
     )
     assert canonical_id("urn:epc:id:sgln:4012345.00001.0") == "https://id.gs1.org/414/4012345000016"
+    assert gs1.constrained_id("urn:epc:id:sgln:4012345.00001.7") == (
+        "https://id.gs1.org/414/4012345000016/254/7"
+    )
+    assert gs1.constrained_id("urn:epc:id:sgln:4012345.00001.0") == (
+        "https://id.gs1.org/414/4012345000016"
+    )

@@ -78,6 +78,7 @@ __all__ = [
     "canonical_id",
     "check_digit",
     "check_digit_ok",
+    "constrained_id",
     "constrained_link",
     "epc_urn",
     "identifier_problem",
@@ -347,6 +348,29 @@ def constrained_link(key: Key) -> str | None:
     for ai, value in kept:
         text += f"/{ai}/{_hash_enc(value)}"
     return text
+
+
+_CONSTRAINED_HEADS: dict[str, tuple[str, str | None, int]] = {}
+
+
+def constrained_id(text: str) -> str | None:
+    """The constrained canonical Digital Link (:func:`constrained_link`) of an identifier as
+    written — an EPC URI or a Digital Link on any domain, data attributes ignored — or None if
+    it carries no GS1 key the event hash rewrites. Serials of a head met before are converted
+    by appending, as :func:`identify` does."""
+    found = _by_head(text, _CONSTRAINED_HEADS)
+    if found is not None:
+        return found[0]
+    if text.startswith("urn:epc:"):
+        key = parse_epc(text)
+    elif text.startswith("http"):
+        key = parse_link(text, strict=False)
+    else:
+        return None
+    converted = None if key is None else constrained_link(key)
+    if converted is not None and key is not None:
+        _remember_head(text, converted, key.ai, _CONSTRAINED_HEADS)
+    return converted
 
 
 def _find_primary(segments: list[str]) -> tuple[int, str] | None:
@@ -871,7 +895,7 @@ def _link_key_problem(uri: str) -> str | None:
 # before its serial (``urn:epc:id:sgtin:4012345.011111``) is converted once and remembered with
 # its canonical prefix (``https://id.gs1.org/01/04012345111118/21/``) and the longest serial
 # its scheme allows; the serial is appended.
-_HEADS: dict[str, tuple[str, str, int]] = {}
+_HEADS: dict[str, tuple[str, str | None, int]] = {}
 # Every identifier met recently, whole: a pallet's cases are named when they are commissioned,
 # again when packed, again when shipped. Both memories are forgotten at once when they grow past
 # the limit (a few tens of MB), which costs no more than converting the hot ones again.
@@ -900,28 +924,46 @@ def _slow(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def _convert(text: str) -> tuple[str, str | None]:
+def _remember_head(
+    text: str, converted: str, kind: str | None, heads: dict[str, tuple[str, str | None, int]]
+) -> None:
+    """If ``text`` is a serial (plain letters and digits) after a head whose conversion ends
+    in that serial, remember the head: its next serials are converted by appending."""
     urn = text.startswith("urn:epc:")
     head, _, last = text.rpartition("." if urn else "/")
-    hit = _HEADS.get(head)
-    safe = last.isalnum() and last.isascii()
-    if hit is not None and safe and len(last) <= hit[2]:
+    if not (last.isalnum() and last.isascii() and converted.endswith(last)):
+        return
+    limit: int | None = None
+    if urn:
+        serial = _serial_limit(text)
+        # an SGLN's extension "0" means none: its canonical form is no prefix + extension
+        if serial is not None and serial[2] != "sgln":
+            limit = serial[1]
+    elif head.rpartition("/")[2] in ("21", "10") and converted.endswith(f"/{last}"):
+        limit = 20
+    if limit is not None:
+        if len(heads) > _CACHE_LIMIT:
+            heads.clear()
+        heads[head] = (converted[: len(converted) - len(last)], kind, limit)
+
+
+def _by_head(
+    text: str, heads: dict[str, tuple[str, str | None, int]]
+) -> tuple[str, str | None] | None:
+    """The conversion of ``text`` from a remembered head, or None."""
+    head, _, last = text.rpartition("." if text.startswith("urn:epc:") else "/")
+    hit = heads.get(head)
+    if hit is not None and last.isalnum() and last.isascii() and len(last) <= hit[2]:
         return hit[0] + last, hit[1]
-    found = _slow(text)
-    canonical, kind = found
-    if safe and kind is not None and canonical.endswith(last):
-        limit: int | None = None
-        if urn:
-            serial = _serial_limit(text)
-            # an SGLN's extension "0" means none: its canonical form is no prefix + extension
-            if serial is not None and serial[2] != "sgln":
-                limit = serial[1]
-        elif head.rpartition("/")[2] in ("21", "10") and canonical.endswith(f"/{last}"):
-            limit = 20
-        if limit is not None:
-            if len(_HEADS) > _CACHE_LIMIT:
-                _HEADS.clear()
-            _HEADS[head] = (canonical[: len(canonical) - len(last)], kind, limit)
+    return None
+
+
+def _convert(text: str) -> tuple[str, str | None]:
+    found = _by_head(text, _HEADS)
+    if found is None:
+        found = _slow(text)
+        if found[1] is not None:
+            _remember_head(text, found[0], found[1], _HEADS)
     return found
 
 

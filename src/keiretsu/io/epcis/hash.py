@@ -249,16 +249,9 @@ def _time_scalar(value: Any, prefixes: Mapping[str, str] | None) -> str:
 # (:func:`keiretsu.model.gs1.constrained_link`)
 
 
-def _digital_link(uri: str) -> str | None:
-    """The constrained canonical GS1 Digital Link URI for an EPC URI or a GS1 Digital Link URI,
-    or None when ``uri`` carries no GS1 key the hash rewrites."""
-    if uri.startswith("urn:epc:"):
-        key = gs1.parse_epc(uri)
-    elif uri.startswith("http"):
-        key = gs1.parse_link(uri, strict=False)
-    else:
-        return None
-    return None if key is None else gs1.constrained_link(key)
+_digital_link = gs1.constrained_id
+"""The constrained canonical GS1 Digital Link URI for an EPC URI or a GS1 Digital Link URI,
+or None when it carries no GS1 key the hash rewrites."""
 
 
 # ---------------------------------------------------------------------------------------------
