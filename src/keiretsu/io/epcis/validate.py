@@ -10,9 +10,8 @@ the document declares — inside ``ilmd`` too.
 Layer 2 — what the schema cannot say: business steps, dispositions, transaction and
 source/destination types, sensor measurement types and error reasons from the CBV 2.0 lists
 (see :mod:`keiretsu.model.cbv`), EPC and GS1 Digital Link syntax with check digits (see
-:mod:`keiretsu.model.gs1`), an
-``eventTime`` that is not absurd (before 1970 or more than a day ahead), no negative
-quantities, a ``minValue`` not above the ``maxValue``.
+:mod:`keiretsu.model.gs1`), an ``eventTime`` that is not absurd (before 1970 or more than a
+day ahead), no negative quantities, a ``minValue`` not above the ``maxValue``.
 
 Both functions return a list of :class:`Problem` (empty when all is well) with the event
 index, the JSON pointer of the field (an XPath for XML documents) and what was expected. They
