@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from keiretsu.node.problems import HTTPProblem
 from keiretsu.node.runtime import new_id
 from keiretsu.node.security import Principal, node_of, principal, websocket_principal
-from keiretsu.node.sharing import PageTokens, permitted_ids, render
+from keiretsu.node.sharing import PageTokens, log_cursor, render, scope_of
 
 router = APIRouter(tags=["Query"])
 
@@ -55,7 +55,6 @@ def run_query(
     """One page of a query's results as an EPCISQueryDocument, with ``Link``/
     ``GS1-Next-Page-Token`` to the next page."""
     from keiretsu.node.epcis_query import (
-        Page,
         QueryError,
         parse_query,
         query_document,
@@ -77,35 +76,25 @@ def run_query(
     token = paging.get("nextPageToken")
     try:
         query = query_from_json(json_query) if json_query is not None else parse_query(rest)
-        cur = node.cursor()
-        if who.is_partner:
-            if token is not None:
-                token = _partner_tokens.unwrap(who.name, token)
-                if token is None:
-                    raise HTTPProblem(
-                        400,
-                        "Invalid nextPageToken",
-                        "unknown or expired page token",
-                        field="nextPageToken",
-                    )
-            # page through the query, keeping what the policy lets the partner see, until the
-            # page is full; each underlying page ends where this one does, so the next token
-            # resumes right after the last event examined (hidden ones are never re-examined)
-            ids: list[str] = []
-            while len(ids) < per_page:
-                underlying = select_events(cur, query, limit=per_page - len(ids), after=token)
-                ids.extend(permitted_ids(node, who.name, underlying.event_ids))
-                token = underlying.next_token
-                if token is None:
-                    break
-            page = Page(event_ids=ids, next_token=token)
-            next_token = _partner_tokens.wrap(who.name, page.next_token)
-        else:
-            page = select_events(cur, query, limit=per_page, after=token)
-            next_token = page.next_token
+        # a partner is answered on its view of the log: its filters, counts and pages see
+        # only what the policy lets it see, and its page tokens are opaque handles
+        cur = log_cursor(node, who, "query")
+        if who.is_partner and token is not None:
+            token = _partner_tokens.unwrap(who.name, token)
+            if token is None:
+                raise HTTPProblem(
+                    400,
+                    "Invalid nextPageToken",
+                    "unknown or expired page token",
+                    field="nextPageToken",
+                )
+        page = select_events(cur, query, limit=per_page, after=token)
+        next_token = (
+            _partner_tokens.wrap(who.name, page.next_token) if who.is_partner else page.next_token
+        )
     except QueryError as exc:
         raise _query_error(exc) from exc
-    events = render(node, who, page.event_ids)
+    events = render(node, who, page.event_ids, cursor=cur)
     headers: dict[str, str] = {}
     if next_token:
         headers["GS1-Next-Page-Token"] = next_token
@@ -142,23 +131,20 @@ def events(
 
 @router.get("/events/{eventID:path}", summary="One event by its id")
 def event(eventID: str, request: Request, who: Principal = Depends(principal)) -> Response:
-    node = node_of(request)
-    ids = [eventID]
-    if who.is_partner:
-        ids = permitted_ids(node, who.name, ids if _exists(request, eventID) else [])
-    elif not _exists(request, eventID):
-        ids = []
-    if not ids:  # the same answer whether it does not exist or may not be seen
+    # a partner looks in its view: an event hidden from it and one that does not exist are
+    # the same lookup with the same answer
+    found = render(node_of(request), who, [eventID])
+    if not found:
         raise HTTPProblem(404, "No such event", f"no event {eventID!r}")
-    return JSONResponse(render(node, who, ids)[0], media_type="application/ld+json")
-
-
-def _exists(request: Request, event_id: str) -> bool:
-    cur = node_of(request).cursor()
-    return bool(cur.execute("SELECT 1 FROM ocel_event WHERE ocel_id = ?", [event_id]).fetchall())
+    return JSONResponse(found[0], media_type="application/ld+json")
 
 
 # --- named queries ---------------------------------------------------------------------------
+
+QUERIES_PER_PARTNER = 100
+"""Most named queries one partner may keep on this node."""
+SUBSCRIPTIONS_PER_PARTNER = 20
+"""Most webhook subscriptions one partner may hold on this node."""
 
 
 class NamedQuery(BaseModel):
@@ -166,13 +152,13 @@ class NamedQuery(BaseModel):
     query: dict[str, Any] = Field(description="SimpleEventQuery parameters as a JSON object")
 
 
-def _stored_query(request: Request, name: str) -> dict[str, Any]:
+def _stored_query(request: Request, who: Principal, name: str) -> dict[str, Any]:
     import json
 
     rows = (
         node_of(request)
         .cursor()
-        .execute("SELECT query FROM node_query WHERE name = ?", [name])
+        .execute("SELECT query FROM node_query WHERE scope = ? AND name = ?", [scope_of(who), name])
         .fetchall()
     )
     if not rows:
@@ -196,19 +182,34 @@ async def create_query(
         query_from_json(body.query)
     except QueryError as exc:
         raise _query_error(exc) from exc
+    scope = scope_of(who)
 
-    def insert(store: Any) -> bool:
-        found = store.con.execute("SELECT 1 FROM node_query WHERE name = ?", [body.name]).fetchall()
+    def insert(store: Any) -> str:
+        con = store.con
+        found = con.execute(
+            "SELECT 1 FROM node_query WHERE scope = ? AND name = ?", [scope, body.name]
+        ).fetchall()
         if found:
-            return False
-        store.con.execute(
-            "INSERT INTO node_query VALUES (?, ?, ?, ?)",
-            [body.name, json.dumps(body.query), f"{who.kind}:{who.name}", datetime.now(UTC)],
+            return "exists"
+        if who.is_partner:
+            row = con.execute("SELECT count(*) FROM node_query WHERE scope = ?", [scope]).fetchone()
+            if row is not None and int(row[0]) >= QUERIES_PER_PARTNER:
+                return "quota"
+        con.execute(
+            "INSERT INTO node_query VALUES (?, ?, ?, ?, ?)",
+            [scope, body.name, json.dumps(body.query), f"{who.kind}:{who.name}", datetime.now(UTC)],
         )
-        return True
+        return "created"
 
-    if not await node.writer.run(insert):
+    outcome = await node.writer.run(insert)
+    if outcome == "exists":
         raise HTTPProblem(409, "Query exists", f"a query named {body.name!r} exists already")
+    if outcome == "quota":
+        raise HTTPProblem(
+            403,
+            "Quota reached",
+            f"a partner may keep {QUERIES_PER_PARTNER} named queries here: delete one first",
+        )
     return Response(status_code=201, headers={"Location": f"/queries/{body.name}"})
 
 
@@ -219,7 +220,10 @@ def list_queries(request: Request, who: Principal = Depends(principal)) -> list[
     rows = (
         node_of(request)
         .cursor()
-        .execute("SELECT name, query, created_at FROM node_query ORDER BY name")
+        .execute(
+            "SELECT name, query, created_at FROM node_query WHERE scope = ? ORDER BY name",
+            [scope_of(who)],
+        )
         .fetchall()
     )
     return [{"name": n, "query": json.loads(q), "createdAt": c.isoformat()} for n, q, c in rows]
@@ -227,7 +231,7 @@ def list_queries(request: Request, who: Principal = Depends(principal)) -> list[
 
 @router.get("/queries/{queryName}", summary="One named query")
 def get_query(queryName: str, request: Request, who: Principal = Depends(principal)) -> Any:
-    return {"name": queryName, "query": _stored_query(request, queryName)}
+    return {"name": queryName, "query": _stored_query(request, who, queryName)}
 
 
 @router.delete("/queries/{queryName}", status_code=204, summary="Forget a named query")
@@ -235,13 +239,14 @@ async def delete_query(
     queryName: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     node = node_of(request)
-    _stored_query(request, queryName)
-    if who.is_partner:
-        raise HTTPProblem(403, "Forbidden", "partners may not delete this node's queries")
+    _stored_query(request, who, queryName)
+    scope = scope_of(who)
 
     def delete(store: Any) -> None:
-        store.con.execute("DELETE FROM node_subscription WHERE query_name = ?", [queryName])
-        store.con.execute("DELETE FROM node_query WHERE name = ?", [queryName])
+        store.con.execute(
+            "DELETE FROM node_subscription WHERE scope = ? AND query_name = ?", [scope, queryName]
+        )
+        store.con.execute("DELETE FROM node_query WHERE scope = ? AND name = ?", [scope, queryName])
 
     await node.writer.run(delete)
     return Response(status_code=204)
@@ -249,7 +254,7 @@ async def delete_query(
 
 @router.get("/queries/{queryName}/events", summary="Run a named query")
 def query_events(queryName: str, request: Request, who: Principal = Depends(principal)) -> Any:
-    query = _stored_query(request, queryName)
+    query = _stored_query(request, who, queryName)
     params = [(k, v) for k, v in request.query_params.multi_items()]
     return run_query(request, who, params, query_name=queryName, json_query=query)
 
@@ -282,7 +287,7 @@ async def subscribe(
     from keiretsu.node.home import NodeError, check_url
 
     node = node_of(request)
-    _stored_query(request, queryName)
+    _stored_query(request, who, queryName)
     if body.schedule is not None or not body.stream:
         raise HTTPProblem(
             400,
@@ -304,10 +309,19 @@ async def subscribe(
             )
     subscription_id = new_id()
     created = datetime.now(UTC)
+    scope = scope_of(who)
 
-    def insert(store: Any) -> None:
+    def insert(store: Any) -> bool:
+        if who.is_partner:
+            row = store.con.execute(
+                "SELECT count(*) FROM node_subscription WHERE scope = ?", [scope]
+            ).fetchone()
+            if row is not None and int(row[0]) >= SUBSCRIPTIONS_PER_PARTNER:
+                return False
         store.con.execute(
-            "INSERT INTO node_subscription VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO node_subscription (subscription_id, query_name, dest,"
+            " signature_token, owner, created_at, last_notified_at, scope)"
+            " VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
             [
                 subscription_id,
                 queryName,
@@ -315,10 +329,18 @@ async def subscribe(
                 body.signatureToken,
                 f"{who.kind}:{who.name}",
                 created,
+                scope,
             ],
         )
+        return True
 
-    await node.writer.run(insert)
+    if not await node.writer.run(insert):
+        raise HTTPProblem(
+            403,
+            "Quota reached",
+            f"a partner may hold {SUBSCRIPTIONS_PER_PARTNER} subscriptions here: "
+            "unsubscribe one first",
+        )
     return JSONResponse(
         {
             "subscriptionID": subscription_id,
@@ -331,26 +353,19 @@ async def subscribe(
     )
 
 
-@router.get(
-    "/queries/{queryName}/subscriptions",
-    tags=["Subscriptions"],
-    summary="The webhook subscriptions to a named query",
-)
-def subscriptions(
-    queryName: str, request: Request, who: Principal = Depends(principal)
+def _subscription_rows(
+    request: Request, who: Principal, query_name: str, subscription_id: str | None = None
 ) -> list[dict[str, Any]]:
-    _stored_query(request, queryName)
-    rows = (
-        node_of(request)
-        .cursor()
-        .execute(
-            "SELECT subscription_id, dest, created_at, last_notified_at, owner "
-            "FROM node_subscription WHERE query_name = ? ORDER BY subscription_id",
-            [queryName],
-        )
-        .fetchall()
+    """The caller's subscriptions to one of its named queries (one, if an id is given)."""
+    sql = (
+        "SELECT subscription_id, dest, created_at, last_notified_at FROM node_subscription"
+        " WHERE scope = ? AND query_name = ?"
     )
-    mine = f"{who.kind}:{who.name}"
+    params: list[Any] = [scope_of(who), query_name]
+    if subscription_id is not None:
+        sql += " AND subscription_id = ?"
+        params.append(subscription_id)
+    rows = node_of(request).cursor().execute(sql + " ORDER BY subscription_id", params).fetchall()
     return [
         {
             "subscriptionID": sid,
@@ -359,9 +374,20 @@ def subscriptions(
             "createdAt": created.isoformat(),
             **({"lastNotifiedAt": last.isoformat()} if last else {}),
         }
-        for sid, dest, created, last, owner in rows
-        if not who.is_partner or owner == mine
+        for sid, dest, created, last in rows
     ]
+
+
+@router.get(
+    "/queries/{queryName}/subscriptions",
+    tags=["Subscriptions"],
+    summary="The webhook subscriptions to a named query",
+)
+def subscriptions(
+    queryName: str, request: Request, who: Principal = Depends(principal)
+) -> list[dict[str, Any]]:
+    _stored_query(request, who, queryName)
+    return _subscription_rows(request, who, queryName)
 
 
 @router.delete(
@@ -374,15 +400,7 @@ async def unsubscribe(
     queryName: str, subscriptionID: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     node = node_of(request)
-    rows = (
-        node.cursor()
-        .execute(
-            "SELECT owner FROM node_subscription WHERE query_name = ? AND subscription_id = ?",
-            [queryName, subscriptionID],
-        )
-        .fetchall()
-    )
-    if not rows or (who.is_partner and rows[0][0] != f"{who.kind}:{who.name}"):
+    if not _subscription_rows(request, who, queryName, subscriptionID):
         raise HTTPProblem(404, "No such subscription", f"no subscription {subscriptionID!r}")
     await node.writer.run(
         lambda s: s.con.execute(
@@ -402,7 +420,13 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     if who is None:
         await websocket.close(code=4401, reason="unauthorized")
         return
-    rows = node.cursor().execute("SELECT 1 FROM node_query WHERE name = ?", [queryName]).fetchall()
+    rows = (
+        node.cursor()
+        .execute(
+            "SELECT 1 FROM node_query WHERE scope = ? AND name = ?", [scope_of(who), queryName]
+        )
+        .fetchall()
+    )
     if not rows:
         await websocket.close(code=4404, reason=f"no named query {queryName}")
         return
