@@ -751,6 +751,30 @@ class Policy:
             return pseudonym(event_id, secret=secret, partner=partner)
         return event_id
 
+    def event_names(self, event_ids: Sequence[str], partner: str, *, secret: bytes) -> list[str]:
+        """:meth:`event_name` for many events at once (the key derived once)."""
+        if not self._marks(partner)[2]:
+            return list(event_ids)
+        key = _Keyed(_key(secret, partner))
+        return [PSEUDONYM_PREFIX + key.digest(i) for i in event_ids]
+
+    def candidate_types(self, partner: str, right: str) -> frozenset[str] | None:
+        """The event types (activities) of every event that could leave for ``partner`` by
+        ``right`` as an event — a superset, for a store to narrow what it hands to
+        :meth:`apply` — or ``None`` when some permit rule names no event type or bizStep (any
+        event may then match). Aggregate rules are not counted: their totals are pushed."""
+        found: set[str] = set()
+        for rule in self._permits(partner, right):
+            if rule.share != "events":
+                continue
+            if rule.event_types is None and rule.biz_steps is None:
+                return None
+            if rule.event_types is not None and rule.biz_steps is not None:
+                found.update(set(rule.event_types) & set(rule.biz_steps))
+            else:
+                found.update(rule.event_types or rule.biz_steps or ())
+        return frozenset(found)
+
     def fingerprint(self) -> str:
         """A digest of the rules: two policies with the same fingerprint share the same."""
         return hashlib.sha256(repr(self.rules).encode()).hexdigest()[:32]

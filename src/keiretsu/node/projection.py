@@ -50,7 +50,7 @@ CHANNELS = ("query", "subscribe")
 """The channels a partner reads by, each with its own view (a policy may grant one and not
 the other)."""
 
-REBUILD_CHUNK = 100_000
+REBUILD_CHUNK = 250_000
 """Events projected at a time when a view is rebuilt (bounds the memory a rebuild takes)."""
 
 
@@ -132,13 +132,16 @@ class PartnerViews:
             return
         con.execute("BEGIN TRANSACTION")
         try:
+            # only events of a type some rule could let through are handed to the policy
+            types = self.node.policy().candidate_types(partner, channel)
             if row is None or not exists or row[0] != fingerprint:
                 build_view(con, schema)
-                ids = own_event_ids(con)
+                ids = own_event_ids(con, types)
                 for start in range(0, len(ids), REBUILD_CHUNK):
                     self._project(con, schema, partner, channel, ids[start : start + REBUILD_CHUNK])
             elif int(row[1]) < watermark:
-                self._project(con, schema, partner, channel, affected_events(con, int(row[1])))
+                changed = affected_events(con, int(row[1]), types=types)
+                self._project(con, schema, partner, channel, changed)
             con.execute(
                 "INSERT OR REPLACE INTO partner_view VALUES (?, ?, ?, ?, ?, ?)",
                 [schema, partner, channel, fingerprint, watermark, datetime.now(UTC)],
@@ -173,14 +176,13 @@ class PartnerViews:
         ocel, placement = local_ocel(con, event_ids)
         # an aggregate rule's daily totals are pushed to the partner, never queried
         shared = policy.apply(ocel, partner, secret=node.secret, right=channel, aggregates=False)
-        names = [policy.event_name(i, partner, secret=node.secret) for i in event_ids]
+        names = policy.event_names(event_ids, partner, secret=node.secret)
         placement = pa.table(
             {
                 "ocel_id": pa.array(
-                    [
-                        policy.event_name(i, partner, secret=node.secret)
-                        for i in placement.column("ocel_id").to_pylist()
-                    ],
+                    policy.event_names(
+                        placement.column("ocel_id").to_pylist(), partner, secret=node.secret
+                    ),
                     pa.string(),
                 ),
                 "ingest_id": placement.column("ingest_id"),

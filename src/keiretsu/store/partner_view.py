@@ -30,7 +30,7 @@ from partners (``ingest_log.source`` other than ``local``) never leave by any ch
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import duckdb
@@ -108,28 +108,45 @@ def local_watermark(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+def _types_clause(types: Collection[str] | None, alias: str) -> tuple[str, list[object]]:
+    if types is None:
+        return "", []
+    return f" AND list_contains(?::VARCHAR[], {alias}.ocel_type)", [sorted(types)]
+
+
 def affected_events(
-    con: duckdb.DuckDBPyConnection, after: int, upto: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    after: int,
+    upto: int | None = None,
+    types: Collection[str] | None = None,
 ) -> list[str]:
     """Ids of the node's own events that own documents accepted after ``after`` (up to
-    ``upto``) brought or corrected — what a view must project again."""
+    ``upto``) brought or corrected — what a view must project again; only those of the
+    given event ``types`` (activities), if given."""
     bound = "" if upto is None else " AND ingest_id <= ?"
     params: list[object] = [after] if upto is None else [after, upto]
+    typed, type_params = _types_clause(types, "e")
     rows = con.execute(
         "WITH own AS (SELECT ingest_id FROM ingest_log WHERE status = 'accepted'"
-        f" AND source = 'local' AND ingest_id > ?{bound})"
-        " SELECT ocel_id FROM event SEMI JOIN own USING (ingest_id)"
-        " UNION SELECT ocel_id FROM event_attribute SEMI JOIN own USING (ingest_id)",
-        params,
+        f" AND source = 'local' AND ingest_id > ?{bound}),"
+        " touched AS (SELECT ocel_id FROM event SEMI JOIN own USING (ingest_id)"
+        " UNION SELECT ocel_id FROM event_attribute SEMI JOIN own USING (ingest_id))"
+        f" SELECT e.ocel_id FROM event e SEMI JOIN touched USING (ocel_id) WHERE true{typed}",
+        [*params, *type_params],
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def own_event_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every event of the node's own, oldest first."""
+def own_event_ids(
+    con: duckdb.DuckDBPyConnection, types: Collection[str] | None = None
+) -> list[str]:
+    """Every event of the node's own, oldest first; only those of the given event ``types``
+    (activities), if given."""
+    typed, params = _types_clause(types, "e")
     rows = con.execute(
         "SELECT e.ocel_id FROM event e JOIN ingest_log l USING (ingest_id)"
-        " WHERE l.status = 'accepted' AND l.source = 'local' ORDER BY e.ocel_seq"
+        f" WHERE l.status = 'accepted' AND l.source = 'local'{typed} ORDER BY e.ocel_seq",
+        params,
     ).fetchall()
     return [r[0] for r in rows]
 
