@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from keiretsu.analytics.log import Log
     from keiretsu.analytics.report import Report
 from keiretsu.store import IngestReport, Store, StoreSummary
+from keiretsu.store.arrow import arrow_table
 
 EXPORT_FORMATS = {
     ".jsonocel": "ocel-json",
@@ -154,7 +155,8 @@ class Twin:
     def flat_events(self) -> pa.Table:
         """One row per (event, object) with the event's type, time and attributes (a map of
         name → text), the object's type, the qualifier and any quantity/unit."""
-        rel = self.store.con.sql(
+        return arrow_table(
+            self.store.con,
             """
             WITH attrs AS (
                 SELECT ocel_id, map(list(ocel_name), list(ocel_value)) AS attributes
@@ -168,10 +170,5 @@ class Twin:
             LEFT JOIN ocel_object o ON o.ocel_id = eo.ocel_object_id
             LEFT JOIN attrs a ON a.ocel_id = e.ocel_id
             ORDER BY e.ocel_time, e.ocel_id, eo.ocel_object_id
-            """
+            """,
         )
-        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-        if isinstance(table, pa.RecordBatchReader):
-            table = table.read_all()
-        result: pa.Table = table
-        return result

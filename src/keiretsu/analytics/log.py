@@ -216,12 +216,13 @@ class Log:
 def read_store(store: str | Path) -> dict[str, pa.Table]:
     """A node store's visible tables as Arrow, with the Log's column names."""
     from keiretsu.store import Store
+    from keiretsu.store.arrow import arrow_table
 
     with Store(store, read_only=True) as s:
         out = {}
         for view, log_name, columns in _TABLES.values():
             select = ", ".join(f"{old} AS {new}" for old, new in columns.items())
-            out[log_name] = s.con.sql(f"SELECT {select} FROM {view}").to_arrow_table()
+            out[log_name] = arrow_table(s.con, f"SELECT {select} FROM {view}")
         return out
 
 

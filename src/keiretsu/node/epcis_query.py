@@ -60,6 +60,7 @@ from keiretsu.node.epcis_render import (
     render_ocel,
     vocabulary_word,
 )
+from keiretsu.store.arrow import arrow_table
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -932,16 +933,6 @@ def select_events(
 # --- writing events --------------------------------------------------------------------------
 
 
-def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    """A query's result as one Arrow table (the call was renamed in DuckDB 1.4)."""
-    rel = con.sql(sql)
-    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
-    table = fetch()
-    if isinstance(table, pa.RecordBatchReader):
-        table = table.read_all()
-    return table
-
-
 def _register_ids(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> str:
     name = f"k_epcis_ids_{secrets.token_hex(6)}"  # several requests may share a connection
     con.register(name, pa.table({"ocel_id": pa.array(list(event_ids), pa.string())}))
@@ -959,7 +950,7 @@ def event_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> Ocel
     try:
 
         def arrow(sql: str) -> pa.Table:
-            return _arrow(con, sql)
+            return arrow_table(con, sql)
 
         events = arrow(
             f"SELECT e.ocel_id, e.ocel_type, e.ocel_time FROM ocel_event e"

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.model import SCHEMAS, DocumentError, Ocel, Problem
+from keiretsu.store.arrow import arrow_table
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import (
     DATA_TABLES,
@@ -111,16 +112,6 @@ class StoreSummary:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
-
-
-def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> pa.Table:
-    """A query's result as an Arrow table (the call was renamed in DuckDB 1.4)."""
-    rel = con.sql(query, params=params)
-    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
-    table = fetch()
-    if isinstance(table, pa.RecordBatchReader):
-        table = table.read_all()
-    return table
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[Any]:
@@ -715,7 +706,7 @@ class Store:
             # the same id twice in one batch: its attributes and relations must not double up
             dedupe = events.num_rows < batch.events.num_rows
             con.register("k_batch", events.select(["ocel_id"]))
-            known = _arrow(
+            known = arrow_table(
                 con, "SELECT ocel_id FROM event WHERE ocel_id IN (SELECT ocel_id FROM k_batch)"
             )
             con.unregister("k_batch")
@@ -764,7 +755,7 @@ class Store:
         new_objects = pa.array([], pa.string())
         if objects.num_rows:
             con.register("k_obj", objects.select(["ocel_id"]))
-            known_objects = _arrow(
+            known_objects = arrow_table(
                 con, "SELECT ocel_id FROM object WHERE ocel_id IN (SELECT ocel_id FROM k_obj)"
             )
             con.unregister("k_obj")
@@ -1024,7 +1015,7 @@ class Store:
 
     def outbox_status(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         """Per partner: documents delivered and owed, events sent, the last error."""
-        return _arrow(
+        return arrow_table(
             con or self.con,
             """
             SELECT partner,
@@ -1050,7 +1041,7 @@ class Store:
         columns = ", ".join(SCHEMAS[model_name].names)
         order = "ORDER BY ocel_time, ocel_seq" if store_name == "event" else ""
         view = VISIBLE_PREFIX + store_name
-        return _arrow(self.con, f"SELECT {columns} FROM {view} {order}")
+        return arrow_table(self.con, f"SELECT {columns} FROM {view} {order}")
 
     def to_ocel(self) -> Ocel:
         """The whole log as an :class:`Ocel` (for export and analysis)."""
@@ -1067,7 +1058,7 @@ class Store:
     def ingest_log(self) -> pa.Table:
         """Every ingest: which document, when, from whom, how many events, accepted or refused
         and why."""
-        return _arrow(self.con, "SELECT * FROM ingest_log ORDER BY ingest_id")
+        return arrow_table(self.con, "SELECT * FROM ingest_log ORDER BY ingest_id")
 
     def summary(self) -> StoreSummary:
         """Objects, events, their types and the time span the twin covers."""

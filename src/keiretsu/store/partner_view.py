@@ -37,7 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from keiretsu.model.ocel import SCHEMAS, Ocel
-from keiretsu.store.node_store import _arrow
+from keiretsu.store.arrow import arrow_table
 
 __all__ = [
     "VIEW_TABLES",
@@ -169,19 +169,19 @@ def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tupl
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ids} AS SELECT DISTINCT * FROM k_view_ids_arrow")
     con.unregister("k_view_ids_arrow")
     try:
-        events = _arrow(
+        events = arrow_table(
             con,
             f"SELECT e.ocel_id, e.ocel_type, e.ocel_time, e.ingest_id, e.ocel_seq FROM event e"
             f" SEMI JOIN {ids} USING (ocel_id) SEMI JOIN {own} USING (ingest_id)"
             " ORDER BY e.ocel_seq, e.ocel_id",
         )
-        attributes = _arrow(
+        attributes = arrow_table(
             con,
             "SELECT a.ocel_id, a.ocel_name, a.ocel_value, a.ocel_value_type"
             f" FROM event_attribute a SEMI JOIN {ids} USING (ocel_id)"
             f" SEMI JOIN {own} USING (ingest_id)",
         )
-        relations = _arrow(
+        relations = arrow_table(
             con,
             "SELECT r.ocel_event_id, r.ocel_object_id, r.ocel_qualifier, r.quantity, r.uom"
             f" FROM event_object r SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id"
@@ -192,30 +192,30 @@ def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tupl
             f" SELECT DISTINCT r.ocel_object_id AS ocel_id FROM event_object r"
             f" SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id SEMI JOIN {own} USING (ingest_id)"
         )
-        objects = _arrow(
+        objects = arrow_table(
             con,
             "SELECT DISTINCT ON (o.ocel_id) o.ocel_id, o.ocel_type FROM object o"
             f" SEMI JOIN {objs} USING (ocel_id) ORDER BY o.ocel_id, o.ingest_id",
         )
-        object_attributes = _arrow(
+        object_attributes = arrow_table(
             con,
             "SELECT DISTINCT a.ocel_id, a.ocel_name, a.ocel_time, a.ocel_value,"
             " a.ocel_value_type FROM object_attribute a"
             f" SEMI JOIN {objs} USING (ocel_id) SEMI JOIN {own} USING (ingest_id)",
         )
-        links = _arrow(
+        links = arrow_table(
             con,
             "SELECT DISTINCT l.ocel_source_id, l.ocel_target_id, l.ocel_qualifier"
             f" FROM object_object l SEMI JOIN {own} USING (ingest_id)"
             f" SEMI JOIN {objs} s ON s.ocel_id = l.ocel_source_id"
             f" SEMI JOIN {objs} t ON t.ocel_id = l.ocel_target_id",
         )
-        event_types = _arrow(
+        event_types = arrow_table(
             con,
             "SELECT ocel_type, attributes FROM event_type WHERE ocel_type IN"
             f" (SELECT DISTINCT e.ocel_type FROM event e SEMI JOIN {ids} USING (ocel_id))",
         )
-        object_types = _arrow(
+        object_types = arrow_table(
             con,
             "SELECT ocel_type, attributes FROM object_type WHERE ocel_type IN"
             f" (SELECT DISTINCT o.ocel_type FROM object o SEMI JOIN {objs} USING (ocel_id))",
