@@ -230,7 +230,10 @@ def test_a_correction_reaches_the_partner(tmp_path: Path, nodes: list[NodeProces
         path = f"/events/{received_id('dc', corrected)}"  # the plant keeps it under dc's name
         with plant.client() as c:
             r = c.get(path)
-        return r.status_code == 200 and "errorDeclaration" in r.json()
+        if r.status_code != 200:
+            return False
+        (event,) = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        return "errorDeclaration" in event
 
     wait_for(declared_at_plant, 30, "the error declaration at the plant")
     assert event_count(plant) == event_count(dc)  # marked, not doubled

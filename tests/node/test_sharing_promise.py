@@ -209,6 +209,12 @@ def net(tmp_path: Path) -> Iterator[Network]:
     node.close()
 
 
+def one_event(response: Any) -> dict[str, Any]:
+    """The event of ``GET /events/{id}`` (an EPCISQueryDocument enclosing it)."""
+    (event,) = events_of(response)
+    return event
+
+
 def events_of(response: Any) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     result: list[dict[str, Any]] = response.json()["epcisBody"]["queryResults"]["resultsBody"][
@@ -402,7 +408,7 @@ def test_pushing_a_hidden_id_tells_nothing_and_touches_nothing(net: Network) -> 
         r = net.as_partner(net.b, "POST", f"/partners/inbox?delivery=p{i}", pushed, headers=_JSON)
         assert r.status_code == 200, r.text
         assert r.json()["events_new"] == 1 and r.json()["events_known"] == 0
-    own = net.client.get("/events/" + quote(HIDDEN, safe=""), headers=net.local).json()
+    own = one_event(net.client.get("/events/" + quote(HIDDEN, safe=""), headers=net.local))
     assert own["bizStep"] == "commissioning"  # A's event is A's, untouched
 
 
@@ -418,7 +424,7 @@ def test_a_partner_cannot_correct_the_hosts_event(net: Network) -> None:
     r = net.as_partner(net.b, "POST", "/partners/inbox?delivery=x", pushed, headers=_JSON)
     assert r.status_code == 200, r.text
     assert r.json()["events_corrected"] == 0
-    own = net.client.get("/events/" + quote(DAMAGED, safe=""), headers=net.local).json()
+    own = one_event(net.client.get("/events/" + quote(DAMAGED, safe=""), headers=net.local))
     assert "errorDeclaration" not in own
     flagged = net.client.get("/events", params={"EXISTS_errorDeclaration": ""}, headers=net.local)
     assert DAMAGED not in {e["eventID"] for e in events_of(flagged)}
@@ -432,7 +438,7 @@ def test_a_partner_cannot_squat_an_id_the_host_captures_later(net: Network) -> N
     assert r.status_code == 200
     job = net.capture(document([_event(777, "shipping", 50, epcList=[PALLET])]))
     assert job["keiretsu:report"]["events_new"] == 1
-    mine = net.client.get("/events/" + quote(squatted, safe=""), headers=net.local).json()
+    mine = one_event(net.client.get("/events/" + quote(squatted, safe=""), headers=net.local))
     assert mine["bizStep"] == "shipping"
     assert squatted in {e["eventID"] for e in events_of(net.query(net.b, {}))}
 

@@ -133,10 +133,14 @@ def events(
 def event(eventID: str, request: Request, who: Principal = Depends(principal)) -> Response:
     # a partner looks in its view: an event hidden from it and one that does not exist are
     # the same lookup with the same answer
+    from keiretsu.node.epcis_query import query_document
+
     found = render(node_of(request), who, [eventID])
     if not found:
         raise HTTPProblem(404, "No such event", f"no event {eventID!r}")
-    return JSONResponse(found[0], media_type="application/ld+json")
+    # the binding answers with an EPCISQueryDocument enclosing the one event (and the error
+    # declarations received for it since, folded into it)
+    return JSONResponse(query_document(found), media_type="application/ld+json")
 
 
 # --- named queries ---------------------------------------------------------------------------
