@@ -1,5 +1,6 @@
 """The end-to-end view over one node's store: the distributor's own events plus what the plant
-shared under its policy (stored as a partner's push is: ``source`` = the plant's name)."""
+shared under its policy (stored as the node stores a partner's push: under the plant's
+namespace, ``source`` = the plant's name)."""
 
 import json
 import subprocess
@@ -20,6 +21,7 @@ from keiretsu.network.view import (
 )
 from keiretsu.node.policy import Policy
 from keiretsu.store import Store
+from keiretsu.store.received import from_partner
 
 EXAMPLES = Path(__file__).parents[2] / "src" / "keiretsu" / "examples"
 CHAIN = EXAMPLES / "two-company-chain"
@@ -36,7 +38,8 @@ def dc_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store(path) as store:
         store.ingest_file(DC_DOC)
         shared = [policy.apply(b, "umeda-dc", secret=b"s" * 32) for b in read_epcis(PLANT_DOC)]
-        store.ingest(shared, document="from/sakura-plant/1", source="sakura-plant")
+        pushed = from_partner(shared, "sakura-plant")
+        store.ingest(pushed, document="from/sakura-plant/1", source="sakura-plant")
     return path
 
 

@@ -168,14 +168,15 @@ def trace(
     contents: bool = False,
     who: Principal = Depends(local_user),
 ) -> dict[str, Any]:
-    from keiretsu.network.view import chain, resolve_object
+    from keiretsu.analytics import Log
+    from keiretsu.analytics.chain import object_path, resolve_object
 
     node = node_of(request)
-    cur = node.cursor()
-    found = resolve_object(cur, object)
+    log = Log.from_connection(node.cursor())
+    found = resolve_object(log, object)
     if found is None:
         raise HTTPProblem(404, "No such object", f"this node knows no {object!r}", field="object")
-    rows = chain(cur, found, local=node.name, contents=contents)
+    rows = object_path(log, found, local=node.name, contents=contents)
     return {"node": node.name, "object": found, "events": _plain(rows.to_pylist())}
 
 

@@ -1,0 +1,102 @@
+"""The twin's own API (``/twin/…``), as a local user of the plant sees it: an object's path
+across the plant and its distribution centre (the DC's events pushed to the plant, as partners
+do), the ingest log, and the OpenAPI saying what each route returns."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from keiretsu.io.epcis import read_epcis
+from keiretsu.io.ocel.jsonocel import write_ocel_json
+from keiretsu.model import Ocel
+from keiretsu.node.app import create_app
+from keiretsu.node.auth import TokenStore, sign_request
+from keiretsu.node.home import NodeHome
+from keiretsu.node.identity import Identity
+from keiretsu.node.runtime import Node
+
+CHAIN = Path(__file__).resolve().parents[2] / "src/keiretsu/examples/two-company-chain"
+PLANT_DOC = CHAIN / "1-sakura-foods-plant.jsonld"
+DC_DOC = CHAIN / "2-umeda-distribution-dc.xml"
+PALLET = "urn:epc:id:sscc:4012345.0000000001"
+PALLET_LINK = "https://id.gs1.org/00/040123450000000016"
+
+Twin = tuple[TestClient, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    """The plant's node holding its own document and the DC's, pushed by the DC."""
+    store = tmp_path_factory.mktemp("plant") / "twin.duckdb"
+    home = NodeHome.init(store, "plant")
+    token = TokenStore(home.tokens_path).create("alice")
+    dc = Identity.create("dc")
+    home.add_partner("dc", "http://127.0.0.1:9", dc.public_key_text)
+    node = Node(store)
+    local = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(node, deliver=False)) as client:
+        r = client.post(
+            "/capture",
+            content=PLANT_DOC.read_bytes(),
+            headers={**local, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 202, r.text
+        for _ in range(400):
+            if not client.get(r.headers["location"], headers=local).json()["running"]:
+                break
+            time.sleep(0.025)
+        out = io.BytesIO()
+        write_ocel_json(Ocel.concat(read_epcis(DC_DOC)), out)
+        body = out.getvalue()
+        path = "/partners/inbox?delivery=1"
+        signed = sign_request(dc, audience="plant", method="POST", path=path, body=body)
+        pushed = client.post(
+            path,
+            content=body,
+            headers={"Authorization": f"Bearer {signed}", "Content-Type": "application/json"},
+        )
+        assert pushed.status_code == 200, pushed.text
+        yield client, local
+    node.close()
+
+
+def test_the_trace_follows_the_pallet_from_the_plant_into_the_dc(twin: Twin) -> None:
+    client, local = twin
+    r = client.get("/twin/trace", params={"object": PALLET}, headers=local)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["node"], body["object"]) == ("plant", PALLET_LINK)
+    steps = [(e["node"], e["activity"]) for e in body["events"]]
+    assert steps[:2] == [("plant", "packing"), ("plant", "shipping")]
+    assert ("dc", "receiving") in steps and ("dc", "unpacking") in steps
+    assert steps.index(("dc", "receiving")) > steps.index(("plant", "shipping"))
+    times = [e["time"] for e in body["events"]]
+    assert times == sorted(times)
+    contents = client.get(
+        "/twin/trace", params={"object": PALLET, "contents": "true"}, headers=local
+    ).json()
+    assert len(contents["events"]) > len(body["events"])  # the cases' steps too
+    missing = client.get("/twin/trace", params={"object": "PO-0000"}, headers=local)
+    assert missing.status_code == 404
+    assert "PO-0000" in missing.json()["detail"]
+
+
+def test_the_ingest_log_names_the_partner_who_pushed(twin: Twin) -> None:
+    client, local = twin
+    rows = client.get("/twin/ingests", headers=local).json()
+    assert [r["source"] for r in rows] == ["dc", "local"]  # newest first
+    assert all(r["status"] == "accepted" and r["problem"] is None for r in rows)
+    assert rows[0]["events_new"] > 0
+
+
+def _schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    content = spec["paths"][path]["get"]["responses"]["200"]["content"]
+    schema: dict[str, Any] = content["application/json"]["schema"]
+    return schema
