@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from keiretsu.analytics.durations import duration
 from keiretsu.analytics.flow import bucket_counts, step_stats, visits, wip_series
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.view import View
@@ -33,14 +34,9 @@ _DAY = timedelta(days=1)
 
 
 def describe_seconds(seconds: float) -> str:
-    """A duration the way people say it: ``"45 minutes"``, ``"5.2 hours"``, ``"3.2 days"``."""
-    if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} minutes"
-    if seconds < 1.5 * 86_400:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 86_400:.1f} days"
+    """A duration the way people say it: ``"45 minutes"``, ``"5.2 hours"``, ``"3.2 days"``
+    (:func:`keiretsu.analytics.durations.duration` in words)."""
+    return duration(seconds, words=True)
 
 
 def _growth(log: Log, object_type: str, v: ir.Table | None = None) -> dict[str, float]:

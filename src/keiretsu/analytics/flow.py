@@ -37,7 +37,6 @@ Definitions used by every view here (and by the bottleneck and waste views built
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from keiretsu.analytics.durations import parse_freq
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import epoch_micros, object_events, seconds_between
 from keiretsu.analytics.view import View
@@ -446,38 +446,6 @@ def pc_any_valid(column: pa.ChunkedArray) -> bool:
 
 
 # --- wip_over_time --------------------------------------------------------------------------------
-
-_UNITS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "h": 3600,
-    "hour": 3600,
-    "d": 86_400,
-    "day": 86_400,
-    "w": 604_800,
-    "week": 604_800,
-}
-
-
-def parse_freq(freq: str | timedelta) -> timedelta:
-    """A bucket length from ``"1 day"``, ``"12 hours"``, ``"1 week"``, ``"30 min"``, ``"4h"`` or
-    a ``timedelta``."""
-    if isinstance(freq, timedelta):
-        length = freq
-    else:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*([a-zA-Z]+?)s?\s*", freq)
-        if m is None or m.group(2).lower() not in _UNITS:
-            raise ValueError(
-                f"bucket length {freq!r} not understood: write e.g. '1 day', '12 hours', '1 week'"
-            )
-        length = timedelta(seconds=float(m.group(1) or 1) * _UNITS[m.group(2).lower()])
-    if length.total_seconds() < 1:
-        raise ValueError(f"bucket length {freq!r} is shorter than one second")
-    return length
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ The product of a GS1 key is its GTIN as a Digital Link, ``https://id.gs1.org/01/
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from keiretsu.analytics.durations import parse_freq
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import seconds_between
 from keiretsu.analytics.view import View
@@ -272,23 +272,6 @@ def movements(log: Log) -> ir.Table:
 
 # --- stock over time ----------------------------------------------------------------------------
 
-_FREQ = re.compile(r"^\s*(\d+(?:\.\d+)?)?\s*(s|min|h|d|w)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": _DAY, "w": 7 * _DAY}
-
-
-def parse_freq(freq: str) -> float:
-    """A bucket length in seconds from ``"1d"``, ``"12h"``, ``"30min"``, ``"1w"``, ``"d"``…"""
-    m = _FREQ.match(freq)
-    if not m:
-        raise ValueError(
-            f"freq {freq!r}: expected a number and a unit (s, min, h, d, w), e.g. '1d'"
-        )
-    seconds = float(m.group(1) or 1) * _UNIT_SECONDS[m.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError(f"freq {freq!r}: the bucket must be longer than zero")
-    return seconds
-
-
 _STOCK_SCHEMA = pa.schema(
     [
         ("location", pa.string()),
@@ -322,7 +305,7 @@ def stock_levels(log: Log, freq: str | None = None) -> View:
         table = log.execute(expr)
         table = _cast(table, _STOCK_SCHEMA)
     else:
-        step = parse_freq(freq)
+        step = parse_freq(freq).total_seconds()
         bucket = (seconds_between(ibis.literal(_EPOCH), m.time) / step).floor().cast("int64")
         per = m.mutate(bucket=bucket)
         per = per.group_by([*_PAIR, "bucket"]).agg(change=per.delta.sum())

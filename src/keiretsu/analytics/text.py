@@ -12,9 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from keiretsu.analytics.durations import duration
 from keiretsu.analytics.report import Report
 from keiretsu.analytics.view import View
-from keiretsu.analytics.vsm import duration
 
 
 def _table(title: str, columns: list[tuple[str, str]], caption: str | None = None) -> Table:

@@ -31,6 +31,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from keiretsu.analytics.durations import duration
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import object_events, seconds_between
 from keiretsu.analytics.view import View
@@ -222,22 +223,6 @@ def value_stream_map(
 
 
 # --- drawing -------------------------------------------------------------------------------------
-
-
-def duration(seconds: float | None) -> str:
-    """A duration as a practitioner reads it: 45 s, 12 min, 3.5 h, 2.1 d."""
-    if seconds is None:
-        return "—"
-    s = abs(seconds)
-    if s < 90:
-        text = f"{s:.0f} s"
-    elif s < 90 * 60:
-        text = f"{s / 60:.0f} min"
-    elif s < 36 * 3600:
-        text = f"{s / 3600:.1f} h"
-    else:
-        text = f"{s / 86400:.1f} d"
-    return ("-" if seconds < 0 else "") + text
 
 
 _BOX_W, _GAP, _MARGIN = 150, 70, 30
