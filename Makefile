@@ -37,11 +37,12 @@ test: $(STAMP_DEV)
 	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory"
 	$(BIN)/python -m pytest --timeout 900 -q -m memory
 
-## check: format, lint and types, the same everywhere
+## check: format, lint, types and the direction of imports, the same everywhere
 check: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP_DEV)
 	$(BIN)/ruff format src tests bench
