@@ -55,3 +55,34 @@ def test_parallel_read_refusal_stores_nothing(tmp_path: Path) -> None:
         assert problem.field is not None and problem.field.endswith("/5/action")
         assert store.summary().events == 0
         assert [r["status"] for r in store.ingest_log().to_pylist()] == ["refused"]
+
+
+def test_one_reader_process_reads_document_after_document_in_order(tmp_path: Path) -> None:
+    """The mechanism a node keeps for its captures: one reader, several documents queued,
+    each future holding that document's batches (the same as read in this process), a
+    refusal as the reader found it, and the reader's death failing what is still open."""
+    import psutil
+
+    from keiretsu.store.pipeline import ReaderProcess, read_file
+
+    doc = json.loads(PLANT.read_text())
+    doc["epcisBody"]["eventList"][2]["action"] = "MOVE"
+    bad = tmp_path / "bad.jsonld"
+    bad.write_text(json.dumps(doc))
+    with ReaderProcess("test") as reader:
+        futures = [
+            reader.submit(read_file, "epcis-json", str(path), {}) for path in (PLANT, bad, PLANT)
+        ]
+        first, refused, again = (f.exception(timeout=60) or f.result() for f in futures)
+        expected = list(read_file("epcis-json", str(PLANT), {}))
+        assert isinstance(first, list) and isinstance(again, list)
+        assert [b.events.to_pylist() for b in first] == [b.events.to_pylist() for b in expected]
+        assert [b.events.to_pylist() for b in again] == [b.events.to_pylist() for b in expected]
+        assert isinstance(refused, DocumentError)
+        assert refused.problems[0].event_index == 2
+        (child,) = psutil.Process().children()
+        child.kill()
+        child.wait(10)
+        with pytest.raises(RuntimeError, match="reader process for test"):
+            # refused at once, or failed once the pipe shows the reader gone
+            reader.submit(read_file, "epcis-json", str(PLANT), {}).result(timeout=60)

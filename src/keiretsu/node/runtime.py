@@ -12,7 +12,6 @@ import asyncio
 import collections
 import concurrent.futures
 import io
-import multiprocessing
 import os
 import queue
 import secrets
@@ -37,6 +36,7 @@ from keiretsu.node.policy import Policy, PolicyError
 from keiretsu.node.projection import PartnerViews
 from keiretsu.store import IngestReport, Store
 from keiretsu.store.node_store import ReadDocument
+from keiretsu.store.pipeline import ReaderProcess
 
 T = TypeVar("T")
 
@@ -97,26 +97,18 @@ class Writer:
 
 class CaptureReader:
     """Reads and checks capture documents in a second process (started on first use), so a
-    node on two cores parses the next documents while its writer stores the last ones. If
-    that process cannot be had, documents are read in this one."""
+    node on two cores parses the next documents while its writer stores the last ones — the
+    store's :class:`~keiretsu.store.pipeline.ReaderProcess`, kept for the node's life. If that
+    process cannot be had, documents are read in this one."""
 
     def __init__(self) -> None:
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._process = ReaderProcess("captures")
         self._inline = os.environ.get("KEIRETSU_CAPTURE_READER") == "inline"
-        self._lock = threading.Lock()
 
     def submit(self, path: Path, document: str) -> Future[list[Ocel]]:
         if not self._inline:
             try:
-                with self._lock:
-                    if self._pool is None:
-                        self._pool = concurrent.futures.ProcessPoolExecutor(
-                            max_workers=1,
-                            mp_context=multiprocessing.get_context("spawn"),
-                            initializer=_die_with_parent,
-                            initargs=(os.getpid(),),
-                        )
-                    return self._pool.submit(read_capture, str(path), document)
+                return self._process.submit(read_capture, str(path), document)
             except (RuntimeError, OSError):  # no second process here: read in this one
                 self._inline = True
         done: Future[list[Ocel]] = Future()
@@ -127,20 +119,7 @@ class CaptureReader:
         return done
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _die_with_parent(parent: int) -> None:
-    """In the reader process: end it as soon as the node that started it is gone (killed
-    with SIGKILL, say), so no reader outlives its node."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="keiretsu-parent-watch", daemon=True).start()
+        self._process.close()
 
 
 def read_capture(path: str, document: str) -> list[Ocel]:
