@@ -23,23 +23,77 @@ link in each direction is decided by the *sending* node's sharing policy, never 
 
 from __future__ import annotations
 
-import re
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-__all__ = ["DEFAULT_BASE_PORT", "NetworkError", "NetworkFile", "NodeSpec"]
+from pydantic import Field
+
+from keiretsu.model.config import ConfigModel, read_toml, validate
+
+__all__ = ["DEFAULT_BASE_PORT", "NetworkError", "NetworkFile", "NetworkToml", "NodeSpec"]
 
 DEFAULT_BASE_PORT = 8710
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_NETWORK_KEYS = frozenset({"name", "dir", "base_port", "host", "description"})
-_NODE_KEYS = frozenset({"name", "port", "store", "policy", "ingest", "partners", "description"})
+
+Name = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description="a name of letters, digits, '.', '_' or '-' (at most 63)",
+    ),
+]
+Port = Annotated[int, Field(ge=1, le=65535, description="a TCP port 1-65535")]
+FilePath = Annotated[str, Field(min_length=1, description="a path (relative to the network file)")]
 
 
 class NetworkError(ValueError):
     """A network file that cannot be used, or a network that cannot be started or reached;
     the message names the file and key (or the node) and what to do."""
+
+
+class NetworkTable(ConfigModel):
+    """``[network]``: the network's name, where its nodes live, the ports and address."""
+
+    name: Name
+    dir: FilePath | None = None
+    base_port: Port = DEFAULT_BASE_PORT
+    host: Annotated[
+        str, Field(min_length=1, description="an address to listen on, e.g. 127.0.0.1")
+    ] = "127.0.0.1"
+    description: Annotated[str, Field(description="text")] = ""
+
+
+class NodeTable(ConfigModel):
+    """One ``[[node]]``: a company's node, as written in the file."""
+
+    name: Name
+    port: Port | None = None
+    store: FilePath | None = None
+    policy: FilePath | None = None
+    ingest: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(
+            default_factory=list,
+            description="a list of strings: documents to capture at start, paths relative "
+            "to the network file",
+        ),
+    ]
+    partners: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(
+            default_factory=list,
+            description="a list of strings: the names of the nodes it is linked to",
+        ),
+    ]
+    description: Annotated[str, Field(description="text")] = ""
+
+
+class NetworkToml(ConfigModel):
+    """``network.toml`` as written (see the module docstring); :class:`NetworkFile` is what it
+    means, with paths resolved and links made two-way."""
+
+    network: Annotated[NetworkTable, Field(description="name, dir, base_port, host")]
+    node: Annotated[list[NodeTable], Field(min_length=1, description="at least one [[node]] table")]
 
 
 @dataclass(frozen=True)
@@ -110,85 +164,62 @@ class NetworkFile:
     def load(cls, path: str | Path, *, dir: str | Path | None = None) -> NetworkFile:
         """Read and check a network file; ``dir`` overrides its ``[network] dir``."""
         path = Path(path)
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise NetworkError(f"{path}: no such network file") from None
-        except OSError as exc:
-            raise NetworkError(f"{path}: cannot read it: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise NetworkError(f"{path}: not valid TOML: {exc}") from None
+        data = read_toml(path, error=NetworkError, missing="no such network file")
         return cls.from_dict(data, path=path, dir=dir)
 
     @classmethod
     def from_dict(
         cls, data: dict[str, Any], *, path: Path, dir: str | Path | None = None
     ) -> NetworkFile:
-        """A network from its parsed TOML; paths in it are relative to ``path``'s folder."""
+        """A network from its parsed TOML; paths in it are relative to ``path``'s folder.
+
+        The file's shape is :class:`NetworkToml`'s; then the network's own rules: one node per
+        name and per port, partners that are nodes of the network (not the node itself), and
+        the policy and ingest files present."""
+        written = validate(NetworkToml, data, source=path, error=NetworkError)
         base = path.resolve().parent
-        for key in data:
-            if key not in ("network", "node"):
-                raise NetworkError(
-                    f"{path}: key {key!r} at the top level: expected [network] and [[node]] tables"
-                )
-        net = data.get("network")
-        if not isinstance(net, dict):
-            raise NetworkError(f"{path}: missing the [network] table (name, dir, base_port)")
-        _unknown(path, "network", net, _NETWORK_KEYS)
-        name = _name(path, "network.name", net.get("name"))
-        host = net.get("host", "127.0.0.1")
-        if not isinstance(host, str) or not host:
-            raise NetworkError(f"{path}: key 'network.host': expected an address, got {host!r}")
-        base_port = _port(path, "network.base_port", net.get("base_port", DEFAULT_BASE_PORT))
+        net = written.network
         if dir is not None:
             folder = Path(dir).resolve()
-        elif "dir" in net:
-            folder = _path(path, base, "network.dir", net["dir"])
+        elif net.dir is not None:
+            folder = _resolve(base, net.dir)
         else:
-            folder = base / ".keiretsu" / f"network-{name}"
+            folder = base / ".keiretsu" / f"network-{net.name}"
 
-        raw_nodes = data.get("node", [])
-        if not isinstance(raw_nodes, list) or not raw_nodes:
-            raise NetworkError(f"{path}: expected at least one [[node]] table")
         nodes: list[NodeSpec] = []
         links: dict[str, set[str]] = {}
         seen_ports: dict[int, str] = {}
-        for i, raw in enumerate(raw_nodes):
-            at = f"node[{i}]"
-            if not isinstance(raw, dict):
-                raise NetworkError(f"{path}: {at}: expected a [[node]] table, got {raw!r}")
-            node_name = _name(path, f"{at}.name", raw.get("name"))
-            at = f"node[{i}] ({node_name})"
-            _unknown(path, at, raw, _NODE_KEYS)
-            if node_name in links:
-                raise NetworkError(f"{path}: {at}: key 'name': a second node called {node_name!r}")
-            port = _port(path, f"{at}.port", raw.get("port", base_port + i))
+        for i, raw in enumerate(written.node):
+            at = f"{path}: node[{i}] ({raw.name})"
+            if raw.name in links:
+                raise NetworkError(f"{at}: key 'name': a second node called {raw.name!r}")
+            port = raw.port if raw.port is not None else net.base_port + i
+            if not 1 <= port <= 65535:
+                raise NetworkError(
+                    f"{at}: key 'port': base_port + {i} = {port} is not a TCP port; "
+                    "give the node a port"
+                )
             if port in seen_ports:
                 raise NetworkError(
-                    f"{path}: {at}: key 'port': {port} is already the port of {seen_ports[port]!r}"
+                    f"{at}: key 'port': {port} is already the port of {seen_ports[port]!r}"
                 )
-            seen_ports[port] = node_name
+            seen_ports[port] = raw.name
             store = (
-                _path(path, base, f"{at}.store", raw["store"])
-                if "store" in raw
-                else folder / node_name / "twin.duckdb"
+                _resolve(base, raw.store)
+                if raw.store is not None
+                else folder / raw.name / "twin.duckdb"
             )
-            policy = _path(path, base, f"{at}.policy", raw["policy"]) if "policy" in raw else None
+            policy = _resolve(base, raw.policy) if raw.policy is not None else None
             if policy is not None and not policy.is_file():
-                raise NetworkError(f"{path}: {at}: key 'policy': no file {policy}")
-            ingest = tuple(
-                _path(path, base, f"{at}.ingest[{j}]", item)
-                for j, item in enumerate(_strings(path, f"{at}.ingest", raw.get("ingest", [])))
-            )
+                raise NetworkError(f"{at}: key 'policy': no file {policy}")
+            ingest = tuple(_resolve(base, item) for item in raw.ingest)
             for j, file in enumerate(ingest):
                 if not file.is_file():
-                    raise NetworkError(f"{path}: {at}: key 'ingest[{j}]': no file {file}")
-            partners = _strings(path, f"{at}.partners", raw.get("partners", []))
-            links[node_name] = set(partners)
+                    raise NetworkError(f"{at}: key 'ingest[{j}]': no file {file}")
+            links[raw.name] = set(raw.partners)
             nodes.append(
                 NodeSpec(
-                    name=node_name,
+                    name=raw.name,
                     port=port,
                     store=store,
                     policy=policy,
@@ -213,57 +244,16 @@ class NetworkFile:
             n: sorted(ps | {other for other, theirs in links.items() if n in theirs})
             for n, ps in links.items()
         }
-        nodes = [
-            NodeSpec(
-                name=n.name,
-                port=n.port,
-                store=n.store,
-                policy=n.policy,
-                ingest=n.ingest,
-                partners=tuple(both[n.name]),
-            )
-            for n in nodes
-        ]
         return cls(
             path=path.resolve(),
-            name=name,
+            name=net.name,
             dir=folder,
-            host=host,
-            base_port=base_port,
-            nodes=tuple(nodes),
+            host=net.host,
+            base_port=net.base_port,
+            nodes=tuple(replace(n, partners=tuple(both[n.name])) for n in nodes),
         )
 
 
-def _unknown(path: Path, at: str, table: dict[str, Any], allowed: frozenset[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            raise NetworkError(
-                f"{path}: {at}: unknown key {key!r} (expected one of {', '.join(sorted(allowed))})"
-            )
-
-
-def _name(path: Path, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise NetworkError(
-            f"{path}: key {key!r}: expected a name of letters, digits, '.', '_' or '-' "
-            f"(at most 63), got {value!r}"
-        )
-    return value
-
-
-def _port(path: Path, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise NetworkError(f"{path}: key {key!r}: expected a TCP port 1-65535, got {value!r}")
-    return value
-
-
-def _strings(path: Path, key: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise NetworkError(f"{path}: key {key!r}: expected a list of strings, got {value!r}")
-    return list(value)
-
-
-def _path(path: Path, base: Path, key: str, value: Any) -> Path:
-    if not isinstance(value, str) or not value:
-        raise NetworkError(f"{path}: key {key!r}: expected a path, got {value!r}")
-    return (base / Path(value).expanduser()).resolve()
+def _resolve(base: Path, written: str) -> Path:
+    """A path of the file, relative to its folder (``~`` expanded)."""
+    return (base / Path(written).expanduser()).resolve()

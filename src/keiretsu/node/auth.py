@@ -26,17 +26,18 @@ import re
 import secrets
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 import tomli_w
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import Field
 
+from keiretsu.model.config import ConfigModel, read_toml, validate
 from keiretsu.node.identity import Identity, fingerprint
 
 NODE_TOKEN_TTL = 30
@@ -667,16 +668,33 @@ class AuditLog:
 TOKEN_PREFIX = "kt_"
 
 
-@dataclass(frozen=True)
-class _TokenRecord:
-    """One line of ``tokens.toml``: who the token is for, its SHA-256 (hex), when made."""
-
-    label: str
-    sha256: str
-    created: str
-
-
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
+_LABEL_EXPECTED = (
+    "1-64 characters of letters, digits, space, '.', '_', '@' or '-', starting with a letter or "
+    "digit"
+)
+
+
+class _TokenRecord(ConfigModel):
+    """One ``[[token]]`` of ``tokens.toml``: who the token is for, its SHA-256 (hex), when
+    made."""
+
+    label: Annotated[str, Field(pattern=f"^{_LABEL.pattern}$", description=_LABEL_EXPECTED)]
+    sha256: Annotated[
+        str, Field(pattern="^[0-9a-f]{64}$", description="the token's SHA-256, 64 hex digits")
+    ]
+    created: Annotated[
+        str, Field(min_length=1, description="when it was made, e.g. 2025-06-02T09:00:00Z")
+    ]
+
+
+class _TokensFile(ConfigModel):
+    """``tokens.toml``: the local users' tokens (hashes only)."""
+
+    token: Annotated[
+        list[_TokenRecord],
+        Field(default_factory=list, description="[[token]] tables (label, sha256, created)"),
+    ]
 
 
 class TokenStore:
@@ -695,10 +713,7 @@ class TokenStore:
     def create(self, label: str) -> str:
         """A new token for ``label``; returns the secret (``kt_...``), the only time it is seen."""
         if not isinstance(label, str) or not _LABEL.fullmatch(label):
-            raise ValueError(
-                f"{label!r} is not a token label: expected 1-64 characters of letters, digits, "
-                "space, '.', '_', '@' or '-', starting with a letter or digit"
-            )
+            raise ValueError(f"{label!r} is not a token label: expected {_LABEL_EXPECTED}")
         secret = TOKEN_PREFIX + _b64(secrets.token_bytes(32))
         with self._lock:
             entries = self._entries()
@@ -745,19 +760,9 @@ class TokenStore:
             return []
         stamp = (st.st_mtime_ns, st.st_size)
         if self._cache[0] != stamp:
-            with self.path.open("rb") as fh:
-                try:
-                    data = tomllib.load(fh)
-                except tomllib.TOMLDecodeError as exc:
-                    raise ValueError(f"{self.path}: not valid TOML ({exc})") from exc
-            entries = []
-            for i, entry in enumerate(data.get("token", [])):
-                if not all(isinstance(entry.get(k), str) for k in ("label", "sha256", "created")):
-                    raise ValueError(
-                        f"{self.path}: token #{i + 1} needs text keys label, sha256, created"
-                    )
-                entries.append(_TokenRecord(entry["label"], entry["sha256"], entry["created"]))
-            self._cache = (stamp, entries)
+            data = read_toml(self.path, error=ValueError)
+            written = validate(_TokensFile, data, source=self.path, error=ValueError, label="label")
+            self._cache = (stamp, list(written.token))
         return list(self._cache[1])
 
     def _save(self, entries: list[_TokenRecord]) -> None:
@@ -765,7 +770,7 @@ class TokenStore:
         temp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(tomli_w.dumps({"token": [asdict(e) for e in entries]}).encode("utf-8"))
+            fh.write(tomli_w.dumps({"token": [e.model_dump() for e in entries]}).encode("utf-8"))
         os.replace(temp, self.path)
         self._cache = (None, [])
 

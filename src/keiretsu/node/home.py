@@ -21,14 +21,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tomli_w
+from pydantic import AfterValidator, Field
 
-from keiretsu.node.identity import Identity, PartnerKey, parse_public_key
+from keiretsu.model.config import ConfigModel, read_toml, validate
+from keiretsu.node.identity import Identity, NodeName, PartnerKey, parse_public_key
 
 DEFAULT_PORT = 8700
 
@@ -43,16 +43,8 @@ def home_for(store: str | Path) -> Path:
     return path.with_name(path.stem + ".node")
 
 
-@dataclass(frozen=True)
-class NodeConfig:
-    """``node.toml``: the node's name, the URL its partners reach it at, its store."""
-
-    name: str
-    url: str
-    store: Path
-
-
 _URL = re.compile(r"^https?://[^\s/]+(:\d+)?(/.*)?$")
+_URL_EXPECTED = "an http(s) URL, e.g. http://127.0.0.1:8701"
 
 
 def check_url(url: str) -> str:
@@ -60,6 +52,50 @@ def check_url(url: str) -> str:
     if not _URL.match(url):
         raise NodeError(f"{url!r} is not an http(s) URL (expected e.g. http://127.0.0.1:8701)")
     return url.rstrip("/")
+
+
+Url = Annotated[
+    str,
+    Field(pattern=_URL.pattern, description=_URL_EXPECTED),
+    AfterValidator(lambda url: url.rstrip("/")),
+]
+"""A node's URL, ``http(s)://host[:port]``, kept without a trailing slash."""
+
+
+def _public_key_text(text: str) -> str:
+    parse_public_key(text)  # refuses what is not an Ed25519 key, saying why
+    return text.strip()
+
+
+class NodeConfig(ConfigModel):
+    """``node.toml``: the node's name, the URL its partners reach it at, its store."""
+
+    name: NodeName
+    url: Url
+    store: Annotated[
+        Path, Field(strict=False, description="the path of the node's store (a DuckDB file)")
+    ]
+
+
+class PartnerEntry(ConfigModel):
+    """One ``[[partner]]`` of ``partners.toml``, as ``keiretsu node partner add`` writes it."""
+
+    name: NodeName
+    url: Url
+    public_key: Annotated[
+        str,
+        Field(description="the partner's public key, 'ed25519:' and its key in base64url"),
+        AfterValidator(_public_key_text),
+    ]
+
+
+class PartnersFile(ConfigModel):
+    """``partners.toml``: every partner this node talks to."""
+
+    partner: Annotated[
+        list[PartnerEntry],
+        Field(default_factory=list, description="[[partner]] tables (name, url, public_key)"),
+    ]
 
 
 class NodeHome:
@@ -133,11 +169,9 @@ class NodeHome:
         return home
 
     def config(self) -> NodeConfig:
+        """``node.toml``, checked: a clear error naming the file and key if it is not right."""
         data = _read_toml(self.config_path)
-        try:
-            return NodeConfig(name=data["name"], url=data["url"], store=Path(data["store"]))
-        except KeyError as exc:
-            raise NodeError(f"{self.config_path}: missing key {exc.args[0]!r}") from exc
+        return validate(NodeConfig, data, source=self.config_path, error=NodeError)
 
     def set_url(self, url: str) -> None:
         data = _read_toml(self.config_path)
@@ -156,20 +190,11 @@ class NodeHome:
         if not self.partners_path.exists():
             return {}
         data = _read_toml(self.partners_path)
-        found: dict[str, PartnerKey] = {}
-        for i, entry in enumerate(data.get("partner", [])):
-            where = f"{self.partners_path}: partner #{i + 1}"
-            try:
-                name, url, key = entry["name"], entry["url"], entry["public_key"]
-            except KeyError as exc:
-                raise NodeError(f"{where}: missing key {exc.args[0]!r}") from exc
-            try:
-                found[name] = PartnerKey(
-                    name=name, url=check_url(url), public_key=parse_public_key(key)
-                )
-            except ValueError as exc:
-                raise NodeError(f"{where} ({name}): {exc}") from exc
-        return found
+        written = validate(PartnersFile, data, source=self.partners_path, error=NodeError)
+        return {
+            p.name: PartnerKey(name=p.name, url=p.url, public_key=parse_public_key(p.public_key))
+            for p in written.partner
+        }
 
     def add_partner(self, name: str, url: str, public_key: str) -> PartnerKey:
         """Add (or update) a partner; returns it. The key text is checked first."""
@@ -204,13 +229,7 @@ def create_node(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise NodeError(f"{path}: missing") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise NodeError(f"{path}: not valid TOML: {exc}") from exc
+    return read_toml(path, error=NodeError)
 
 
 def _write_secret(path: Path, data: bytes) -> None:

@@ -27,11 +27,15 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import tomli_w
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import AfterValidator, Field
+
+from keiretsu.model.config import ConfigModel, validate
 
 IDENTITY_FILE = "identity.toml"
 """The node's name and public key, in its home."""
@@ -61,6 +65,14 @@ def check_node_name(name: str) -> str:
             "or '-', starting with a letter or digit (e.g. 'acme-plant-1')"
         )
     return name
+
+
+NodeName = Annotated[
+    str,
+    Field(description="a node name: 1-63 characters of a-z, 0-9, '.', '_' or '-'"),
+    AfterValidator(check_node_name),
+]
+"""A node's name in a configuration file, checked as :func:`check_node_name` does."""
 
 
 def _raw(public_key: Ed25519PublicKey) -> bytes:
@@ -194,26 +206,32 @@ class Identity:
                 f"{key_path}: the private key is readable by other users (mode "
                 f"{stat.S_IMODE(mode):o}); run `chmod 600 {key_path}`"
             )
-        name, text = info.get("name"), info.get("public_key")
-        if not isinstance(name, str) or not isinstance(text, str):
-            raise IdentityError(f"{info_path}: expected text keys 'name' and 'public_key'")
+        written = validate(IdentityFile, info, source=info_path, error=IdentityError)
         try:
             key = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise IdentityError(f"{key_path}: not an unencrypted PEM private key ({exc})") from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise IdentityError(f"{key_path}: expected an Ed25519 key, found {type(key).__name__}")
+        identity = cls(name=written.name, private_key=key)
         try:
-            identity = cls(name=name, private_key=key)
-            stated = parse_public_key(text)
+            stated = parse_public_key(written.public_key)
         except IdentityError as exc:
-            raise IdentityError(f"{info_path}: {exc}") from exc
+            raise IdentityError(f"{info_path}: key 'public_key': {exc}") from exc
         if _raw(stated) != _raw(identity.public_key):
             raise IdentityError(
                 f"{info_path}: public_key does not belong to the private key in {key_path} "
                 "(were the files copied from two different nodes?)"
             )
         return identity
+
+
+class IdentityFile(ConfigModel):
+    """``identity.toml``: the node's name and public key, as :meth:`Identity.save` writes
+    them (the private key is in ``identity.key``)."""
+
+    name: NodeName
+    public_key: Annotated[str, Field(description="the node's public key, 'ed25519:' and base64url")]
 
 
 @dataclass(frozen=True)
