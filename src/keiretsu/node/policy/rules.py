@@ -1,0 +1,163 @@
+"""What one access rule of a sharing policy says.
+
+A rule follows the access rules of the Asset Administration Shell security specification
+(IDTA-01004): **subjects** (the partners it speaks of, or ``*``), **rights** (the channel:
+``read`` covers every one, or ``query``, ``push``, ``subscribe``), **objects** (which events:
+event type / bizStep, EPCIS event type, object types touched, locations, a time window), a
+**condition** over the event's attributes (``when``), and — for a permit rule — what goes with
+each event it lets out and under which names, or, for an aggregate rule, which daily total it
+contributes to. How rules are read from ``policy.toml`` is :mod:`.loading`; which events a rule
+matches, :mod:`.matching`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from keiretsu.model.cbv import BIZ_STEPS
+
+__all__ = [
+    "DEMAND_STEPS",
+    "EFFECTS",
+    "MEASURES",
+    "RIGHTS",
+    "SHARES",
+    "STOCK_IN",
+    "STOCK_OUT",
+    "Condition",
+    "Rule",
+    "bare_step",
+    "glob_any",
+    "glob_regex",
+]
+
+RIGHTS = ("read", "query", "push", "subscribe")
+"""The channels events leave by. ``read`` in a rule grants all of them; a rule with ``push``
+only lets events be pushed, not queried."""
+
+EFFECTS = ("permit", "deny")
+SHARES = ("events", "aggregate")
+MEASURES = ("daily_demand", "net_stock_change")
+"""What an aggregate rule shares: the daily quantity per product leaving to customers, or the
+daily net change of stock per product and location."""
+
+DEMAND_STEPS = ("shipping", "retail_selling")
+"""The bizSteps a ``daily_demand`` rule counts when it names no event types itself."""
+STOCK_IN = ("receiving", "commissioning", "accepting")
+"""bizSteps that add stock at a location (``net_stock_change``)."""
+STOCK_OUT = ("shipping", "retail_selling", "destroying", "decommissioning", "dispensing")
+"""bizSteps that take stock away from a location (``net_stock_change``)."""
+
+_CBV_STEP_PREFIXES = BIZ_STEPS.spellings
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test on one event attribute: ``{attribute = "disposition", in = ["in_transit"]}``.
+
+    ``op`` is one of ``equals``, ``in``, ``not_in``, ``matches`` (a regular expression that
+    must match the whole value, RE2 syntax), ``ge``, ``gt``, ``le``, ``lt`` (against a number,
+    or a date-time for time values) and ``exists`` (true or false). Values are compared as the
+    text the twin keeps (``20``, ``true``, ``2026-11-02T00:00:00Z``); ``ge``… read the text as a
+    number or a time. An event without the attribute, or whose value is not a number (time) for
+    a comparison, cannot be evaluated: the rule does not permit it.
+    """
+
+    attribute: str
+    op: str
+    texts: tuple[str, ...] = ()
+    number: float | None = None
+    instant: datetime | None = None
+    exists: bool = True
+
+    def describe(self) -> str:
+        """The condition as a person reads it."""
+        if self.op == "exists":
+            return f"{self.attribute!r} {'present' if self.exists else 'absent'}"
+        if self.op in ("ge", "gt", "le", "lt"):
+            sign = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[self.op]
+            bound = self.number if self.number is not None else self.instant
+            return f"{self.attribute!r} {sign} {bound}"
+        if self.op == "equals":
+            return f"{self.attribute!r} = {self.texts[0]!r}"
+        if self.op == "matches":
+            return f"{self.attribute!r} matches {self.texts[0]!r}"
+        return f"{self.attribute!r} {self.op.replace('_', ' ')} {list(self.texts)}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One access rule: who (subjects), by which channel (rights), which events (the filters,
+    each narrowing; ``None`` = not filtered), under which condition (``when``, all must hold),
+    and — for a permit rule — what goes with each event and under which names.
+
+    Names in ``keep_attributes`` … and ``pseudonymise_ids`` may hold ``*`` wildcards.
+    """
+
+    id: str
+    effect: str
+    subjects: tuple[str, ...]
+    rights: tuple[str, ...] = ("read",)
+    share: str = "events"
+    measure: str | None = None
+    description: str = ""
+    event_types: tuple[str, ...] | None = None
+    biz_steps: tuple[str, ...] | None = None
+    epcis_event_types: tuple[str, ...] | None = None
+    object_types: tuple[str, ...] | None = None
+    locations: tuple[str, ...] | None = None
+    time_from: datetime | None = None
+    time_until: datetime | None = None
+    when: tuple[Condition, ...] = ()
+    keep_attributes: tuple[str, ...] = ()
+    remove_attributes: tuple[str, ...] = ()
+    share_objects: tuple[str, ...] = ()
+    keep_object_attributes: tuple[str, ...] = ()
+    remove_object_attributes: tuple[str, ...] = ()
+    pseudonymise: tuple[str, ...] = ()
+    pseudonymise_ids: tuple[str, ...] = ()
+    pseudonymise_event_ids: bool = False
+
+    def names(self, partner: str) -> bool:
+        """Whether this rule speaks of ``partner`` (by name or ``*``)."""
+        return partner in self.subjects or "*" in self.subjects
+
+    def grants(self, right: str) -> bool:
+        """Whether this rule covers ``right`` (``read`` covers every channel)."""
+        return right in self.rights or "read" in self.rights
+
+    def keeps_attribute(self, name: str) -> bool:
+        """Whether an event attribute of this name goes with the events this rule permits."""
+        return glob_any(self.keep_attributes, name) and not glob_any(self.remove_attributes, name)
+
+    def keeps_object_attribute(self, name: str) -> bool:
+        """Whether an object attribute of this name goes with the objects this rule shares."""
+        return glob_any(self.keep_object_attributes, name) and not glob_any(
+            self.remove_object_attributes, name
+        )
+
+    def shares_object_type(self, object_type: str) -> bool:
+        """Whether relations to (and objects of) this type go with the events it permits."""
+        return "*" in self.share_objects or object_type in self.share_objects
+
+
+def glob_regex(pattern: str) -> str:
+    """``*`` wildcard text → an anchored regular expression (Python ``re`` and RE2 alike)."""
+    return "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+def glob_any(patterns: Sequence[str], name: str) -> bool:
+    """Whether ``name`` fits one of the ``*`` wildcard ``patterns``."""
+    return any(re.fullmatch(glob_regex(p)[1:-1], name, re.DOTALL) for p in patterns)
+
+
+def bare_step(step: str) -> str:
+    """A bizStep as its bare CBV word (``shipping``), whichever spelling was written (URN,
+    GS1 Web URI, ``cbv:``); a bizStep of another vocabulary as written."""
+    for prefix in _CBV_STEP_PREFIXES:
+        if step.startswith(prefix):
+            return step[len(prefix) :]
+    return step
