@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,36 @@ def test_lead_and_value_added_time_on_the_xes_running_example(running_example_xe
         assert rows[case]["lead_seconds"] == lead
         assert rows[case]["processing_seconds"] == value_added
         assert rows[case]["waiting_seconds"] == lead - value_added
+
+
+def test_the_objects_at_a_glance_are_the_medians_and_means_of_the_file(
+    running_example_xes: Path,
+) -> None:
+    """What the report's "where time goes" panel prints: computed by the view, equal to the
+    median and means of the lead and value-added times read from the XES file itself."""
+    cases = xes_case_times(LOGS / "running-example.xes")
+    marked = {"examine casually", "examine thoroughly", "decide"}
+    leads, added = [], []
+    for events in cases.values():
+        ordered = sorted(events, key=lambda e: e[0])
+        leads.append((ordered[-1][0] - ordered[0][0]).total_seconds())
+        added.append(
+            sum(
+                (b[0] - a[0]).total_seconds()
+                for a, b in itertools.pairwise(ordered)
+                if b[1] in marked
+            )
+        )
+    glance = object_times(Log.open(running_example_xes), "case", value_adding=marked).meta
+    assert glance["objects"] == len(cases) == 6
+    assert glance["lead_seconds_median"] == pytest.approx(statistics.median(leads))
+    assert glance["lead_seconds_mean"] == pytest.approx(statistics.fmean(leads))
+    assert glance["processing_seconds_mean"] == pytest.approx(statistics.fmean(added))
+    efficiency = [a / lead for a, lead in zip(added, leads, strict=True) if lead > 0]
+    assert glance["flow_efficiency_mean"] == pytest.approx(statistics.fmean(efficiency))
+    unknown = object_times(Log.open(running_example_xes), "case").meta
+    assert unknown["processing_seconds_mean"] is None  # not measurable, not 0
+    assert unknown["flow_efficiency_mean"] is None
 
 
 def fifo_processing(log: Log) -> dict[str, float]:

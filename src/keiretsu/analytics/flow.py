@@ -250,12 +250,38 @@ def object_times(
             ibis.null("float64"),
         ),
     ).order_by("object_id")
-    return View(
-        "object_times",
-        utc_times(log.execute(result)),
-        tuple(notes),
-        {"object_type": object_type, "processing_rule": rule if processing is not None else None},
-    )
+    table = utc_times(log.execute(result))
+    meta: dict[str, object] = {
+        "object_type": object_type,
+        "processing_rule": rule if processing is not None else None,
+        **_at_a_glance(table),
+    }
+    return View("object_times", table, tuple(notes), meta)
+
+
+def _at_a_glance(table: pa.Table) -> dict[str, object]:
+    """The objects of :func:`object_times` in a few figures: how many (``objects``), the
+    median and mean lead time (``lead_seconds_median``, ``lead_seconds_mean``), the mean
+    processing time (``processing_seconds_mean``) and the mean flow efficiency
+    (``flow_efficiency_mean``, 0 to 1) — each over the objects where it is known, None where
+    no object has it. The median is exact (the middle value; of two, their mean)."""
+
+    def known(column: str) -> pa.ChunkedArray | None:
+        values = table.column(column).drop_null()
+        return values if len(values) else None
+
+    lead = known("lead_seconds")
+    processing = known("processing_seconds")
+    efficiency = known("flow_efficiency")
+    return {
+        "objects": table.num_rows,
+        "lead_seconds_median": (
+            pc.quantile(lead, q=0.5, interpolation="linear")[0].as_py() if lead else None
+        ),
+        "lead_seconds_mean": pc.mean(lead).as_py() if lead else None,
+        "processing_seconds_mean": pc.mean(processing).as_py() if processing else None,
+        "flow_efficiency_mean": pc.mean(efficiency).as_py() if efficiency else None,
+    }
 
 
 # --- step_stats -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ each with the few rows worth reading and the notes that say how it was computed.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,17 +83,14 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
     yield t
 
     # where time goes
-    times = v["object_times"].to_pylist()
-    lead = [r["lead_seconds"] for r in times if r["lead_seconds"] is not None]
-    eff = [r["flow_efficiency"] for r in times if r["flow_efficiency"] is not None]
-    proc = [r["processing_seconds"] for r in times if r["processing_seconds"] is not None]
+    glance = v["object_times"].meta
     summary = Table.grid(padding=(0, 2))
-    summary.add_row("objects", f"{len(times):,}")
-    if lead:
-        summary.add_row("lead time, median", duration(statistics.median(lead)))
-        summary.add_row("lead time, mean", duration(statistics.fmean(lead)))
-    summary.add_row("processing time, mean", duration(statistics.fmean(proc)) if proc else "—")
-    summary.add_row("flow efficiency, mean", _pct(statistics.fmean(eff)) if eff else "—")
+    summary.add_row("objects", f"{glance['objects']:,}")
+    if glance["lead_seconds_median"] is not None:
+        summary.add_row("lead time, median", duration(glance["lead_seconds_median"]))
+        summary.add_row("lead time, mean", duration(glance["lead_seconds_mean"]))
+    summary.add_row("processing time, mean", duration(glance["processing_seconds_mean"]))
+    summary.add_row("flow efficiency, mean", _pct(glance["flow_efficiency_mean"]))
     yield Panel(
         Group(summary, Text(_notes(v["object_times"], 3) or "", style="dim")),
         title=f"Where time goes — {followed}",
