@@ -1,4 +1,5 @@
-"""A DuckDB query's result as one Arrow table — the form every room hands tables on in.
+"""A DuckDB query's result as one Arrow table — the form every room hands tables on in — or
+as Python rows.
 
 The store, the node's query engine, the partners' views and the twin's notebook API all read
 rows out of the node's DuckDB file and pass them on as :class:`pyarrow.Table` (the OCEL 2.0
@@ -15,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-__all__ = ["arrow_table"]
+__all__ = ["arrow_table", "rows"]
 
 
 def arrow_table(
@@ -32,3 +33,13 @@ def arrow_table(
         table = table.read_all()
     result: pa.Table = table
     return result
+
+
+def rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+) -> list[Any]:
+    """Run a statement and fetch all its rows as Python tuples (leaves no unfinished result
+    behind on the connection)."""
+    if params:
+        return con.execute(sql, list(params)).fetchall()
+    return con.execute(sql).fetchall()

@@ -1,0 +1,677 @@
+"""Accepting a document into the store: whole or not at all, each event once.
+
+A document — a capture, a partner's push, a file — is stored whole or not at all. Its events
+are written in batches (so memory stays bounded however large it is), each row tagged with the
+document's ``ingest_id``, and stay invisible (the ``ocel_*`` views show accepted documents
+only) while the document's line in the ingest log says ``pending``. The last transaction
+updates the traces (:mod:`keiretsu.store.traces`), owes the document to partners (the
+outbox) and flips the line to ``accepted``; a refusal deletes the rows again and logs why; a
+crash leaves ``pending``, cleaned up the next time the store is opened for writing.
+
+Ingest is idempotent by event id: an event whose id the store already holds is counted as
+*known* and not stored again — except that an EPCIS error declaration arriving later for the
+same event id marks the stored event as corrected (:data:`CORRECTION_PREFIX`). An object is
+typed by the first document that names it; its attribute values and links are added as they
+come, each once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keiretsu.model import DocumentError, Ocel, Problem
+from keiretsu.store.arrow import arrow_table, rows
+from keiretsu.store.received import check_own_ids
+from keiretsu.store.schema import DATA_TABLES
+from keiretsu.store.traces import PASS_ROWS, update_steps
+
+__all__ = ["CORRECTION_PREFIX", "IngestMixin", "IngestReport", "ReadDocument"]
+
+CORRECTION_PREFIX = "errorDeclaration"
+"""Event attributes whose names start with this mark an EPCIS error declaration (a correction)."""
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did: how many events were read, new, already known, corrected."""
+
+    document: str
+    format: str | None
+    status: str
+    """``accepted`` or ``refused``."""
+    ingest_id: int | None = None
+    events_read: int = 0
+    events_new: int = 0
+    events_known: int = 0
+    events_corrected: int = 0
+    objects_new: int = 0
+    seconds: float = 0.0
+    problem: dict[str, Any] | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        """Ingest rate over the whole document (events read / wall-clock seconds)."""
+        return self.events_read / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class ReadDocument:
+    """A document already read whole into OCEL batches, waiting to be stored
+    (:meth:`Store.ingest_group`)."""
+
+    batches: list[Ocel]
+    document: str
+    format: str | None = None
+    source: str = "local"
+    sha256: str | None = None
+    size_bytes: int | None = None
+    outbox: Sequence[str] = ()
+
+    @property
+    def num_events(self) -> int:
+        return sum(b.num_events for b in self.batches)
+
+
+def _first_per_id(table: pa.Table, column: str) -> pa.Table:
+    """Keep the first row for each value of ``column`` (de-duplicates ids inside one batch)."""
+    if table.num_rows == 0:
+        return table
+    ids = table.column(column)
+    if pc.count_distinct(ids).as_py() == table.num_rows:
+        return table
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    firsts = indexed.group_by(column, use_threads=False).aggregate([("__row", "min")])
+    keep = pc.sort_indices(firsts.column("__row_min"))
+    first_rows = pc.take(firsts.column("__row_min"), keep)
+    return table.take(first_rows)
+
+
+class IngestMixin:
+    """The ingest part of :class:`~keiretsu.store.Store` (its methods are the store's)."""
+
+    con: duckdb.DuckDBPyConnection
+    ingest_memory_limit: str | None
+
+    COMMIT_ROWS = 1_000_000
+    """Rows (over all tables) written per transaction during a large ingest."""
+
+    STEP_ROWS = PASS_ROWS
+    """New trace rows (object, event) recomputed per pass when a document is accepted."""
+
+    def ingest(
+        self,
+        batches: Iterable[Ocel],
+        *,
+        document: str,
+        format: str | None = None,
+        source: str = "local",
+        sha256: str | None = None,
+        size_bytes: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        outbox: Sequence[str] = (),
+    ) -> IngestReport:
+        """Store a whole document given as a stream of batches, or none of it.
+
+        ``document`` names it in the ingest log and in errors; ``source`` says who sent it
+        (``local`` for a file, a partner's name for a shared document). ``progress`` is called
+        with the number of events read so far after each batch. ``outbox`` names the partners
+        the document's new events are owed to: their outbox rows are written in the same
+        transaction that accepts it (see :meth:`outbox_pending`).
+
+        Returns the :class:`IngestReport`. A refused document raises :class:`DocumentError`
+        (after logging the refusal); nothing of it is stored.
+        """
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        report = IngestReport(document=document, format=format, status="accepted")
+        con = self.con
+        # The document's rows are committed batch by batch (so memory stays bounded however
+        # large it is), each tagged with this ingest's id, and stay invisible (``ocel_*`` views)
+        # while its ingest_log line says 'pending'. The last transaction flips it to
+        # 'accepted'; a refusal deletes the rows again; a crash leaves 'pending', cleaned up
+        # the next time the store is opened for writing.
+        ingest_id = self._begin(report, started, source, sha256, size_bytes)
+        in_transaction = False
+        restore = self._ingest_settings()
+        try:
+            event_types = self._load_types("event_type")
+            object_types = self._load_types("object_type")
+            changed_event_types: set[str] = set()
+            changed_object_types: set[str] = set()
+            # Commit every COMMIT_ROWS rows or so: enough for DuckDB to write whole row groups
+            # straight into the file (not through the WAL and again at checkpoint), few enough
+            # to keep memory bounded.
+            pending_rows = 0
+            for batch in batches:
+                if not in_transaction:
+                    con.execute("BEGIN TRANSACTION")
+                    in_transaction = True
+                try:
+                    if source == "local":
+                        check_own_ids(batch, document)
+                    self._ingest_batch(batch, ingest_id, report)
+                    pending_rows += sum(t.num_rows for t in batch.tables().values())
+                    if pending_rows >= self.COMMIT_ROWS:
+                        con.execute("COMMIT")
+                        in_transaction = False
+                        pending_rows = 0
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    in_transaction = False
+                    raise
+                changed_event_types |= _merge_types(event_types, batch.event_types)
+                changed_object_types |= _merge_types(object_types, batch.object_types)
+                if progress is not None:
+                    progress(report.events_read)
+            report.seconds = time.perf_counter() - t0
+            if not in_transaction:
+                con.execute("BEGIN TRANSACTION")
+                in_transaction = True
+            try:
+                self._save_types("event_type", event_types, changed_event_types)
+                self._save_types("object_type", object_types, changed_object_types)
+                # the traces' update runs within the ingest's memory bounds: passes of STEP_ROWS
+                # rows, one thread (a second one's sort buffers, and the allocator's arenas under
+                # a loaded machine, took a 1M-event document's writer past 1 GiB)
+                if report.events_new:
+                    self.update_steps(ingest_id)
+                # a document that only corrects earlier events is owed to partners too
+                if outbox and (report.events_new or report.events_corrected):
+                    con.executemany(
+                        "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
+                        [[ingest_id, partner, started] for partner in sorted(set(outbox))],
+                    )
+                self._finish(report, "accepted")
+                con.execute("COMMIT")
+                in_transaction = False
+            except BaseException:
+                con.execute("ROLLBACK")
+                in_transaction = False
+                raise
+        except BaseException as exc:
+            if in_transaction:  # the reader refused the document between two batches
+                con.execute("ROLLBACK")
+            report.status = "refused"
+            report.seconds = time.perf_counter() - t0
+            if isinstance(exc, DocumentError):
+                exc.with_document(document)
+                report.problem = exc.to_dict()
+            else:
+                report.problem = Problem(
+                    title="Ingest failed" if isinstance(exc, Exception) else "Ingest interrupted",
+                    detail=f"{type(exc).__name__}: {exc}",
+                    type="ingest-failed",
+                    document=document,
+                    status=500,
+                ).to_dict()
+            report.events_new = report.events_known = report.events_corrected = 0
+            report.objects_new = 0
+            self._discard(ingest_id, report)
+            raise
+        finally:
+            restore()
+        return report
+
+    def _ingest_settings(self) -> Callable[[], None]:
+        """Set DuckDB up for ingest; returns what puts the settings back (for analysis)."""
+        con = self.con
+        # Ingest only appends: DuckDB's cache of the file's blocks need not grow with it, so a
+        # large document is written in bounded memory.
+        saved_limit = None
+        if self.ingest_memory_limit:
+            saved_limit = rows(con, "SELECT current_setting('memory_limit')")[0][0]
+            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
+        # Appending small batches gains nothing from DuckDB's second thread, and the reader
+        # process (or the parser in this one) needs that core: one thread while ingesting.
+        saved_threads = rows(con, "SELECT current_setting('threads')")[0][0]
+        con.execute("SET threads = 1")
+
+        def restore() -> None:
+            if saved_limit is not None:
+                con.execute(f"SET memory_limit = '{saved_limit}'")
+            con.execute(f"SET threads = {int(saved_threads)}")
+
+        return restore
+
+    def ingest_group(self, documents: Sequence[ReadDocument]) -> list[IngestReport]:
+        """Store several documents, each already read whole (so none can be refused half-way),
+        in one transaction: one commit and one update of the traces for all of them — what a
+        node does with the captures that queued up while it was busy. Each document is still
+        its own ingest, with its own log line, report and outbox rows.
+
+        All of them are stored, or (should the store fail) none: the caller then stores them
+        one by one with :meth:`ingest`.
+        """
+        con = self.con
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        restore = self._ingest_settings()
+        reports: list[IngestReport] = []
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                event_types = self._load_types("event_type")
+                object_types = self._load_types("object_type")
+                changed_e: set[str] = set()
+                changed_o: set[str] = set()
+                for doc in documents:
+                    report = IngestReport(
+                        document=doc.document, format=doc.format, status="accepted"
+                    )
+                    ingest_id = self._begin(
+                        report, started, doc.source, doc.sha256, doc.size_bytes, commit=False
+                    )
+                    for batch in doc.batches:
+                        if doc.source == "local":
+                            check_own_ids(batch, doc.document)
+                        self._ingest_batch(batch, ingest_id, report)
+                        changed_e |= _merge_types(event_types, batch.event_types)
+                        changed_o |= _merge_types(object_types, batch.object_types)
+                    reports.append(report)
+                self._save_types("event_type", event_types, changed_e)
+                self._save_types("object_type", object_types, changed_o)
+                fresh = [r.ingest_id for r in reports if r.events_new and r.ingest_id is not None]
+                if fresh:
+                    self.update_steps(fresh)
+                seconds = time.perf_counter() - t0
+                for doc, report in zip(documents, reports, strict=True):
+                    report.seconds = seconds
+                    if doc.outbox and (report.events_new or report.events_corrected):
+                        con.executemany(
+                            "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
+                            [[report.ingest_id, p, started] for p in sorted(set(doc.outbox))],
+                        )
+                    self._finish(report, "accepted")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            restore()
+        return reports
+
+    def _begin(
+        self,
+        report: IngestReport,
+        started: datetime,
+        source: str,
+        sha256: str | None,
+        size_bytes: int | None,
+        *,
+        commit: bool = True,
+    ) -> int:
+        """Open the ingest: a 'pending' line in the ingest log, committed (unless ``commit``
+        is false: inside the caller's transaction); returns its id."""
+        con = self.con
+        if commit:
+            con.execute("BEGIN TRANSACTION")
+        ingest_id = int(rows(con, "SELECT nextval('ingest_seq')")[0][0])
+        report.ingest_id = ingest_id
+        con.execute(
+            "INSERT INTO ingest_log "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0, 0, 0, NULL)",
+            [
+                ingest_id,
+                report.document,
+                report.format,
+                source,
+                sha256,
+                size_bytes,
+                started,
+                started,
+            ],
+        )
+        if commit:
+            con.execute("COMMIT")
+        return ingest_id
+
+    def _finish(self, report: IngestReport, status: str) -> None:
+        """Write the ingest's outcome on its log line (inside the caller's transaction)."""
+        self.con.execute(
+            """
+            UPDATE ingest_log SET status = ?, finished_at = ?, events_read = ?, events_new = ?,
+                events_known = ?, events_corrected = ?, objects_new = ?, problem = ?
+            WHERE ingest_id = ?
+            """,
+            [
+                status,
+                datetime.now(UTC),
+                report.events_read,
+                report.events_new,
+                report.events_known,
+                report.events_corrected,
+                report.objects_new,
+                json.dumps(report.problem) if report.problem else None,
+                report.ingest_id,
+            ],
+        )
+
+    def _discard(self, ingest_id: int, report: IngestReport) -> None:
+        """Delete every row the ingest wrote and log why it was refused, in one transaction."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        for table in DATA_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [ingest_id])
+        self._finish(report, report.status)
+        con.execute("COMMIT")
+
+    def _recover(self) -> None:
+        """Discard the rows of ingests a crash interrupted (their log line still says
+        'pending'): the store is back to whole documents only."""
+        for row in rows(
+            self.con, "SELECT ingest_id, document, format FROM ingest_log WHERE status = 'pending'"
+        ):
+            report = IngestReport(
+                document=row[1],
+                format=row[2],
+                status="interrupted",
+                ingest_id=int(row[0]),
+                problem=Problem(
+                    title="Ingest interrupted",
+                    detail="the process ended before the document was complete; "
+                    "nothing of it was kept — send it again",
+                    type="ingest-interrupted",
+                    document=row[1],
+                    status=500,
+                ).to_dict(),
+            )
+            self._discard(int(row[0]), report)
+
+    def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
+        con = self.con
+        events = batch.events
+        first = (ingest_id << 32) + report.events_read
+        report.events_read += events.num_rows
+        if events.num_rows:
+            events = events.append_column(
+                "ocel_seq", pa.array(np.arange(first, first + events.num_rows, dtype=np.int64))
+            )
+            events = _first_per_id(events, "ocel_id")
+            # the same id twice in one batch: its attributes and relations must not double up
+            dedupe = events.num_rows < batch.events.num_rows
+            con.register("k_batch", events.select(["ocel_id"]))
+            known = arrow_table(
+                con, "SELECT ocel_id FROM event WHERE ocel_id IN (SELECT ocel_id FROM k_batch)"
+            )
+            con.unregister("k_batch")
+            known_ids = known.column("ocel_id") if known.num_rows else pa.array([], pa.string())
+            is_known = pc.is_in(events.column("ocel_id"), value_set=known_ids)
+            new_events = events.filter(pc.invert(is_known))
+            report.events_known += batch.events.num_rows - new_events.num_rows
+            report.events_new += new_events.num_rows
+            if new_events.num_rows:
+                con.register("k_new", new_events)
+                con.execute(
+                    "INSERT INTO event "
+                    "SELECT ocel_id, ocel_type, ocel_time, ?, ocel_seq FROM k_new",
+                    [ingest_id],
+                )
+                con.unregister("k_new")
+            new_ids = new_events.column("ocel_id")
+            self._insert_filtered(
+                "event_attribute",
+                batch.event_attributes,
+                "ocel_id",
+                new_ids,
+                ingest_id,
+                "DISTINCT ON (ocel_id, ocel_name)" if dedupe else "",
+            )
+            self._insert_filtered(
+                "event_object",
+                batch.event_objects,
+                "ocel_event_id",
+                new_ids,
+                ingest_id,
+                "DISTINCT" if dedupe else "",
+            )
+            self._insert_filtered(
+                "source_event",
+                batch.source_events,
+                "ocel_id",
+                new_ids,
+                ingest_id,
+                "DISTINCT ON (ocel_id)" if dedupe else "",
+            )
+            if known.num_rows:
+                report.events_corrected += self._apply_corrections(batch, known_ids, ingest_id)
+        # objects: first type wins, objects already known are left as they are
+        objects = _first_per_id(batch.objects, "ocel_id")
+        new_objects = pa.array([], pa.string())
+        if objects.num_rows:
+            con.register("k_obj", objects.select(["ocel_id"]))
+            known_objects = arrow_table(
+                con, "SELECT ocel_id FROM object WHERE ocel_id IN (SELECT ocel_id FROM k_obj)"
+            )
+            con.unregister("k_obj")
+            fresh = objects
+            if known_objects.num_rows:
+                fresh = objects.filter(
+                    pc.invert(pc.is_in(objects.column("ocel_id"), known_objects.column("ocel_id")))
+                )
+            if fresh.num_rows:
+                con.register("k_obj", fresh)
+                con.execute(
+                    "INSERT INTO object SELECT ocel_id, ocel_type, ? FROM k_obj", [ingest_id]
+                )
+                con.unregister("k_obj")
+            report.objects_new += fresh.num_rows
+            new_objects = fresh.column("ocel_id").combine_chunks()
+        # Attribute values and links of objects first seen in this batch are new by definition;
+        # only those of objects already stored need the (costlier) check against stored rows.
+        self._insert_object_rows(
+            "object_attribute",
+            batch.object_attributes,
+            "ocel_id",
+            new_objects,
+            ingest_id,
+            """
+            WITH stored AS (  -- scan once, keep only rows of the objects in this batch
+                SELECT * FROM object_attribute WHERE ocel_id IN (SELECT ocel_id FROM k_rows)
+            )
+            INSERT INTO object_attribute
+            SELECT DISTINCT b.ocel_id, b.ocel_name, b.ocel_time, b.ocel_value,
+                   b.ocel_value_type, ?
+            FROM k_rows b ANTI JOIN stored a
+              ON a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name
+             AND a.ocel_time = b.ocel_time
+             AND a.ocel_value IS NOT DISTINCT FROM b.ocel_value
+            """,
+        )
+        self._insert_object_rows(
+            "object_object",
+            batch.object_objects,
+            "ocel_source_id",
+            new_objects,
+            ingest_id,
+            """
+            WITH stored AS (
+                SELECT * FROM object_object
+                WHERE ocel_source_id IN (SELECT ocel_source_id FROM k_rows)
+            )
+            INSERT INTO object_object
+            SELECT DISTINCT b.ocel_source_id, b.ocel_target_id, b.ocel_qualifier, ?
+            FROM k_rows b ANTI JOIN stored a
+              ON a.ocel_source_id = b.ocel_source_id
+             AND a.ocel_target_id = b.ocel_target_id
+             AND a.ocel_qualifier = b.ocel_qualifier
+            """,
+        )
+
+    def _insert_object_rows(
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        new_objects: pa.Array,
+        ingest_id: int,
+        checked_insert: str,
+    ) -> None:
+        """Insert object attribute values or links: those of ``new_objects`` directly (once
+        each), the others only where the store does not hold them yet."""
+        if rows.num_rows == 0:
+            return
+        con = self.con
+        is_new = pc.is_in(rows.column(id_column), value_set=new_objects)
+        fresh = rows.filter(is_new)
+        if fresh.num_rows:
+            con.register("k_rows", fresh)
+            con.execute(f"INSERT INTO {table} SELECT DISTINCT *, ? FROM k_rows", [ingest_id])
+            con.unregister("k_rows")
+        rest = rows.filter(pc.invert(is_new)) if fresh.num_rows else rows
+        if rest.num_rows:
+            con.register("k_rows", rest)
+            con.execute(checked_insert, [ingest_id])
+            con.unregister("k_rows")
+
+    def _insert_filtered(
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        ids: pa.Array,
+        ingest_id: int,
+        distinct: str = "",
+    ) -> None:
+        """Insert the rows of ``rows`` whose ``id_column`` is among ``ids`` (the new events)."""
+        if rows.num_rows == 0 or len(ids) == 0:
+            return
+        keep = pc.is_in(rows.column(id_column), value_set=ids)
+        rows = rows.filter(keep)
+        if rows.num_rows == 0:
+            return
+        self.con.register("k_rows", rows)
+        self.con.execute(f"INSERT INTO {table} SELECT {distinct} *, ? FROM k_rows", [ingest_id])
+        self.con.unregister("k_rows")
+
+    def _apply_corrections(self, batch: Ocel, known_ids: pa.Array, ingest_id: int) -> int:
+        """An error declaration for an event already stored: add its declaration attributes."""
+        attrs = batch.event_attributes
+        if attrs.num_rows == 0:
+            return 0
+        mask = pc.and_(
+            pc.is_in(attrs.column("ocel_id"), value_set=known_ids),
+            pc.starts_with(attrs.column("ocel_name"), CORRECTION_PREFIX),
+        )
+        corrections = attrs.filter(mask)
+        if corrections.num_rows == 0:
+            return 0
+        con = self.con
+        con.register("k_corr", corrections)
+        corrected = con.execute(
+            """
+            SELECT count(DISTINCT b.ocel_id) FROM k_corr b
+            WHERE NOT EXISTS (SELECT 1 FROM event_attribute a
+                              WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name)
+            """
+        ).fetchall()[0]
+        con.execute(
+            """
+            INSERT INTO event_attribute
+            SELECT b.*, ? FROM k_corr b
+            WHERE NOT EXISTS (SELECT 1 FROM event_attribute a
+                              WHERE a.ocel_id = b.ocel_id AND a.ocel_name = b.ocel_name)
+            """,
+            [ingest_id],
+        )
+        con.unregister("k_corr")
+        return int(corrected[0]) if corrected else 0
+
+    def _load_types(self, table: str) -> dict[str, dict[str, str]]:
+        rows = self.con.execute(f"SELECT ocel_type, attributes FROM {table}").fetchall()
+        return {name: {a["name"]: a["type"] for a in attrs} for name, attrs in rows}
+
+    def _save_types(self, table: str, types: dict[str, dict[str, str]], changed: set[str]) -> None:
+        if not changed:
+            return
+        names = sorted(changed)
+        self.con.executemany(f"DELETE FROM {table} WHERE ocel_type = ?", [[n] for n in names])
+        self.con.executemany(
+            f"INSERT INTO {table} VALUES (?, ?)",
+            [[n, [{"name": k, "type": v} for k, v in types[n].items()]] for n in names],
+        )
+
+    def ingest_file(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        source: str = "local",
+        progress: Callable[[int], None] | None = None,
+        parallel: bool | None = None,
+        **options: Any,
+    ) -> IngestReport:
+        """Detect the file's format (unless given), read it and store it whole or not at all.
+
+        ``options`` go to the format's reader (for CSV/Parquet: ``mapping=``). ``parallel``
+        reads the file in a second process while this one writes (default: for files of 8 MiB
+        and more on a machine with two cores or more).
+        """
+        from keiretsu.io.detect import detect_format, reader_for
+        from keiretsu.store.pipeline import parallel_worthwhile, read_in_subprocess
+
+        path = Path(path)
+        fmt = format or detect_format(path)
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if not fmt.startswith("epcis-"):
+            options.pop("strict", None)  # XSD element order is an EPCIS XML matter only
+        if parallel is None:
+            parallel = parallel_worthwhile(path)
+        if parallel:
+            batches = read_in_subprocess(fmt, path, options)
+        else:
+            batches = reader_for(fmt)(path, document=str(path), **options)
+        return self.ingest(
+            batches,
+            document=str(path),
+            format=fmt,
+            source=source,
+            sha256=digest.hexdigest(),
+            size_bytes=path.stat().st_size,
+            progress=progress,
+        )
+
+    def update_steps(self, ingest_id: int | Sequence[int] | None) -> None:
+        """Bring the traces up to date with the events of ingest ``ingest_id`` (or several),
+        inside the caller's transaction; ``None`` rebuilds them from the whole log
+        (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`)."""
+        update_steps(self.con, ingest_id, pass_rows=self.STEP_ROWS)
+
+
+def _merge_types(known: dict[str, dict[str, str]], declared: pa.Table) -> set[str]:
+    """Fold a batch's type declarations into ``known``; return the types that changed."""
+    changed: set[str] = set()
+    if declared.num_rows == 0:
+        return changed
+    for name, attrs in zip(
+        declared.column("ocel_type").to_pylist(),
+        declared.column("attributes").to_pylist(),
+        strict=True,
+    ):
+        current = known.get(name)
+        if current is None:
+            current = known[name] = {}
+            changed.add(name)
+        for attr in attrs or []:
+            if attr["name"] not in current:
+                current[attr["name"]] = attr["type"]
+                changed.add(name)
+    return changed

@@ -1,0 +1,95 @@
+"""Bringing a store written by an earlier keiretsu up to the current schema.
+
+A node's store outlives the keiretsu that wrote it: a company upgrades and opens the same file.
+The tables are created by :data:`keiretsu.store.schema.DDL` (``IF NOT EXISTS``: a new table
+simply appears); what an upgrade must change in tables that exist already is done here, each
+step recognising the schema it starts from by the columns and rows it finds, so opening a
+store twice, or a current one, changes nothing:
+
+1. events without ``ocel_seq`` (schema 1): the order read is the order stored; traces rebuilt;
+2. traces kept before they had the successor's read order: rebuilt;
+3. a store written before traces were kept: traces built;
+4. each object's last step kept in ``object_step`` itself (schema 2): moved to
+   ``object_step_last``;
+5. named queries and subscriptions of schema 3 (one list for every caller): each becomes its
+   owner's scope (a partner's its own; the node's users share ``local``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from keiretsu.store.arrow import rows
+from keiretsu.store.schema import DDL, SCHEMA_VERSION
+
+__all__ = ["migrate"]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None]) -> None:
+    """Bring a store written by an earlier keiretsu up to this schema (``rebuild_traces``
+    recomputes every trace, inside the transaction it is called in)."""
+    columns = {r[0] for r in con.execute("DESCRIBE event").fetchall()}
+    if "ocel_seq" not in columns:  # schema 1: the order read is the order stored
+        con.execute("ALTER TABLE event ADD COLUMN ocel_seq BIGINT")
+        con.execute("UPDATE event SET ocel_seq = rowid")
+        con.execute("BEGIN TRANSACTION")
+        rebuild_traces()
+        con.execute("COMMIT")
+    elif "next_seq" not in {
+        r[0] for r in con.execute("DESCRIBE object_step").fetchall()
+    }:  # traces kept before they had the successor's read order
+        con.execute("DROP TABLE object_step")
+        con.execute("DELETE FROM object_step_last")
+        for statement in DDL:
+            if "object_step" in statement:
+                con.execute(statement)
+        con.execute("BEGIN TRANSACTION")
+        rebuild_traces()
+        con.execute("COMMIT")
+    elif (
+        not rows(con, "SELECT count(*) FROM object_step")[0][0]
+        and rows(con, "SELECT count(*) FROM event_object")[0][0]
+    ):  # a store written before the traces were kept
+        con.execute("BEGIN TRANSACTION")
+        rebuild_traces()
+        con.execute("COMMIT")
+    elif (
+        not rows(con, "SELECT count(*) FROM object_step_last")[0][0]
+        and rows(con, "SELECT count(*) FROM object_step WHERE next_event_id IS NULL")[0][0]
+    ):  # schema 2 kept each object's last step in object_step itself
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "INSERT INTO object_step_last SELECT * FROM object_step WHERE next_event_id IS NULL"
+        )
+        con.execute("DELETE FROM object_step WHERE next_event_id IS NULL")
+        con.execute("COMMIT")
+    _migrate_scopes(con)
+    con.execute(
+        "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
+        [str(SCHEMA_VERSION), str(SCHEMA_VERSION)],
+    )
+
+
+def _migrate_scopes(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3 kept one list of named queries for every caller: each becomes its
+    owner's (a partner's queries its own; the node's users share theirs)."""
+    columns = {r[0] for r in con.execute("DESCRIBE node_query").fetchall()}
+    if "scope" in columns:
+        return
+    scope = "CASE WHEN starts_with(owner, 'partner:') THEN owner ELSE 'local' END"
+    con.execute("BEGIN TRANSACTION")
+    con.execute("ALTER TABLE node_query RENAME TO node_query_v3")
+    for statement in DDL:
+        if "node_query (" in statement:
+            con.execute(statement)
+    con.execute(
+        f"INSERT INTO node_query SELECT {scope}, name, query, owner, created_at FROM node_query_v3"
+    )
+    con.execute("DROP TABLE node_query_v3")
+    sub_columns = {r[0] for r in con.execute("DESCRIBE node_subscription").fetchall()}
+    if "scope" not in sub_columns:
+        con.execute("ALTER TABLE node_subscription ADD COLUMN scope VARCHAR DEFAULT 'local'")
+        con.execute(f"UPDATE node_subscription SET scope = {scope}")
+    con.execute("COMMIT")
