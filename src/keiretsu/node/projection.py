@@ -41,6 +41,7 @@ from keiretsu.store.partner_view import (
 if TYPE_CHECKING:
     import duckdb
 
+    from keiretsu.model.ocel import Ocel
     from keiretsu.node.policy import Policy
     from keiretsu.node.runtime import Node
 
@@ -154,12 +155,49 @@ class PartnerViews:
             self._state[key] = (fingerprint, watermark)
 
     def refresh_all(self, store: Store) -> None:
-        """After a document is accepted: every view already built, brought up to date."""
-        for partner, channel in store.con.execute(
-            "SELECT partner, channel FROM partner_view ORDER BY partner, channel"
+        """After a document is accepted: every view already built, brought up to date. The
+        views that only lag behind the same documents share one read of them (one read of
+        the store, then the policy once per view)."""
+        con = store.con
+        partners = self.node.partners()
+        fingerprint = self._fingerprint(con)
+        watermark = local_watermark(con)
+        lagging: dict[int, list[tuple[str, str, str]]] = {}
+        for schema, partner, channel, built_under, done in con.execute(
+            "SELECT view_schema, partner, channel, fingerprint, watermark FROM partner_view"
+            " ORDER BY partner, channel"
         ).fetchall():
-            if partner in self.node.partners():
+            if partner not in partners:
+                continue
+            if built_under != fingerprint:  # to be rebuilt whole
                 self.refresh(store, partner, channel)
+            elif int(done) < watermark:
+                lagging.setdefault(int(done), []).append((schema, partner, channel))
+            else:
+                with self._lock:
+                    self._state[(partner, channel)] = (fingerprint, watermark)
+        policy = self.node.policy()
+        for done, views in lagging.items():
+            wanted = [policy.candidate_types(p, c) for _, p, c in views]
+            named = [t for t in wanted if t is not None]
+            types = None if len(named) < len(wanted) else frozenset[str]().union(*named)
+            changed = affected_events(con, done, types=types)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                loaded = local_ocel(con, changed) if changed else None
+                for schema, partner, channel in views:
+                    self._project(con, schema, partner, channel, changed, loaded)
+                    con.execute(
+                        "UPDATE partner_view SET watermark = ?, built_at = ? WHERE view_schema = ?",
+                        [watermark, datetime.now(UTC), schema],
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            with self._lock:
+                for _, partner, channel in views:
+                    self._state[(partner, channel)] = (fingerprint, watermark)
 
     def _project(
         self,
@@ -168,12 +206,15 @@ class PartnerViews:
         partner: str,
         channel: str,
         event_ids: Sequence[str],
+        loaded: tuple[Ocel, pa.Table] | None = None,
     ) -> None:
+        """Project ``event_ids`` (the node's own rows of them, ``loaded`` if already read)
+        into one view."""
         if not event_ids:
             return
         node = self.node
         policy = node.policy()
-        ocel, placement = local_ocel(con, event_ids)
+        ocel, placement = loaded if loaded is not None else local_ocel(con, event_ids)
         # an aggregate rule's daily totals are pushed to the partner, never queried
         shared = policy.apply(ocel, partner, secret=node.secret, right=channel, aggregates=False)
         names = policy.event_names(event_ids, partner, secret=node.secret)
