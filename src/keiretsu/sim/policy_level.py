@@ -1,0 +1,582 @@
+"""The policy-level simulation: periodic review across echelons, thousands of replications at
+once.
+
+Every buffer of the network reviews its stock once a period. One period, in order:
+
+1. **receive** — shipments due this period arrive; a buffer turns the inputs it has into its
+   own item (one unit takes ``units`` of each supplier's item, divided by its steps' good
+   share), at most its steps' capacity (units per period);
+2. **serve, downstream first** — each buffer, from the ones facing end customers up to the
+   ones supplied from outside: takes this period's end-customer demand and its customers'
+   orders, ships from stock on hand (what was owed from earlier periods first, then this
+   period's requests, sharing a shortage in proportion), backorders the rest (end-customer
+   demand not served is lost instead under ``unmet = "lost_sale"``), then orders from its
+   suppliers by its policy. An order placed this period is a request its supplier serves in
+   the same period, and goods shipped arrive ``lead time`` periods later;
+3. **count** — costs on the end-of-period state: holding on stock on hand and in transit
+   (at the shipper's rate), backorders per unit per period or lost sales per unit, ordering
+   per order, transport per unit and per shipment (paid by the receiving buffer).
+
+With these events an order placed at the end of period t is available from period t + L, so a
+base-stock buffer covers L periods of demand; Clark and Scarf's echelon costs are exactly the
+costs counted here, and the exact serial optimum (:mod:`keiretsu.optimize.serial`) is what
+this simulation measures at its levels.
+
+**Vectorized**: the state is arrays shaped (replications, buffers) and (replications, links);
+each period is a few dozen NumPy operations on all replications together.
+
+**Common random numbers**: replication *i* draws its demand at a buffer and its lead times on
+a link from streams keyed by (seed, *i*, the buffer's or link's name), so a baseline and a
+variant run with the same seed see the same demand, period for period, whatever else changed.
+
+KPIs (per buffer and for the network, each the mean over replications with its confidence
+interval, :mod:`keiretsu.sim.kpis`) follow the analytics' definitions: the bullwhip ratio is the
+variance of the orders a buffer places over the variance of the demand it receives (per
+period), as in :mod:`keiretsu.analytics.bullwhip`; the fill rate is the share of requested
+units shipped from stock in the period they were asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from keiretsu.sim.kpis import Estimate, PolicyResult, estimate
+from keiretsu.sim.model import (
+    RQ,
+    SS,
+    BaseStock,
+    Constant,
+    EchelonBaseStock,
+    Forecast,
+    Kanban,
+    Network,
+)
+from keiretsu.sim.model.distributions import FloatArray
+
+__all__ = ["simulate"]
+
+_BLOCK = 4096
+"""Replications simulated together (bounds the memory of one block)."""
+
+_KIND = {BaseStock: 0, EchelonBaseStock: 1, SS: 2, RQ: 3, Kanban: 3, Forecast: 4}
+
+
+@dataclass
+class _Plan:
+    """The network compiled to arrays: buffers in processing order (downstream first)."""
+
+    names: list[str]
+    kind: list[int]
+    level: FloatArray  # order-up-to (base stock, echelon, S, forecast safety stock)
+    reorder: FloatArray  # s or R
+    lot: FloatArray  # Q
+    periods: list[int]  # forecast window
+    cover: FloatArray  # forecast cover, periods
+    sees_demand: list[bool]
+    initial: FloatArray
+    holding: FloatArray
+    ordering: FloatArray
+    capacity: FloatArray
+    demand: list[int | None]  # index into network.demand, per buffer
+    backorder_cost: FloatArray
+    lost_sale_cost: FloatArray
+    in_edges: list[list[int]]
+    out_edges: list[list[int]]
+    echelon: list[tuple[list[int], FloatArray]]  # downstream buffers and their multipliers
+    reach: FloatArray  # (buffers, demand points): units of a buffer per unit of end demand
+    mean_signal: FloatArray  # mean end-customer demand reaching each buffer (its units)
+    # links (edges), supplying buffer (-1: outside) and receiving buffer
+    src: list[int]
+    dst: list[int]
+    units: FloatArray  # supplier's units per unit of the receiver's item (yield included)
+    lead: list[int | None]  # constant lead time, or None (drawn)
+    edge_names: list[str]
+    transit_holding: FloatArray  # holding cost of goods in transit (shipper's rate)
+    cost_per_unit: FloatArray
+    cost_per_shipment: FloatArray
+    lost_sales: bool
+    demand_names: list[str] = field(default_factory=list)
+
+
+def _compile(net: Network) -> _Plan:
+    order: list[str] = []
+    placed: set[str] = set()
+    remaining = list(net.buffers)
+    while remaining:  # downstream first: a buffer after all its customers
+        for name in remaining:
+            if all(link.target in placed for link in net.links_out_of(name)):
+                order.append(name)
+                placed.add(name)
+                remaining.remove(name)
+                break
+    index = {name: i for i, name in enumerate(order)}
+    n = len(order)
+    edges = list(net.links)
+    src = [-1 if e.source is None else index[e.source] for e in edges]
+    dst = [index[e.target] for e in edges]
+    good = np.ones(n)
+    capacity = np.full(n, np.inf)
+    for name, i in index.items():
+        for step in net.steps_of(name):
+            good[i] *= step.good_share
+            if step.capacity is not None:
+                capacity[i] = min(capacity[i], step.capacity)
+    units = np.array([e.units for e in edges]) / good[dst]
+    holding = np.array([net.buffers[name].holding_cost for name in order])
+
+    kind, level, reorder, lot, periods, cover, sees, initial = [], [], [], [], [], [], [], []
+    for name in order:
+        policy = net.buffers[name].policy
+        kind.append(_KIND[type(policy)])
+        lead = net.replenishment_lead_time(name)
+        mean = net.end_customer_mean(name)
+        lv = rp = q = 0.0
+        p, cv = 1, 0.0
+        if isinstance(policy, BaseStock | EchelonBaseStock):
+            lv = policy.level
+        elif isinstance(policy, SS):
+            lv, rp = policy.S, policy.s
+        elif isinstance(policy, RQ):
+            rp, q = policy.R, policy.Q
+        elif isinstance(policy, Kanban):
+            rp, q = (policy.cards - 1) * policy.container, policy.container
+        elif isinstance(policy, Forecast):
+            lv, p = policy.safety_stock, policy.periods
+            cv = lead if policy.cover is None else policy.cover
+        level.append(lv)
+        reorder.append(rp)
+        lot.append(q)
+        periods.append(p)
+        cover.append(cv)
+        sees.append("end_customer_demand" in net.owner[name].sees)
+        start = net.buffers[name].initial
+        if start is None:
+            start = policy.target if policy.target is not None else cv * mean + lv
+        initial.append(start)
+    # echelon policies: an echelon level counts the buffers below, in this buffer's units
+    echelon: list[tuple[list[int], FloatArray]] = []
+    for name in order:
+        below: list[int] = []
+        mult: list[float] = []
+
+        def walk(
+            at: str, factor: float, below: list[int] = below, mult: list[float] = mult
+        ) -> None:
+            for link in net.links_out_of(at):
+                i = index[link.target]
+                f = factor * float(units[edges.index(link)])
+                below.append(i)
+                mult.append(f)
+                walk(link.target, f)
+
+        walk(name, 1.0)
+        echelon.append((below, np.array(mult)))
+    # an echelon level counts the stock below; the buffer itself starts with its own share
+    for i, name in enumerate(order):
+        if kind[i] == 1 and net.buffers[name].initial is None:
+            for e in range(len(edges)):
+                if src[e] == i and kind[dst[e]] == 1:
+                    initial[i] -= float(units[e]) * level[dst[e]]
+    reach = np.zeros((n, len(net.demand)))
+    for d, demand in enumerate(net.demand):
+        i = index[demand.at]
+        reach[i, d] = 1.0
+        for j, (down, factors) in enumerate(echelon):
+            if i in down:
+                reach[j, d] = float(factors[down.index(i)])
+    demand_at = []
+    for name in order:
+        found = [d for d, x in enumerate(net.demand) if x.at == name]
+        demand_at.append(found[0] if found else None)
+    bo = np.zeros(n)
+    ls = np.zeros(n)
+    for demand in net.demand:
+        bo[index[demand.at]] = demand.backorder_cost
+        ls[index[demand.at]] = demand.lost_sale_cost
+    return _Plan(
+        names=order,
+        kind=kind,
+        level=np.array(level),
+        reorder=np.array(reorder),
+        lot=np.array(lot),
+        periods=periods,
+        cover=np.array(cover),
+        sees_demand=sees,
+        initial=np.array(initial, dtype=np.float64),
+        holding=holding,
+        ordering=np.array([net.buffers[name].ordering_cost for name in order]),
+        capacity=capacity,
+        demand=demand_at,
+        backorder_cost=bo,
+        lost_sale_cost=ls,
+        in_edges=[[e for e in range(len(edges)) if dst[e] == i] for i in range(n)],
+        out_edges=[[e for e in range(len(edges)) if src[e] == i] for i in range(n)],
+        echelon=echelon,
+        reach=reach,
+        mean_signal=np.array([net.end_customer_mean(name) for name in order]),
+        src=src,
+        dst=dst,
+        units=units,
+        lead=[
+            max(1, round(e.lead_time.value)) if isinstance(e.lead_time, Constant) else None
+            for e in edges
+        ],
+        edge_names=[f"{e.supplier}->{e.target}" for e in edges],
+        transit_holding=np.array([0.0 if s < 0 else holding[s] for s in src]),
+        cost_per_unit=np.array([e.cost_per_unit for e in edges]),
+        cost_per_shipment=np.array([e.cost_per_shipment for e in edges]),
+        lost_sales=net.unmet == "lost_sale",
+        demand_names=[d.at for d in net.demand],
+    )
+
+
+def _stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    key = zlib.crc32(name.encode())
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, key)))
+    )
+
+
+def _draws(
+    net: Network, plan: _Plan, seed: int, first: int, count: int, periods: int
+) -> tuple[list[FloatArray], list[np.ndarray | None]]:
+    """Demand (per demand point) and lead times (per drawn link) of replications
+    ``first .. first+count-1``, each from its own stream."""
+    demand = [np.empty((count, periods)) for _ in net.demand]
+    for d, spec in enumerate(net.demand):
+        for r in range(count):
+            demand[d][r] = spec.sample(_stream(seed, first + r, "demand:" + spec.at), periods)
+    leads: list[np.ndarray | None] = []
+    for e, link in enumerate(net.links):
+        if plan.lead[e] is not None:
+            leads.append(None)
+            continue
+        out = np.empty((count, periods), dtype=np.int64)
+        for r in range(count):
+            rng = _stream(seed, first + r, "lead:" + plan.edge_names[e])
+            draw = link.lead_time.sample(rng, periods)
+            out[r] = np.maximum(1, np.rint(draw)).astype(np.int64)
+        leads.append(out)
+    return demand, leads
+
+
+@dataclass
+class _Totals:
+    """Per-replication sums over the measured periods (arrays (replications, buffers))."""
+
+    holding: FloatArray
+    shortage: FloatArray
+    ordering: FloatArray
+    transport: FloatArray
+    on_hand: FloatArray
+    backorders: FloatArray
+    asked: FloatArray
+    served: FloatArray
+    orders: FloatArray
+    orders_sq: FloatArray
+    received: FloatArray
+    received_sq: FloatArray
+    signal: FloatArray
+    signal_sq: FloatArray
+    end_demand: FloatArray  # (replications,)
+    end_demand_sq: FloatArray
+    end_asked: FloatArray
+    end_served: FloatArray
+
+
+def _block(
+    net: Network, plan: _Plan, seed: int, first: int, count: int, periods: int, warmup: int
+) -> _Totals:
+    n = len(plan.names)
+    m = len(plan.src)
+    R = count
+    demand, leads = _draws(net, plan, seed, first, count, periods + warmup)
+    horizon = 1 + max(
+        [x for x in plan.lead if x is not None] + [int(x.max()) for x in leads if x is not None]
+    )
+    zeros = np.zeros
+    oh = np.tile(plan.initial, (R, 1))
+    backlog = zeros((R, n))
+    owed = zeros((R, m))  # units (supplier's) owed on each link
+    new = zeros((R, m))  # this period's requests on each link
+    on_order = zeros((R, m))  # ordered on a link and not yet turned into the receiver's item
+    inputs = zeros((R, m))  # received on a link, waiting to be used
+    transit = zeros((R, m))
+    pipe = zeros((R, m, horizon))
+    ip_after = zeros((R, n))
+    rows = np.arange(R)
+    pmax = max(plan.periods)
+    history = np.tile(plan.mean_signal[:, None], (R, 1, pmax)).reshape(R, n, pmax)
+    ma_sum = plan.mean_signal[None, :] * np.asarray(plan.periods)[None, :] * np.ones((R, 1))
+    T = _Totals(*(zeros((R, n)) for _ in range(14)), *(zeros(R) for _ in range(4)))
+    reach = plan.reach
+    in_edges, out_edges = plan.in_edges, plan.out_edges
+    units = plan.units
+
+    for t in range(periods + warmup):
+        slot = t % horizon
+        measured = t >= warmup
+        # 1. receive, and turn inputs into the buffer's item
+        arrived = pipe[:, :, slot]
+        inputs += arrived
+        transit -= arrived
+        pipe[:, :, slot] = 0.0
+        for i in range(n):
+            ins = in_edges[i]
+            if len(ins) == 1:
+                e = ins[0]
+                made = inputs[:, e] / units[e]
+            else:
+                made = np.min(inputs[:, ins] / units[ins], axis=1)
+            if plan.capacity[i] < np.inf:
+                made = np.minimum(made, plan.capacity[i])
+            oh[:, i] += made
+            for e in ins:
+                used = made * units[e]
+                inputs[:, e] -= used
+                on_order[:, e] -= used
+        d_t = [demand[d][:, t] for d in range(len(demand))]
+        end_now = np.column_stack(d_t) if d_t else zeros((R, 0))
+        signal_all = end_now @ reach.T  # end-customer demand reaching each buffer
+        # 2. serve and order, downstream first
+        for i in range(n):
+            outs = out_edges[i]
+            d_idx = plan.demand[i]
+            asked_new = zeros(R) if d_idx is None else d_t[d_idx].copy()
+            old_cust = backlog[:, i]
+            received = asked_new.copy()
+            old_total = old_cust.copy()
+            for e in outs:
+                old_total += owed[:, e]
+                received += new[:, e]
+            avail = oh[:, i]
+            f_old = np.divide(avail, old_total, out=np.ones(R), where=old_total > avail)
+            served_old = old_total * f_old
+            left = np.maximum(avail - served_old, 0.0)
+            f_new = np.divide(left, received, out=np.ones(R), where=received > left)
+            served_new = received * f_new
+            oh[:, i] = left - served_new
+            ship_cust = old_cust * f_old + asked_new * f_new
+            if d_idx is not None:
+                remaining = old_cust + asked_new - ship_cust
+                backlog[:, i] = 0.0 if plan.lost_sales else remaining
+                if measured:
+                    rate = plan.lost_sale_cost[i] if plan.lost_sales else plan.backorder_cost[i]
+                    T.shortage[:, i] += rate * remaining
+                    T.end_asked += asked_new
+                    T.end_served += asked_new * f_new
+            for e in outs:
+                ship = owed[:, e] * f_old + new[:, e] * f_new
+                owed[:, e] += new[:, e] - ship
+                new[:, e] = 0.0
+                lead = plan.lead[e]
+                if lead is not None:
+                    pipe[:, e, (t + lead) % horizon] += ship
+                else:
+                    lt = leads[e]
+                    assert lt is not None
+                    pipe[rows, e, (t + lt[:, t]) % horizon] += ship
+                transit[:, e] += ship
+                if measured:
+                    T.transport[:, plan.dst[e]] += plan.cost_per_unit[
+                        e
+                    ] * ship + plan.cost_per_shipment[e] * (ship > 0)
+            # inventory position and the order
+            ins = in_edges[i]
+            if len(ins) == 1:
+                pipeline = on_order[:, ins[0]] / units[ins[0]]
+            else:
+                pipeline = np.min(on_order[:, ins] / units[ins], axis=1)
+            owed_out = backlog[:, i].copy()
+            for e in outs:
+                owed_out += owed[:, e]
+            ip = oh[:, i] - owed_out + pipeline
+            kind = plan.kind[i]
+            if kind == 0:
+                q = np.maximum(plan.level[i] - ip, 0.0)
+            elif kind == 1:
+                below, mult = plan.echelon[i]
+                echelon_ip = ip + (ip_after[:, below] @ mult if below else 0.0)
+                q = np.maximum(plan.level[i] - echelon_ip, 0.0)
+            elif kind == 2:
+                q = np.where(ip <= plan.reorder[i], plan.level[i] - ip, 0.0)
+            elif kind == 3:
+                lots = np.floor((plan.reorder[i] - ip) / plan.lot[i]) + 1
+                q = np.where(ip <= plan.reorder[i], lots * plan.lot[i], 0.0)
+            else:
+                sig = signal_all[:, i] if plan.sees_demand[i] else received
+                p = plan.periods[i]
+                at = t % p
+                ma_sum[:, i] += sig - history[:, i, at]
+                history[:, i, at] = sig
+                level = plan.cover[i] * ma_sum[:, i] / p + plan.level[i]
+                q = np.maximum(level - ip, 0.0)
+            ip_after[:, i] = ip + q
+            for e in ins:
+                req = q * units[e]
+                on_order[:, e] += req
+                s = plan.src[e]
+                if s < 0:  # an outside supplier ships at once
+                    lead = plan.lead[e]
+                    if lead is not None:
+                        pipe[:, e, (t + lead) % horizon] += req
+                    else:
+                        lt = leads[e]
+                        assert lt is not None
+                        pipe[rows, e, (t + lt[:, t]) % horizon] += req
+                    transit[:, e] += req
+                    if measured:
+                        T.transport[:, i] += plan.cost_per_unit[e] * req + plan.cost_per_shipment[
+                            e
+                        ] * (req > 0)
+                else:
+                    new[:, e] += req
+            if measured:
+                T.asked[:, i] += received
+                T.served[:, i] += served_new
+                T.orders[:, i] += q
+                T.orders_sq[:, i] += q * q
+                T.received[:, i] += received
+                T.received_sq[:, i] += received * received
+                sig_i = signal_all[:, i]
+                T.signal[:, i] += sig_i
+                T.signal_sq[:, i] += sig_i * sig_i
+                if plan.ordering[i]:
+                    T.ordering[:, i] += plan.ordering[i] * (q > 0)
+        # 3. count
+        if measured:
+            T.on_hand += oh
+            T.backorders += backlog
+            T.holding += oh * plan.holding
+            for e in range(m):
+                s, r = plan.src[e], plan.dst[e]
+                if s >= 0:
+                    T.holding[:, s] += plan.transit_holding[e] * transit[:, e]
+                    T.holding[:, r] += plan.transit_holding[e] * inputs[:, e]
+            total_end = end_now.sum(axis=1)
+            T.end_demand += total_end
+            T.end_demand_sq += total_end * total_end
+    return T
+
+
+def simulate(
+    network: Network,
+    *,
+    periods: int = 1000,
+    replications: int = 1000,
+    seed: int = 0,
+    warmup: int | None = None,
+    confidence: float = 0.95,
+) -> PolicyResult:
+    """Run the policy-level simulation of ``network``: ``replications`` independent runs of
+    ``periods`` measured periods each, after ``warmup`` periods not measured (default: five
+    times the longest chain of lead times, at least 20).
+
+    Same ``seed``, same demand and lead times replication by replication (common random
+    numbers). Returns the KPIs per buffer and for the network with ``confidence`` intervals.
+    """
+    if periods < 2:
+        raise ValueError("periods: at least 2 measured periods are needed for a variance")
+    if replications < 1:
+        raise ValueError("replications: at least 1")
+    plan = _compile(network)
+    if warmup is None:
+        warmup = max(20, 5 * _longest_chain(network))
+    blocks: list[_Totals] = []
+    for first in range(0, replications, _BLOCK):
+        count = min(_BLOCK, replications - first)
+        blocks.append(_block(network, plan, seed, first, count, periods, warmup))
+    totals = _Totals(
+        *(np.concatenate([getattr(b, f) for b in blocks]) for f in _Totals.__dataclass_fields__)
+    )
+    return _result(network, plan, totals, periods, replications, warmup, confidence)
+
+
+def _longest_chain(net: Network) -> int:
+    memo: dict[str, float] = {}
+
+    def depth(name: str) -> float:
+        if name not in memo:
+            memo[name] = max(
+                link.lead_time.mean_value + (0 if link.source is None else depth(link.source))
+                for link in net.links_into(name)
+            )
+        return memo[name]
+
+    return math.ceil(max(depth(name) for name in net.buffers))
+
+
+def _variance(total: FloatArray, squares: FloatArray, n: int) -> FloatArray:
+    return np.maximum(squares - total * total / n, 0.0) / (n - 1)
+
+
+def _result(
+    net: Network,
+    plan: _Plan,
+    T: _Totals,
+    periods: int,
+    replications: int,
+    warmup: int,
+    confidence: float,
+) -> PolicyResult:
+    n = periods
+
+    def est(values: FloatArray) -> Estimate:
+        return estimate(values, confidence)
+
+    cost = (T.holding + T.shortage + T.ordering + T.transport) / n
+    order_var = _variance(T.orders, T.orders_sq, n)
+    received_var = _variance(T.received, T.received_sq, n)
+    signal_var = _variance(T.signal, T.signal_sq, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bullwhip = order_var / received_var
+        amplification = order_var / signal_var
+        fill = T.served / T.asked
+        end_fill = T.end_served / T.end_asked
+    stages: dict[str, dict[str, Estimate]] = {}
+    for i, name in enumerate(plan.names):
+        stages[name] = {
+            "cost": est(cost[:, i]),
+            "holding_cost": est(T.holding[:, i] / n),
+            "shortage_cost": est(T.shortage[:, i] / n),
+            "ordering_cost": est(T.ordering[:, i] / n),
+            "transport_cost": est(T.transport[:, i] / n),
+            "on_hand": est(T.on_hand[:, i] / n),
+            "backorders": est(T.backorders[:, i] / n),
+            "fill_rate": est(fill[:, i]),
+            "demand_mean": est(T.received[:, i] / n),
+            "orders_mean": est(T.orders[:, i] / n),
+            "order_variance": est(order_var[:, i]),
+            "demand_variance": est(received_var[:, i]),
+            "bullwhip": est(bullwhip[:, i]),
+            "amplification": est(amplification[:, i]),
+        }
+    order = [name for name in net.buffers]
+    stages = {name: stages[name] for name in order}
+    end_var = _variance(T.end_demand, T.end_demand_sq, n)
+    network = {
+        "cost": est(cost.sum(axis=1)),
+        "holding_cost": est(T.holding.sum(axis=1) / n),
+        "shortage_cost": est(T.shortage.sum(axis=1) / n),
+        "ordering_cost": est(T.ordering.sum(axis=1) / n),
+        "transport_cost": est(T.transport.sum(axis=1) / n),
+        "on_hand": est(T.on_hand.sum(axis=1) / n),
+        "backorders": est(T.backorders.sum(axis=1) / n),
+        "fill_rate": est(end_fill),
+        "demand_mean": est(T.end_demand / n),
+        "demand_variance": est(end_var),
+    }
+    return PolicyResult(
+        network=net.name,
+        period=net.period,
+        periods=periods,
+        replications=replications,
+        warmup=warmup,
+        confidence=confidence,
+        stages=stages,
+        totals=network,
+    )
