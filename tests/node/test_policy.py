@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import tomllib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -920,3 +921,41 @@ def test_apply_on_100k_events_removes_and_pseudonymises_as_told() -> None:
         .to_pylist()
     )
     assert not shared_ids & items
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('effect="permit"\nsubjects=[]\n', "key 'subjects': expected at least one partner name"),
+        ('effect="permit"\nsubjects=["a", ""]\n', "key 'subjects': expected a list of non-empty"),
+        (
+            'effect="permit"\nsubjects=["a"]\npseudonymise_event_ids="true"\n',
+            "key 'pseudonymise_event_ids': expected true or false, got 'true'",
+        ),
+        (
+            'effect="permit"\nsubjects=["a"]\nwhen=[{attribute="t", in=["a", [1]]}]\n',
+            "key 'when[0].in': expected strings, numbers or booleans, got [1]",
+        ),
+        (
+            'effect="permit"\nsubjects=["a"]\nwhen=[{attribute="t", colour="red"}]\n',
+            "key 'when[0].colour': expected one of equals, in, not_in",
+        ),
+        (
+            'effect="permit"\nsubjects=["a"]\nwhen={attribute="t", ge=true}\n',
+            "key 'when[0].ge': expected a number or a date-time, got True",
+        ),
+        (
+            'effect="permit"\nsubjects=["a"]\nmeasure="daily_demand"\n',
+            """key 'measure': expected no measure unless share = "aggregate", got 'daily_demand'""",
+        ),
+        (
+            'effect="permit"\nsubjects=["a"]\nshare="aggregate"\n',
+            "key 'measure': expected one of daily_demand, net_stock_change, got None",
+        ),
+    ],
+)
+def test_each_key_is_checked_for_its_type_without_coercion(text: str, expected: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_dict(tomllib.loads("[[rule]]\n" + text), source="policy.toml")
+    assert str(caught.value).startswith("policy.toml: rule 0: ")
+    assert expected in str(caught.value)
