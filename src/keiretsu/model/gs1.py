@@ -84,10 +84,12 @@ __all__ = [
     "identifier_problem",
     "identify",
     "identify_all",
+    "instances_regex",
     "key_type",
     "link",
     "parse_epc",
     "parse_link",
+    "pattern_regexes",
     "remembered",
 ]
 
@@ -1033,3 +1035,85 @@ def _serials(texts: list[str]) -> tuple[list[str], list[str | None]] | None:
 def canonical_id(text: str) -> str:
     """The canonical form of an identifier (for matching a query parameter to stored objects)."""
     return identify(text)[0]
+
+
+# --- patterns: which identifiers a pattern or a product covers ------------------------------
+
+_GTIN_ONLY = re.compile(re.escape(CANONICAL_DOMAIN) + r"/01/\d{14}")
+
+
+def pattern_regexes(pattern: str) -> list[str] | None:
+    """Regular expressions, over canonical ids (:func:`canonical_id`), for the identifiers an
+    EPC pure-identity pattern covers — or None if ``pattern`` is no such pattern.
+
+    ``urn:epc:idpat:sgtin:0614141.107346.*`` is every serial of one product;
+    ``urn:epc:idpat:sscc:0614141.*`` every pallet of one company; the fields narrow from the
+    left (TDS 8.2: once a field is ``*`` every later one is). The identifiers it covers are
+    stored as canonical Digital Links when they are GS1 keys (the company prefix's digits
+    then sit inside the key, the check digit computed) and as written otherwise: one
+    expression matches the URNs kept as written, one the Digital Links of sgtin, sscc, sgln,
+    grai and giai patterns."""
+    if not pattern.startswith("urn:epc:idpat:"):
+        return None
+    scheme, _, body = pattern[len("urn:epc:idpat:") :].partition(":")
+    fields = body.split(".")
+    if not scheme or not body or "*" not in fields:
+        return None
+    star = [f == "*" for f in fields]
+    # once a field is '*' every later field must be (TDS 8.2: patterns narrow from the left)
+    if any(star[i] and not star[i + 1] for i in range(len(star) - 1)):
+        return None
+    out: list[str] = []
+    # the URN as written (identifiers kept as written: other schemes, odd digit counts)
+    urn = re.escape(f"urn:epc:id:{scheme}:") + r"\.".join(
+        "[^.]+" if s else re.escape(f) for f, s in zip(fields, star, strict=True)
+    )
+    if star[-1]:
+        urn = urn[: -len("[^.]+")] + ".+"
+    out.append(urn)
+    cp = fields[0]
+    known = cp.isdigit()
+    n = len(cp)
+    d = re.escape(CANONICAL_DOMAIN)
+    if scheme == "sgtin" and len(fields) == 3:
+        if star[0]:
+            out.append(d + r"/01/\d{14}/.+")
+        elif known and star[1] and n <= 12:
+            out.append(d + rf"/01/\d{re.escape(cp)}\d{{{12 - n}}}\d/.+")
+        elif known and fields[1].isdigit() and n + len(fields[1]) == 13:
+            g = fields[1][0] + cp + fields[1][1:]
+            out.append(d + "/01/" + g + check_digit(g) + "/.+")
+    elif scheme == "sscc" and len(fields) == 2:
+        if star[0]:
+            out.append(d + r"/00/\d{18}")
+        elif known and n <= 16:
+            out.append(d + rf"/00/\d{re.escape(cp)}\d{{{16 - n}}}\d")
+    elif scheme == "sgln" and len(fields) == 3:
+        if star[0]:
+            out.append(d + r"/414/\d{13}(/254/.+)?")
+        elif known and star[1] and n <= 12:
+            out.append(d + rf"/414/{re.escape(cp)}\d{{{12 - n}}}\d(/254/.+)?")
+        elif known and fields[1].isdigit() and n + len(fields[1]) == 12:
+            g = cp + fields[1]
+            out.append(d + "/414/" + g + check_digit(g) + "(/254/.+)?")
+    elif scheme == "grai" and len(fields) == 3:
+        if star[0]:
+            out.append(d + r"/8003/0\d{13}.*")
+        elif known and star[1] and n <= 12:
+            out.append(d + rf"/8003/0{re.escape(cp)}\d{{{12 - n}}}\d.*")
+        elif known and fields[1].isdigit() and n + len(fields[1]) == 12:
+            g = cp + fields[1]
+            out.append(d + "/8003/0" + g + check_digit(g) + ".*")
+    elif scheme == "giai" and len(fields) == 2:
+        out.append(d + (r"/8004/\d.*" if star[0] else "/8004/" + re.escape(cp) + ".+"))
+    return out
+
+
+def instances_regex(canonical: str) -> str | None:
+    """A regular expression, over canonical ids, for every instance and lot of a product
+    named by its bare GTIN (``https://id.gs1.org/01/<14 digits>``: its serials ``/21/…`` and
+    lots ``/10/…``) — None for any other identifier. What a query for a product matches
+    besides the product itself."""
+    if _GTIN_ONLY.fullmatch(canonical):
+        return re.escape(canonical) + "/.+"
+    return None

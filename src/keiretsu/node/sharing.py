@@ -56,7 +56,7 @@ def render(
     its view (attributes removed, identifiers pseudonymised) — never the captured original.
     Ids not in the caller's log are left out. ``cursor``: the one :func:`log_cursor` gave for
     the same question, if the caller has it."""
-    from keiretsu.node.epcis_query import render_events
+    from keiretsu.node.query import render_events
 
     if not ids:
         return []

@@ -157,7 +157,7 @@ class Subscriptions:
         """The events of document ``ingest_id`` that the named query selects, as ``who``
         sees them: a partner's subscription runs on its view (by the ``subscribe`` channel),
         so it is told only of events it may see, matched on values it may see."""
-        from keiretsu.node.epcis_query import query_document, query_from_json, select_events
+        from keiretsu.node.query import query_document, query_from_json, select_events
 
         q = query_from_json(json.loads(query))
         cur = log_cursor(self.node, who, "subscribe")

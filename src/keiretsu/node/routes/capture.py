@@ -179,8 +179,8 @@ capture job instead."""
     },
 )
 async def capture_event(request: Request, who: Principal = Depends(local_user)) -> Response:
-    from keiretsu.node.epcis_query import render_events
     from keiretsu.node.epcis_render import EPCIS_CONTEXT
+    from keiretsu.node.query import render_events
 
     node = node_of(request)
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()

@@ -54,7 +54,7 @@ def run_query(
 ) -> Response:
     """One page of a query's results as an EPCISQueryDocument, with ``Link``/
     ``GS1-Next-Page-Token`` to the next page."""
-    from keiretsu.node.epcis_query import (
+    from keiretsu.node.query import (
         QueryError,
         parse_query,
         query_document,
@@ -133,7 +133,7 @@ def events(
 def event(eventID: str, request: Request, who: Principal = Depends(principal)) -> Response:
     # a partner looks in its view: an event hidden from it and one that does not exist are
     # the same lookup with the same answer
-    from keiretsu.node.epcis_query import query_document
+    from keiretsu.node.query import query_document
 
     found = render(node_of(request), who, [eventID])
     if not found:
@@ -177,7 +177,7 @@ async def create_query(
 ) -> Response:
     import json
 
-    from keiretsu.node.epcis_query import QueryError, query_from_json
+    from keiretsu.node.query import QueryError, query_from_json
 
     node = node_of(request)
     if not _NAME.match(body.name):

@@ -1,0 +1,432 @@
+"""The parameters of a SimpleEventQuery, read and checked: what a caller asks for.
+
+EPCIS 2.0 (section 8.2.7.1) names the parameters of its one standard query — ``eventType``,
+``GE_eventTime``, ``EQ_bizStep``, ``MATCH_epc``, ``EQ_bizTransaction_po``… — and its REST
+binding writes them in a URL (``GET /events?EQ_bizStep=shipping&MATCH_epc=…``, values of a
+list separated by ``|``) or as the JSON ``query`` of a named query. Both are read here into
+one :class:`EventQuery`: lists as alternatives, CBV values as bare words in any of their
+spellings, identifiers as the store names things (canonical GS1 Digital Links), times as
+RFC 3339 instants. An unknown parameter, a bad value or an impossible combination is refused
+with a :class:`QueryError` that names the parameter and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from keiretsu.model.cbv import (
+    BIZ_STEPS,
+    BIZ_TRANSACTION_TYPES,
+    DISPOSITIONS,
+    ERROR_REASONS,
+    SOURCE_DEST_TYPES,
+    short_name,
+)
+from keiretsu.model.ocel import parse_time
+from keiretsu.node.epcis_render import plain_id, vocabulary_word
+from keiretsu.node.query.patterns import identifier
+
+__all__ = ["MAX_PER_PAGE", "EventQuery", "QueryError", "parse_query", "query_from_json"]
+
+MAX_PER_PAGE = 10_000
+"""The most events one page may hold (``perPage``)."""
+
+
+class QueryError(ValueError):
+    """A query the twin cannot answer, naming the parameter at fault.
+
+    ``kind`` is ``"parameter"`` (the standard's ``QueryParameterException``: an unknown
+    parameter, a bad value — the HTTP binding answers 400) or ``"too_large"``
+    (``QueryTooLargeException``: more events than ``maxEventCount`` allows — 413).
+    """
+
+    def __init__(
+        self, parameter: str, detail: str, *, expected: str | None = None, kind: str = "parameter"
+    ) -> None:
+        super().__init__(f"{parameter}: {detail}")
+        self.parameter = parameter
+        self.detail = detail
+        self.expected = expected
+        self.kind = kind
+
+    @property
+    def exception(self) -> str:
+        """The EPCIS exception name: ``QueryParameterException`` or ``QueryTooLargeException``."""
+        return "QueryTooLargeException" if self.kind == "too_large" else "QueryParameterException"
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """The parameters of one SimpleEventQuery, read and checked.
+
+    Lists are alternatives (an event matches if it matches any value); different parameters
+    must all hold. Identifiers are held as the store names things (canonical GS1 Digital
+    Links); CBV values as bare words. ``None`` / empty means "not asked".
+    """
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time: datetime | None = None
+    lt_event_time: datetime | None = None
+    ge_record_time: datetime | None = None
+    lt_record_time: datetime | None = None
+    actions: tuple[str, ...] = ()
+    biz_steps: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = ()
+    persistent_disposition_set: tuple[str, ...] = ()
+    persistent_disposition_unset: tuple[str, ...] = ()
+    read_points: tuple[str, ...] = ()
+    biz_locations: tuple[str, ...] = ()
+    transformation_ids: tuple[str, ...] = ()
+    match_epc: tuple[str, ...] = ()
+    match_parent_id: tuple[str, ...] = ()
+    match_input_epc: tuple[str, ...] = ()
+    match_output_epc: tuple[str, ...] = ()
+    match_any_epc: tuple[str, ...] = ()
+    match_epc_class: tuple[str, ...] = ()
+    match_input_epc_class: tuple[str, ...] = ()
+    match_output_epc_class: tuple[str, ...] = ()
+    match_any_epc_class: tuple[str, ...] = ()
+    biz_transactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(transaction type, identifiers as written) per ``EQ_bizTransaction_<type>``; likewise
+    ``sources`` and ``destinations`` per ``EQ_source_<type>`` / ``EQ_destination_<type>``."""
+    sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    destinations: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    event_ids: tuple[str, ...] = ()
+    exists_error_declaration: bool = False
+    ge_error_declaration_time: datetime | None = None
+    lt_error_declaration_time: datetime | None = None
+    error_reasons: tuple[str, ...] = ()
+    corrective_event_ids: tuple[str, ...] = ()
+    eq_quantity: tuple[float, ...] = ()
+    gt_quantity: float | None = None
+    ge_quantity: float | None = None
+    lt_quantity: float | None = None
+    le_quantity: float | None = None
+    exists_sensor_element_list: bool = False
+    order_by: str | None = None
+    """``eventTime`` or ``recordTime``; without it events come oldest first."""
+    order_direction: str = "DESC"
+    event_count_limit: int | None = None
+    max_event_count: int | None = None
+    per_page: int | None = None
+    next_page_token: str | None = None
+
+    def fingerprint(self) -> str:
+        """What the query selects, as a digest (paging parameters left out): a page token
+        carries it so that it is refused by any other query."""
+        data = asdict(self)
+        data.pop("per_page")
+        data.pop("next_page_token")
+        text = orjson.dumps(data, default=str, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(text).hexdigest()
+
+
+_TIME_EXPECTED = "an RFC 3339 date-time with a time zone offset, e.g. 2024-03-04T09:00:00Z"
+_URI_EXPECTED = "one or more URIs, separated by '|'"
+_BIZ_STEP = BIZ_STEPS.spellings
+_DISP = DISPOSITIONS.spellings
+_ER = ERROR_REASONS.spellings
+_BTT = BIZ_TRANSACTION_TYPES.spellings
+_SDT = SOURCE_DEST_TYPES.spellings
+
+# Parameter name → (EventQuery field, how its values are read).
+_LISTS: dict[str, tuple[str, str]] = {
+    "eventType": ("event_types", "event_type"),
+    "EQ_action": ("actions", "action"),
+    "EQ_bizStep": ("biz_steps", "biz_step"),
+    "EQ_disposition": ("dispositions", "disposition"),
+    "EQ_persistentDisposition_set": ("persistent_disposition_set", "disposition"),
+    "EQ_persistentDisposition_unset": ("persistent_disposition_unset", "disposition"),
+    "EQ_readPoint": ("read_points", "id"),
+    "WD_readPoint": ("read_points", "id"),
+    "EQ_bizLocation": ("biz_locations", "id"),
+    "WD_bizLocation": ("biz_locations", "id"),
+    "EQ_transformationID": ("transformation_ids", "id"),
+    "MATCH_epc": ("match_epc", "pattern"),
+    "MATCH_parentID": ("match_parent_id", "pattern"),
+    "MATCH_inputEPC": ("match_input_epc", "pattern"),
+    "MATCH_outputEPC": ("match_output_epc", "pattern"),
+    "MATCH_anyEPC": ("match_any_epc", "pattern"),
+    "MATCH_epcClass": ("match_epc_class", "pattern"),
+    "MATCH_inputEPCClass": ("match_input_epc_class", "pattern"),
+    "MATCH_outputEPCClass": ("match_output_epc_class", "pattern"),
+    "MATCH_anyEPCClass": ("match_any_epc_class", "pattern"),
+    "EQ_eventID": ("event_ids", "event_id"),
+    "EQ_errorReason": ("error_reasons", "error_reason"),
+    "EQ_correctiveEventID": ("corrective_event_ids", "event_id"),
+    "EQ_quantity": ("eq_quantity", "number"),
+}
+_SCALARS: dict[str, tuple[str, str]] = {
+    "GE_eventTime": ("ge_event_time", "time"),
+    "LT_eventTime": ("lt_event_time", "time"),
+    "GE_recordTime": ("ge_record_time", "time"),
+    "LT_recordTime": ("lt_record_time", "time"),
+    "GE_errorDeclarationTime": ("ge_error_declaration_time", "time"),
+    "LT_errorDeclarationTime": ("lt_error_declaration_time", "time"),
+    # the query schema's spelling of the same two
+    "GE_errorDeclaration_Time": ("ge_error_declaration_time", "time"),
+    "LT_errorDeclaration_Time": ("lt_error_declaration_time", "time"),
+    "EXISTS_errorDeclaration": ("exists_error_declaration", "flag"),
+    "EXISTS_sensorElementList": ("exists_sensor_element_list", "flag"),
+    "GT_quantity": ("gt_quantity", "number"),
+    "GE_quantity": ("ge_quantity", "number"),
+    "LT_quantity": ("lt_quantity", "number"),
+    "LE_quantity": ("le_quantity", "number"),
+    "orderBy": ("order_by", "order_by"),
+    "orderDirection": ("order_direction", "direction"),
+    "eventCountLimit": ("event_count_limit", "count"),
+    "maxEventCount": ("max_event_count", "count"),
+    "perPage": ("per_page", "per_page"),
+    "nextPageToken": ("next_page_token", "text"),
+}
+_TYPED_PREFIXES = {
+    "EQ_bizTransaction_": "biz_transactions",
+    "EQ_source_": "sources",
+    "EQ_destination_": "destinations",
+}
+_TYPE_NAME = re.compile(r"[a-z][a-zA-Z0-9_]+")
+# Standard parameters this twin does not answer (sensor data, extension fields, ILMD…).
+_UNSUPPORTED = re.compile(
+    r"(EQ|GT|GE|LT|LE|EXISTS|HASATTR)_.*|GE_time|LT_time|GE_startTime|LT_startTime|"
+    r"GE_endTime|LT_endTime|EQ_type|EQ_deviceID"
+)
+
+
+def _split(name: str, values: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        parts = value.split("|")
+        if name in ("eventType", "EQ_action"):  # enumerations: commas are safe separators too
+            parts = [p for part in parts for p in part.split(",")]
+        for part in parts:
+            part = part.strip()
+            if not part:
+                raise QueryError(name, "an empty value", expected=_URI_EXPECTED)
+            out.append(part)
+    return out
+
+
+def _list_value(name: str, kind: str, value: str) -> Any:
+    if kind == "event_type":
+        return value
+    if kind == "action":
+        if value not in ("ADD", "OBSERVE", "DELETE"):
+            raise QueryError(name, f"{value!r} is not an action", expected="ADD, OBSERVE or DELETE")
+        return value
+    if kind == "biz_step":
+        return vocabulary_word("bizStep", short_name(value, _BIZ_STEP))
+    if kind == "disposition":
+        return vocabulary_word("disposition", short_name(value, _DISP))
+    if kind == "error_reason":
+        return vocabulary_word("errorReason", short_name(value, _ER))
+    if kind == "id":
+        return identifier(value)
+    if kind == "pattern":
+        return value
+    if kind == "event_id":
+        return plain_id(value)
+    if kind == "number":
+        return _number(name, value)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise QueryError(name, f"{value!r} is not a number", expected="a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise QueryError(name, f"{value!r} is not a number", expected="a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise QueryError(name, f"{value!r} is not a number", expected="a finite number")
+    return number
+
+
+def _count(name: str, value: Any, *, low: int = 0, high: int | None = None) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,12}", text):
+        raise QueryError(name, f"{value!r} is not a whole number", expected="a whole number ≥ 0")
+    number = int(text)
+    if number < low or (high is not None and number > high):
+        expected = f"a whole number from {low} to {high}" if high else f"a whole number ≥ {low}"
+        raise QueryError(name, f"{number} is out of range", expected=expected)
+    return number
+
+
+def _scalar_value(name: str, kind: str, value: Any) -> Any:
+    if kind == "time":
+        if not isinstance(value, str):
+            raise QueryError(name, f"{value!r} is not a date-time", expected=_TIME_EXPECTED)
+        text = value.strip()
+        # RFC 3339 asks for a time zone; a '+' sent unencoded in a URL arrives as a blank
+        if len(text) > 19 and text[-6] == " " and text[-5:-3].isdigit():
+            text = text[:-6] + "+" + text[-5:]
+        if not re.fullmatch(
+            r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:\d\d)", text
+        ):
+            raise QueryError(name, f"{value!r} is not a date-time", expected=_TIME_EXPECTED)
+        try:
+            return parse_time(text)
+        except ValueError:
+            raise QueryError(
+                name, f"{value!r} is not a date-time", expected=_TIME_EXPECTED
+            ) from None
+    if kind == "flag":
+        text = "" if value is None else str(value).strip().lower()
+        if text in ("", "true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise QueryError(name, f"{value!r} is not a flag", expected="true or false (or no value)")
+    if kind == "number":
+        return _number(name, value)
+    if kind == "count":
+        return _count(name, value)
+    if kind == "per_page":
+        return _count(name, value, low=1, high=MAX_PER_PAGE)
+    if kind == "order_by":
+        if value not in ("eventTime", "recordTime"):
+            raise QueryError(
+                name,
+                f"cannot order by {value!r}",
+                expected="eventTime or recordTime (extension fields are not supported)",
+            )
+        return value
+    if kind == "direction":
+        if value not in ("ASC", "DESC"):
+            raise QueryError(name, f"{value!r} is not a direction", expected="ASC or DESC")
+        return value
+    if not isinstance(value, str) or not value:
+        raise QueryError(name, "an empty value", expected="the token of the previous page")
+    return value
+
+
+def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
+    """An EventQuery from parameter name → raw values (already grouped)."""
+    fields: dict[str, Any] = {}
+    typed: dict[str, dict[str, list[str]]] = {k: {} for k in _TYPED_PREFIXES.values()}
+    for name, raw in pairs.items():
+        if name in _LISTS:
+            target, kind = _LISTS[name]
+            values = _split(name, [str(v) for v in raw]) if split else raw
+            if not values:
+                raise QueryError(name, "no value given", expected=_URI_EXPECTED)
+            read = []
+            for v in values:
+                if kind != "number" and (not isinstance(v, str) or not v.strip()):
+                    raise QueryError(name, f"{v!r} is not text", expected=_URI_EXPECTED)
+                read.append(_list_value(name, kind, v.strip() if isinstance(v, str) else v))
+            fields[target] = tuple(dict.fromkeys([*fields.get(target, ()), *read]))
+            continue
+        if name in _SCALARS:
+            target, kind = _SCALARS[name]
+            if len(raw) != 1:
+                raise QueryError(name, "given more than once", expected="a single value")
+            if target in fields:
+                raise QueryError(name, "given twice under two spellings", expected="one value")
+            fields[target] = _scalar_value(name, kind, raw[0])
+            continue
+        prefix = next((p for p in _TYPED_PREFIXES if name.startswith(p)), None)
+        if prefix is not None:
+            kind_name = name[len(prefix) :]
+            if not _TYPE_NAME.fullmatch(kind_name):
+                raise QueryError(
+                    name,
+                    f"{kind_name!r} is not a type name",
+                    expected=f"{prefix}<type>, the type a bare word such as po or owning_party",
+                )
+            values = _split(name, [str(v) for v in raw]) if split else raw
+            if not values or not all(isinstance(v, str) and v.strip() for v in values):
+                raise QueryError(name, "no identifier given", expected=_URI_EXPECTED)
+            words = _BTT if prefix == "EQ_bizTransaction_" else _SDT
+            kind_word = short_name(kind_name, words)
+            bucket = typed[_TYPED_PREFIXES[prefix]].setdefault(kind_word, [])
+            bucket += [plain_id(v.strip()) for v in values]
+            continue
+        if _UNSUPPORTED.fullmatch(name):
+            raise QueryError(
+                name,
+                "this query parameter is not supported by this twin",
+                expected="one of the parameters listed in docs/node/epcis-query.md",
+            )
+        raise QueryError(
+            name,
+            "unknown query parameter",
+            expected="a SimpleEventQuery parameter of EPCIS 2.0 (see docs/node/epcis-query.md)",
+        )
+    for target, by_type in typed.items():
+        if by_type:
+            fields[target] = tuple((k, tuple(dict.fromkeys(v))) for k, v in sorted(by_type.items()))
+    query = EventQuery(**fields)
+    if query.event_count_limit is not None and query.max_event_count is not None:
+        raise QueryError(
+            "eventCountLimit",
+            "eventCountLimit and maxEventCount cannot be given together",
+            expected="one of the two",
+        )
+    if query.event_count_limit is not None and query.order_by is None:
+        raise QueryError(
+            "eventCountLimit",
+            "eventCountLimit needs orderBy (the first N events in which order?)",
+            expected="orderBy=eventTime or orderBy=recordTime with it",
+        )
+    if "order_direction" in fields and query.order_by is None:
+        raise QueryError("orderDirection", "given without orderBy", expected="orderBy with it")
+    for low, high, name in (
+        (query.ge_event_time, query.lt_event_time, "LT_eventTime"),
+        (query.ge_record_time, query.lt_record_time, "LT_recordTime"),
+    ):
+        if low is not None and high is not None and high < low:
+            raise QueryError(name, "ends before the GE_ bound starts", expected="a later time")
+    return query
+
+
+def parse_query(
+    params: Mapping[str, Sequence[str] | str] | Sequence[tuple[str, str]],
+) -> EventQuery:
+    """Read the query parameters of ``GET /events`` (or of a query's URL) as the EPCIS 2.0 REST
+    binding writes them: a list parameter's values separated by ``|`` or given by repeating the
+    parameter; times in RFC 3339.
+
+    ``params`` is a mapping of name to values (a ``str`` value is one value) or the list of
+    (name, value) pairs of a URL query string. Raises :class:`QueryError` naming the first
+    parameter that is unknown or wrong.
+    """
+    grouped: dict[str, list[str]] = {}
+    if isinstance(params, Mapping):
+        for name, values in params.items():
+            items = [values] if isinstance(values, str) else list(values)
+            grouped.setdefault(str(name), []).extend(str(v) for v in items)
+    else:
+        for pair in params:
+            name, value = pair
+            grouped.setdefault(str(name), []).append(str(value))
+    return _build(grouped, split=True)
+
+
+def query_from_json(body: Mapping[str, Any]) -> EventQuery:
+    """Read the JSON ``query`` object of a named query (EPCIS 2.0 REST binding, the query
+    schema ``query-schema.json``): lists as JSON arrays, times as RFC 3339 strings, limits as
+    numbers. Raises :class:`QueryError` naming the first member that is unknown or wrong."""
+    if not isinstance(body, Mapping):
+        raise QueryError("query", "not a JSON object", expected="a JSON object of parameters")
+    grouped: dict[str, list[Any]] = {}
+    for name, value in body.items():
+        if name == "@context":
+            continue
+        if name in _LISTS or any(name.startswith(p) for p in _TYPED_PREFIXES):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list):
+                raise QueryError(name, "not a JSON array", expected="an array of values")
+            grouped[name] = value
+        else:
+            grouped[name] = [value]
+    return _build(grouped, split=False)

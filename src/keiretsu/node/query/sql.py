@@ -1,0 +1,267 @@
+"""The SQL of a SimpleEventQuery: one parameterised statement over the log's tables.
+
+Every parameter of an :class:`~keiretsu.node.query.parameters.EventQuery` becomes one
+condition on ``ocel_event e`` (:func:`conditions`), its values bound as parameters, never
+pasted in; :func:`selection` wraps them into the ``SELECT`` of event ids with their sort key,
+which :func:`~keiretsu.node.query.select.select_events` pages through.
+
+The table names are **unqualified** on purpose (``ocel_event``, ``ocel_event_attribute``,
+``ocel_event_object``, ``ocel_object``, ``ocel_source_event``, ``ingest_log``): a partner's
+cursor has its view's DuckDB schema first on the search path
+(:mod:`keiretsu.store.partner_view`, :func:`keiretsu.node.sharing.log_cursor`), so the one
+statement answers a local user from the whole log and a partner from its view alone. Never
+qualify them (``main.ocel_event`` would read the node's own log for a partner).
+
+Events that did not come as EPCIS (OCEL, XES, CSV imports) have no ``eventType`` nor
+``action``: they answer as ``ObjectEvent`` / ``OBSERVE``, and their relations under a
+qualifier of their own count as the event's ``epcList``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from keiretsu.io.epcis.mapping import SOURCE_FORMAT
+from keiretsu.model.cbv import BIZ_TRANSACTION_TYPES
+from keiretsu.node.epcis_render import CLASS_TYPES, STANDARD_QUALIFIERS
+from keiretsu.node.query.parameters import EventQuery
+from keiretsu.node.query.patterns import identifier, matchers
+
+__all__ = ["RECORD_TIME", "Sql", "conditions", "selection"]
+
+_BTT = BIZ_TRANSACTION_TYPES.spellings
+
+_ATTR = "SELECT ocel_id FROM ocel_event_attribute WHERE ocel_name = ?"
+_EVENT_TYPE_ATTR = "eventType"
+RECORD_TIME = "coalesce(k_rt.t, k_il.finished_at)"
+
+
+class Sql:
+    """The WHERE clause being built, with its parameters in order."""
+
+    def __init__(self) -> None:
+        self.where: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.where.append(clause)
+        self.params.extend(params)
+
+
+def _attr_in(sql: Sql, name: str, values: Sequence[str]) -> None:
+    sql.add(f"e.ocel_id IN ({_ATTR} AND list_contains(?::VARCHAR[], ocel_value))", name, values)
+
+
+def _relation(
+    sql: Sql,
+    qualifiers: Sequence[str],
+    values: Sequence[str],
+    *,
+    level: str | None,
+    ocel_born: bool = False,
+) -> None:
+    """Events related, in one of ``qualifiers``, to an object matching one of ``values``;
+    ``level`` "instance" / "class" keeps only EPCs / only quantity elements. With
+    ``ocel_born``, relations of events that did not come as EPCIS (no ``eventType``) under a
+    qualifier of their own also count: they are the event's ``epcList`` through EPCIS."""
+    exact, regex = matchers(values)
+    match = "list_contains(?::VARCHAR[], eo.ocel_object_id)"
+    params: list[Any] = [exact]
+    if regex is not None:
+        match = f"({match} OR regexp_full_match(eo.ocel_object_id, ?))"
+        params.append(regex)
+    roles = "list_contains(?::VARCHAR[], eo.ocel_qualifier)"
+    role_params: list[Any] = [list(qualifiers)]
+    if ocel_born:
+        roles = (
+            f"({roles} OR (NOT list_contains(?::VARCHAR[], eo.ocel_qualifier)"
+            " AND NOT starts_with(eo.ocel_qualifier, 'source:')"
+            " AND NOT starts_with(eo.ocel_qualifier, 'destination:')"
+            f" AND eo.ocel_event_id NOT IN ({_ATTR})))"
+        )
+        role_params += [sorted(STANDARD_QUALIFIERS), _EVENT_TYPE_ATTR]
+    where_level = ""
+    if level is not None:
+        # class or instance: an amount on the relation, or an object typed as a class (the
+        # few class objects are looked up, not every object joined)
+        is_class = (
+            "(eo.quantity IS NOT NULL OR eo.uom IS NOT NULL OR eo.ocel_object_id IN"
+            " (SELECT ocel_id FROM ocel_object WHERE list_contains(?::VARCHAR[], ocel_type)))"
+        )
+        where_level = f" AND {'NOT ' if level == 'instance' else ''}{is_class}"
+        params.append(sorted(CLASS_TYPES))
+    sql.add(
+        "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
+        f" WHERE {roles} AND {match}{where_level})",
+        *role_params,
+        *params,
+    )
+
+
+def conditions(query: EventQuery) -> tuple[Sql, bool]:
+    """The conditions of ``query`` on ``ocel_event e``; and whether the record time is used."""
+    sql = Sql()
+    record = query.order_by == "recordTime"
+    if query.event_types:
+        clause = f"e.ocel_id IN ({_ATTR} AND list_contains(?::VARCHAR[], ocel_value))"
+        params: list[Any] = [_EVENT_TYPE_ATTR, list(query.event_types)]
+        if "ObjectEvent" in query.event_types:  # events that did not come as EPCIS
+            clause = f"({clause} OR e.ocel_id NOT IN ({_ATTR}))"
+            params.append(_EVENT_TYPE_ATTR)
+        sql.add(clause, *params)
+    if query.ge_event_time is not None:
+        sql.add("e.ocel_time >= ?", query.ge_event_time)
+    if query.lt_event_time is not None:
+        sql.add("e.ocel_time < ?", query.lt_event_time)
+    if query.ge_record_time is not None:
+        sql.add(f"{RECORD_TIME} >= ?", query.ge_record_time)
+        record = True
+    if query.lt_record_time is not None:
+        sql.add(f"{RECORD_TIME} < ?", query.lt_record_time)
+        record = True
+    if query.actions:
+        clause = f"e.ocel_id IN ({_ATTR} AND list_contains(?::VARCHAR[], ocel_value))"
+        params = ["action", list(query.actions)]
+        if "OBSERVE" in query.actions:  # what events from other formats are
+            clause = f"({clause} OR (e.ocel_id NOT IN ({_ATTR}) AND e.ocel_id NOT IN ({_ATTR})))"
+            params += [_EVENT_TYPE_ATTR, "action"]
+        sql.add(clause, *params)
+    if query.biz_steps:
+        sql.add("list_contains(?::VARCHAR[], e.ocel_type)", list(query.biz_steps))
+    if query.dispositions:
+        _attr_in(sql, "disposition", query.dispositions)
+    for part, wanted in (
+        ("set", query.persistent_disposition_set),
+        ("unset", query.persistent_disposition_unset),
+    ):
+        if wanted:
+            sql.add(
+                f"e.ocel_id IN ({_ATTR} AND list_has_any("
+                "from_json(ocel_value, '[\"VARCHAR\"]'), ?::VARCHAR[]))",
+                f"persistentDisposition.{part}",
+                list(wanted),
+            )
+    if query.read_points:
+        _relation(sql, ["readPoint"], query.read_points, level=None)
+    if query.biz_locations:
+        _relation(sql, ["bizLocation"], query.biz_locations, level=None)
+    if query.transformation_ids:
+        _relation(sql, ["transformationID"], query.transformation_ids, level=None)
+    for values, roles, level, ocel_born in (
+        (query.match_epc, ["epc", "child"], "instance", True),
+        (query.match_parent_id, ["parent"], None, False),
+        (query.match_input_epc, ["input"], "instance", False),
+        (query.match_output_epc, ["output"], "instance", False),
+        (query.match_any_epc, ["epc", "child", "parent", "input", "output"], "instance", True),
+        (query.match_epc_class, ["epc", "child"], "class", False),
+        (query.match_input_epc_class, ["input"], "class", False),
+        (query.match_output_epc_class, ["output"], "class", False),
+        (query.match_any_epc_class, ["epc", "child", "input", "output"], "class", False),
+    ):
+        if values:
+            _relation(sql, roles, values, level=level, ocel_born=ocel_born)
+    for kind, written in query.biz_transactions:
+        # The store types a transaction object by the type it was first sent with, but one
+        # document may call a number a PO and the next a despatch advice: for events that came
+        # as EPCIS the type is read from the event as sent, paired with the transaction (in
+        # the spelling the query used, else any transaction of that type in the event).
+        kinds = [kind, *(p + kind for p in _BTT)]
+        spellings = sorted({*written, *map(identifier, written)})
+        pairs = (
+            "from_json(json_extract(s.body, '$.bizTransactionList'),"
+            ' \'[{"type":"VARCHAR","bizTransaction":"VARCHAR"}]\')'
+        )
+        sql.add(
+            "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
+            " JOIN ocel_object o ON o.ocel_id = eo.ocel_object_id"
+            " LEFT JOIN ocel_source_event s ON s.ocel_id = eo.ocel_event_id AND s.format = ?"
+            " WHERE eo.ocel_qualifier = 'bizTransaction'"
+            " AND list_contains(?::VARCHAR[], eo.ocel_object_id)"
+            " AND CASE WHEN s.body IS NULL THEN o.ocel_type = ? ELSE"
+            f" len(list_filter({pairs}, lambda x: list_contains(?::VARCHAR[], x.type)"
+            "  AND list_contains(?::VARCHAR[], x.bizTransaction))) > 0"
+            f" OR (len(list_filter({pairs},"
+            "   lambda x: list_contains(?::VARCHAR[], x.bizTransaction))) = 0"
+            f"  AND len(list_filter({pairs}, lambda x: list_contains(?::VARCHAR[], x.type))) > 0)"
+            " END)",
+            SOURCE_FORMAT,
+            sorted(map(identifier, written)),
+            kind,
+            kinds,
+            spellings,
+            spellings,
+            kinds,
+        )
+    for side, typed in (("source", query.sources), ("destination", query.destinations)):
+        for kind, values in typed:
+            sql.add(
+                "e.ocel_id IN (SELECT ocel_event_id FROM ocel_event_object"
+                " WHERE ocel_qualifier = ? AND list_contains(?::VARCHAR[], ocel_object_id))",
+                f"{side}:{kind}",
+                sorted(map(identifier, values)),
+            )
+    if query.event_ids:
+        sql.add("e.ocel_id IN (SELECT unnest(?::VARCHAR[]))", list(query.event_ids))
+    if query.exists_error_declaration:
+        sql.add(f"e.ocel_id IN ({_ATTR})", "errorDeclaration.declarationTime")
+    for op, bound in (
+        (">=", query.ge_error_declaration_time),
+        ("<", query.lt_error_declaration_time),
+    ):
+        if bound is not None:
+            sql.add(
+                f"e.ocel_id IN ({_ATTR} AND TRY_CAST(ocel_value AS TIMESTAMPTZ) {op} ?)",
+                "errorDeclaration.declarationTime",
+                bound,
+            )
+    if query.error_reasons:
+        _attr_in(sql, "errorDeclaration.reason", query.error_reasons)
+    if query.corrective_event_ids:
+        sql.add(
+            f"e.ocel_id IN ({_ATTR} AND list_has_any("
+            "from_json(ocel_value, '[\"VARCHAR\"]'), ?::VARCHAR[]))",
+            "errorDeclaration.correctiveEventIDs",
+            list(query.corrective_event_ids),
+        )
+    amounts: list[str] = []
+    amount_params: list[Any] = []
+    if query.eq_quantity:
+        amounts.append("list_contains(?::DOUBLE[], quantity)")
+        amount_params.append(list(query.eq_quantity))
+    for op, amount in (
+        (">", query.gt_quantity),
+        (">=", query.ge_quantity),
+        ("<", query.lt_quantity),
+        ("<=", query.le_quantity),
+    ):
+        if amount is not None:
+            amounts.append(f"quantity {op} ?")
+            amount_params.append(amount)
+    if amounts:
+        sql.add(
+            "e.ocel_id IN (SELECT ocel_event_id FROM ocel_event_object WHERE "
+            + " AND ".join(amounts)
+            + ")",
+            *amount_params,
+        )
+    if query.exists_sensor_element_list:
+        sql.add(f"e.ocel_id IN ({_ATTR})", "sensorElementList")
+    return sql, record
+
+
+def selection(sql: Sql, record: bool, key: str) -> str:
+    """The FROM … WHERE … of the selection, with the sort key ``k`` (microseconds)."""
+    joins = ""
+    if record:
+        joins = (
+            " LEFT JOIN (SELECT ocel_id, max(TRY_CAST(ocel_value AS TIMESTAMPTZ)) AS t"
+            " FROM ocel_event_attribute WHERE ocel_name = 'recordTime' GROUP BY ocel_id) k_rt"
+            " ON k_rt.ocel_id = e.ocel_id"
+            " LEFT JOIN ingest_log k_il ON k_il.ingest_id = e.ingest_id"
+        )
+    where = " AND ".join(sql.where) if sql.where else "true"
+    return (
+        f"SELECT e.ocel_id AS id, epoch_us({key}) AS k, coalesce(e.ocel_seq, 0) AS s"
+        f" FROM ocel_event e{joins} WHERE {where}"
+    )
