@@ -43,6 +43,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from keiretsu.sim.kpis import Estimate, PolicyResult, estimate
 from keiretsu.sim.model import (
@@ -55,9 +56,12 @@ from keiretsu.sim.model import (
     Kanban,
     Network,
 )
+from keiretsu.sim.model.demand import CHUNK
 from keiretsu.sim.model.distributions import FloatArray
 
 __all__ = ["simulate"]
+
+IntArray = npt.NDArray[np.int64]
 
 _BLOCK = 4096
 """Replications simulated together (bounds the memory of one block)."""
@@ -234,39 +238,50 @@ def _compile(net: Network) -> _Plan:
     )
 
 
-def _stream(seed: int, replication: int, name: str) -> np.random.Generator:
+def _stream(seed: int, group: int, name: str) -> np.random.Generator:
+    """The random stream of replications ``group × 256 …`` for ``name`` (a buffer's demand or
+    a link's lead times)."""
     key = zlib.crc32(name.encode())
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, key)))
-    )
+    sequence = np.random.SeedSequence(seed, spawn_key=(group, key))
+    return np.random.Generator(np.random.PCG64(sequence))
+
+
+_GROUP = 256
+"""Replications sharing one random stream per name: replication i's draws depend only on the
+seed, i and the name (not on how many replications run)."""
 
 
 def _draws(
     net: Network, plan: _Plan, seed: int, first: int, count: int, periods: int
-) -> tuple[list[FloatArray], list[np.ndarray | None]]:
-    """Demand (per demand point) and lead times (per drawn link) of replications
-    ``first .. first+count-1``, each from its own stream."""
-    demand = [np.empty((count, periods)) for _ in net.demand]
-    for d, spec in enumerate(net.demand):
-        for r in range(count):
-            demand[d][r] = spec.sample(_stream(seed, first + r, "demand:" + spec.at), periods)
-    leads: list[np.ndarray | None] = []
+) -> tuple[list[FloatArray], list[IntArray | None]]:
+    """Demand per demand point and lead times per drawn link, each shaped (periods,
+    replications), for replications ``first .. first + count - 1`` (``first`` a multiple of
+    256)."""
+    groups = range(first // _GROUP, (first + count + _GROUP - 1) // _GROUP)
+    demand = []
+    for spec in net.demand:
+        parts = [
+            spec.sample(_stream(seed, g, "demand:" + spec.at), _GROUP, periods) for g in groups
+        ]
+        demand.append(np.ascontiguousarray(np.concatenate(parts, axis=1)[:, :count]))
+    leads: list[IntArray | None] = []
     for e, link in enumerate(net.links):
         if plan.lead[e] is not None:
             leads.append(None)
             continue
-        out = np.empty((count, periods), dtype=np.int64)
-        for r in range(count):
-            rng = _stream(seed, first + r, "lead:" + plan.edge_names[e])
-            draw = link.lead_time.sample(rng, periods)
-            out[r] = np.maximum(1, np.rint(draw)).astype(np.int64)
-        leads.append(out)
+        parts = []
+        for g in groups:
+            rng = _stream(seed, g, "lead:" + plan.edge_names[e])
+            chunks = [link.lead_time.sample(rng, (CHUNK, _GROUP)) for _ in range(0, periods, CHUNK)]
+            parts.append(np.concatenate(chunks)[:periods])
+        drawn = np.concatenate(parts, axis=1)[:, :count]
+        leads.append(np.ascontiguousarray(np.maximum(1, np.rint(drawn)).astype(np.int64)))
     return demand, leads
 
 
 @dataclass
 class _Totals:
-    """Per-replication sums over the measured periods (arrays (replications, buffers))."""
+    """Per-replication sums over the measured periods, shaped (buffers, replications)."""
 
     holding: FloatArray
     shortage: FloatArray
@@ -291,6 +306,8 @@ class _Totals:
 def _block(
     net: Network, plan: _Plan, seed: int, first: int, count: int, periods: int, warmup: int
 ) -> _Totals:
+    """Simulate ``count`` replications. State arrays are (buffers, replications) and
+    (links, replications) — one contiguous row per buffer or link."""
     n = len(plan.names)
     m = len(plan.src)
     R = count
@@ -299,108 +316,128 @@ def _block(
         [x for x in plan.lead if x is not None] + [int(x.max()) for x in leads if x is not None]
     )
     zeros = np.zeros
-    oh = np.tile(plan.initial, (R, 1))
-    backlog = zeros((R, n))
-    owed = zeros((R, m))  # units (supplier's) owed on each link
-    new = zeros((R, m))  # this period's requests on each link
-    on_order = zeros((R, m))  # ordered on a link and not yet turned into the receiver's item
-    inputs = zeros((R, m))  # received on a link, waiting to be used
-    transit = zeros((R, m))
-    pipe = zeros((R, m, horizon))
-    ip_after = zeros((R, n))
-    rows = np.arange(R)
+    oh = np.repeat(plan.initial[:, None], R, axis=1)
+    backlog = zeros((n, R))
+    owed = zeros((m, R))  # supplier's units owed on each link from earlier periods
+    new = zeros((m, R))  # this period's requests on each link
+    on_order = zeros((m, R))  # ordered on a link, not yet turned into the receiver's item
+    inputs = zeros((m, R))  # received on a link, waiting to be used
+    transit = zeros((m, R))
+    pipe = zeros((horizon, m, R))
+    ip_after = zeros((n, R))
+    cols = np.arange(R)
     pmax = max(plan.periods)
-    history = np.tile(plan.mean_signal[:, None], (R, 1, pmax)).reshape(R, n, pmax)
-    ma_sum = plan.mean_signal[None, :] * np.asarray(plan.periods)[None, :] * np.ones((R, 1))
-    T = _Totals(*(zeros((R, n)) for _ in range(14)), *(zeros(R) for _ in range(4)))
+    history = np.repeat(plan.mean_signal[:, None, None], pmax, axis=1).repeat(R, axis=2)
+    ma_sum = (plan.mean_signal * np.asarray(plan.periods))[:, None] * np.ones((1, R))
+    T = _Totals(*(zeros((n, R)) for _ in range(14)), *(zeros(R) for _ in range(4)))
     reach = plan.reach
     in_edges, out_edges = plan.in_edges, plan.out_edges
     units = plan.units
+    single_in = [ins[0] if len(ins) == 1 else -1 for ins in in_edges]
+    customers = [len(out_edges[i]) + (plan.demand[i] is not None) for i in range(n)]
+    uses_signal = any(k == 4 and plan.sees_demand[i] for i, k in enumerate(plan.kind))
+    capped = [bool(np.isfinite(c)) for c in plan.capacity]
+    carried = [e for e in range(m) if plan.src[e] >= 0 and plan.transit_holding[e] > 0]
+    no_request = zeros(R)
 
     for t in range(periods + warmup):
         slot = t % horizon
         measured = t >= warmup
         # 1. receive, and turn inputs into the buffer's item
-        arrived = pipe[:, :, slot]
+        arrived = pipe[slot]
         inputs += arrived
         transit -= arrived
-        pipe[:, :, slot] = 0.0
+        arrived[:] = 0.0
         for i in range(n):
-            ins = in_edges[i]
-            if len(ins) == 1:
-                e = ins[0]
-                made = inputs[:, e] / units[e]
+            e = single_in[i]
+            if e >= 0:
+                made = inputs[e] / units[e] if units[e] != 1.0 else inputs[e].copy()
             else:
-                made = np.min(inputs[:, ins] / units[ins], axis=1)
-            if plan.capacity[i] < np.inf:
-                made = np.minimum(made, plan.capacity[i])
-            oh[:, i] += made
-            for e in ins:
-                used = made * units[e]
-                inputs[:, e] -= used
-                on_order[:, e] -= used
-        d_t = [demand[d][:, t] for d in range(len(demand))]
-        end_now = np.column_stack(d_t) if d_t else zeros((R, 0))
-        signal_all = end_now @ reach.T  # end-customer demand reaching each buffer
+                ins = in_edges[i]
+                made = np.min(inputs[ins] / units[ins, None], axis=0)
+            if capped[i]:
+                np.minimum(made, plan.capacity[i], out=made)
+            oh[i] += made
+            for e in in_edges[i]:
+                used = made * units[e] if units[e] != 1.0 else made
+                inputs[e] -= used
+                on_order[e] -= used
+        d_t = [d[t] for d in demand]
+        if measured or uses_signal:
+            end_now = np.stack(d_t) if d_t else zeros((0, R))
+            signal_all = reach @ end_now  # end-customer demand reaching each buffer
         # 2. serve and order, downstream first
         for i in range(n):
             outs = out_edges[i]
             d_idx = plan.demand[i]
-            asked_new = zeros(R) if d_idx is None else d_t[d_idx].copy()
-            old_cust = backlog[:, i]
-            received = asked_new.copy()
-            old_total = old_cust.copy()
-            for e in outs:
-                old_total += owed[:, e]
-                received += new[:, e]
-            avail = oh[:, i]
-            f_old = np.divide(avail, old_total, out=np.ones(R), where=old_total > avail)
-            served_old = old_total * f_old
-            left = np.maximum(avail - served_old, 0.0)
-            f_new = np.divide(left, received, out=np.ones(R), where=received > left)
-            served_new = received * f_new
-            oh[:, i] = left - served_new
-            ship_cust = old_cust * f_old + asked_new * f_new
-            if d_idx is not None:
-                remaining = old_cust + asked_new - ship_cust
-                backlog[:, i] = 0.0 if plan.lost_sales else remaining
-                if measured:
-                    rate = plan.lost_sale_cost[i] if plan.lost_sales else plan.backorder_cost[i]
-                    T.shortage[:, i] += rate * remaining
-                    T.end_asked += asked_new
-                    T.end_served += asked_new * f_new
-            for e in outs:
-                ship = owed[:, e] * f_old + new[:, e] * f_new
-                owed[:, e] += new[:, e] - ship
-                new[:, e] = 0.0
-                lead = plan.lead[e]
-                if lead is not None:
-                    pipe[:, e, (t + lead) % horizon] += ship
+            avail = oh[i]
+            if customers[i] == 0:
+                received = no_request
+                served_new = no_request
+            elif customers[i] == 1:  # one customer: serve what is owed, then the new request
+                if d_idx is not None:
+                    old, received = backlog[i], d_t[d_idx]
                 else:
-                    lt = leads[e]
-                    assert lt is not None
-                    pipe[rows, e, (t + lt[:, t]) % horizon] += ship
-                transit[:, e] += ship
-                if measured:
-                    T.transport[:, plan.dst[e]] += plan.cost_per_unit[
-                        e
-                    ] * ship + plan.cost_per_shipment[e] * (ship > 0)
+                    e = outs[0]
+                    old, received = owed[e], new[e].copy()
+                served_old = np.minimum(old, avail)
+                left = avail - served_old
+                served_new = np.minimum(received, left)
+                oh[i] = left - served_new
+                remaining = old + received - served_old - served_new
+                if d_idx is not None:
+                    backlog[i] = 0.0 if plan.lost_sales else remaining
+                else:
+                    owed[e] = remaining
+                    _ship(pipe, transit, e, t, horizon, plan, leads, cols, served_old + served_new)
+                    if measured:
+                        _freight(T, plan, e, served_old + served_new)
+                    new[e] = 0.0
+            else:  # several customers share a shortage in proportion
+                old = backlog[i].copy()
+                received = no_request.copy() if d_idx is None else d_t[d_idx].copy()
+                for e in outs:
+                    old += owed[e]
+                    received += new[e]
+                f_old = np.divide(avail, old, out=np.ones(R), where=old > avail)
+                left = np.maximum(avail - old * f_old, 0.0)
+                f_new = np.divide(left, received, out=np.ones(R), where=received > left)
+                served_new = received * f_new
+                oh[i] = np.maximum(left - served_new, 0.0)
+                if d_idx is not None:
+                    remaining = (backlog[i] * (1 - f_old)) + d_t[d_idx] * (1 - f_new)
+                    backlog[i] = 0.0 if plan.lost_sales else remaining
+                for e in outs:
+                    ship = owed[e] * f_old + new[e] * f_new
+                    owed[e] += new[e] - ship
+                    new[e] = 0.0
+                    _ship(pipe, transit, e, t, horizon, plan, leads, cols, ship)
+                    if measured:
+                        _freight(T, plan, e, ship)
+            if d_idx is not None and measured:
+                short = remaining  # backordered at the end of the period, or lost
+                rate = plan.lost_sale_cost[i] if plan.lost_sales else plan.backorder_cost[i]
+                T.shortage[i] += rate * short
+                T.end_asked += d_t[d_idx]
+                T.end_served += served_new if customers[i] == 1 else d_t[d_idx] * f_new
             # inventory position and the order
-            ins = in_edges[i]
-            if len(ins) == 1:
-                pipeline = on_order[:, ins[0]] / units[ins[0]]
+            e = single_in[i]
+            if e >= 0:
+                pipeline = on_order[e] / units[e] if units[e] != 1.0 else on_order[e]
             else:
-                pipeline = np.min(on_order[:, ins] / units[ins], axis=1)
-            owed_out = backlog[:, i].copy()
+                ins = in_edges[i]
+                pipeline = np.min(on_order[ins] / units[ins, None], axis=0)
+            ip = oh[i] + pipeline
+            if d_idx is not None:
+                ip = ip - backlog[i]
             for e in outs:
-                owed_out += owed[:, e]
-            ip = oh[:, i] - owed_out + pipeline
+                ip -= owed[e]
             kind = plan.kind[i]
             if kind == 0:
                 q = np.maximum(plan.level[i] - ip, 0.0)
             elif kind == 1:
                 below, mult = plan.echelon[i]
-                echelon_ip = ip + (ip_after[:, below] @ mult if below else 0.0)
+                echelon_ip = ip + mult @ ip_after[below] if below else ip
                 q = np.maximum(plan.level[i] - echelon_ip, 0.0)
             elif kind == 2:
                 q = np.where(ip <= plan.reorder[i], plan.level[i] - ip, 0.0)
@@ -408,59 +445,78 @@ def _block(
                 lots = np.floor((plan.reorder[i] - ip) / plan.lot[i]) + 1
                 q = np.where(ip <= plan.reorder[i], lots * plan.lot[i], 0.0)
             else:
-                sig = signal_all[:, i] if plan.sees_demand[i] else received
+                sig = signal_all[i] if plan.sees_demand[i] else received
                 p = plan.periods[i]
                 at = t % p
-                ma_sum[:, i] += sig - history[:, i, at]
-                history[:, i, at] = sig
-                level = plan.cover[i] * ma_sum[:, i] / p + plan.level[i]
-                q = np.maximum(level - ip, 0.0)
-            ip_after[:, i] = ip + q
-            for e in ins:
-                req = q * units[e]
-                on_order[:, e] += req
-                s = plan.src[e]
-                if s < 0:  # an outside supplier ships at once
-                    lead = plan.lead[e]
-                    if lead is not None:
-                        pipe[:, e, (t + lead) % horizon] += req
-                    else:
-                        lt = leads[e]
-                        assert lt is not None
-                        pipe[rows, e, (t + lt[:, t]) % horizon] += req
-                    transit[:, e] += req
+                ma_sum[i] += sig - history[i, at]
+                history[i, at] = sig
+                target = plan.cover[i] * ma_sum[i] / p + plan.level[i]
+                q = np.maximum(target - ip, 0.0)
+            ip_after[i] = ip + q
+            for e in in_edges[i]:
+                req = q * units[e] if units[e] != 1.0 else q
+                on_order[e] += req
+                if plan.src[e] < 0:  # an outside supplier ships at once
+                    _ship(pipe, transit, e, t, horizon, plan, leads, cols, req)
                     if measured:
-                        T.transport[:, i] += plan.cost_per_unit[e] * req + plan.cost_per_shipment[
-                            e
-                        ] * (req > 0)
+                        _freight(T, plan, e, req)
                 else:
-                    new[:, e] += req
+                    new[e] += req
             if measured:
-                T.asked[:, i] += received
-                T.served[:, i] += served_new
-                T.orders[:, i] += q
-                T.orders_sq[:, i] += q * q
-                T.received[:, i] += received
-                T.received_sq[:, i] += received * received
-                sig_i = signal_all[:, i]
-                T.signal[:, i] += sig_i
-                T.signal_sq[:, i] += sig_i * sig_i
+                T.asked[i] += received
+                T.served[i] += served_new
+                T.orders[i] += q
+                T.orders_sq[i] += q * q
+                T.received[i] += received
+                T.received_sq[i] += received * received
                 if plan.ordering[i]:
-                    T.ordering[:, i] += plan.ordering[i] * (q > 0)
+                    T.ordering[i] += plan.ordering[i] * (q > 0)
         # 3. count
         if measured:
+            T.signal += signal_all
+            T.signal_sq += signal_all * signal_all
             T.on_hand += oh
             T.backorders += backlog
-            T.holding += oh * plan.holding
-            for e in range(m):
-                s, r = plan.src[e], plan.dst[e]
-                if s >= 0:
-                    T.holding[:, s] += plan.transit_holding[e] * transit[:, e]
-                    T.holding[:, r] += plan.transit_holding[e] * inputs[:, e]
-            total_end = end_now.sum(axis=1)
+            T.holding += oh * plan.holding[:, None]
+            for e in carried:
+                rate = plan.transit_holding[e]
+                T.holding[plan.src[e]] += rate * transit[e]
+                T.holding[plan.dst[e]] += rate * inputs[e]
+            total_end = end_now.sum(axis=0)
             T.end_demand += total_end
             T.end_demand_sq += total_end * total_end
     return T
+
+
+def _ship(
+    pipe: FloatArray,
+    transit: FloatArray,
+    e: int,
+    t: int,
+    horizon: int,
+    plan: _Plan,
+    leads: list[IntArray | None],
+    cols: IntArray,
+    quantity: FloatArray,
+) -> None:
+    """Put ``quantity`` on link ``e`` in period ``t``, to arrive after its lead time."""
+    lead = plan.lead[e]
+    if lead is not None:
+        pipe[(t + lead) % horizon, e] += quantity
+    else:
+        drawn = leads[e]
+        assert drawn is not None
+        pipe[(t + drawn[t]) % horizon, e, cols] += quantity
+    transit[e] += quantity
+
+
+def _freight(T: _Totals, plan: _Plan, e: int, quantity: FloatArray) -> None:
+    """Transport cost of a shipment on link ``e``, paid by the receiving buffer."""
+    cost = plan.cost_per_unit[e] * quantity
+    if plan.cost_per_shipment[e]:
+        cost = cost + plan.cost_per_shipment[e] * (quantity > 0)
+    if plan.cost_per_unit[e] or plan.cost_per_shipment[e]:
+        T.transport[plan.dst[e]] += cost
 
 
 def simulate(
@@ -491,7 +547,10 @@ def simulate(
         count = min(_BLOCK, replications - first)
         blocks.append(_block(network, plan, seed, first, count, periods, warmup))
     totals = _Totals(
-        *(np.concatenate([getattr(b, f) for b in blocks]) for f in _Totals.__dataclass_fields__)
+        *(
+            np.concatenate([getattr(b, f) for b in blocks], axis=-1)
+            for f in _Totals.__dataclass_fields__
+        )
     )
     return _result(network, plan, totals, periods, replications, warmup, confidence)
 
@@ -540,32 +599,32 @@ def _result(
     stages: dict[str, dict[str, Estimate]] = {}
     for i, name in enumerate(plan.names):
         stages[name] = {
-            "cost": est(cost[:, i]),
-            "holding_cost": est(T.holding[:, i] / n),
-            "shortage_cost": est(T.shortage[:, i] / n),
-            "ordering_cost": est(T.ordering[:, i] / n),
-            "transport_cost": est(T.transport[:, i] / n),
-            "on_hand": est(T.on_hand[:, i] / n),
-            "backorders": est(T.backorders[:, i] / n),
-            "fill_rate": est(fill[:, i]),
-            "demand_mean": est(T.received[:, i] / n),
-            "orders_mean": est(T.orders[:, i] / n),
-            "order_variance": est(order_var[:, i]),
-            "demand_variance": est(received_var[:, i]),
-            "bullwhip": est(bullwhip[:, i]),
-            "amplification": est(amplification[:, i]),
+            "cost": est(cost[i]),
+            "holding_cost": est(T.holding[i] / n),
+            "shortage_cost": est(T.shortage[i] / n),
+            "ordering_cost": est(T.ordering[i] / n),
+            "transport_cost": est(T.transport[i] / n),
+            "on_hand": est(T.on_hand[i] / n),
+            "backorders": est(T.backorders[i] / n),
+            "fill_rate": est(fill[i]),
+            "demand_mean": est(T.received[i] / n),
+            "orders_mean": est(T.orders[i] / n),
+            "order_variance": est(order_var[i]),
+            "demand_variance": est(received_var[i]),
+            "bullwhip": est(bullwhip[i]),
+            "amplification": est(amplification[i]),
         }
     order = [name for name in net.buffers]
     stages = {name: stages[name] for name in order}
     end_var = _variance(T.end_demand, T.end_demand_sq, n)
     network = {
-        "cost": est(cost.sum(axis=1)),
-        "holding_cost": est(T.holding.sum(axis=1) / n),
-        "shortage_cost": est(T.shortage.sum(axis=1) / n),
-        "ordering_cost": est(T.ordering.sum(axis=1) / n),
-        "transport_cost": est(T.transport.sum(axis=1) / n),
-        "on_hand": est(T.on_hand.sum(axis=1) / n),
-        "backorders": est(T.backorders.sum(axis=1) / n),
+        "cost": est(cost.sum(axis=0)),
+        "holding_cost": est(T.holding.sum(axis=0) / n),
+        "shortage_cost": est(T.shortage.sum(axis=0) / n),
+        "ordering_cost": est(T.ordering.sum(axis=0) / n),
+        "transport_cost": est(T.transport.sum(axis=0) / n),
+        "on_hand": est(T.on_hand.sum(axis=0) / n),
+        "backorders": est(T.backorders.sum(axis=0) / n),
         "fill_rate": est(end_fill),
         "demand_mean": est(T.end_demand / n),
         "demand_variance": est(end_var),

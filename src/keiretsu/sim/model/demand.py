@@ -146,18 +146,34 @@ class Demand(BaseModel):
         factor = 1.0 if self.seasonal is None else float(np.mean(self.seasonal))
         return self.distribution.mean_value * factor
 
-    def sample(self, rng: np.random.Generator, periods: int) -> FloatArray:
-        """One replication's demand for ``periods`` periods (units per period)."""
+    def sample(self, rng: np.random.Generator, replications: int, periods: int) -> FloatArray:
+        """Demand of ``replications`` replications for ``periods`` periods, shaped (periods,
+        replications), in units per period.
+
+        Drawn in chunks of :data:`CHUNK` periods, so the first periods' demand does not depend
+        on how many periods are asked for: a longer run extends a shorter one."""
+        out = np.empty((periods, replications))
         if self.series is not None:
             data = self.series.data()
             n = len(data)
-            if self.series.sample == "bootstrap":
-                return data[rng.integers(0, n, periods)]
-            start = int(rng.integers(0, n))
-            return data[(start + np.arange(periods)) % n]
-        assert self.distribution is not None
-        scale = None
-        if self.seasonal is not None:
-            factors = np.asarray(self.seasonal, dtype=np.float64)
-            scale = factors[np.arange(periods) % len(factors)]
-        return self.distribution.sample(rng, periods, scale)
+            if self.series.sample == "replay":
+                start = rng.integers(0, n, replications)
+                out[:] = data[(start[None, :] + np.arange(periods)[:, None]) % n]
+                return out
+        factors = None if self.seasonal is None else np.asarray(self.seasonal, dtype=np.float64)
+        for first in range(0, periods, CHUNK):
+            if self.series is not None:
+                data = self.series.data()
+                chunk = data[rng.integers(0, len(data), (CHUNK, replications))]
+            else:
+                assert self.distribution is not None
+                scale = None
+                if factors is not None:
+                    scale = factors[(first + np.arange(CHUNK)) % len(factors)][:, None]
+                chunk = self.distribution.sample(rng, (CHUNK, replications), scale)
+            out[first : first + CHUNK] = chunk[: periods - first]
+        return out
+
+
+CHUNK = 64
+"""Periods drawn at a time (see :meth:`Demand.sample`)."""

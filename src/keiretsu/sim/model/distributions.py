@@ -55,9 +55,10 @@ class _Kind(BaseModel):
         raise NotImplementedError
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
-        """``size`` independent draws; ``scale`` (one factor per draw, e.g. a seasonal index)
+        """Independent draws, an array of shape ``size``; ``scale`` (broadcast against it, e.g.
+        a seasonal index per period)
         multiplies the mean and the spread alike (the coefficient of variation is kept, and a
         Poisson draw is a Poisson draw of the scaled mean)."""
         raise NotImplementedError
@@ -78,7 +79,7 @@ class Constant(_Kind):
         return 0.0
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         out = np.full(size, self.value, dtype=np.float64)
         return out if scale is None else out * scale
@@ -100,7 +101,7 @@ class Normal(_Kind):
         return self.sd**2
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         z = rng.standard_normal(size)
         out = self.mean + self.sd * z if scale is None else scale * (self.mean + self.sd * z)
@@ -122,7 +123,7 @@ class Poisson(_Kind):
         return self.mean
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         lam = self.mean if scale is None else self.mean * scale
         return rng.poisson(lam, size).astype(np.float64)
@@ -145,7 +146,7 @@ class Gamma(_Kind):
         return self.sd**2
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         shape = (self.mean / self.sd) ** 2
         theta = self.sd**2 / self.mean
@@ -175,7 +176,7 @@ class Uniform(_Kind):
         return (self.high - self.low) ** 2 / 12
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         out = rng.uniform(self.low, self.high, size)
         return out if scale is None else out * scale
@@ -223,7 +224,7 @@ class Empirical(_Kind):
         return float(((v - m) ** 2).mean() if p is None else (((v - m) ** 2) * p).sum())
 
     def sample(
-        self, rng: np.random.Generator, size: int, scale: FloatArray | None = None
+        self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
         out = rng.choice(np.asarray(self.values, dtype=np.float64), size=size, p=self._p())
         return out if scale is None else out * scale
