@@ -339,6 +339,7 @@ def _block(
     capped = [bool(np.isfinite(c)) for c in plan.capacity]
     carried = [e for e in range(m) if plan.src[e] >= 0 and plan.transit_holding[e] > 0]
     no_request = zeros(R)
+    charged = [bool(plan.cost_per_unit[e] or plan.cost_per_shipment[e]) for e in range(m)]
 
     for t in range(periods + warmup):
         slot = t % horizon
@@ -390,7 +391,7 @@ def _block(
                 else:
                     owed[e] = remaining
                     _ship(pipe, transit, e, t, horizon, plan, leads, cols, served_old + served_new)
-                    if measured:
+                    if measured and charged[e]:
                         _freight(T, plan, e, served_old + served_new)
                     new[e] = 0.0
             else:  # several customers share a shortage in proportion
@@ -412,7 +413,7 @@ def _block(
                     owed[e] += new[e] - ship
                     new[e] = 0.0
                     _ship(pipe, transit, e, t, horizon, plan, leads, cols, ship)
-                    if measured:
+                    if measured and charged[e]:
                         _freight(T, plan, e, ship)
             if d_idx is not None and measured:
                 short = remaining  # backordered at the end of the period, or lost
@@ -458,7 +459,7 @@ def _block(
                 on_order[e] += req
                 if plan.src[e] < 0:  # an outside supplier ships at once
                     _ship(pipe, transit, e, t, horizon, plan, leads, cols, req)
-                    if measured:
+                    if measured and charged[e]:
                         _freight(T, plan, e, req)
                 else:
                     new[e] += req

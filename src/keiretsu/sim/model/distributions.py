@@ -21,11 +21,13 @@ mean is at least three standard deviations above zero, where that almost never h
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import stats  # type: ignore[import-untyped]
 
 __all__ = [
     "Constant",
@@ -125,8 +127,12 @@ class Poisson(_Kind):
     def sample(
         self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
-        lam = self.mean if scale is None else self.mean * scale
-        return rng.poisson(lam, size).astype(np.float64)
+        if scale is not None or self.mean > 1000:
+            lam = self.mean if scale is None else self.mean * scale
+            return rng.poisson(lam, size).astype(np.float64)
+        # inverse transform on the cumulative table: exact up to a 1e-15 tail, and several
+        # times faster than numpy's Poisson sampler for the means demand usually has
+        return _poisson_table(self.mean)[np.searchsorted(_poisson_cdf(self.mean), rng.random(size))]
 
 
 class Gamma(_Kind):
@@ -228,6 +234,19 @@ class Empirical(_Kind):
     ) -> FloatArray:
         out = rng.choice(np.asarray(self.values, dtype=np.float64), size=size, p=self._p())
         return out if scale is None else out * scale
+
+
+@cache
+def _poisson_cdf(mean: float) -> FloatArray:
+    top = int(stats.poisson.ppf(1 - 1e-15, mean)) + 1
+    cdf: FloatArray = stats.poisson.cdf(np.arange(top + 1), mean)
+    cdf[-1] = 1.0
+    return cdf
+
+
+@cache
+def _poisson_table(mean: float) -> FloatArray:
+    return np.arange(len(_poisson_cdf(mean)), dtype=np.float64)
 
 
 Distribution = Annotated[
