@@ -164,19 +164,17 @@ def test_policies_can_be_swapped_for_a_variant() -> None:
         net.with_policies({"nowhere": BaseStock(level=1)})
 
 
-SALES = data("supplygraph", "Temporal Data", "Unit", "Sales Order.csv")
-
-
 def test_demand_can_be_a_real_daily_sales_series(tmp_path: Path) -> None:
     """SupplyGraph's daily sales orders of one product (221 days) drive the shop: replayed
     from a random day in each replication, the mean demand is the series' mean."""
-    with open(SALES, newline="") as fh:
+    sales = data("supplygraph", "Temporal Data", "Unit", "Sales Order.csv")
+    with open(sales, newline="") as fh:
         column = [float(row["SOS008L02P"]) for row in csv.DictReader(fh)]
     published_mean = sum(column) / len(column)
     series = (
         "[[demand]]\n"
         'at = "shop"\n'
-        f'series = {{ file = "{SALES}", column = "SOS008L02P" }}\n'
+        f'series = {{ file = "{sales}", column = "SOS008L02P" }}\n'
         "backorder_cost = 5\n"
     )
     net = Network.load(_write(tmp_path, HEAD + DC + SHOP + LINKS + series))

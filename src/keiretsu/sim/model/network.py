@@ -37,7 +37,7 @@ from keiretsu.model.errors import Problem
 from keiretsu.sim.model.demand import Demand
 from keiretsu.sim.model.distributions import Distribution
 from keiretsu.sim.model.errors import ModelError, model_problem
-from keiretsu.sim.model.policies import EchelonBaseStock, Forecast, Policy
+from keiretsu.sim.model.policies import EchelonBaseStock, Policy
 
 __all__ = ["OUTSIDE", "Buffer", "Company", "Link", "Network", "Step"]
 
@@ -231,12 +231,8 @@ class Network(_Entry):
     @property
     def shape(self) -> Literal["serial", "distribution", "assembly", "general"]:
         """Serial, distribution (one to many), assembly (many to one) or general."""
-        internal = [link for link in self.links if link.source is not None]
         fan_out = any(len(self.links_out_of(b)) > 1 for b in self.buffers)
-        fan_in = any(
-            len([x for x in internal if x.target == b]) > 1 or (len(self.links_into(b)) > 1)
-            for b in self.buffers
-        )
+        fan_in = any(len(self.links_into(b)) > 1 for b in self.buffers)
         if fan_out and fan_in:
             return "general"
         if fan_out:
@@ -406,8 +402,6 @@ def _check(net: Network) -> Iterator[Problem]:
                     "an echelon policy needs one path to each downstream buffer",
                     "a tree below this buffer, or an installation policy",
                 )
-        if isinstance(buffer.policy, Forecast) and buffer.policy.cover is None:
-            pass  # the lead time is the default cover; nothing to check
 
 
 def _cycle(edges: dict[str, list[str]]) -> list[str]:
