@@ -141,8 +141,10 @@ class PartnerViews:
                 for start in range(0, len(ids), REBUILD_CHUNK):
                     self._project(con, schema, partner, channel, ids[start : start + REBUILD_CHUNK])
             elif int(row[1]) < watermark:
-                changed = affected_events(con, int(row[1]), types=types)
-                self._project(con, schema, partner, channel, changed)
+                changed, fresh = affected_events(con, int(row[1]), types=types)
+                if changed:
+                    loaded = local_ocel(con, changed, newer_than=int(row[1]) if fresh else None)
+                    self._project(con, schema, partner, channel, changed, loaded, fresh=fresh)
             con.execute(
                 "INSERT OR REPLACE INTO partner_view VALUES (?, ?, ?, ?, ?, ?)",
                 [schema, partner, channel, fingerprint, watermark, datetime.now(UTC)],
@@ -181,12 +183,16 @@ class PartnerViews:
             wanted = [policy.candidate_types(p, c) for _, p, c in views]
             named = [t for t in wanted if t is not None]
             types = None if len(named) < len(wanted) else frozenset[str]().union(*named)
-            changed = affected_events(con, done, types=types)
+            changed, fresh = affected_events(con, done, types=types)
             con.execute("BEGIN TRANSACTION")
             try:
-                loaded = local_ocel(con, changed) if changed else None
+                loaded = (
+                    local_ocel(con, changed, newer_than=done if fresh else None)
+                    if changed
+                    else None
+                )
                 for schema, partner, channel in views:
-                    self._project(con, schema, partner, channel, changed, loaded)
+                    self._project(con, schema, partner, channel, changed, loaded, fresh=fresh)
                     con.execute(
                         "UPDATE partner_view SET watermark = ?, built_at = ? WHERE view_schema = ?",
                         [watermark, datetime.now(UTC), schema],
@@ -207,9 +213,12 @@ class PartnerViews:
         channel: str,
         event_ids: Sequence[str],
         loaded: tuple[Ocel, pa.Table] | None = None,
+        *,
+        fresh: bool = False,
     ) -> None:
         """Project ``event_ids`` (the node's own rows of them, ``loaded`` if already read)
-        into one view."""
+        into one view. ``fresh``: none of them can be in the view yet (each came in a
+        document the view has not seen), so nothing is taken out first."""
         if not event_ids:
             return
         node = self.node
@@ -233,7 +242,7 @@ class PartnerViews:
         replace_events(
             con,
             schema,
-            remove=sorted({*event_ids, *names}),
+            remove=[] if fresh else sorted({*event_ids, *names}),
             shared=shared,
             placement=placement,
             visible_at=datetime.now(UTC),

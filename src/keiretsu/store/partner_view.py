@@ -117,24 +117,30 @@ def _types_clause(types: Collection[str] | None, alias: str) -> tuple[str, list[
 def affected_events(
     con: duckdb.DuckDBPyConnection,
     after: int,
-    upto: int | None = None,
     types: Collection[str] | None = None,
-) -> list[str]:
-    """Ids of the node's own events that own documents accepted after ``after`` (up to
-    ``upto``) brought or corrected — what a view must project again; only those of the
-    given event ``types`` (activities), if given."""
-    bound = "" if upto is None else " AND ingest_id <= ?"
-    params: list[object] = [after] if upto is None else [after, upto]
+) -> tuple[list[str], bool]:
+    """Ids of the node's own events that own documents accepted after ``after`` brought or
+    corrected — what a view must project again; only those of the given event ``types``
+    (activities), if given. And whether they all came in those documents (no correction of
+    an earlier event among them): then their rows are all newer than ``after``."""
     typed, type_params = _types_clause(types, "e")
+    # ``ingest_id > after`` first: rows are stored in ingest order, so DuckDB skips the row
+    # groups of older documents instead of reading the whole table
     rows = con.execute(
         "WITH own AS (SELECT ingest_id FROM ingest_log WHERE status = 'accepted'"
-        f" AND source = 'local' AND ingest_id > ?{bound}),"
-        " touched AS (SELECT ocel_id FROM event SEMI JOIN own USING (ingest_id)"
-        " UNION SELECT ocel_id FROM event_attribute SEMI JOIN own USING (ingest_id))"
-        f" SELECT e.ocel_id FROM event e SEMI JOIN touched USING (ocel_id) WHERE true{typed}",
-        [*params, *type_params],
+        " AND source = 'local' AND ingest_id > ?),"
+        " fresh AS (SELECT e.ocel_id, e.ocel_type FROM event e WHERE e.ingest_id > ?"
+        " AND e.ingest_id IN (SELECT ingest_id FROM own)),"
+        " corrected AS (SELECT DISTINCT a.ocel_id FROM event_attribute a WHERE a.ingest_id > ?"
+        " AND a.ingest_id IN (SELECT ingest_id FROM own)"
+        " AND a.ocel_id NOT IN (SELECT ocel_id FROM fresh))"
+        f" SELECT e.ocel_id, true FROM fresh e WHERE true{typed}"
+        " UNION ALL"
+        " SELECT e.ocel_id, false FROM event e SEMI JOIN corrected USING (ocel_id)"
+        f" WHERE true{typed}",
+        [after, after, after, *type_params, *type_params],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows], all(r[1] for r in rows)
 
 
 def own_event_ids(
@@ -151,16 +157,24 @@ def own_event_ids(
     return [r[0] for r in rows]
 
 
-def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tuple[Ocel, pa.Table]:
+def local_ocel(
+    con: duckdb.DuckDBPyConnection, event_ids: Sequence[str], *, newer_than: int | None = None
+) -> tuple[Ocel, pa.Table]:
     """The node's own rows for the given events, as OCEL tables: the events, their
     attributes (corrections included) and relations, the objects they touch with those
     objects' attribute values and links — only rows that came in the node's own accepted
     documents (nothing a partner pushed), never the captured originals. What the sharing
     policy projects into a partner's view; and, per event, the ``ingest_id`` and ``ocel_seq``
-    that place it in the log's order."""
+    that place it in the log's order.
+
+    ``newer_than``: every one of the events came in a document accepted after that one (and
+    so did their attributes and relations) — their rows are then read from the newer part of
+    each table only, so the cost follows the documents read, not the size of the store.
+    Objects' attribute values and links are read whole (they may be older)."""
     own = "k_view_own"
     ids = "k_view_ids"
     objs = "k_view_objects"
+    newer = "" if newer_than is None else f" AND {{t}}.ingest_id > {int(newer_than)}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {own} AS SELECT ingest_id FROM ingest_log"
         " WHERE status = 'accepted' AND source = 'local'"
@@ -173,24 +187,25 @@ def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tupl
             con,
             f"SELECT e.ocel_id, e.ocel_type, e.ocel_time, e.ingest_id, e.ocel_seq FROM event e"
             f" SEMI JOIN {ids} USING (ocel_id) SEMI JOIN {own} USING (ingest_id)"
-            " ORDER BY e.ocel_seq, e.ocel_id",
+            f" WHERE true{newer.format(t='e')} ORDER BY e.ocel_seq, e.ocel_id",
         )
         attributes = arrow_table(
             con,
             "SELECT a.ocel_id, a.ocel_name, a.ocel_value, a.ocel_value_type"
             f" FROM event_attribute a SEMI JOIN {ids} USING (ocel_id)"
-            f" SEMI JOIN {own} USING (ingest_id)",
+            f" SEMI JOIN {own} USING (ingest_id) WHERE true{newer.format(t='a')}",
         )
         relations = arrow_table(
             con,
             "SELECT r.ocel_event_id, r.ocel_object_id, r.ocel_qualifier, r.quantity, r.uom"
             f" FROM event_object r SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id"
-            f" SEMI JOIN {own} USING (ingest_id)",
+            f" SEMI JOIN {own} USING (ingest_id) WHERE true{newer.format(t='r')}",
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {objs} AS"
             f" SELECT DISTINCT r.ocel_object_id AS ocel_id FROM event_object r"
             f" SEMI JOIN {ids} i ON i.ocel_id = r.ocel_event_id SEMI JOIN {own} USING (ingest_id)"
+            f" WHERE true{newer.format(t='r')}"
         )
         objects = arrow_table(
             con,
@@ -213,7 +228,8 @@ def local_ocel(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> tupl
         event_types = arrow_table(
             con,
             "SELECT ocel_type, attributes FROM event_type WHERE ocel_type IN"
-            f" (SELECT DISTINCT e.ocel_type FROM event e SEMI JOIN {ids} USING (ocel_id))",
+            f" (SELECT DISTINCT e.ocel_type FROM event e SEMI JOIN {ids} USING (ocel_id)"
+            f" WHERE true{newer.format(t='e')})",
         )
         object_types = arrow_table(
             con,
@@ -250,25 +266,23 @@ def replace_events(
     ``shared`` (what the policy lets the partner see of them now) in. ``placement`` gives,
     per shared event id, the ``ingest_id`` and ``ocel_seq`` of the document that brought it
     (their order is the order a partner's answers list events in); ``visible_at`` is the
-    record time the partner sees for them. Objects the shared events touch are replaced
-    whole (their attribute values and links as the policy shares them now). Runs inside the
-    caller's transaction."""
+    record time the partner sees for them. The objects the shared events touch, their
+    attribute values and links are added where the view does not hold them yet (between two
+    rebuilds they only grow). Runs inside the caller's transaction."""
     s = schema
-    con.register("k_view_remove", pa.table({"ocel_id": pa.array(list(remove), pa.string())}))
-    try:
-        con.execute(
-            f"DELETE FROM {s}.ocel_event WHERE ocel_id IN (SELECT ocel_id FROM k_view_remove)"
-        )
-        con.execute(
-            f"DELETE FROM {s}.ocel_event_attribute"
-            " WHERE ocel_id IN (SELECT ocel_id FROM k_view_remove)"
-        )
-        con.execute(
-            f"DELETE FROM {s}.ocel_event_object"
-            " WHERE ocel_event_id IN (SELECT ocel_id FROM k_view_remove)"
-        )
-    finally:
-        con.unregister("k_view_remove")
+    if remove:  # (events new to the view have nothing to take out: its tables are not read)
+        con.register("k_view_remove", pa.table({"ocel_id": pa.array(list(remove), pa.string())}))
+        try:
+            for table, column in (
+                ("ocel_event", "ocel_id"),
+                ("ocel_event_attribute", "ocel_id"),
+                ("ocel_event_object", "ocel_event_id"),
+            ):
+                con.execute(
+                    f"DELETE FROM {s}.{table} WHERE {column} IN (SELECT ocel_id FROM k_view_remove)"
+                )
+        finally:
+            con.unregister("k_view_remove")
     if shared.num_events == 0:
         return
     events = shared.events
