@@ -53,6 +53,8 @@ bench: $(STAMP_BENCH)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/views.py
+	$(BIN)/python bench/partner_view.py
+	$(BIN)/python bench/sim_policy.py
 
 clean:
 	rm -rf $(VENV) .keiretsu build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
