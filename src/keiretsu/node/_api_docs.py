@@ -78,9 +78,11 @@ def _answer(op: dict[str, Any]) -> dict[str, Any] | None:
     for code, response in sorted(op.get("responses", {}).items()):
         if not code.startswith("2"):
             continue
-        schema = response.get("content", {}).get("application/json", {}).get("schema") or {}
-        if "$ref" in _refs_of(schema):
-            return schema
+        content = response.get("content", {})
+        for media in ("application/json", "application/ld+json"):  # EPCIS documents: JSON-LD
+            schema = content.get(media, {}).get("schema") or {}
+            if "$ref" in _refs_of(schema):
+                return dict(schema)
     return None
 
 

@@ -27,7 +27,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from keiretsu.node.runtime import Node, tls_context
 from keiretsu.node.security import Principal
 from keiretsu.node.sharing import log_cursor, render, scope_of
-from keiretsu.store import Store
+from keiretsu.store import Store, named_queries
 
 RETRIES = (0.5, 2.0)
 
@@ -116,31 +116,17 @@ class Subscriptions:
 
     async def _notify(self, ingest_id: int) -> None:
         node = self.node
-        rows = await asyncio.to_thread(
-            lambda: (
-                node.cursor()
-                .execute(
-                    "SELECT s.subscription_id, s.query_name, s.dest, s.signature_token, s.owner, "
-                    "q.query FROM node_subscription s JOIN node_query q"
-                    " ON q.scope = s.scope AND q.name = s.query_name"
-                )
-                .fetchall()
-            )
+        followed = await asyncio.to_thread(
+            lambda: named_queries.subscriptions_with_queries(node.cursor())
         )
-        queries = await asyncio.to_thread(
-            lambda: {
-                (scope, name): query
-                for scope, name, query in node.cursor()
-                .execute("SELECT scope, name, query FROM node_query")
-                .fetchall()
-            }
-        )
-        for sid, name, dest, token, owner, query in rows:
-            kind, _, owner_name = owner.partition(":")
+        queries = await asyncio.to_thread(lambda: named_queries.query_texts(node.cursor()))
+        for sub, text in followed:
+            kind, _, owner_name = sub.owner.partition(":")
             who = Principal("partner" if kind == "partner" else "local", owner_name)
-            doc = await asyncio.to_thread(self._results, ingest_id, name, query, who, sid)
+            sid = sub.subscription_id
+            doc = await asyncio.to_thread(self._results, ingest_id, sub.query_name, text, who, sid)
             if doc is not None:
-                await self._post(sid, dest, token, doc)
+                await self._post(sid, sub.dest, sub.signature_token, doc)
         for listener in list(self._listeners):
             query = queries.get((scope_of(listener.who), listener.query_name))
             if query is None:
@@ -190,6 +176,4 @@ class Subscriptions:
 
 
 def _notified(store: Store, *, sid: str, now: datetime) -> None:
-    store.con.execute(
-        "UPDATE node_subscription SET last_notified_at = ? WHERE subscription_id = ?", [now, sid]
-    )
+    named_queries.mark_notified(store.con, sid, now)

@@ -37,7 +37,13 @@ from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES
 from keiretsu.store.traces import PASS_ROWS, update_steps
 
-__all__ = ["CORRECTION_PREFIX", "IngestMixin", "IngestReport", "ReadDocument"]
+__all__ = [
+    "CORRECTION_PREFIX",
+    "IngestMixin",
+    "IngestReport",
+    "ReadDocument",
+    "events_of_ingest",
+]
 
 CORRECTION_PREFIX = "errorDeclaration"
 """Event attributes whose names start with this mark an EPCIS error declaration (a correction)."""
@@ -654,6 +660,13 @@ class IngestMixin:
         inside the caller's transaction; ``None`` rebuilds them from the whole log
         (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`)."""
         update_steps(self.con, ingest_id, pass_rows=self.STEP_ROWS)
+
+
+def events_of_ingest(con: duckdb.DuckDBPyConnection, ingest_id: int | None) -> list[str]:
+    """The ids of the events one accepted document brought (its ``ingest_id``) that the
+    visible log holds — none for a refused or pending document, or for ``None``."""
+    found = rows(con, "SELECT ocel_id FROM ocel_event WHERE ingest_id = ?", [ingest_id])
+    return [str(r[0]) for r in found]
 
 
 def _merge_types(known: dict[str, dict[str, str]], declared: pa.Table) -> set[str]:

@@ -33,7 +33,14 @@ from keiretsu.model.ocel import parse_time
 from keiretsu.node.epcis_render import plain_id, vocabulary_word
 from keiretsu.node.query.patterns import identifier
 
-__all__ = ["MAX_PER_PAGE", "EventQuery", "QueryError", "parse_query", "query_from_json"]
+__all__ = [
+    "MAX_PER_PAGE",
+    "PARAMETERS",
+    "EventQuery",
+    "QueryError",
+    "parse_query",
+    "query_from_json",
+]
 
 MAX_PER_PAGE = 10_000
 """The most events one page may hold (``perPage``)."""
@@ -192,6 +199,60 @@ _TYPED_PREFIXES = {
     "EQ_destination_": "destinations",
 }
 _TYPE_NAME = re.compile(r"[a-z][a-zA-Z0-9_]+")
+
+PARAMETERS: dict[str, str] = {
+    "eventType": "events of these types (ObjectEvent, AggregationEvent, TransactionEvent, "
+    "TransformationEvent, AssociationEvent); events that did not come as EPCIS are ObjectEvents",
+    "GE_eventTime": "events at or after this time (RFC 3339, with a time zone)",
+    "LT_eventTime": "events before this time (RFC 3339, with a time zone)",
+    "GE_recordTime": "events recorded at or after this time (recordTime as sent, else when "
+    "the twin accepted the document)",
+    "LT_recordTime": "events recorded before this time",
+    "EQ_action": "events with this action: ADD, OBSERVE or DELETE",
+    "EQ_bizStep": "events of this business step, in any CBV spelling (shipping, its URN or "
+    "web URI) or a company URI",
+    "EQ_disposition": "events with this disposition, in any CBV spelling",
+    "EQ_persistentDisposition_set": "events whose persistent disposition sets one of these",
+    "EQ_persistentDisposition_unset": "events whose persistent disposition unsets one of these",
+    "EQ_readPoint": "events at this read point (any spelling of the GS1 key)",
+    "WD_readPoint": "as EQ_readPoint (the twin holds no location hierarchy)",
+    "EQ_bizLocation": "events at this business location (any spelling of the GS1 key)",
+    "WD_bizLocation": "as EQ_bizLocation (the twin holds no location hierarchy)",
+    "EQ_transformationID": "events of this transformation",
+    "MATCH_epc": "events whose epcList or childEPCs holds a matching EPC (URN, Digital Link "
+    "or EPC pattern)",
+    "MATCH_parentID": "events whose parentID matches",
+    "MATCH_inputEPC": "events whose inputEPCList holds a match",
+    "MATCH_outputEPC": "events whose outputEPCList holds a match",
+    "MATCH_anyEPC": "events with a matching EPC in any of those",
+    "MATCH_epcClass": "events whose quantityList or childQuantityList holds a matching class",
+    "MATCH_inputEPCClass": "events whose inputQuantityList holds a matching class",
+    "MATCH_outputEPCClass": "events whose outputQuantityList holds a matching class",
+    "MATCH_anyEPCClass": "events with a matching class in any quantity list",
+    "EQ_eventID": "the events with these ids (an eventID, or the CBV event hash)",
+    "EXISTS_errorDeclaration": "events that carry an error declaration",
+    "GE_errorDeclarationTime": "events declared in error at or after this time",
+    "LT_errorDeclarationTime": "events declared in error before this time",
+    "GE_errorDeclaration_Time": "as GE_errorDeclarationTime (the query schema's spelling)",
+    "LT_errorDeclaration_Time": "as LT_errorDeclarationTime (the query schema's spelling)",
+    "EQ_errorReason": "events whose error declaration gives this reason",
+    "EQ_correctiveEventID": "events whose error declaration names this corrective event",
+    "EQ_quantity": "events with a quantity element of this amount",
+    "GT_quantity": "events with a quantity element of more than this amount",
+    "GE_quantity": "events with a quantity element of at least this amount",
+    "LT_quantity": "events with a quantity element of less than this amount",
+    "LE_quantity": "events with a quantity element of at most this amount",
+    "EXISTS_sensorElementList": "events that carry sensor data",
+    "orderBy": "eventTime or recordTime; without it events come oldest first",
+    "orderDirection": "ASC or DESC (with orderBy; DESC by default)",
+    "eventCountLimit": "only the first N events in that order (needs orderBy)",
+    "maxEventCount": "refuse with QueryTooLargeException if more than N events match",
+    "perPage": f"events per page, 1 to {MAX_PER_PAGE:,} (100 by default)",
+    "nextPageToken": "the nextPageToken of the previous page",
+}
+"""Every SimpleEventQuery parameter this twin answers, with what it selects — written once,
+for the node's OpenAPI description. Besides these, ``EQ_bizTransaction_<type>``,
+``EQ_source_<type>`` and ``EQ_destination_<type>`` name a type in the parameter itself."""
 # Standard parameters this twin does not answer (sensor data, extension fields, ILMD…).
 _UNSUPPORTED = re.compile(
     r"(EQ|GT|GE|LT|LE|EXISTS|HASATTR)_.*|GE_time|LT_time|GE_startTime|LT_startTime|"

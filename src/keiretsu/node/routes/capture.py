@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from keiretsu.node.problems import HTTPProblem
 from keiretsu.node.routes.discovery import add_options, discovery_headers
-from keiretsu.node.runtime import CAPTURE_EVENT_LIMIT, CAPTURE_SIZE_LIMIT
+from keiretsu.node.routes.events import EPCISEvent, EPCISResponse
+from keiretsu.node.runtime import CAPTURE_EVENT_LIMIT, CAPTURE_SIZE_LIMIT, CaptureJob
 from keiretsu.node.security import Principal, local_user, node_of
+from keiretsu.store.ingest import events_of_ingest
 
 router = APIRouter(tags=["Capture"])
 
@@ -49,6 +52,7 @@ async def capture_options() -> Response:
     "/capture",
     status_code=202,
     summary="Capture an EPCIS 2.0 document (JSON/JSON-LD or XML), asynchronously",
+    response_class=Response,
     responses={202: {"description": "Received; the Location header is the capture job"}},
     openapi_extra={
         "requestBody": {
@@ -112,11 +116,39 @@ def _too_large(size: int) -> HTTPProblem:
     )
 
 
+class CaptureJobOut(BaseModel):
+    """GS1's ``CaptureJob``: a capture document received, being stored, or stored (or
+    refused, with the reason in ``errors``), and what its ingest did."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    captureID: str
+    createdAt: str = Field(description="when the document was received (RFC 3339)")
+    running: bool = Field(description="true while the document waits or is being stored")
+    success: bool = Field(description="false once refused (see errors)")
+    captureErrorBehaviour: Literal["rollback"] = Field(
+        description="always rollback: a document is stored whole or not at all"
+    )
+    errors: list[dict[str, Any]] = Field(description="why it was refused (problem details)")
+    finishedAt: str | None = Field(default=None, description="when it was stored or refused")
+    report: dict[str, Any] | None = Field(
+        default=None,
+        alias="keiretsu:report",
+        description="the ingest's report: events read, new, already known, corrected",
+    )
+
+
+def _job_out(job: CaptureJob) -> CaptureJobOut:
+    return CaptureJobOut.model_validate(job.to_json())
+
+
 MAX_JOBS_PER_PAGE = 10_000
 """The most capture jobs one page holds (a larger ``perPage`` gets this many)."""
 
 
-@router.get("/capture", summary="Capture jobs of this run, newest first")
+@router.get(
+    "/capture", summary="Capture jobs of this run, newest first", response_model=list[CaptureJobOut]
+)
 async def capture_jobs(
     request: Request,
     perPage: int = Query(30, description="jobs per page (at most 10,000 are served)"),
@@ -136,18 +168,26 @@ async def capture_jobs(
         token = page[-1].capture_id
         link = request.url.include_query_params(nextPageToken=token, perPage=per_page)
         headers = {"GS1-Next-Page-Token": token, "Link": f'<{link}>; rel="next"'}
-    return JSONResponse([j.to_json() for j in page], headers=headers)
+    return JSONResponse(
+        [_job_out(j).model_dump(by_alias=True, exclude_unset=True) for j in page],
+        headers=headers,
+    )
 
 
-@router.get("/capture/{captureID}", summary="One capture job: running, success, errors")
+@router.get(
+    "/capture/{captureID}",
+    summary="One capture job: running, success, errors",
+    response_model=CaptureJobOut,
+    response_model_exclude_unset=True,
+)
 async def capture_job(
     captureID: str, request: Request, who: Principal = Depends(local_user)
-) -> dict[str, Any]:
+) -> CaptureJobOut:
     node = node_of(request)
     job = node.capture_job(captureID)
     if job is None:
         raise HTTPProblem(404, "No such capture job", f"no capture job {captureID!r}")
-    return job.to_json()
+    return _job_out(job)
 
 
 add_options(router, "/capture/{captureID}", "OPTIONS, GET")
@@ -167,8 +207,10 @@ capture job instead."""
     description="The body is one EPCIS 2.0 event (JSON/JSON-LD). It is stored as a capture "
     "document of its own (same checks, same outbox); 201 with the event's URL in Location, "
     "400 with the reason, 409 if an event with its eventID is stored already.",
+    response_model=EPCISEvent,
+    response_class=EPCISResponse,
     responses={
-        201: {"description": "Stored; Location is the event's URL"},
+        201: {"description": "Stored; Location is the event's URL, the body the event stored"},
         409: {"description": "An event with this eventID exists already"},
     },
     openapi_extra={
@@ -224,16 +266,11 @@ async def capture_event(request: Request, who: Principal = Depends(local_user)) 
     report = job.report or {}
     if not report.get("events_new") and not report.get("events_corrected"):
         raise HTTPProblem(409, "Event exists", "an event with this eventID is stored already")
-    rows = (
-        node.cursor()
-        .execute("SELECT ocel_id FROM ocel_event WHERE ingest_id = ?", [report.get("ingest_id")])
-        .fetchall()
-    )
-    event_id = str(event.get("eventID") or (rows[0][0] if rows else ""))
+    brought = events_of_ingest(node.cursor(), report.get("ingest_id"))
+    event_id = str(event.get("eventID") or (brought[0] if brought else ""))
     stored = render_events(node.cursor(), [event_id]) if event_id else []
-    return JSONResponse(
+    return EPCISResponse(
         stored[0] if stored else event,
         status_code=201,
         headers={"Location": "/events/" + quote(event_id, safe=":/;=@")},
-        media_type="application/ld+json",
     )

@@ -10,23 +10,144 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from keiretsu.node.problems import HTTPProblem
+from keiretsu.node.query import (
+    MAX_PER_PAGE,
+    QueryError,
+    parse_query,
+    query_document,
+    select_events,
+)
+from keiretsu.node.query import query_from_json as read_json_query
+from keiretsu.node.query.parameters import PARAMETERS
 from keiretsu.node.runtime import new_id
 from keiretsu.node.security import Principal, node_of, principal, websocket_principal
 from keiretsu.node.sharing import PageTokens, log_cursor, render, scope_of
+from keiretsu.store import named_queries as kept
 
 router = APIRouter(tags=["Query"])
 
 DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 10_000
 _partner_tokens = PageTokens()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PAGING = ("perPage", "nextPageToken")
+
+
+# --- what the routes answer ------------------------------------------------------------------
+
+
+class EPCISResponse(JSONResponse):
+    """An EPCIS 2.0 document or event: JSON-LD (``application/ld+json``), as the binding says."""
+
+    media_type = "application/ld+json"
+
+
+class EPCISEvent(BaseModel):
+    """One EPCIS 2.0 event in GS1's JSON binding: the members below and every other one GS1's
+    schema of an event defines (``epcList``, ``quantityList``, ``bizTransactionList``,
+    ``sourceList``, ``sensorElementList``, ``errorDeclaration``…), spelled as GS1 spells them.
+    A local user gets each event as it was captured; a partner, as its view rebuilt it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or "
+        "AssociationEvent"
+    )
+    eventID: str | None = Field(default=None, description="the event's id, if it has one")
+    eventTime: str = Field(description="when it happened (RFC 3339)")
+    eventTimeZoneOffset: str = Field(description="the local time zone offset, e.g. +09:00")
+    action: str | None = Field(default=None, description="ADD, OBSERVE or DELETE")
+    bizStep: str | None = Field(default=None, description="the business step (CBV)")
+
+
+class ResultsBody(BaseModel):
+    """The events of one page, in the query's order."""
+
+    eventList: list[EPCISEvent]
+
+
+class QueryResults(BaseModel):
+    """The answer to a query: which query, which subscription (for a subscription's
+    notification), and the events."""
+
+    queryName: str = Field(description="SimpleEventQuery, or the named query's name")
+    subscriptionID: str | None = Field(
+        default=None, description="only in a subscription's notification"
+    )
+    resultsBody: ResultsBody
+
+
+class QueryBody(BaseModel):
+    """The body of an EPCISQueryDocument."""
+
+    queryResults: QueryResults
+
+
+class EPCISQueryDocument(BaseModel):
+    """GS1's ``EPCISQueryDocument``: one page of a query's events. The next page, if any, is
+    named by the ``GS1-Next-Page-Token`` and ``Link: <…>; rel="next"`` headers."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    context: list[Any] = Field(
+        alias="@context", description="the EPCIS 2.0 JSON-LD context, and keiretsu's prefix"
+    )
+    type: Literal["EPCISQueryDocument"]
+    schemaVersion: str = Field(description="2.0")
+    creationDate: str = Field(description="when the document was written (RFC 3339)")
+    epcisBody: QueryBody
+
+
+class NamedQueryOut(BaseModel):
+    """A named query: its name and its SimpleEventQuery parameters as a JSON object (and, in
+    the listing, when it was made)."""
+
+    name: str
+    query: dict[str, Any] = Field(description="SimpleEventQuery parameters as a JSON object")
+    createdAt: str | None = Field(default=None, description="when it was made (ISO 8601)")
+
+
+class SubscriptionOut(BaseModel):
+    """A webhook subscription to a named query (never its signatureToken)."""
+
+    subscriptionID: str
+    dest: str = Field(description="the webhook each captured document's results are POSTed to")
+    stream: bool = Field(description="always true: a POST per captured document")
+    createdAt: str = Field(description="when it was made (ISO 8601)")
+    lastNotifiedAt: str | None = Field(
+        default=None, description="when its webhook last took a POST (ISO 8601), if ever"
+    )
+    queryName: str | None = Field(default=None, description="the named query it follows")
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    """The SimpleEventQuery parameters as OpenAPI query parameters: documented here, read
+    once, by :func:`keiretsu.node.query.parse_query`."""
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": meaning,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}
+            if name == "perPage"
+            else {"type": "string"},
+        }
+        for name, meaning in PARAMETERS.items()
+    ]
+
+
+QUERY_PARAMETERS = _query_parameters()
+"""Every SimpleEventQuery parameter, for the OpenAPI description of a route that takes them."""
+PAGING_PARAMETERS = [p for p in QUERY_PARAMETERS if p["name"] in _PAGING]
+"""``perPage`` and ``nextPageToken`` alone (a named query's events)."""
 
 
 def _query_error(exc: Exception) -> HTTPProblem:
@@ -53,29 +174,22 @@ def run_query(
     json_query: dict[str, Any] | None = None,
 ) -> Response:
     """One page of a query's results as an EPCISQueryDocument, with ``Link``/
-    ``GS1-Next-Page-Token`` to the next page."""
-    from keiretsu.node.query import (
-        QueryError,
-        parse_query,
-        query_document,
-        query_from_json,
-        select_events,
-    )
+    ``GS1-Next-Page-Token`` to the next page.
 
+    ``params`` are the request's query parameters, read once by
+    :func:`~keiretsu.node.query.parse_query` — the query and its paging (``perPage``,
+    ``nextPageToken``) alike; for a named query (``json_query``) only its paging comes from
+    the URL."""
     node = node_of(request)
-    paging = {k: v for k, v in params if k in ("perPage", "nextPageToken")}
-    rest = [(k, v) for k, v in params if k not in ("perPage", "nextPageToken")]
     try:
-        per_page = int(paging.get("perPage", DEFAULT_PER_PAGE))
-    except ValueError:
-        raise HTTPProblem(
-            400, "Invalid perPage", "perPage: a whole number", field="perPage"
-        ) from None
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise HTTPProblem(400, "Invalid perPage", f"perPage: 1 to {MAX_PER_PAGE}", field="perPage")
-    token = paging.get("nextPageToken")
-    try:
-        query = query_from_json(json_query) if json_query is not None else parse_query(rest)
+        if json_query is None:
+            query = parse_query(params)
+            paging = query
+        else:
+            query = read_json_query(json_query)
+            paging = parse_query([(k, v) for k, v in params if k in _PAGING])
+        per_page = paging.per_page or DEFAULT_PER_PAGE
+        token = paging.next_page_token
         # a partner is answered on its view of the log: its filters, counts and pages see
         # only what the policy lets it see, and its page tokens are opaque handles
         cur = log_cursor(node, who, "query")
@@ -100,47 +214,38 @@ def run_query(
         headers["GS1-Next-Page-Token"] = next_token
         link = request.url.include_query_params(nextPageToken=next_token, perPage=per_page)
         headers["Link"] = f'<{link}>; rel="next"'
-    return JSONResponse(
-        query_document(events, query_name=query_name),
-        headers=headers,
-        media_type="application/ld+json",
-    )
+    return EPCISResponse(query_document(events, query_name=query_name), headers=headers)
 
 
 @router.get(
     "/events",
     summary="Query events (EPCIS 2.0 SimpleEventQuery parameters)",
-    description="Any SimpleEventQuery parameter (eventType, GE_eventTime, LT_eventTime, "
-    "EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, MATCH_epc, MATCH_anyEPC, "
-    "MATCH_epcClass, EQ_bizTransaction_<type>, …; see docs/node/epcis-query.md), paged with "
+    description="Any SimpleEventQuery parameter below, and EQ_bizTransaction_<type>, "
+    "EQ_source_<type>, EQ_destination_<type> (see docs/node/epcis-query.md); paged with "
     "perPage and nextPageToken.",
+    response_model=EPCISQueryDocument,
+    response_class=EPCISResponse,
+    openapi_extra={"parameters": QUERY_PARAMETERS},
 )
-def events(
-    request: Request,
-    who: Principal = Depends(principal),
-    eventType: str | None = Query(None, description="ObjectEvent, AggregationEvent, …"),
-    GE_eventTime: str | None = Query(None, description="events at or after (ISO 8601)"),
-    LT_eventTime: str | None = Query(None, description="events before (ISO 8601)"),
-    EQ_bizStep: str | None = Query(None, description="business steps, e.g. shipping"),
-    MATCH_epc: str | None = Query(None, description="EPCs or EPC patterns"),
-    perPage: int = Query(DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE),
-    nextPageToken: str | None = Query(None),
-) -> Response:
+def events(request: Request, who: Principal = Depends(principal)) -> Response:
     return run_query(request, who, list(request.query_params.multi_items()))
 
 
-@router.get("/events/{eventID:path}", summary="One event by its id")
+@router.get(
+    "/events/{eventID:path}",
+    summary="One event by its id",
+    response_model=EPCISQueryDocument,
+    response_class=EPCISResponse,
+)
 def event(eventID: str, request: Request, who: Principal = Depends(principal)) -> Response:
     # a partner looks in its view: an event hidden from it and one that does not exist are
     # the same lookup with the same answer
-    from keiretsu.node.query import query_document
-
     found = render(node_of(request), who, [eventID])
     if not found:
         raise HTTPProblem(404, "No such event", f"no event {eventID!r}")
     # the binding answers with an EPCISQueryDocument enclosing the one event (and the error
     # declarations received for it since, folded into it)
-    return JSONResponse(query_document(found), media_type="application/ld+json")
+    return EPCISResponse(query_document(found))
 
 
 # --- named queries ---------------------------------------------------------------------------
@@ -157,53 +262,41 @@ class NamedQuery(BaseModel):
 
 
 def _stored_query(request: Request, who: Principal, name: str) -> dict[str, Any]:
-    import json
-
-    rows = (
-        node_of(request)
-        .cursor()
-        .execute("SELECT query FROM node_query WHERE scope = ? AND name = ?", [scope_of(who), name])
-        .fetchall()
-    )
-    if not rows:
+    query = kept.named_query(node_of(request).cursor(), scope_of(who), name)
+    if query is None:
         raise HTTPProblem(404, "No such query", f"no named query {name!r}")
-    query: dict[str, Any] = json.loads(rows[0][0])
     return query
 
 
-@router.post("/queries", status_code=201, summary="Keep a query under a name")
+@router.post(
+    "/queries",
+    status_code=201,
+    summary="Keep a query under a name",
+    response_class=Response,
+    responses={201: {"description": "Kept; Location is the query's URL"}},
+)
 async def create_query(
     body: NamedQuery, request: Request, who: Principal = Depends(principal)
 ) -> Response:
-    import json
-
-    from keiretsu.node.query import QueryError, query_from_json
-
     node = node_of(request)
     if not _NAME.match(body.name):
         raise HTTPProblem(400, "Invalid query name", "letters, digits, ._- only", field="name")
     try:
-        query_from_json(body.query)
+        read_json_query(body.query)
     except QueryError as exc:
         raise _query_error(exc) from exc
     scope = scope_of(who)
 
     def insert(store: Any) -> str:
-        con = store.con
-        found = con.execute(
-            "SELECT 1 FROM node_query WHERE scope = ? AND name = ?", [scope, body.name]
-        ).fetchall()
-        if found:
-            return "exists"
-        if who.is_partner:
-            row = con.execute("SELECT count(*) FROM node_query WHERE scope = ?", [scope]).fetchone()
-            if row is not None and int(row[0]) >= QUERIES_PER_PARTNER:
-                return "quota"
-        con.execute(
-            "INSERT INTO node_query VALUES (?, ?, ?, ?, ?)",
-            [scope, body.name, json.dumps(body.query), f"{who.kind}:{who.name}", datetime.now(UTC)],
+        return kept.keep_query(
+            store.con,
+            scope=scope,
+            name=body.name,
+            query=body.query,
+            owner=f"{who.kind}:{who.name}",
+            created_at=datetime.now(UTC),
+            limit=QUERIES_PER_PARTNER if who.is_partner else None,
         )
-        return "created"
 
     outcome = await node.writer.run(insert)
     if outcome == "exists":
@@ -217,25 +310,29 @@ async def create_query(
     return Response(status_code=201, headers={"Location": f"/queries/{body.name}"})
 
 
-@router.get("/queries", summary="The named queries")
-def list_queries(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-    import json
-
-    rows = (
-        node_of(request)
-        .cursor()
-        .execute(
-            "SELECT name, query, created_at FROM node_query WHERE scope = ? ORDER BY name",
-            [scope_of(who)],
-        )
-        .fetchall()
-    )
-    return [{"name": n, "query": json.loads(q), "createdAt": c.isoformat()} for n, q, c in rows]
+@router.get(
+    "/queries",
+    summary="The named queries",
+    response_model=list[NamedQueryOut],
+    response_model_exclude_unset=True,
+)
+def list_queries(request: Request, who: Principal = Depends(principal)) -> list[NamedQueryOut]:
+    return [
+        NamedQueryOut(name=q.name, query=q.query, createdAt=q.created_at.isoformat())
+        for q in kept.named_queries(node_of(request).cursor(), scope_of(who))
+    ]
 
 
-@router.get("/queries/{queryName}", summary="One named query")
-def get_query(queryName: str, request: Request, who: Principal = Depends(principal)) -> Any:
-    return {"name": queryName, "query": _stored_query(request, who, queryName)}
+@router.get(
+    "/queries/{queryName}",
+    summary="One named query",
+    response_model=NamedQueryOut,
+    response_model_exclude_unset=True,
+)
+def get_query(
+    queryName: str, request: Request, who: Principal = Depends(principal)
+) -> NamedQueryOut:
+    return NamedQueryOut(name=queryName, query=_stored_query(request, who, queryName))
 
 
 @router.delete("/queries/{queryName}", status_code=204, summary="Forget a named query")
@@ -245,19 +342,18 @@ async def delete_query(
     node = node_of(request)
     _stored_query(request, who, queryName)
     scope = scope_of(who)
-
-    def delete(store: Any) -> None:
-        store.con.execute(
-            "DELETE FROM node_subscription WHERE scope = ? AND query_name = ?", [scope, queryName]
-        )
-        store.con.execute("DELETE FROM node_query WHERE scope = ? AND name = ?", [scope, queryName])
-
-    await node.writer.run(delete)
+    await node.writer.run(lambda store: kept.forget_query(store.con, scope, queryName))
     return Response(status_code=204)
 
 
-@router.get("/queries/{queryName}/events", summary="Run a named query")
-def query_events(queryName: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/queries/{queryName}/events",
+    summary="Run a named query",
+    response_model=EPCISQueryDocument,
+    response_class=EPCISResponse,
+    openapi_extra={"parameters": PAGING_PARAMETERS},
+)
+def query_events(queryName: str, request: Request, who: Principal = Depends(principal)) -> Response:
     query = _stored_query(request, who, queryName)
     params = [(k, v) for k, v in request.query_params.multi_items()]
     return run_query(request, who, params, query_name=queryName, json_query=query)
@@ -281,6 +377,7 @@ class SubscriptionIn(BaseModel):
     status_code=201,
     tags=["Subscriptions"],
     summary="Subscribe a webhook to a named query's new results",
+    response_model=SubscriptionOut,
 )
 async def subscribe(
     queryName: str,
@@ -311,34 +408,17 @@ async def subscribe(
             raise HTTPProblem(
                 403, "Forbidden", "a partner may only subscribe its own node's URL", field="dest"
             )
-    subscription_id = new_id()
-    created = datetime.now(UTC)
-    scope = scope_of(who)
-
-    def insert(store: Any) -> bool:
-        if who.is_partner:
-            row = store.con.execute(
-                "SELECT count(*) FROM node_subscription WHERE scope = ?", [scope]
-            ).fetchone()
-            if row is not None and int(row[0]) >= SUBSCRIPTIONS_PER_PARTNER:
-                return False
-        store.con.execute(
-            "INSERT INTO node_subscription (subscription_id, query_name, dest,"
-            " signature_token, owner, created_at, last_notified_at, scope)"
-            " VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-            [
-                subscription_id,
-                queryName,
-                dest,
-                body.signatureToken,
-                f"{who.kind}:{who.name}",
-                created,
-                scope,
-            ],
-        )
-        return True
-
-    if not await node.writer.run(insert):
+    made = kept.Subscription(
+        subscription_id=new_id(),
+        query_name=queryName,
+        dest=dest,
+        created_at=datetime.now(UTC),
+        signature_token=body.signatureToken,
+        owner=f"{who.kind}:{who.name}",
+        scope=scope_of(who),
+    )
+    limit = SUBSCRIPTIONS_PER_PARTNER if who.is_partner else None
+    if not await node.writer.run(lambda store: kept.add_subscription(store.con, made, limit=limit)):
         raise HTTPProblem(
             403,
             "Quota reached",
@@ -346,39 +426,33 @@ async def subscribe(
             "unsubscribe one first",
         )
     return JSONResponse(
-        {
-            "subscriptionID": subscription_id,
-            "dest": dest,
-            "stream": True,
-            "createdAt": created.isoformat(),
-        },
+        _subscription_out(made).model_dump(exclude_unset=True),
         status_code=201,
-        headers={"Location": f"/queries/{queryName}/subscriptions/{subscription_id}"},
+        headers={"Location": f"/queries/{queryName}/subscriptions/{made.subscription_id}"},
+    )
+
+
+def _subscription_out(found: kept.Subscription, **also: str) -> SubscriptionOut:
+    return SubscriptionOut(
+        subscriptionID=found.subscription_id,
+        dest=found.dest,
+        stream=True,
+        createdAt=found.created_at.isoformat(),
+        **(
+            {"lastNotifiedAt": found.last_notified_at.isoformat()} if found.last_notified_at else {}
+        ),
+        **also,
     )
 
 
 def _subscription_rows(
     request: Request, who: Principal, query_name: str, subscription_id: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[SubscriptionOut]:
     """The caller's subscriptions to one of its named queries (one, if an id is given)."""
-    sql = (
-        "SELECT subscription_id, dest, created_at, last_notified_at FROM node_subscription"
-        " WHERE scope = ? AND query_name = ?"
-    )
-    params: list[Any] = [scope_of(who), query_name]
-    if subscription_id is not None:
-        sql += " AND subscription_id = ?"
-        params.append(subscription_id)
-    rows = node_of(request).cursor().execute(sql + " ORDER BY subscription_id", params).fetchall()
+    cur = node_of(request).cursor()
     return [
-        {
-            "subscriptionID": sid,
-            "dest": dest,
-            "stream": True,
-            "createdAt": created.isoformat(),
-            **({"lastNotifiedAt": last.isoformat()} if last else {}),
-        }
-        for sid, dest, created, last in rows
+        _subscription_out(found)
+        for found in kept.subscriptions_of(cur, scope_of(who), query_name, subscription_id)
     ]
 
 
@@ -386,10 +460,12 @@ def _subscription_rows(
     "/queries/{queryName}/subscriptions",
     tags=["Subscriptions"],
     summary="The webhook subscriptions to a named query",
+    response_model=list[SubscriptionOut],
+    response_model_exclude_unset=True,
 )
 def subscriptions(
     queryName: str, request: Request, who: Principal = Depends(principal)
-) -> list[dict[str, Any]]:
+) -> list[SubscriptionOut]:
     _stored_query(request, who, queryName)
     return _subscription_rows(request, who, queryName)
 
@@ -406,11 +482,7 @@ async def unsubscribe(
     node = node_of(request)
     if not _subscription_rows(request, who, queryName, subscriptionID):
         raise HTTPProblem(404, "No such subscription", f"no subscription {subscriptionID!r}")
-    await node.writer.run(
-        lambda s: s.con.execute(
-            "DELETE FROM node_subscription WHERE subscription_id = ?", [subscriptionID]
-        )
-    )
+    await node.writer.run(lambda store: kept.remove_subscription(store.con, subscriptionID))
     return Response(status_code=204)
 
 
@@ -424,14 +496,7 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     if who is None:
         await websocket.close(code=4401, reason="unauthorized")
         return
-    rows = (
-        node.cursor()
-        .execute(
-            "SELECT 1 FROM node_query WHERE scope = ? AND name = ?", [scope_of(who), queryName]
-        )
-        .fetchall()
-    )
-    if not rows:
+    if kept.named_query(node.cursor(), scope_of(who), queryName) is None:
         await websocket.close(code=4404, reason=f"no named query {queryName}")
         return
     await websocket.accept()
@@ -448,16 +513,19 @@ _SCHEDULE = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
     "/queries/{queryName}/subscriptions/{subscriptionID}",
     tags=["Subscriptions"],
     summary="One webhook subscription (whether it is still active)",
+    response_model=SubscriptionOut,
+    response_model_exclude_unset=True,
 )
 def subscription(
     queryName: str, subscriptionID: str, request: Request, who: Principal = Depends(principal)
-) -> dict[str, Any]:
+) -> SubscriptionOut:
     """The subscription, as listed by ``GET /queries/{queryName}/subscriptions`` (never its
-    signatureToken); 404 for one that is not the caller's."""
-    found = _subscription_rows(request, who, queryName, subscriptionID)
+    signatureToken), with the query it follows; 404 for one that is not the caller's."""
+    cur = node_of(request).cursor()
+    found = kept.subscriptions_of(cur, scope_of(who), queryName, subscriptionID)
     if not found:
         raise HTTPProblem(404, "No such subscription", f"no subscription {subscriptionID!r}")
-    return {**found[0], "queryName": queryName}
+    return _subscription_out(found[0], queryName=queryName)
 
 
 @router.websocket("/queries/{queryName}/events")

@@ -24,16 +24,53 @@ router = APIRouter(tags=["Partners"])
 _DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
 
+class PushReport(BaseModel):
+    """What storing a partner's push did (the store's ingest report): how many events it
+    held, how many were new, already known (a retried push) or corrections."""
+
+    document: str = Field(description="the push as the ingest log names it: from/<partner>/<id>")
+    format: str | None = Field(description="ocel-json")
+    status: str = Field(description="accepted")
+    ingest_id: int | None
+    events_read: int
+    events_new: int
+    events_known: int = Field(description="already stored: a retried delivery")
+    events_corrected: int = Field(description="stored events marked corrected")
+    objects_new: int
+    seconds: float = Field(description="time taken to store it")
+    problem: dict[str, Any] | None = Field(description="why it was refused (never, when 200)")
+
+
+class PartnerStatus(BaseModel):
+    """A partner, and how delivery to it stands: documents delivered and still owed, events
+    sent, the last error."""
+
+    name: str
+    url: str = Field(description="where its node listens")
+    documents_delivered: int
+    documents_owed: int
+    events_sent: int
+    last_error: str | None
+
+
+class PartnerOut(BaseModel):
+    """A partner as added: its name and its node's URL."""
+
+    name: str
+    url: str
+
+
 @router.post(
     "/partners/inbox",
     summary="A partner pushes the events it shares with this node (OCEL 2.0 JSON, signed)",
+    response_model=PushReport,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
     },
 )
 async def inbox(
     request: Request, delivery: str = "push", who: Principal = Depends(partner_node)
-) -> dict[str, Any]:
+) -> PushReport:
     node = node_of(request)
     if not _DELIVERY.match(delivery):
         raise HTTPProblem(400, "Invalid delivery id", "delivery: letters, digits, ._:- only")
@@ -44,7 +81,7 @@ async def inbox(
         report = await node.writer.run(lambda s: node.receive(s, who.name, delivery, body))
     except DocumentError as exc:
         raise refused_push(exc) from exc
-    return report.to_dict()
+    return PushReport(**report.to_dict())
 
 
 _PROBLEM_MEMBERS = ("type", "title", "status", "detail")
@@ -74,8 +111,13 @@ class PartnerIn(BaseModel):
     )
 
 
-@router.get("/twin/partners", tags=["Twin"], summary="Partners and the delivery state to each")
-async def partners(request: Request, who: Principal = Depends(local_user)) -> list[dict[str, Any]]:
+@router.get(
+    "/twin/partners",
+    tags=["Twin"],
+    summary="Partners and the delivery state to each",
+    response_model=list[PartnerStatus],
+)
+async def partners(request: Request, who: Principal = Depends(local_user)) -> list[PartnerStatus]:
     node = node_of(request)
     status = {r["partner"]: r for r in node.store.outbox_status(con=node.cursor()).to_pylist()}
     delivery = getattr(request.app.state, "delivery", None)
@@ -84,22 +126,28 @@ async def partners(request: Request, who: Principal = Depends(local_user)) -> li
         link = delivery.links.get(name) if delivery is not None else None
         row = status.get(name, {})
         rows.append(
-            {
-                "name": name,
-                "url": p.url,
-                "documents_delivered": row.get("documents_delivered", 0),
-                "documents_owed": row.get("documents_owed", 0),
-                "events_sent": row.get("events_sent", 0),
-                "last_error": (link.last_error if link else None) or row.get("last_error"),
-            }
+            PartnerStatus(
+                name=name,
+                url=p.url,
+                documents_delivered=row.get("documents_delivered", 0),
+                documents_owed=row.get("documents_owed", 0),
+                events_sent=row.get("events_sent", 0),
+                last_error=(link.last_error if link else None) or row.get("last_error"),
+            )
         )
     return rows
 
 
-@router.post("/twin/partners", tags=["Twin"], status_code=201, summary="Add or update a partner")
+@router.post(
+    "/twin/partners",
+    tags=["Twin"],
+    status_code=201,
+    summary="Add or update a partner",
+    response_model=PartnerOut,
+)
 async def add_partner(
     partner: PartnerIn, request: Request, who: Principal = Depends(local_user)
-) -> dict[str, Any]:
+) -> PartnerOut:
     from keiretsu.node.home import NodeError
 
     node = node_of(request)
@@ -112,4 +160,4 @@ async def add_partner(
     delivery = getattr(request.app.state, "delivery", None)
     if delivery is not None:
         delivery._wake_all()
-    return {"name": added.name, "url": added.url}
+    return PartnerOut(name=added.name, url=added.url)

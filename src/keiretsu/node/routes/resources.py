@@ -24,27 +24,38 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from keiretsu.model import cbv
-from keiretsu.model.gs1 import CLASS_TYPES, canonical_id
 from keiretsu.node.epcis_render import (
     EPCIS_CONTEXT,
     object_uri,
-    plain_id,
     vocabulary_uri,
     vocabulary_word,
 )
 from keiretsu.node.problems import HTTPProblem
+from keiretsu.node.query import MAX_PER_PAGE
+from keiretsu.node.query.listings import (
+    biz_steps_used,
+    dispositions_used,
+    related_objects,
+    relates_object,
+)
 from keiretsu.node.routes.discovery import add_options
-from keiretsu.node.routes.events import DEFAULT_PER_PAGE, MAX_PER_PAGE, run_query
+from keiretsu.node.routes.events import (
+    DEFAULT_PER_PAGE,
+    PAGING_PARAMETERS,
+    EPCISQueryDocument,
+    EPCISResponse,
+    run_query,
+)
 from keiretsu.node.security import Principal, node_of, principal
 from keiretsu.node.sharing import log_cursor
 
@@ -78,85 +89,8 @@ RESOURCES = (EVENT_TYPE, EPC, BIZ_STEP, BIZ_LOCATION, READ_POINT, DISPOSITION)
 
 # --- what the log knows ------------------------------------------------------------------------
 
-# An EPC is what MATCH_anyEPC looks at: an object related to an event as one of its EPCs
-# (epcList, childEPCs, parentID, inputEPCList, outputEPCList) — or, for an event that did not
-# come as EPCIS, under a qualifier of its own — and not as a class (a quantity element).
-_EPC_WHERE = (
-    "(list_contains(?::VARCHAR[], eo.ocel_qualifier)"
-    " OR (NOT list_contains(?::VARCHAR[], eo.ocel_qualifier)"
-    " AND NOT starts_with(eo.ocel_qualifier, 'source:')"
-    " AND NOT starts_with(eo.ocel_qualifier, 'destination:')"
-    " AND eo.ocel_event_id NOT IN"
-    " (SELECT ocel_id FROM ocel_event_attribute WHERE ocel_name = 'eventType')))"
-    " AND eo.quantity IS NULL AND eo.uom IS NULL"
-    " AND eo.ocel_object_id NOT IN"
-    " (SELECT ocel_id FROM ocel_object WHERE list_contains(?::VARCHAR[], ocel_type))"
-)
-_EPC_PARAMS: list[Any] = [
-    list(cbv.WHAT_ROLES),
-    sorted(cbv.STANDARD_QUALIFIERS),
-    sorted(CLASS_TYPES),
-]
-_OBJECTS: dict[str, tuple[str, list[Any]]] = {
-    EPC.name: (_EPC_WHERE, _EPC_PARAMS),
-    BIZ_LOCATION.name: ("eo.ocel_qualifier = ?", [cbv.BIZ_LOCATION]),
-    READ_POINT.name: ("eo.ocel_qualifier = ?", [cbv.READ_POINT]),
-}
-
-
-def _object_page(cur: Any, resource: Resource, after: str | None, limit: int) -> list[str]:
-    """Up to ``limit`` ids of objects the log relates to events as ``resource`` says, after
-    the id ``after``, in order."""
-    where, params = _OBJECTS[resource.name]
-    rows = cur.execute(
-        f"SELECT DISTINCT eo.ocel_object_id AS id FROM ocel_event_object eo WHERE {where}"
-        " AND (?::VARCHAR IS NULL OR eo.ocel_object_id > ?) ORDER BY id LIMIT ?",
-        [*params, after, after, limit],
-    ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-def _knows_object(cur: Any, resource: Resource, value: str) -> bool:
-    where, params = _OBJECTS[resource.name]
-    rows = cur.execute(
-        f"SELECT 1 FROM ocel_event_object eo WHERE {where} AND eo.ocel_object_id = ? LIMIT 1",
-        [*params, canonical_id(plain_id(value))],
-    ).fetchall()
-    return bool(rows)
-
-
-_EVENT_TYPE_NAMES = "|".join(sorted(cbv.EVENT_TYPES))
-_NO_STEP = f"^({_EVENT_TYPE_NAMES})( (ADD|OBSERVE|DELETE))?$"
-
-
-def _biz_steps_used(cur: Any) -> set[str]:
-    """The business steps of the log's events, as EPCIS writes them. An EPCIS event sent
-    without a bizStep is named ``ObjectEvent OBSERVE`` (its type and action): that name is
-    not a business step."""
-    types = [str(r[0]) for r in cur.execute("SELECT DISTINCT ocel_type FROM ocel_event").fetchall()]
-    candidates = [t for t in types if re.fullmatch(_NO_STEP, t)]
-    steps = {t for t in types if t not in candidates}
-    if candidates:
-        rows = cur.execute(
-            "SELECT DISTINCT e.ocel_type FROM ocel_event e"
-            " LEFT JOIN ocel_event_attribute t"
-            " ON t.ocel_id = e.ocel_id AND t.ocel_name = 'eventType'"
-            " LEFT JOIN ocel_event_attribute a ON a.ocel_id = e.ocel_id AND a.ocel_name = 'action'"
-            " WHERE list_contains(?::VARCHAR[], e.ocel_type) AND (t.ocel_value IS NULL OR"
-            " (e.ocel_type <> t.ocel_value"
-            " AND e.ocel_type <> t.ocel_value || ' ' || coalesce(a.ocel_value, '')))",
-            [candidates],
-        ).fetchall()
-        steps |= {str(r[0]) for r in rows}
-    return {vocabulary_uri("bizStep", s) for s in steps}
-
-
-def _dispositions_used(cur: Any) -> set[str]:
-    rows = cur.execute(
-        "SELECT DISTINCT ocel_value FROM ocel_event_attribute"
-        " WHERE ocel_name = 'disposition' AND ocel_value IS NOT NULL"
-    ).fetchall()
-    return {vocabulary_uri("disposition", str(r[0])) for r in rows}
+_ROLE_OF = {EPC.name: "epc", BIZ_LOCATION.name: cbv.BIZ_LOCATION, READ_POINT.name: cbv.READ_POINT}
+"""The object resources, and the role in which the log relates their members to events."""
 
 
 def _vocabulary(cur: Any, resource: Resource) -> list[str]:
@@ -165,8 +99,8 @@ def _vocabulary(cur: Any, resource: Resource) -> list[str]:
     if resource is EVENT_TYPE:
         return sorted(cbv.EVENT_TYPES)
     if resource is BIZ_STEP:
-        return sorted(cbv.BIZ_STEPS.terms | _biz_steps_used(cur))
-    return sorted(cbv.DISPOSITIONS.terms | _dispositions_used(cur))
+        return sorted(cbv.BIZ_STEPS.terms | biz_steps_used(cur))
+    return sorted(cbv.DISPOSITIONS.terms | dispositions_used(cur))
 
 
 def _word(vocabulary: cbv.Vocabulary, kind: str, value: str) -> str:
@@ -176,15 +110,15 @@ def _word(vocabulary: cbv.Vocabulary, kind: str, value: str) -> str:
 
 def _knows(cur: Any, resource: Resource, value: str) -> bool:
     """Whether ``value`` is a member of ``resource`` for the reader of ``cur``."""
-    if resource.name in _OBJECTS:
-        return _knows_object(cur, resource, value)
+    if resource.name in _ROLE_OF:
+        return relates_object(cur, _ROLE_OF[resource.name], value)
     if resource is EVENT_TYPE:
         return value in cbv.EVENT_TYPES
     if resource is BIZ_STEP:
         step = _word(cbv.BIZ_STEPS, "bizStep", value)
-        return step in cbv.BIZ_STEPS.terms or step in _biz_steps_used(cur)
+        return step in cbv.BIZ_STEPS.terms or step in biz_steps_used(cur)
     disposition = _word(cbv.DISPOSITIONS, "disposition", value)
-    return disposition in cbv.DISPOSITIONS.terms or disposition in _dispositions_used(cur)
+    return disposition in cbv.DISPOSITIONS.terms or disposition in dispositions_used(cur)
 
 
 # --- paging --------------------------------------------------------------------------------
@@ -229,8 +163,22 @@ def _resume_after(resource: str, token: str | None) -> str | None:
     return key
 
 
-def _collection(members: Iterable[str]) -> dict[str, Any]:
-    return {"@context": [EPCIS_CONTEXT], "type": "Collection", "member": list(members)}
+class Collection(BaseModel):
+    """GS1's ``Collection``: the members of a top-level resource, sorted (identifiers as
+    URIs, CBV words bare), or the sub-resources of one member (``events``). A listing's next
+    page is named by the ``GS1-Next-Page-Token`` and ``Link: <…>; rel="next"`` headers."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    context: list[Any] = Field(alias="@context", description="the EPCIS 2.0 JSON-LD context")
+    type: Literal["Collection"]
+    member: list[str]
+
+
+def _collection(members: Iterable[str]) -> Collection:
+    return Collection.model_validate(
+        {"@context": [EPCIS_CONTEXT], "type": "Collection", "member": list(members)}
+    )
 
 
 def _listing(
@@ -240,8 +188,8 @@ def _listing(
     per_page = min(per_page, MAX_PER_PAGE)  # GS1: a limit the client cannot override
     after = _resume_after(resource.name, token)
     cur = log_cursor(node_of(request), who, "query")
-    if resource.name in _OBJECTS:
-        ids = _object_page(cur, resource, after, per_page + 1)
+    if resource.name in _ROLE_OF:
+        ids = related_objects(cur, _ROLE_OF[resource.name], after=after, limit=per_page + 1)
         more = len(ids) > per_page
         ids = ids[:per_page]
         members = [object_uri(i) for i in ids]
@@ -258,10 +206,10 @@ def _listing(
         link = request.url.include_query_params(nextPageToken=token, perPage=per_page)
         headers["GS1-Next-Page-Token"] = token
         headers["Link"] = f'<{link}>; rel="next"'
-    return JSONResponse(_collection(members), headers=headers)
+    return JSONResponse(_collection(members).model_dump(by_alias=True), headers=headers)
 
 
-def _member(request: Request, who: Principal, resource: Resource, value: str) -> dict[str, Any]:
+def _member(request: Request, who: Principal, resource: Resource, value: str) -> Collection:
     cur = log_cursor(node_of(request), who, "query")
     if not value or not _knows(cur, resource, value):
         raise HTTPProblem(404, "Not found", f"/{resource.name} has no {resource.member} {value!r}")
@@ -287,15 +235,25 @@ def _events(request: Request, who: Principal, resource: Resource, value: str) ->
 
 # --- the routes ----------------------------------------------------------------------------
 
-PER_PAGE = Query(DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="events per page")
 MEMBERS_PER_PAGE = Query(
     DEFAULT_PER_PAGE, ge=1, description=f"members per page (at most {MAX_PER_PAGE:,} are served)"
 )
 NEXT_PAGE = Query(None, description="the nextPageToken of the previous page")
 EVENTS_DESCRIPTION = (
-    "Any other SimpleEventQuery parameter narrows the answer (docs/node/epcis-query.md); "
-    "paged with perPage and nextPageToken, like GET /events."
+    "Any other SimpleEventQuery parameter of GET /events narrows the answer "
+    "(docs/node/epcis-query.md); paged with perPage and nextPageToken, like GET /events."
 )
+
+
+EVENTS_ROUTE: dict[str, Any] = {
+    "description": EVENTS_DESCRIPTION,
+    "response_model": EPCISQueryDocument,
+    "response_class": EPCISResponse,
+    "openapi_extra": {"parameters": PAGING_PARAMETERS},
+}
+"""What a member's events route says of itself: its paging parameters (they and every other
+query parameter are read once, by the query) and the EPCISQueryDocument it answers with."""
+
 
 for _resource in RESOURCES:
     # the deeper paths first: /epcs/{epc:path} would also match /epcs/x/events
@@ -308,24 +266,28 @@ for _resource in RESOURCES:
 @router.get(
     "/eventTypes/{eventType:path}/events",
     summary="Events of one EPCIS event type",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
 def event_type_events(
-    eventType: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
+    eventType: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     return _events(request, who, EVENT_TYPE, eventType)
 
 
-@router.get("/eventTypes/{eventType:path}", summary="One event type's sub-resources (events)")
-def event_type(eventType: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/eventTypes/{eventType:path}",
+    summary="One event type's sub-resources (events)",
+    response_model=Collection,
+)
+def event_type(eventType: str, request: Request, who: Principal = Depends(principal)) -> Collection:
     return _member(request, who, EVENT_TYPE, eventType)
 
 
-@router.get("/eventTypes", summary="The EPCIS event types (the five of the standard)")
+@router.get(
+    "/eventTypes",
+    summary="The EPCIS event types (the five of the standard)",
+    response_model=Collection,
+)
 def event_types(
     request: Request,
     who: Principal = Depends(principal),
@@ -338,24 +300,24 @@ def event_types(
 @router.get(
     "/epcs/{epc:path}/events",
     summary="Events of one EPC (MATCH_anyEPC: an EPC URN, a Digital Link or a pattern)",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
-def epc_events(
-    epc: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
-) -> Response:
+def epc_events(epc: str, request: Request, who: Principal = Depends(principal)) -> Response:
     return _events(request, who, EPC, epc)
 
 
-@router.get("/epcs/{epc:path}", summary="One EPC's sub-resources (events)")
-def epc(epc: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/epcs/{epc:path}", summary="One EPC's sub-resources (events)", response_model=Collection
+)
+def epc(epc: str, request: Request, who: Principal = Depends(principal)) -> Collection:
     return _member(request, who, EPC, epc)
 
 
-@router.get("/epcs", summary="The EPCs the log knows (instances, as canonical Digital Links)")
+@router.get(
+    "/epcs",
+    summary="The EPCs the log knows (instances, as canonical Digital Links)",
+    response_model=Collection,
+)
 def epcs(
     request: Request,
     who: Principal = Depends(principal),
@@ -368,24 +330,28 @@ def epcs(
 @router.get(
     "/bizSteps/{bizStep:path}/events",
     summary="Events of one business step (EQ_bizStep, any CBV spelling)",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
 def biz_step_events(
-    bizStep: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
+    bizStep: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     return _events(request, who, BIZ_STEP, bizStep)
 
 
-@router.get("/bizSteps/{bizStep:path}", summary="One business step's sub-resources (events)")
-def biz_step(bizStep: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/bizSteps/{bizStep:path}",
+    summary="One business step's sub-resources (events)",
+    response_model=Collection,
+)
+def biz_step(bizStep: str, request: Request, who: Principal = Depends(principal)) -> Collection:
     return _member(request, who, BIZ_STEP, bizStep)
 
 
-@router.get("/bizSteps", summary="The CBV business steps and every other one the log uses")
+@router.get(
+    "/bizSteps",
+    summary="The CBV business steps and every other one the log uses",
+    response_model=Collection,
+)
 def biz_steps(
     request: Request,
     who: Principal = Depends(principal),
@@ -398,26 +364,28 @@ def biz_steps(
 @router.get(
     "/bizLocations/{bizLocation:path}/events",
     summary="Events at one business location (EQ_bizLocation)",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
 def biz_location_events(
-    bizLocation: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
+    bizLocation: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     return _events(request, who, BIZ_LOCATION, bizLocation)
 
 
 @router.get(
-    "/bizLocations/{bizLocation:path}", summary="One business location's sub-resources (events)"
+    "/bizLocations/{bizLocation:path}",
+    summary="One business location's sub-resources (events)",
+    response_model=Collection,
 )
-def biz_location(bizLocation: str, request: Request, who: Principal = Depends(principal)) -> Any:
+def biz_location(
+    bizLocation: str, request: Request, who: Principal = Depends(principal)
+) -> Collection:
     return _member(request, who, BIZ_LOCATION, bizLocation)
 
 
-@router.get("/bizLocations", summary="The business locations the log knows")
+@router.get(
+    "/bizLocations", summary="The business locations the log knows", response_model=Collection
+)
 def biz_locations(
     request: Request,
     who: Principal = Depends(principal),
@@ -430,24 +398,24 @@ def biz_locations(
 @router.get(
     "/readPoints/{readPoint:path}/events",
     summary="Events at one read point (EQ_readPoint)",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
 def read_point_events(
-    readPoint: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
+    readPoint: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     return _events(request, who, READ_POINT, readPoint)
 
 
-@router.get("/readPoints/{readPoint:path}", summary="One read point's sub-resources (events)")
-def read_point(readPoint: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/readPoints/{readPoint:path}",
+    summary="One read point's sub-resources (events)",
+    response_model=Collection,
+)
+def read_point(readPoint: str, request: Request, who: Principal = Depends(principal)) -> Collection:
     return _member(request, who, READ_POINT, readPoint)
 
 
-@router.get("/readPoints", summary="The read points the log knows")
+@router.get("/readPoints", summary="The read points the log knows", response_model=Collection)
 def read_points(
     request: Request,
     who: Principal = Depends(principal),
@@ -460,24 +428,30 @@ def read_points(
 @router.get(
     "/dispositions/{disposition:path}/events",
     summary="Events with one disposition (EQ_disposition, any CBV spelling)",
-    description=EVENTS_DESCRIPTION,
+    **EVENTS_ROUTE,
 )
 def disposition_events(
-    disposition: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    perPage: int = PER_PAGE,
-    nextPageToken: str | None = NEXT_PAGE,
+    disposition: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     return _events(request, who, DISPOSITION, disposition)
 
 
-@router.get("/dispositions/{disposition:path}", summary="One disposition's sub-resources (events)")
-def disposition(disposition: str, request: Request, who: Principal = Depends(principal)) -> Any:
+@router.get(
+    "/dispositions/{disposition:path}",
+    summary="One disposition's sub-resources (events)",
+    response_model=Collection,
+)
+def disposition(
+    disposition: str, request: Request, who: Principal = Depends(principal)
+) -> Collection:
     return _member(request, who, DISPOSITION, disposition)
 
 
-@router.get("/dispositions", summary="The CBV dispositions and every other one the log uses")
+@router.get(
+    "/dispositions",
+    summary="The CBV dispositions and every other one the log uses",
+    response_model=Collection,
+)
 def dispositions(
     request: Request,
     who: Principal = Depends(principal),
