@@ -45,10 +45,8 @@ def _answers(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for path, item in spec["paths"].items():
         for method, op in item.items():
-            if (
-                method not in ("get", "post")
-                or (path.startswith("/twin/")
-                and "partners" not in path)
+            if method not in ("get", "post") or (
+                path.startswith("/twin/") and "partners" not in path
             ):
                 continue
             for code, response in op.get("responses", {}).items():
