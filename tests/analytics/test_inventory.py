@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keiretsu.analytics import Log
-from keiretsu.analytics.inventory import days_of_supply, movements, parse_freq, stock_levels
+from keiretsu.analytics.inventory import (
+    daily_demand,
+    days_of_supply,
+    movements,
+    net_stock_change,
+    parse_freq,
+    stock_levels,
+)
 from keiretsu.io.epcis import read_epcis
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
 from keiretsu.model.gs1 import canonical_id
@@ -265,6 +272,58 @@ def test_days_of_supply_against_the_demand_of_the_last_two_days(hand_chain: Path
     assert flour["stock"] == 15 and flour["demand"] == 0 and flour["target_days"] is None
     # decommissioning is a write-off, not demand
     assert got[(where(P), X)]["demand"] == 0
+
+
+def test_daily_demand_and_net_stock_change_on_the_hand_built_chain(hand_chain: Path) -> None:
+    log = Log.open(hand_chain)
+    day = {d: utc(f"2025-03-0{d}T00:00") for d in range(3, 8)}
+    got = rows(daily_demand(log).table, "location", "product", "uom", "day", "quantity")
+    assert sorted(got, key=str) == sorted(
+        [
+            (where(P), FLOUR, "KGM", day[3], 10.0),  # baked into A1..A4
+            (where(P), X, None, day[4], 3.0),  # the pallet's three items shipped
+            (where(D), X, None, day[6], 1.0),  # A1 shipped to the store
+            (where(D), X, None, day[7], 1.0),  # A2 moved on to the back room
+            (where(S), X, None, day[7], 1.0),  # A1 sold (A4's write-off is not demand)
+        ],
+        key=str,
+    )
+    whole = daily_demand(log, by_location=False, with_events=True).to_pylist()
+    assert [(r["product"], r["day"], r["quantity"], r["events"]) for r in whole] == [
+        (X, day[4], 3.0, 1),
+        (X, day[6], 1.0, 1),
+        (X, day[7], 2.0, 2),
+        (FLOUR, day[3], 10.0, 1),
+    ]
+    # the figure narrowed to some events: the shipment of the 4th alone
+    shipped = whole[0]["event_ids"]
+    narrowed = daily_demand(log, by_location=False, events=shipped).to_pylist()
+    assert [(r["day"], r["quantity"]) for r in narrowed] == [(day[4], 3.0)]
+    # the net change per day is stock_levels' change at each midnight, where it moved
+    change = rows(net_stock_change(log).table, "location", "product", "uom", "day", "quantity")
+    buckets = stock_levels(log, freq="1d").table.to_pylist()
+    assert sorted(change, key=str) == sorted(
+        (
+            (r["location"], r["product"], r["uom"], r["time"] - timedelta(days=1), r["change"])
+            for r in buckets
+            if r["change"]
+        ),
+        key=str,
+    )
+    assert (where(P), FLOUR, "KGM", day[3], 15.0) in change
+
+
+def test_daily_demand_and_net_stock_change_agree_on_spark(
+    hand_chain: Path, both_engines: Any
+) -> None:
+    duck, spark = both_engines(hand_chain)
+    for view in (
+        lambda log: daily_demand(log, with_events=True),
+        lambda log: daily_demand(log, by_location=False, events=["nothing"]),
+        lambda log: net_stock_change(log),
+    ):
+        a, b = view(duck), view(spark)
+        assert a.table.equals(b.table), (a.to_pylist(), b.to_pylist())
 
 
 def test_two_company_demo_chain(tmp_path: Path) -> None:

@@ -26,14 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _data import DATA
+from keiretsu.analytics import Log
+from keiretsu.analytics.inventory import daily_demand, days_of_supply, net_stock_change
 from keiretsu.io.epcis import read_epcis
 from keiretsu.model.ocel import Ocel, OcelBuilder
 from keiretsu.node.policy import (
     AGGREGATE_PREFIX,
     DEMAND_STEPS,
     PSEUDONYM_PREFIX,
-    STOCK_IN,
-    STOCK_OUT,
     Policy,
     PolicyError,
     Rule,
@@ -505,59 +505,29 @@ def test_pseudonym_is_stable_keyed_and_opaque() -> None:
 
 # --- 4. aggregates add up -----------------------------------------------------------------------
 
-GTIN = re.compile(r"^(https://id\.gs1\.org/01/\d{14})(/.*)?$")
-
 
 def expected_totals(
-    reading: Reading, rules: list[Rule], measure: str
+    ocel: Ocel, reading: Reading, rules: list[Rule], measure: str
 ) -> dict[tuple[Any, ...], float]:
-    """Quantities per (product, uom, day[, location]) the rules' events carry, read event by
-    event."""
+    """Quantities per (product, uom, day[, location]): the twin's own view of the measure
+    (``keiretsu.analytics.inventory``, the one definition) over exactly the events the rules
+    let count, those read event by event."""
+    counted = [
+        eid
+        for eid in reading.events
+        if any(reading.matches(r, eid) for r in rules if r.measure == measure)
+    ]
+    log = Log.from_ocel(ocel)
+    if measure == "daily_demand":
+        view = daily_demand(log, by_location=False, events=counted)
+    else:
+        view = net_stock_change(log, events=counted)
     totals: dict[tuple[Any, ...], float] = defaultdict(float)
-    for eid, ev in reading.events.items():
-        if not any(reading.matches(r, eid) for r in rules if r.measure == measure):
-            continue
-        step = ev["ocel_type"]
-        if measure == "daily_demand":
-            sign = 1.0
-        else:
-            sign = 1.0 if step in STOCK_IN else -1.0 if step in STOCK_OUT else 0.0
-        if sign == 0.0:
-            continue
-        day = ev["ocel_time"].replace(hour=0, minute=0, second=0, microsecond=0)
-        place = None
-        for q in ("readPoint", "bizLocation"):
-            for r in reading.rels[eid]:
-                if r["ocel_qualifier"] == q:
-                    place = r["ocel_object_id"]
-        rows = []
-        containers = []
-        for r in reading.rels[eid]:
-            if r["ocel_qualifier"] not in ("epc", "child", "input", "output"):
-                continue
-            oid = r["ocel_object_id"]
-            found = GTIN.match(oid)
-            product = oid if reading.types.get(oid) == "product class" else found and found.group(1)
-            factor = (
-                -sign
-                if (measure == "net_stock_change" and r["ocel_qualifier"] == "input")
-                else sign
-            )
-            if product:
-                rows.append((product, r["uom"], (r["quantity"] or 1.0) * factor))
-            else:
-                containers.append(oid)
-        if not rows:
-            level = containers
-            for _ in range(3):
-                inner = [c for o in level for c in reading.contains.get(o, [])]
-                for c in inner:
-                    if "/21/" in c:
-                        rows.append((GTIN.match(c).group(1), None, sign))  # type: ignore[union-attr]
-                level = [c for c in inner if not GTIN.match(c)]
-        for product, uom, q in rows:
-            k = (product, uom, day) + ((place,) if measure == "net_stock_change" else ())
-            totals[k] += q
+    for row in view.to_pylist():
+        k = (row["product"], row["uom"], row["day"])
+        if measure == "net_stock_change":
+            k += (row["location"],)
+        totals[k] += row["quantity"]
     return totals
 
 
@@ -592,7 +562,7 @@ def test_aggregates_add_up_to_the_permitted_quantities(
     rules = permits(policy, partner, right, "aggregate")
     reading = Reading(ocel)
     for measure in ("daily_demand", "net_stock_change"):
-        want = {k: v for k, v in expected_totals(reading, rules, measure).items()}
+        want = expected_totals(ocel, reading, rules, measure)
         got = output_totals(out, measure)
         assert set(got) == set(want)
         for k in want:
@@ -628,6 +598,26 @@ def test_a_redelivered_aggregate_has_the_same_id(ocel: Ocel, partner: str) -> No
 
 def read(path: Path) -> Ocel:
     return Ocel.concat(read_epcis(path))
+
+
+def only(ocel: Ocel, events: pa.Array) -> Ocel:
+    """The events ``events`` marks, with their attributes and relations, and every object
+    (as a document of a longer history would have them)."""
+    keep = ocel.events.column("ocel_id").filter(events)
+    return Ocel(
+        events=ocel.events.filter(events),
+        event_attributes=ocel.event_attributes.filter(
+            pc.is_in(ocel.event_attributes.column("ocel_id"), keep)
+        ),
+        event_objects=ocel.event_objects.filter(
+            pc.is_in(ocel.event_objects.column("ocel_event_id"), keep)
+        ),
+        objects=ocel.objects,
+        object_attributes=ocel.object_attributes,
+        object_objects=ocel.object_objects,
+        event_types=ocel.event_types,
+        object_types=ocel.object_types,
+    )
 
 
 def test_a_supplier_shares_shipping_but_not_its_own_fields() -> None:
@@ -757,6 +747,182 @@ def test_daily_demand_counts_shipping_and_retail_selling_by_default() -> None:
         }
     ).rules[0]
     assert rule.biz_steps == DEMAND_STEPS
+
+
+# --- 5. a partner receives the figures the twin shows its own users --------------------------
+
+
+def totals_of(view_rows: list[dict[str, Any]], *, location: bool) -> dict[tuple[Any, ...], float]:
+    """A daily view's rows as {(product, uom, day[, location]): quantity}."""
+    out: dict[tuple[Any, ...], float] = defaultdict(float)
+    for row in view_rows:
+        k = (row["product"], row["uom"], row["day"]) + ((row["location"],) if location else ())
+        out[k] += row["quantity"]
+    return out
+
+
+def every_event(ocel: Ocel, measure: str) -> Policy:
+    """A policy letting every event of ``ocel`` count for the measure, for everyone."""
+    types = sorted(set(ocel.events.column("ocel_type").to_pylist())) or ["none"]
+    return Policy.from_dict(
+        {
+            "rule": [
+                {
+                    "effect": "permit",
+                    "subjects": ["*"],
+                    "share": "aggregate",
+                    "measure": measure,
+                    "event_types": types,
+                }
+            ]
+        }
+    )
+
+
+def assert_received_equals_own_views(ocel: Ocel, partner: str) -> float:
+    """What ``partner`` receives as daily demand and net stock change, when every event may
+    count, is the twin's own daily_demand (summed over locations) and net_stock_change; the
+    total demand received is returned."""
+    log = Log.from_ocel(ocel)
+    own_demand = totals_of(daily_demand(log, by_location=False).to_pylist(), location=False)
+    received = output_totals(
+        every_event(ocel, "daily_demand").apply(ocel, partner, secret=SECRET), "daily_demand"
+    )
+    assert received.keys() == own_demand.keys()
+    for k, quantity in own_demand.items():
+        assert received[k] == pytest.approx(quantity)
+    own_change = totals_of(net_stock_change(log).to_pylist(), location=True)
+    received = output_totals(
+        every_event(ocel, "net_stock_change").apply(ocel, partner, secret=SECRET),
+        "net_stock_change",
+    )
+    assert received.keys() == own_change.keys()
+    for k, quantity in own_change.items():
+        assert received[k] == pytest.approx(quantity)
+    return sum(own_demand.values())
+
+
+@pytest.mark.parametrize(
+    "documents",
+    [
+        ["1-sakura-foods-plant.jsonld"],
+        ["2-umeda-distribution-dc.xml", "3-umeda-distribution-correction.jsonld"],
+    ],
+)
+def test_a_partner_receives_the_daily_demand_the_twin_shows_its_own_users(
+    documents: list[str],
+) -> None:
+    chain = EXAMPLE / "two-company-chain"
+    ocel = Ocel.concat(read(chain / name) for name in documents)
+    assert assert_received_equals_own_views(ocel, "umeda-distribution") > 0
+    # and the twin's days of supply reads the same demand: over a window holding every
+    # event, its demand per location and product is the daily demand summed over the days
+    log = Log.from_ocel(ocel)
+    per_location: dict[tuple[Any, ...], float] = defaultdict(float)
+    for row in daily_demand(log).to_pylist():
+        per_location[(row["location"], row["product"], row["uom"])] += row["quantity"]
+    supply = days_of_supply(log, window_days=10_000).to_pylist()
+    assert {
+        (r["location"], r["product"], r["uom"]): r["demand"] for r in supply if r["demand"]
+    } == pytest.approx(dict(per_location))
+
+
+def test_the_demo_policy_sends_the_twin_s_demand_of_its_shipments() -> None:
+    plant = read(EXAMPLE / "two-company-chain" / "1-sakura-foods-plant.jsonld")
+    policy = Policy.load(EXAMPLE / "policy.toml")  # daily demand of shipping, retail_selling
+    received = output_totals(
+        policy.apply(plant, "umeda-distribution", secret=SECRET), "daily_demand"
+    )
+    steps = set(DEMAND_STEPS)
+    counted = [e["ocel_id"] for e in plant.events.to_pylist() if e["ocel_type"] in steps]
+    own = daily_demand(Log.from_ocel(plant), by_location=False, events=counted)
+    assert received == pytest.approx(totals_of(own.to_pylist(), location=False))
+    assert sum(received.values()) == 48  # the bottles on the four pallets shipped
+
+
+def test_pushed_documents_add_up_to_the_twin_s_demand_given_their_history() -> None:
+    """A push carries one batch of documents: the bottles it ships were bottled and packed in
+    earlier ones. With the node's events of the same goods as history, the batches' totals add
+    up to the twin's own view; without it, the shipment's goods are not seen to leave."""
+    plant = read(EXAMPLE / "two-company-chain" / "1-sakura-foods-plant.jsonld")
+    policy = Policy.load(EXAMPLE / "policy.toml")
+    ids = plant.events.column("ocel_id").to_pylist()
+    types = plant.events.column("ocel_type").to_pylist()
+    first_ship = types.index("shipping")
+    before, after = set(ids[:first_ship]), set(ids[first_ship:])
+
+    late = only(plant, pa.array([i in after for i in ids], pa.bool_()))
+    alone = output_totals(policy.apply(late, "umeda-distribution", secret=SECRET), "daily_demand")
+    with_history = output_totals(
+        policy.apply(late, "umeda-distribution", secret=SECRET, history=plant), "daily_demand"
+    )
+    early = output_totals(
+        policy.apply(
+            only(plant, pa.array([i in before for i in ids], pa.bool_())),
+            "umeda-distribution",
+            secret=SECRET,
+            history=plant,
+        ),
+        "daily_demand",
+    )
+    whole = output_totals(policy.apply(plant, "umeda-distribution", secret=SECRET), "daily_demand")
+    assert sum(alone.values()) < sum(whole.values())
+    added: dict[tuple[Any, ...], float] = defaultdict(float)
+    for part_totals in (early, with_history):
+        for k, q in part_totals.items():
+            added[k] += q
+    assert dict(added) == pytest.approx(whole)
+
+
+def test_a_push_counts_its_shipments_on_the_goods_whole_history(tmp_path: Path) -> None:
+    """The node pushes the plant's shipments in a document of their own, the bottling and
+    packing having come in an earlier one: the daily demand the push carries is the twin's
+    own daily demand of those shipments, read on its whole store."""
+    import io
+
+    from keiretsu.io.ocel.jsonocel import read_ocel_json
+    from keiretsu.node.delivery import Delivery
+    from keiretsu.node.home import NodeHome
+    from keiretsu.node.identity import Identity
+    from keiretsu.node.runtime import Node
+
+    plant = read(EXAMPLE / "two-company-chain" / "1-sakura-foods-plant.jsonld")
+    store = tmp_path / "plant" / "twin.duckdb"
+    home = NodeHome.init(store, "sakura-plant")
+    umeda = Identity.create("umeda-distribution")
+    home.add_partner("umeda-distribution", "http://127.0.0.1:9/", umeda.public_key_text)
+    home.policy_path.write_text((EXAMPLE / "policy.toml").read_text(), encoding="utf-8")
+    types = plant.events.column("ocel_type").to_pylist()
+    first_ship = types.index("shipping")
+    earlier = pa.array([i < first_ship for i in range(len(types))], pa.bool_())
+    node = Node(store)
+    try:
+        reports = [
+            node.store.ingest([only(plant, mask)], document=name, source="local")
+            for name, mask in (("bottling", earlier), ("despatch", pc.invert(earlier)))
+        ]
+        pushed, _ = Delivery(node)._prepare("umeda-distribution", [reports[1].ingest_id])
+        received = output_totals(
+            Ocel.concat(read_ocel_json(io.BytesIO(pushed), document="push")), "daily_demand"
+        )
+        shipped = [
+            e
+            for e, s in zip(plant.events.column("ocel_id").to_pylist(), types, strict=True)
+            if s == "shipping"
+        ]
+        own = daily_demand(Log.from_connection(node.store.con), by_location=False, events=shipped)
+        assert received == pytest.approx(totals_of(own.to_pylist(), location=False))
+        assert sum(received.values()) == 48
+    finally:
+        node.close()
+
+
+@FAST
+@given(logs(), PARTNER)
+def test_on_any_log_a_partner_receives_the_twin_s_own_daily_figures(
+    ocel: Ocel, partner: str
+) -> None:
+    assert_received_equals_own_views(ocel, partner)
 
 
 # --- refused policy files ---

@@ -26,7 +26,7 @@ The product of a GS1 key is its GTIN as a Digital Link, ``https://id.gs1.org/01/
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,15 +41,18 @@ from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import seconds_between
 from keiretsu.analytics.view import View
 from keiretsu.model.cbv import GOODS_ROLES
-from keiretsu.model.gs1 import CANONICAL_DOMAIN, TRADE_ITEM
+from keiretsu.model.gs1 import PRODUCT_ID_LENGTH, PRODUCT_PREFIX, TRADE_ITEM
 
 __all__ = [
     "ARRIVING_STEPS",
     "DEMAND_KINDS",
     "LEAVING_DISPOSITIONS",
+    "daily_demand",
     "days_of_supply",
     "event_facts",
+    "is_demand",
     "movements",
+    "net_stock_change",
     "stock_levels",
 ]
 
@@ -71,8 +74,6 @@ DEMAND_KINDS: tuple[str, ...] = ("shipped", "sold", "consumed", "transferred")
 """Movements that count as demand on a location: goods shipped out, sold, consumed by
 production, or moved straight to another location."""
 
-_GTIN_PREFIX = f"{CANONICAL_DOMAIN}/01/"
-_PRODUCT_LEN = len(_GTIN_PREFIX) + 14
 _ITEM_ROLES = GOODS_ROLES
 _CONTAINER_ROLES = GOODS_ROLES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -117,9 +118,12 @@ def event_facts(log: Log) -> ir.Table:
 
 
 def product_of(object_id: ir.StringValue) -> ir.StringValue:
-    """The product an identifier belongs to: its GTIN (``https://id.gs1.org/01/<gtin>``) for
-    a GS1 trade item, lot or class; the identifier itself otherwise."""
-    return object_id.startswith(_GTIN_PREFIX).ifelse(object_id.substr(0, _PRODUCT_LEN), object_id)
+    """The product an identifier belongs to: its GTIN (``https://id.gs1.org/01/<gtin>``,
+    :data:`keiretsu.model.gs1.PRODUCT_PREFIX`) for a GS1 trade item, lot or class; the
+    identifier itself otherwise. The one definition of a product: the stock ledger, the
+    wastes and the sharing policy's aggregates all count by it."""
+    gtin = object_id.startswith(PRODUCT_PREFIX)
+    return gtin.ifelse(object_id.substr(0, PRODUCT_ID_LENGTH), object_id)
 
 
 def _item_rows(log: Log, facts: ir.Table) -> ir.Table:
@@ -268,6 +272,127 @@ def movements(log: Log) -> ir.Table:
     items = _item_movements(log, facts).select(*columns, "kind")
     classes = _class_movements(log, facts).select(*columns, "kind")
     return items.union(classes)
+
+
+def is_demand(m: ir.Table) -> ir.BooleanValue:
+    """Whether a ledger row (:func:`movements`) is **demand** on its location: goods that left
+    it to meet a need downstream — shipped out, sold, consumed by production, or moved straight
+    on to another location (:data:`DEMAND_KINDS`) — its quantity being ``-delta``. Write-offs
+    (``removed``) are not demand. The one definition read by :func:`daily_demand`,
+    :func:`days_of_supply` and the sharing policy's ``daily_demand`` aggregates."""
+    return m.kind.isin(DEMAND_KINDS)
+
+
+# --- demand and stock change per day ------------------------------------------------------------
+
+_DAILY_KEYS = ["location", "product", "uom", "day"]
+
+
+def daily_demand(
+    log: Log,
+    *,
+    by_location: bool = True,
+    events: Iterable[str] | pa.Array | None = None,
+    with_events: bool = False,
+) -> View:
+    """Demand per location, product and UTC day: what each location's customers — the next
+    step inside the company or the customer outside it — took from it (:func:`is_demand`:
+    shipped, sold, consumed, moved on), counted in the stock ledger's units: a serialised item
+    one piece, a pallet the items packed on it, a lot its quantity in its ``uom``.
+
+    Columns: ``location`` (the location the goods left; not with ``by_location=False``, then
+    the sum over the locations), ``product`` (GTIN Digital Link, or the class identifier),
+    ``uom`` (null: pieces), ``day`` (the UTC midnight starting the day), ``quantity`` (in
+    ``uom``), ``events`` (how many events it came from) and, with ``with_events``,
+    ``event_ids`` (those events, sorted: the figure recounted by hand).
+
+    ``events`` narrows the count to the movements of those events (event ids), the ledger
+    still being read over the whole log — where goods were before them, what a pallet held.
+    What a partner receives as ``daily demand`` is this view over the events its policy lets
+    count (``keiretsu.node.policy``)."""
+    keys = _DAILY_KEYS if by_location else _DAILY_KEYS[1:]
+
+    def build(selected: ir.Table | None) -> ir.Table:
+        m = _of_events(movements(log), selected)
+        return _per_day(m.filter(is_demand(m)).mutate(quantity=-m.delta), keys, with_events)
+
+    key = ("inventory.daily_demand", by_location, with_events)
+    table = _day_table(log.run(key, build, events=_ids(events)), keys, with_events)
+    notes = (
+        "demand = quantity leaving a location: shipped (in_transit), sold (retail_sold, "
+        "dispensed), consumed (transformation input) or moved straight to another location; "
+        "write-offs are not demand",
+        "per UTC day (day = the midnight starting it)"
+        + ("" if by_location else "; summed over the locations"),
+    )
+    return View("daily_demand", table, notes, {})
+
+
+def net_stock_change(
+    log: Log,
+    *,
+    events: Iterable[str] | pa.Array | None = None,
+    with_events: bool = False,
+) -> View:
+    """The net change of stock per location, product and UTC day: the stock ledger's
+    movements (:func:`movements`: in ``+``, out ``-``) summed over the day — what
+    :func:`stock_levels` with ``freq="1d"`` shows as ``change``, for the days with a movement.
+
+    Columns: ``location``, ``product``, ``uom`` (null: pieces), ``day`` (the UTC midnight
+    starting the day), ``quantity`` (signed, in ``uom``), ``events`` and, with
+    ``with_events``, ``event_ids``. ``events`` narrows the sum to the movements of those
+    events, the ledger still being read over the whole log (:func:`daily_demand`)."""
+
+    def build(selected: ir.Table | None) -> ir.Table:
+        m = _of_events(movements(log), selected)
+        return _per_day(m.mutate(quantity=m.delta), _DAILY_KEYS, with_events)
+
+    key = ("inventory.net_stock_change", with_events)
+    table = _day_table(log.run(key, build, events=_ids(events)), _DAILY_KEYS, with_events)
+    notes = (
+        "stock change = the ledger's movements in (+) and out (-) of each location, per UTC "
+        "day (day = the midnight starting it)",
+    )
+    return View("net_stock_change", table, notes, {})
+
+
+def _ids(events: Iterable[str] | pa.Array | None) -> pa.Array | None:
+    """Event ids as one Arrow array, each once."""
+    if events is None:
+        return None
+    ids = events if isinstance(events, pa.Array) else pa.array(list(events), pa.string())
+    return pc.unique(ids.cast(pa.string()))
+
+
+def _of_events(m: ir.Table, selected: ir.Table | None) -> ir.Table:
+    """The ledger rows of the events ``selected`` holds (all of them for ``None``)."""
+    return m if selected is None else m.semi_join(selected, "event_id")
+
+
+def _per_day(m: ir.Table, keys: list[str], with_events: bool) -> ir.Table:
+    """Ledger rows (with a ``quantity``) summed per ``keys``, ``day`` being the UTC day's
+    number since 1970-01-01."""
+    day = (seconds_between(ibis.literal(_EPOCH), m.time) / _DAY).floor().cast("int64")
+    m = m.mutate(day=day)
+    totals: dict[str, ir.Value] = {"quantity": m.quantity.sum(), "events": m.event_id.nunique()}
+    if with_events:
+        totals["event_ids"] = m.event_id.collect(distinct=True)
+    return m.group_by(keys).agg(**totals)
+
+
+def _day_table(table: pa.Table, keys: list[str], with_events: bool) -> pa.Table:
+    """The per-day totals with each day as the UTC midnight starting it, sorted."""
+    columns: dict[str, pa.Array] = {
+        k: table.column(k).cast(pa.string()) for k in keys if k != "day"
+    }
+    days = pc.multiply(table.column("day").cast(pa.int64()), 86_400_000_000)
+    columns["day"] = days.cast(pa.timestamp("us", tz="UTC"))
+    columns["quantity"] = table.column("quantity").cast(pa.float64())
+    columns["events"] = table.column("events").cast(pa.int64())
+    if with_events:
+        ids = [sorted(v) for v in table.column("event_ids").to_pylist()]
+        columns["event_ids"] = pa.array(ids, pa.list_(pa.string()))
+    return pa.table(columns).sort_by([(k, "ascending") for k in keys])
 
 
 # --- stock over time ----------------------------------------------------------------------------
@@ -467,7 +592,7 @@ def days_of_supply(
     observed_days = min(float(window_days), _seconds(last) / _DAY - _seconds(first) / _DAY)
     start = last - timedelta(days=float(window_days))
     m = movements(log)
-    in_window = m.kind.isin(DEMAND_KINDS) & (m.time > ibis.literal(start))
+    in_window = is_demand(m) & (m.time > ibis.literal(start))
     expr = m.group_by(_PAIR).agg(
         stock=m.delta.sum(), demand=(-m.delta).sum(where=in_window).fill_null(0.0)
     )

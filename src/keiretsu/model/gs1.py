@@ -67,7 +67,9 @@ __all__ = [
     "LOGISTIC_UNIT",
     "PARTY",
     "PRODUCT_CLASS",
+    "PRODUCT_ID_LENGTH",
     "PRODUCT_LOT",
+    "PRODUCT_PREFIX",
     "RETURNABLE_ASSET",
     "RETURNABLE_ASSET_TYPE",
     "SERVICE_RELATION",
@@ -95,6 +97,13 @@ __all__ = [
 
 CANONICAL_DOMAIN = "https://id.gs1.org"
 """The domain of canonical GS1 Digital Link URIs."""
+PRODUCT_PREFIX = f"{CANONICAL_DOMAIN}/01/"
+"""How the canonical id of anything keyed by a GTIN begins — a serialised trade item
+(``…/01/<GTIN>/21/<serial>``), a lot (``…/01/<GTIN>/10/<lot>``), the product class itself;
+the 14 digits of the GTIN follow."""
+PRODUCT_ID_LENGTH = len(PRODUCT_PREFIX) + 14
+"""The length of a product's canonical id, ``https://id.gs1.org/01/<GTIN>``: an identifier
+keyed by a GTIN cut to this length names its product (serials and lots roll up to it)."""
 
 # --- what a key names, in a practitioner's words ---------------------------------------------
 

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+import pyarrow as pa
 
+from keiretsu.model.cbv import WHAT_ROLES
 from keiretsu.model.ocel import Ocel
 from keiretsu.node.auth import sign_request
 from keiretsu.node.runtime import Node, tls_context
@@ -67,6 +69,47 @@ def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
             [*ingest_ids, *ingest_ids],
         ).fetchall()
     ]
+    return local_ocel(cur, ids)[0]
+
+
+def goods_history(node: Node, ocel: Ocel) -> Ocel:
+    """The node's own events of the goods ``ocel``'s events name, and of what is packed in
+    them, with ``ocel``'s own, in the log's order: what the stock ledger reads to know where an
+    item was and what a pallet held, so that the daily totals of a push are the twin's own
+    figures for its events (``Policy.apply(history=)``). Two steps out: the goods (and
+    containers) the events name, the events naming those, the goods those name (a pallet's
+    contents), and their events."""
+    from keiretsu.store.partner_view import local_ocel
+
+    cur = node.cursor()
+    roles = list(WHAT_ROLES)
+    marks = ", ".join("?" for _ in roles)
+    batch = pa.table({"ocel_id": ocel.events.column("ocel_id").combine_chunks()})
+    cur.register("k_history_batch", batch)
+    try:
+        ids = [
+            r[0]
+            for r in cur.execute(
+                f"""
+                WITH g1 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
+                            SEMI JOIN k_history_batch b ON b.ocel_id = r.ocel_event_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     e1 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
+                            SEMI JOIN g1 ON g1.id = r.ocel_object_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     g2 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
+                            SEMI JOIN e1 ON e1.id = r.ocel_event_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     e2 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
+                            SEMI JOIN g2 ON g2.id = r.ocel_object_id
+                            WHERE r.ocel_qualifier IN ({marks}))
+                SELECT id FROM e2 UNION SELECT ocel_id FROM k_history_batch
+                """,
+                roles * 4,
+            ).fetchall()
+        ]
+    finally:
+        cur.unregister("k_history_batch")
     return local_ocel(cur, ids)[0]
 
 
@@ -222,7 +265,11 @@ class Delivery:
         return len(group)
 
     def _prepare(self, partner: str, group: list[int]) -> tuple[bytes, int]:
-        shared = self.node.share(ocel_of_ingests(self.node, group), partner)
+        ocel = ocel_of_ingests(self.node, group)
+        # daily totals are counted on the ledger of the goods' whole history, not the batch's
+        totals = self.node.policy().counts_totals(partner, "push")
+        history = goods_history(self.node, ocel) if totals and ocel.num_events else None
+        shared = self.node.share(ocel, partner, history=history)
         if shared.num_events == 0:
             return b"", 0
         return encode(shared), shared.num_events

@@ -241,10 +241,13 @@ class Node:
             return str(exc)
         return None
 
-    def share(self, ocel: Ocel, partner: str, right: str = "push") -> Ocel:
+    def share(
+        self, ocel: Ocel, partner: str, right: str = "push", *, history: Ocel | None = None
+    ) -> Ocel:
         """What of ``ocel`` may leave this node for ``partner`` by ``right`` (``push``,
-        ``query``, ``subscribe``) under the current policy."""
-        return self.policy().apply(ocel, partner, secret=self.secret, right=right)
+        ``query``, ``subscribe``) under the current policy; ``history``: the node's events of
+        the same goods, read for the daily totals of aggregate rules (``Policy.apply``)."""
+        return self.policy().apply(ocel, partner, secret=self.secret, right=right, history=history)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A read cursor for the calling thread (sees committed data only)."""

@@ -34,8 +34,10 @@ One concept per module; this package hands the common names on:
 Speed: :meth:`Policy.apply` works column-wise over the Arrow tables (pyarrow.compute); Python
 runs per rule, per distinct attribute name, per pseudonymised identifier and per aggregate
 group, never per event. Measured on the 2-core development machine: 100,000 events with
-500,000 attribute rows and 600,000 relations, three rules (one pseudonymising trade items,
-one daily-demand aggregate): about 0.35 s (see ``tests/node/test_policy.py``).
+500,000 attribute rows and 600,000 relations, a rule with a condition pseudonymising trade
+items: about 0.7 s CPU; a daily-demand aggregate adds the stock ledger's pass over the log
+(about 2 s CPU for those events, 0.1 s for a document of a few dozen). See
+``docs/node/policies.md``.
 """
 
 from keiretsu.node.policy.aggregates import AGGREGATE_PREFIX
@@ -46,8 +48,6 @@ from keiretsu.node.policy.rules import (
     DEMAND_STEPS,
     MEASURES,
     RIGHTS,
-    STOCK_IN,
-    STOCK_OUT,
     Condition,
     Rule,
 )
@@ -60,8 +60,6 @@ __all__ = [
     "MEASURES",
     "PSEUDONYM_PREFIX",
     "RIGHTS",
-    "STOCK_IN",
-    "STOCK_OUT",
     "Condition",
     "Policy",
     "PolicyError",

@@ -2,10 +2,18 @@
 
 A rule with ``share = "aggregate"`` lets none of the events it matches leave; they leave only
 as one OCEL event per product (and location) and UTC day, with the quantity in its unit:
-``daily demand`` or ``net stock change``. Each aggregate's id is a keyed digest of the partner,
-the group and the ids of the events counted, so the same events always give the same id (a
-re-delivered aggregate is de-duplicated like any event) and disjoint events give different ids
-(the receiver adds the contributions).
+``daily demand`` or ``net stock change``. The figures are not worked out here: they are the
+twin's own views, :func:`keiretsu.analytics.inventory.daily_demand` (summed over the
+locations) and :func:`keiretsu.analytics.inventory.net_stock_change`, over the events the rule
+lets count — so a partner receives the number the sending twin shows its own users, counted the
+same way (the stock ledger: a serialised item one piece, a pallet what is packed on it, a lot
+its quantity; product = its GTIN). The ledger is read over the log handed to the policy and the
+``history`` given with it (the node's events of the same goods: where an item was, what a
+pallet held); only the movements of the events the rule matches are counted.
+
+Each aggregate's id is a keyed digest of the partner, the group and the ids of the events
+counted, so the same events always give the same id (a re-delivered aggregate is de-duplicated
+like any event) and disjoint events give different ids (the receiver adds the contributions).
 """
 
 from __future__ import annotations
@@ -15,177 +23,82 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keiretsu.model.cbv import GOODS_ROLES
+from keiretsu.analytics.inventory import daily_demand, net_stock_change
+from keiretsu.analytics.log import Log
 from keiretsu.model.ocel import EVENT_TYPES, OBJECT_TYPES, TIME, Ocel
-from keiretsu.node.policy.matching import LogColumns, any_of, ids_mask, in_set
-from keiretsu.node.policy.rules import MEASURES, STOCK_IN, STOCK_OUT, Rule
+from keiretsu.node.policy.matching import LogColumns, any_of, ids_mask
+from keiretsu.node.policy.rules import MEASURES, Rule
 from keiretsu.node.policy.shaping import merge
 
 if TYPE_CHECKING:
     from keiretsu.node.policy.pseudonyms import Keyed
 
-__all__ = ["AGGREGATE_EVENT_TYPES", "AGGREGATE_PREFIX", "PRODUCT_QUALIFIERS", "aggregate"]
+__all__ = ["AGGREGATE_EVENT_TYPES", "AGGREGATE_PREFIX", "aggregate"]
 
 AGGREGATE_PREFIX = "urn:keiretsu:aggregate:"
 AGGREGATE_EVENT_TYPES = {"daily_demand": "daily demand", "net_stock_change": "net stock change"}
-PRODUCT_QUALIFIERS = GOODS_ROLES
-"""Relations whose objects are counted as goods in an aggregate."""
-
-_GTIN_PRODUCT = r"^(?P<product>https://id\.gs1\.org/01/\d{14})(?:/.*)?$"
-_SERIAL = r"^https://id\.gs1\.org/01/\d{14}/21/"
-_STR = pa.string()
 
 
-def _products(object_ids: pa.Array, object_types: pa.Array) -> pa.Array:
-    """The product (GTIN class) an object is of: a ``product class`` is its own product; a GS1
-    Digital Link with a GTIN (a serialised item, a lot) belongs to ``https://id.gs1.org/01/<GTIN>``;
-    anything else (a pallet, a location…) is no product (null)."""
-    if len(object_ids) == 0:
-        return pa.array([], _STR)
-    found = pc.struct_field(pc.extract_regex(object_ids, pattern=_GTIN_PRODUCT), [0])
-    own = pc.fill_null(pc.equal(object_types, "product class"), False)
-    return pc.if_else(own, object_ids, found)
-
-
-def aggregate(log: LogColumns, rules: list[tuple[Rule, pa.Array]], *, key: Keyed) -> Ocel:
-    """Daily totals per product (and location) over the events the aggregate rules match."""
-    parts = []
+def aggregate(
+    log: LogColumns,
+    rules: list[tuple[Rule, pa.Array]],
+    *,
+    key: Keyed,
+    history: Ocel | None = None,
+) -> Ocel:
+    """Daily totals per product (and location) over the events the aggregate rules match
+    (each rule with its mask over ``log``'s events), read from the stock ledger of ``log``
+    and ``history``."""
+    chosen = {}
     for measure in MEASURES:
         masks = [m for r, m in rules if r.measure == measure]
         if masks:
-            parts.append(_measure(log, measure, any_of(masks, log.n), key))
-    if not parts:
+            chosen[measure] = log.ev_id.filter(any_of(masks, log.n))
+    if not any(len(ids) for ids in chosen.values()):
         return Ocel()
-    if len(parts) == 1:
-        return parts[0]
-    first, second = parts
-    return merge(first, second)
+    ledger = Log.from_ocel(_with_history(log.ocel, history))
+    out = Ocel()
+    try:
+        for measure, ids in chosen.items():
+            if measure == "daily_demand":
+                view = daily_demand(ledger, by_location=False, events=ids, with_events=True)
+            else:
+                view = net_stock_change(ledger, events=ids, with_events=True)
+            if view.num_rows:
+                out = merge(out, _aggregate_events(measure, view.table, key))
+    finally:
+        ledger.backend.disconnect()
+    return out
 
 
-def _measure(log: LogColumns, measure: str, events: pa.Array, key: Keyed) -> Ocel:
-    sign_of = {**{s: 1.0 for s in STOCK_IN}, **{s: -1.0 for s in STOCK_OUT}}
-    # every event of the log: its day, and its sign (0 = not counted by this measure)
-    steps = list(sign_of)
-    at = pc.index_in(log.ev_type, value_set=pa.array(steps, _STR))
-    if measure == "daily_demand":  # every event the rules match leaves to a customer
-        sign = pc.if_else(events, 1.0, 0.0)
-    else:
-        by_step = pa.array([sign_of[s] for s in steps], pa.float64()).take(at)
-        sign = pc.if_else(events, pc.fill_null(by_step, 0.0), 0.0)
-    day = pc.floor_temporal(log.ev_time, unit="day")
-
-    eo = log.ocel.event_objects
-    rows = pc.and_(log.rows_of(log.eo_at, events), in_set(log.eo_qualifier, PRODUCT_QUALIFIERS))
-    goods = eo.filter(rows)
-    goods_type = log.eo_type.filter(rows) if len(log.eo_type) else pa.array([], _STR)
-    product = _products(goods.column("ocel_object_id").combine_chunks(), goods_type)
-    direct = pa.table(
-        {
-            "event": goods.column("ocel_event_id").combine_chunks(),
-            "product": product,
-            "quantity": pc.fill_null(goods.column("quantity").combine_chunks(), 1.0),
-            "uom": goods.column("uom").combine_chunks(),
-            "qualifier": goods.column("ocel_qualifier").combine_chunks(),
-        }
+def _with_history(ocel: Ocel, history: Ocel | None) -> Ocel:
+    """The log the stock ledger reads: ``history`` (in its order, which breaks ties between
+    events of one instant) and whatever of ``ocel`` it does not hold, after it."""
+    if history is None or history.num_events == 0:
+        return ocel
+    known = history.events.column("ocel_id")
+    new = pc.invert(ids_mask(ocel.events.column("ocel_id"), known))
+    if not pc.any(new).as_py():
+        return history
+    events = ocel.events.filter(new)
+    ids = events.column("ocel_id")
+    attributes = ocel.event_attributes
+    relations = ocel.event_objects
+    objects = ocel.objects
+    extra = Ocel(
+        events=events,
+        event_attributes=attributes.filter(ids_mask(attributes.column("ocel_id"), ids)),
+        event_objects=relations.filter(ids_mask(relations.column("ocel_event_id"), ids)),
+        objects=objects.filter(
+            pc.invert(ids_mask(objects.column("ocel_id"), history.objects.column("ocel_id")))
+        ),
     )
-    counted = direct.filter(pc.is_valid(product))
-    # an event that lists only pallets counts what they contain (instance level only: a
-    # link carries no quantity), when the log holds the packing links
-    containers = goods.filter(pc.is_null(product)).select(["ocel_event_id", "ocel_object_id"])
-    containers = containers.filter(
-        pc.invert(ids_mask(containers.column("ocel_event_id"), counted.column("event")))
-    )
-    contents = _contents(log.ocel, containers)
-    table = pa.concat_tables([counted, contents]) if contents.num_rows else counted
-    if table.num_rows == 0:
-        return Ocel()
-    at = pc.index_in(table.column("event"), value_set=log.ev_id)
-    table = table.append_column("day", day.take(at))
-    factor = sign.take(at)
-    if measure == "net_stock_change":  # what a transformation consumes leaves the stock
-        used = pc.equal(table.column("qualifier"), "input")
-        factor = pc.if_else(used, pc.negate(factor), factor)
-    table = table.set_column(2, "quantity", pc.multiply(table.column("quantity"), factor))
-    table = table.drop_columns(["qualifier"])
-    table = table.filter(pc.not_equal(sign.take(at), 0.0))
-    keys = ["product", "uom", "day"]
-    if measure == "net_stock_change":
-        table = table.append_column(
-            "location", _event_locations(log).take(at).filter(pc.not_equal(sign.take(at), 0.0))
-        )
-        keys.append("location")
-    if table.num_rows == 0:
-        return Ocel()
-    groups = table.group_by(keys, use_threads=False).aggregate(
-        [("quantity", "sum"), ("event", "distinct")]
-    )
-    groups = groups.sort_by([(k, "ascending") for k in keys])
-    return _aggregate_events(measure, groups, key)
-
-
-def _contents(ocel: Ocel, containers: pa.Table, depth: int = 3) -> pa.Table:
-    """(event, product, 1 piece) for each serialised item packed (``contains``, up to
-    ``depth`` levels) in the containers an event lists."""
-    out = []
-    links = ocel.object_objects.filter(
-        pc.equal(ocel.object_objects.column("ocel_qualifier"), "contains")
-    )
-    level = containers.rename_columns(["event", "object"])
-    for _ in range(depth):
-        if level.num_rows == 0 or links.num_rows == 0:
-            break
-        inside = (
-            level.join(
-                links.select(["ocel_source_id", "ocel_target_id"]),
-                keys="object",
-                right_keys="ocel_source_id",
-                join_type="inner",
-            )
-            .select(["event", "ocel_target_id"])
-            .rename_columns(["event", "object"])
-        )
-        objects = inside.column("object").combine_chunks()
-        serial = pc.match_substring_regex(objects, pattern=_SERIAL)
-        product = pc.struct_field(pc.extract_regex(objects, pattern=_GTIN_PRODUCT), [0])
-        items = inside.filter(serial)
-        out.append(
-            pa.table(
-                {
-                    "event": items.column("event").combine_chunks(),
-                    "product": product.filter(serial),
-                    "quantity": pa.repeat(pa.scalar(1.0), items.num_rows),
-                    "uom": pa.nulls(items.num_rows, _STR),
-                    "qualifier": pa.repeat(pa.scalar("contains"), items.num_rows),
-                }
-            )
-        )
-        level = inside.filter(pc.is_null(product))
-    if not out:
-        return pa.table(
-            {
-                "event": pa.array([], _STR),
-                "product": pa.array([], _STR),
-                "quantity": pa.array([], pa.float64()),
-                "uom": pa.array([], _STR),
-                "qualifier": pa.array([], _STR),
-            }
-        )
-    return pa.concat_tables(out)
-
-
-def _event_locations(log: LogColumns) -> pa.Array:
-    """Per event: its bizLocation, else its readPoint, else null."""
-    found = pa.nulls(log.n, _STR)
-    for qualifier in ("readPoint", "bizLocation"):  # bizLocation last: it wins
-        rows = pc.fill_null(pc.equal(log.eo_qualifier, qualifier), False)
-        events = log.eo_event.filter(rows)
-        places = log.eo_object.filter(rows)
-        at = pc.index_in(log.ev_id, value_set=events)
-        found = pc.coalesce(places.take(at), found)
-    return found
+    return Ocel.concat([history, extra])
 
 
 def _aggregate_events(measure: str, groups: pa.Table, key: Keyed) -> Ocel:
+    """One aggregate event per row of a daily view (product, uom, day, quantity, event_ids;
+    a location for the net stock change), its id keyed by the partner."""
     event_type = AGGREGATE_EVENT_TYPES[measure]
     ev_id, ev_time = [], []
     ea_id, ea_name, ea_value, ea_type = [], [], [], []
@@ -197,8 +110,8 @@ def _aggregate_events(measure: str, groups: pa.Table, key: Keyed) -> Ocel:
             groups.column("product").to_pylist(),
             groups.column("uom").to_pylist(),
             groups.column("day").to_pylist(),
-            groups.column("quantity_sum").to_pylist(),
-            groups.column("event_distinct").to_pylist(),
+            groups.column("quantity").to_pylist(),
+            groups.column("event_ids").to_pylist(),
             strict=True,
         )
     ):

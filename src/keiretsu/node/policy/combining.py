@@ -116,6 +116,11 @@ class Policy:
                 found.update(rule.event_types or rule.biz_steps or ())
         return frozenset(found)
 
+    def counts_totals(self, partner: str, right: str) -> bool:
+        """Whether an aggregate rule counts events for ``partner`` by ``right`` — whether
+        :meth:`apply` would read a ``history`` (the delivery fetches one only then)."""
+        return any(r.share == "aggregate" for r in self._permits(partner, right))
+
     def fingerprint(self) -> str:
         """A digest of the rules: two policies with the same fingerprint share the same."""
         return hashlib.sha256(repr(self.rules).encode()).hexdigest()[:32]
@@ -128,11 +133,20 @@ class Policy:
         secret: bytes,
         right: str = "read",
         aggregates: bool = True,
+        history: Ocel | None = None,
     ) -> Ocel:
         """What of ``ocel`` may leave this node for ``partner`` by ``right``: the permitted
         events with what their rules let go with them, pseudonymised as the policy says, plus
         the daily aggregates of aggregate rules (unless ``aggregates`` is false: the totals
         are pushed, never queried). ``source_events`` is always empty.
+
+        The aggregates are the twin's own views (``keiretsu.analytics.inventory.daily_demand``,
+        ``net_stock_change``) over the events the aggregate rules match, the stock ledger read
+        over ``history`` and ``ocel``: ``history`` holds the node's events of the same goods
+        (where an item was, what a pallet held; it may hold ``ocel``'s own events too, and
+        its order breaks ties between events of one instant). Its other events are only read:
+        none of them leaves or is counted. Without it, goods placed or packed before ``ocel``
+        are not seen to leave.
 
         The relations of ``ocel`` must name objects it describes (``objects``): a relation to
         an object of unknown type is not shared.
@@ -148,6 +162,7 @@ class Policy:
             log,
             [(r, log.matches(r)) for r in permits if r.share == "aggregate" and aggregates],
             key=key,
+            history=history,
         )
         out = merge(shared, totals)
         types, patterns, event_ids = self._marks(partner)

@@ -43,8 +43,6 @@ from keiretsu.node.policy.rules import (
     MEASURES,
     RIGHTS,
     SHARES,
-    STOCK_IN,
-    STOCK_OUT,
     Condition,
     Rule,
     bare_step,
@@ -290,8 +288,8 @@ class RuleEntry(BaseModel):
         """The rule as the policy applies it (``index``: its place in the file, for its
         default id)."""
         biz_steps = self.biz_steps
-        if self.share == "aggregate" and self.event_types is None and biz_steps is None:
-            biz_steps = DEMAND_STEPS if self.measure == "daily_demand" else STOCK_IN + STOCK_OUT
+        if self.measure == "daily_demand" and self.event_types is None and biz_steps is None:
+            biz_steps = DEMAND_STEPS  # what leaves to customers, unless the rule says more
         share_objects = self.share_objects
         if share_objects is None:  # by default the object types the rule filters on
             share_objects = self.object_types or ()

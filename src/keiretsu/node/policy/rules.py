@@ -25,8 +25,6 @@ __all__ = [
     "MEASURES",
     "RIGHTS",
     "SHARES",
-    "STOCK_IN",
-    "STOCK_OUT",
     "Condition",
     "Rule",
     "bare_step",
@@ -41,15 +39,16 @@ only lets events be pushed, not queried."""
 EFFECTS = ("permit", "deny")
 SHARES = ("events", "aggregate")
 MEASURES = ("daily_demand", "net_stock_change")
-"""What an aggregate rule shares: the daily quantity per product leaving to customers, or the
-daily net change of stock per product and location."""
+"""What an aggregate rule shares: the daily demand per product, or the daily net change of
+stock per product and location — each the twin's own view (``keiretsu.analytics.inventory``)
+over the events the rule lets count."""
 
 DEMAND_STEPS = ("shipping", "retail_selling")
-"""The bizSteps a ``daily_demand`` rule counts when it names no event types itself."""
-STOCK_IN = ("receiving", "commissioning", "accepting")
-"""bizSteps that add stock at a location (``net_stock_change``)."""
-STOCK_OUT = ("shipping", "retail_selling", "destroying", "decommissioning", "dispensing")
-"""bizSteps that take stock away from a location (``net_stock_change``)."""
+"""The events a ``daily_demand`` rule lets count when it names no event types or bizSteps
+itself: those where goods leave to customers (so consumption and moves between the node's own
+locations stay home). What counts as demand, and how much, is the analytics' definition
+(``keiretsu.analytics.inventory.daily_demand``); a ``net_stock_change`` rule that names no
+events lets every event count."""
 
 _CBV_STEP_PREFIXES = BIZ_STEPS.spellings
 
