@@ -170,10 +170,7 @@ class Log:
         # the same table names in every log in memory: one view's SQL serves them all (run)
         for name, table in arrow.items():
             con.con.register(f"{_MEMORY_PREFIX}{name}", table)
-        tables = {
-            name: ibis.table(ibis.Schema.from_pyarrow(table.schema), name=_MEMORY_PREFIX + name)
-            for name, table in arrow.items()
-        }
+        tables = {name: con.table(_MEMORY_PREFIX + name) for name in arrow}
         return cls(backend=con, engine="duckdb", in_memory=True, **tables)
 
     @classmethod
@@ -233,7 +230,7 @@ class Log:
         full_key = (key, ids is not None)
         compiled = _COMPILED.get(full_key)
         if compiled is None:
-            selected = None if ids is None else ibis.table({"event_id": "string"}, name=_SELECTED)
+            selected = None if ids is None else self.backend.table(_SELECTED)
             expr = build(selected)
             compiled = (str(self.backend.compile(expr)), expr.schema().to_pyarrow())
             with _COMPILED_LOCK:
