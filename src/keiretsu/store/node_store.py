@@ -22,6 +22,7 @@ import pyarrow as pa
 from keiretsu.model import SCHEMAS, Ocel
 from keiretsu.store.arrow import arrow_table
 from keiretsu.store.ingest import CORRECTION_PREFIX, IngestMixin, IngestReport, ReadDocument
+from keiretsu.store.ingest_log import ingest_log as read_ingest_log
 from keiretsu.store.migrate import migrate
 from keiretsu.store.outbox import OutboxMixin
 from keiretsu.store.schema import (
@@ -146,7 +147,7 @@ class Store(IngestMixin, OutboxMixin):
     def ingest_log(self) -> pa.Table:
         """Every ingest: which document, when, from whom, how many events, accepted or refused
         and why."""
-        return arrow_table(self.con, "SELECT * FROM ingest_log ORDER BY ingest_id")
+        return read_ingest_log(self.con)
 
     def summary(self) -> StoreSummary:
         """Objects, events, their types and the time span the twin covers."""
