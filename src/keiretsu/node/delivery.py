@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-import pyarrow as pa
 
 from keiretsu.model.cbv import WHAT_ROLES
 from keiretsu.model.ocel import Ocel
@@ -79,38 +78,10 @@ def goods_history(node: Node, ocel: Ocel) -> Ocel:
     figures for its events (``Policy.apply(history=)``). Two steps out: the goods (and
     containers) the events name, the events naming those, the goods those name (a pallet's
     contents), and their events."""
-    from keiretsu.store.partner_view import local_ocel
+    from keiretsu.store.partner_view import goods_history as own_goods_history
 
-    cur = node.cursor()
-    roles = list(WHAT_ROLES)
-    marks = ", ".join("?" for _ in roles)
-    batch = pa.table({"ocel_id": ocel.events.column("ocel_id").combine_chunks()})
-    cur.register("k_history_batch", batch)
-    try:
-        ids = [
-            r[0]
-            for r in cur.execute(
-                f"""
-                WITH g1 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
-                            SEMI JOIN k_history_batch b ON b.ocel_id = r.ocel_event_id
-                            WHERE r.ocel_qualifier IN ({marks})),
-                     e1 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
-                            SEMI JOIN g1 ON g1.id = r.ocel_object_id
-                            WHERE r.ocel_qualifier IN ({marks})),
-                     g2 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
-                            SEMI JOIN e1 ON e1.id = r.ocel_event_id
-                            WHERE r.ocel_qualifier IN ({marks})),
-                     e2 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
-                            SEMI JOIN g2 ON g2.id = r.ocel_object_id
-                            WHERE r.ocel_qualifier IN ({marks}))
-                SELECT id FROM e2 UNION SELECT ocel_id FROM k_history_batch
-                """,
-                roles * 4,
-            ).fetchall()
-        ]
-    finally:
-        cur.unregister("k_history_batch")
-    return local_ocel(cur, ids)[0]
+    ids = ocel.events.column("ocel_id").combine_chunks().to_pylist()
+    return own_goods_history(node.cursor(), ids, list(WHAT_ROLES))
 
 
 def encode(ocel: Ocel) -> bytes:

@@ -42,6 +42,7 @@ from keiretsu.store.arrow import arrow_table
 __all__ = [
     "VIEW_TABLES",
     "build_view",
+    "goods_history",
     "local_ocel",
     "local_watermark",
     "replace_events",
@@ -356,3 +357,40 @@ def _insert(
         con.execute(f"INSERT INTO {table} ({columns}) {select}")
     finally:
         con.unregister("k_view_rows")
+
+
+def goods_history(
+    con: duckdb.DuckDBPyConnection, event_ids: Sequence[str], roles: Sequence[str]
+) -> Ocel:
+    """The node's own events of the goods the given events name (in one of ``roles``) and of
+    what is packed in them, with the given events, as :func:`local_ocel` reads them: what a
+    stock ledger needs to know where an item was and what a pallet held. Two steps out: the
+    goods (and containers) the events name, the events naming those, the goods those name (a
+    pallet's contents), and their events."""
+    marks = ", ".join("?" for _ in roles)
+    con.register("k_history_batch", pa.table({"ocel_id": pa.array(list(event_ids), pa.string())}))
+    try:
+        ids = [
+            r[0]
+            for r in con.execute(
+                f"""
+                WITH g1 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
+                            SEMI JOIN k_history_batch b ON b.ocel_id = r.ocel_event_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     e1 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
+                            SEMI JOIN g1 ON g1.id = r.ocel_object_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     g2 AS (SELECT DISTINCT r.ocel_object_id AS id FROM event_object r
+                            SEMI JOIN e1 ON e1.id = r.ocel_event_id
+                            WHERE r.ocel_qualifier IN ({marks})),
+                     e2 AS (SELECT DISTINCT r.ocel_event_id AS id FROM event_object r
+                            SEMI JOIN g2 ON g2.id = r.ocel_object_id
+                            WHERE r.ocel_qualifier IN ({marks}))
+                SELECT id FROM e2 UNION SELECT ocel_id FROM k_history_batch
+                """,
+                list(roles) * 4,
+            ).fetchall()
+        ]
+    finally:
+        con.unregister("k_history_batch")
+    return local_ocel(con, ids)[0]
