@@ -21,6 +21,7 @@ mean is at least three standard deviations above zero, where that almost never h
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from functools import cache
 from typing import Annotated, Literal
 
@@ -46,16 +47,19 @@ FloatArray = npt.NDArray[np.float64]
 class _Kind(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # each kind of distribution says what these are (pydantic's model class is an ABCMeta,
+    # so a kind that forgets one cannot be made)
     @property
+    @abstractmethod
     def mean_value(self) -> float:
         """The distribution's mean, in the units of the field it fills."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def variance(self) -> float:
         """The distribution's variance (units squared)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(
         self, rng: np.random.Generator, size: int | tuple[int, ...], scale: FloatArray | None = None
     ) -> FloatArray:
@@ -63,7 +67,6 @@ class _Kind(BaseModel):
         a seasonal index per period)
         multiplies the mean and the spread alike (the coefficient of variation is kept, and a
         Poisson draw is a Poisson draw of the scaled mean)."""
-        raise NotImplementedError
 
 
 class Constant(_Kind):
