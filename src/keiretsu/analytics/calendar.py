@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import itertools
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -151,6 +153,24 @@ class Calendar:
                         f"({_hhmm(a)} and {_hhmm(b)})"
                     )
         return cls(tuple(tuple(s) for s in week), frozenset(holidays), tz, source)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Calendar:
+        """The calendar in the TOML file at ``path``: its ``[calendar]`` table (a node's
+        ``node.toml``), or the whole file when it has none. Raises :class:`CalendarError`
+        naming the file and the key when it cannot be read or does not fit."""
+        name = Path(path).name
+        try:
+            with open(path, "rb") as handle:
+                data: dict[str, Any] = tomllib.load(handle)
+        except OSError as exc:
+            raise CalendarError(f"{name}: cannot read it: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CalendarError(f"{name}: not valid TOML: {exc}") from None
+        table = data.get("calendar", data)
+        if not isinstance(table, Mapping):
+            raise CalendarError(f"{name}: [calendar] must be a table")
+        return cls.from_mapping(table, source=name)
 
     @property
     def is_default(self) -> bool:
