@@ -20,6 +20,8 @@ import ibis.expr.types as ir
 
 from keiretsu.analytics.bottleneck import bottlenecks
 from keiretsu.analytics.bullwhip import bullwhip
+from keiretsu.analytics.calendar import Calendar
+from keiretsu.analytics.customer import customer_demand
 from keiretsu.analytics.flow import object_times, step_stats, visits
 from keiretsu.analytics.inventory import days_of_supply
 from keiretsu.analytics.log import Log
@@ -132,11 +134,16 @@ def analyze(
     rates: Rates | None = None,
     target_days: float | Mapping[str, float] | None = None,
     window_days: float = 28,
+    calendar: Calendar | None = None,
+    end_steps: Collection[str] | None = None,
 ) -> Report:
     """Compute every view of the twin for the morning report (see the module docstring).
 
     ``value_adding`` marks the value-adding steps where the log has no start/complete events;
-    ``rates`` prices the wastes; ``target_days`` is the target days of supply."""
+    ``rates`` prices the wastes; ``target_days`` is the target days of supply; ``calendar`` is
+    the node's working time (24/7 when not given: every figure that uses it says so);
+    ``end_steps`` names the steps at which objects leave to the customer, where the events do
+    not say it themselves (:mod:`keiretsu.analytics.customer`)."""
     followed = object_type or main_object_type(log)
     types = log.object_types()
     if followed not in types:
@@ -152,6 +159,11 @@ def analyze(
         seconds[name] = round(time.perf_counter() - t0, 3)
         return result
 
+    cal = calendar or Calendar.always()
+    views["customer_demand"] = timed(
+        "customer_demand",
+        lambda: customer_demand(log, object_type=followed, end_steps=end_steps, calendar=cal),
+    )
     pm = timed("process_map", lambda: ocdfg(log))
     views["process_map"] = pm.edges
     views["activities"] = pm.activities

@@ -45,6 +45,8 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
         "choose with --object-type)"
     )
 
+    yield _customer_table(v["customer_demand"], top)
+
     # process map: the busiest arrows of the followed type
     edges = [r for r in v["process_map"].to_pylist() if r["object_type"] == followed]
     edges.sort(key=lambda r: (-r["frequency"], r["activity"], r["next_activity"]))
@@ -175,6 +177,37 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
         yield Text(
             "Bullwhip: " + (v["bullwhip"].notes[0] if v["bullwhip"].notes else ""), style="dim"
         )
+
+
+def _customer_table(demand: View, top: int) -> RenderableType:
+    rows = demand.to_pylist()
+    calendar = demand.meta.get("calendar", "")
+    if not rows:
+        return Text(
+            "The customer: no exits in this log — nothing was sold, shipped outside the network "
+            "or reached an end step (name one with --end-step); " + calendar,
+            style="dim",
+        )
+    t = _table(
+        "The customer: demand and takt",
+        [
+            ("product family", "left"),
+            ("customers took", "right"),
+            ("unit", "left"),
+            ("per day", "right"),
+            ("takt", "right"),
+        ],
+        caption="\n".join(demand.notes),
+    )
+    for r in rows[:top]:
+        t.add_row(
+            r["family"],
+            _num(r["quantity"], 0),
+            r["unit"],
+            _num(r["per_day"]),
+            duration(r["takt_seconds"]),
+        )
+    return t
 
 
 def _waste_table(wastes: View, pareto: View) -> Table:

@@ -353,6 +353,23 @@ def analyze(
     target_days: Annotated[
         float | None, typer.Option("--target-days", help="Target days of supply.")
     ] = None,
+    calendar: Annotated[
+        Path | None,
+        typer.Option(
+            "--calendar",
+            help="The node's working calendar (TOML: timezone, [shifts], holidays; or a "
+            "node.toml with a [calendar] table). Takt, cycle time and utilisation are measured "
+            "on its available time; default 24/7, and the report says so.",
+        ),
+    ] = None,
+    end_step: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--end-step",
+            help="A step at which objects leave to the customer (repeat the option); for logs "
+            "whose events do not say it (EPCIS logs do: sold, or shipped outside the network).",
+        ),
+    ] = None,
     svg: Annotated[
         Path | None,
         typer.Option(
@@ -393,6 +410,15 @@ def analyze(
         except (DocumentError, OSError) as exc:
             err_console.print(f"[bold red]error[/] --rates: {exc}")
             raise typer.Exit(2) from exc
+    node_calendar = None
+    if calendar is not None:
+        from keiretsu.analytics.calendar import Calendar, CalendarError
+
+        try:
+            node_calendar = Calendar.from_toml(calendar)
+        except CalendarError as exc:
+            err_console.print(f"[bold red]error[/] --calendar: {exc}")
+            raise typer.Exit(2) from exc
     with tempfile.TemporaryDirectory(prefix="keiretsu-analyze-") as tmp:
         path = store or (Path(tmp) / "twin.duckdb" if files else DEFAULT_STORE)
         if files:
@@ -420,6 +446,8 @@ def analyze(
                 value_adding=value_adding,
                 rates=node_rates,
                 target_days=target_days,
+                calendar=node_calendar,
+                end_steps=end_step,
             )
         except ValueError as exc:
             err_console.print(f"[bold red]error[/] {exc}")
