@@ -137,3 +137,35 @@ def test_the_documented_trace_step_names_its_fields(twin: Twin) -> None:
         step["required"]
     )
     assert "company that recorded" in step["properties"]["node"]["description"]
+
+
+def test_the_customer_view_measures_takt_on_the_calendar_in_node_toml(twin: Twin) -> None:
+    """The DC's shipments to the retailer (pushed to the plant) are what the customers took;
+    takt is measured on 24/7 until node.toml names a calendar, then on its shifts."""
+    client, local = twin
+    home = client.app.state.node.home  # type: ignore[attr-defined]
+    r = client.get("/twin/views/customer_demand", headers=local)
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["rows"]
+    assert (row["quantity"], row["unit"]) == (24, "pieces")
+    assert "24/7" in r.json()["notes"][0]
+    always = row["takt_seconds"]
+    assert always == pytest.approx(row["days"] * 86_400 / 24)
+
+    original = home.config_path.read_text()
+    try:
+        home.config_path.write_text(
+            original + '\n[calendar]\ntimezone = "Asia/Tokyo"\n'
+            '[calendar.shifts]\ndaily = ["08:00-16:00"]\n'
+        )
+        r = client.get("/twin/views/customer_demand", headers=local)
+        (row,) = r.json()["rows"]
+        assert "56 h a week, Asia/Tokyo (node.toml)" in r.json()["notes"][0]
+        # one shift of 8 h a day instead of 24 h: about a third of the 24/7 takt
+        assert row["takt_seconds"] == pytest.approx(always / 3, rel=0.05)
+
+        home.config_path.write_text(original + '\n[calendar]\nholidays = ["Christmas"]\n')
+        with pytest.raises(Exception, match=r"node.toml: holidays\[0\]: expected a date"):
+            home.config()
+    finally:
+        home.config_path.write_text(original)

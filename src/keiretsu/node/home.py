@@ -27,6 +27,7 @@ from typing import Annotated, Any
 import tomli_w
 from pydantic import AfterValidator, Field
 
+from keiretsu.analytics.calendar import Calendar, CalendarError
 from keiretsu.model.config import ConfigModel, read_toml, validate
 from keiretsu.node.identity import Identity, NodeName, PartnerKey, parse_public_key
 
@@ -75,6 +76,13 @@ class NodeConfig(ConfigModel):
     store: Annotated[
         Path, Field(strict=False, description="the path of the node's store (a DuckDB file)")
     ]
+    calendar: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="the node's working calendar: timezone, [calendar.shifts], holidays "
+            "(docs/analytics/customer.md); takt, cycle time and utilisation use it"
+        ),
+    ] = None
 
 
 class PartnerEntry(ConfigModel):
@@ -171,7 +179,21 @@ class NodeHome:
     def config(self) -> NodeConfig:
         """``node.toml``, checked: a clear error naming the file and key if it is not right."""
         data = _read_toml(self.config_path)
-        return validate(NodeConfig, data, source=self.config_path, error=NodeError)
+        config = validate(NodeConfig, data, source=self.config_path, error=NodeError)
+        self._calendar_of(config)
+        return config
+
+    def calendar(self) -> Calendar:
+        """The node's working calendar (``[calendar]`` in ``node.toml``; 24/7 without one)."""
+        return self._calendar_of(self.config())
+
+    def _calendar_of(self, config: NodeConfig) -> Calendar:
+        if config.calendar is None:
+            return Calendar.always()
+        try:
+            return Calendar.from_mapping(config.calendar, source=self.config_path.name)
+        except CalendarError as exc:
+            raise NodeError(f"{exc} (in [calendar])") from None
 
     def set_url(self, url: str) -> None:
         data = _read_toml(self.config_path)

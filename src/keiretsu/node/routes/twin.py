@@ -190,9 +190,21 @@ def ingests(
 
 
 def _views() -> dict[str, Callable[..., Any]]:
-    from keiretsu.analytics import bottleneck, bullwhip, flow, inventory, process_map, vsm, waste
+    from keiretsu.analytics import (
+        bottleneck,
+        bullwhip,
+        customer,
+        flow,
+        inventory,
+        process_map,
+        vsm,
+        waste,
+    )
 
     return {
+        "customer_demand": lambda log, ot, cal: customer.customer_demand(
+            log, object_type=ot, calendar=cal
+        ),
         "process_map": lambda log, ot: process_map.ocdfg(log),
         "dfg": lambda log, ot: process_map.dfg(log, ot),
         "variants": lambda log, ot: process_map.variants(log, ot),
@@ -208,7 +220,11 @@ def _views() -> dict[str, Callable[..., Any]]:
     }
 
 
+CALENDAR_VIEWS = {"customer_demand"}
+"""Views measured on the node's working calendar (``[calendar]`` in node.toml)."""
+
 VIEW_NAMES = [
+    "customer_demand",
     "process_map",
     "dfg",
     "variants",
@@ -260,7 +276,11 @@ def view(
                 f"{followed!r}; types: {', '.join(log.object_types())}",
                 field="object_type",
             )
-        result = views[view](log, followed)
+        make = views[view]
+        if view in CALENDAR_VIEWS:
+            result = make(log, followed, node.home.calendar())
+        else:
+            result = make(log, followed)
     except ValueError as exc:
         raise HTTPProblem(400, "Cannot compute the view", str(exc)) from exc
     if hasattr(result, "to_json"):
