@@ -42,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.analytics import flow
+from keiretsu.analytics.customer import customer_demand, has_epcis_semantics
+from keiretsu.analytics.cycling import completions, cycling_object_types
 from keiretsu.analytics.inventory import days_of_supply, product_of
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.rates import Rates
@@ -58,6 +60,7 @@ from keiretsu.model.cbv import (
 
 __all__ = [
     "WASTES",
+    "never_used",
     "pareto",
     "waste_evidence",
     "wastes",
@@ -151,6 +154,8 @@ class _Scope:
     value_adding: Collection[str] | None
     inspection_steps: Collection[str] | None
     _cache: dict[str, Any] = field(default_factory=dict)
+    cycling_types: Collection[str] | None = None
+    end_steps: Collection[str] | None = None
 
     def types(self) -> list[str]:
         """The object types whose objects are handled (not locations, parties, resources…)."""
@@ -177,6 +182,58 @@ class _Scope:
                 self._cache["types"] = [str(v) for v in col.to_pylist()]
         types: list[str] = self._cache["types"]
         return types
+
+    def cycling(self) -> list[str]:
+        """The handled types whose objects go round (trucks, forklifts, people): named with
+        ``cycling_types``, else detected from their traces (:mod:`keiretsu.analytics.cycling`).
+        Their repeated rounds are their work, not rework or repeated inspections."""
+        if "cycling" not in self._cache:
+            if self.cycling_types is not None:
+                self._cache["cycling"] = sorted({str(t) for t in self.cycling_types})
+                self._cache["cycling_view"] = None
+            else:
+                types = self.types()
+                view = cycling_object_types(self.log, types) if types else None
+                self._cache["cycling_view"] = view
+                self._cache["cycling"] = list(view.meta["cycling"]) if view else []
+        found: list[str] = self._cache["cycling"]
+        return found
+
+    def product_types(self) -> list[str]:
+        """The handled types whose repeats are read as rework: :meth:`types` less
+        :meth:`cycling`."""
+        cycling = set(self.cycling())
+        return [t for t in self.types() if t not in cycling]
+
+    def cycling_notes(self) -> list[str]:
+        """What was left out as cycling, with the evidence, and how to change it."""
+        found = [t for t in self.cycling() if t in self.types()]
+        if self.cycling_types is not None and not found:
+            return ["every handled object type counted (cycling_types names none of them)"]
+        if not found:
+            return ["no handled object type goes round (cycling_object_types): all counted"]
+        view: View | None = self._cache.get("cycling_view")
+        why = ""
+        if view is not None:
+            evidence = {
+                r["object_type"]: (r["cycling_objects"], r["objects"], r["mean_rounds"])
+                for r in view.to_pylist()
+            }
+            parts = []
+            for t in found:
+                c, n, mean = evidence[t]
+                parts.append(f"{t}: {c} of {n} objects go round, {mean:,.1f} rounds each")
+            why = " (" + "; ".join(parts) + ")"
+        how = (
+            "named with cycling_types"
+            if self.cycling_types is not None
+            else "detected from their traces"
+        )
+        return [
+            f"not counted: the repeated rounds of {', '.join(found)}, {how}{why} — their "
+            "rounds are their work, not rework; count them with cycling_types=[] or name the "
+            "types with cycling_types=[...]"
+        ]
 
     def activities(self) -> list[str]:
         if "activities" not in self._cache:
@@ -209,6 +266,8 @@ def wastes(
     *,
     value_adding: Collection[str] | None = None,
     inspection_steps: Collection[str] | None = None,
+    cycling_types: Collection[str] | None = None,
+    end_steps: Collection[str] | None = None,
 ) -> View:
     """The eight wastes of the node, one row each, always in the same order.
 
@@ -222,8 +281,27 @@ def wastes(
     of supply for Inventory (one figure, or per product). ``value_adding`` names the steps that
     add value, for the waiting time of logs without start/complete events.
     ``inspection_steps`` names the inspecting steps (default: steps named like an inspection).
+    ``cycling_types`` names the object types that go round — trucks, forklifts, people — whose
+    repeated rounds are not rework nor repeated inspections (default ``None``: detected from
+    their traces by :func:`keiretsu.analytics.cycling.cycling_object_types`; ``[]`` counts
+    every type); the notes say which were left out. ``end_steps`` names the steps at which
+    goods leave to the customer, for Overproduction's demand where the events do not say
+    (:func:`keiretsu.analytics.customer.customer_demand`).
+
+    ``meta``: ``currency``, ``object_types`` (looked at), ``cycling_types`` (left out of
+    Defects and Overprocessing) and ``overproduction`` (per product family: made, taken by the
+    customers, over demand, days of demand, never used).
     """
-    scope = _scope(log, rates, object_type, target_days, value_adding, inspection_steps)
+    scope = _scope(
+        log,
+        rates,
+        object_type,
+        target_days,
+        value_adding,
+        inspection_steps,
+        cycling_types,
+        end_steps,
+    )
     found = [_WASTE_FUNCTIONS[w](scope, False) for w in WASTES]
     rows: list[_Finding] = [f for f, _ in found]
     table = pa.table(
@@ -243,12 +321,13 @@ def wastes(
     )
     for f in rows:
         notes.extend(f"{f.waste}: {n}" for n in f.notes)
-    return View(
-        "wastes",
-        table,
-        tuple(notes),
-        {"currency": scope.rates.currency, "object_types": types},
-    )
+    meta: dict[str, Any] = {
+        "currency": scope.rates.currency,
+        "object_types": types,
+        "cycling_types": [t for t in scope.cycling() if t in types],
+        "overproduction": scope._cache.get("overproduction_families", []),
+    }
+    return View("wastes", table, tuple(notes), meta)
 
 
 def waste_evidence(
@@ -260,16 +339,28 @@ def waste_evidence(
     *,
     value_adding: Collection[str] | None = None,
     inspection_steps: Collection[str] | None = None,
+    cycling_types: Collection[str] | None = None,
+    end_steps: Collection[str] | None = None,
 ) -> View:
     """The rows behind one waste of :func:`wastes` (same arguments): for Transport each move
     (object, from, to, departure, arrival, hours); for Inventory each location and product
     above target; for Motion each move of a resource; for Waiting each object's times; for
-    Overproduction each object made and never used; for Overprocessing each repeated
-    inspection; for Defects each defect with its kind. For unused Skills: no rows, and a note
-    saying why."""
+    Overproduction each product family (made, taken by the customers, over demand, days of
+    demand, never used; :func:`never_used` lists the objects made and never used); for
+    Overprocessing each repeated inspection; for Defects each defect with its kind. For unused
+    Skills: no rows, and a note saying why."""
     if waste not in WASTES:
         raise ValueError(f"unknown waste {waste!r}: expected one of {', '.join(WASTES)}")
-    scope = _scope(log, rates, object_type, target_days, value_adding, inspection_steps)
+    scope = _scope(
+        log,
+        rates,
+        object_type,
+        target_days,
+        value_adding,
+        inspection_steps,
+        cycling_types,
+        end_steps,
+    )
     finding, table = _WASTE_FUNCTIONS[waste](scope, True)
     notes = (finding.evidence, *finding.notes)
     return View(
@@ -331,22 +422,33 @@ def _scope(
     target_days: float | Mapping[str, float] | None,
     value_adding: Collection[str] | None,
     inspection_steps: Collection[str] | None,
+    cycling_types: Collection[str] | None = None,
+    end_steps: Collection[str] | None = None,
 ) -> _Scope:
-    return _Scope(log, rates or Rates(), object_type, target_days, value_adding, inspection_steps)
+    return _Scope(
+        log,
+        rates or Rates(),
+        object_type,
+        target_days,
+        value_adding,
+        inspection_steps,
+        cycling_types=cycling_types,
+        end_steps=end_steps,
+    )
 
 
-def _handled_events(scope: _Scope) -> ir.Table:
-    """Each handled object's events, completions only where the log has start/complete events
-    (so that a step with a start and a complete is one pass, not two)."""
-    log = scope.log
-    oe = object_events(log, scope.types())
-    lc = log.event_attribute(LIFECYCLE).rename(transition="value")
-    oe = oe.left_join(lc, oe.event_id == lc.event_id).drop("event_id_right")
-    oe = oe.filter(oe.transition.isnull() | (oe.transition.lower() == "complete"))
-    return oe.drop("transition")
+def _handled_events(scope: _Scope, types: list[str] | None = None) -> ir.Table:
+    """Each handled object's passes (of ``types``, default every handled type), without the XES
+    lifecycle events that are not completions (so that a step with a start and a complete is
+    one pass, not two: :func:`keiretsu.analytics.cycling.completions`)."""
+    return completions(scope.log, scope.types() if types is None else types)
 
 
-def _repeats(scope: _Scope, keep: Callable[[ir.Table], ir.BooleanValue] | None = None) -> ir.Table:
+def _repeats(
+    scope: _Scope,
+    keep: Callable[[ir.Table], ir.BooleanValue] | None = None,
+    types: list[str] | None = None,
+) -> ir.Table:
     """Every pass of a step on an object after its first (``visit`` >= 1), with the previous
     step of the object and the time of the previous pass of the same step; ``keep`` narrows
     them (e.g. to inspections) before the multiplicity check below, which is the costly part.
@@ -355,7 +457,7 @@ def _repeats(scope: _Scope, keep: Callable[[ir.Table], ir.BooleanValue] | None =
     second item picked; an employee confirming the next order) is the step's multiplicity,
     not a repetition, and is left out: for some other handled type both passes touch objects
     of that type, and none in common."""
-    oe = _handled_events(scope)
+    oe = _handled_events(scope, types)
     trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
     same = ibis.window(group_by=["object_type", "object_id", "activity"], order_by=["time", "seq"])
     t = oe.mutate(
@@ -840,9 +942,25 @@ def _waiting(scope: _Scope, detail: bool) -> _Result:
 
 # --- Overproduction ---------------------------------------------------------------------------
 
+_FAMILY_SCHEMA = pa.schema(
+    [
+        ("family", pa.string()),
+        ("unit", pa.string()),
+        ("made", pa.float64()),
+        ("taken", pa.float64()),
+        ("over_demand", pa.float64()),
+        ("per_day", pa.float64()),
+        ("days_of_demand", pa.float64()),
+        ("never_used", pa.float64()),
+        ("money", pa.float64()),
+    ]
+)
 
-def _overproduction(scope: _Scope, detail: bool) -> _Result:
-    log, rates = scope.log, scope.rates
+
+def _made(scope: _Scope) -> ir.Table:
+    """Each object made, once (its first making): ``object_id, object_type, made_event,
+    made_step, made_time, made_seq, units, uom`` (class-level outputs carry a quantity)."""
+    log = scope.log
     r, ea, e = log.relations, log.event_attributes, log.events
     action = ea.filter(ea.name == "action").select("event_id", action="value")
     kind = ea.filter(ea.name == "eventType").select("event_id", event_type="value")
@@ -857,10 +975,9 @@ def _overproduction(scope: _Scope, detail: bool) -> _Result:
     made = made.join(e, "event_id").join(log.objects, "object_id")
     if scope.object_type is not None:
         made = made.filter(made.object_type == scope.object_type)
-    # first making of each object, with the amount made (class-level outputs carry a quantity)
     w = ibis.window(group_by="object_id", order_by=["time", "seq"])
     made = made.mutate(n=ibis.row_number().over(w))
-    made = made.filter(made.n == 0).select(
+    return made.filter(made.n == 0).select(
         "object_id",
         "object_type",
         made_event=made.event_id,
@@ -868,17 +985,14 @@ def _overproduction(scope: _Scope, detail: bool) -> _Result:
         made_time=made.time,
         made_seq=made.seq,
         units=made.quantity.fill_null(1.0),
+        uom=made.uom,
     )
-    if not log.scalar(made.count()):
-        return _Finding(
-            "overproduction",
-            False,
-            None,
-            None,
-            None,
-            "not measurable: needs events that make objects (EPCIS commissioning: an "
-            "ObjectEvent ADD, or a transformation's outputs); this log has none",
-        ), None
+
+
+def _unused(scope: _Scope, made: ir.Table) -> ir.Table:
+    """The objects of ``made`` that nothing downstream ever used, with their ``product``."""
+    log = scope.log
+    r, e = log.relations, log.events
     later = r.select("event_id", "object_id").distinct().join(e, "event_id")
     later = later.filter(~later.activity.isin(NOT_A_USE))
     uses = made.join(
@@ -893,68 +1007,198 @@ def _overproduction(scope: _Scope, detail: bool) -> _Result:
     # objects made after the last time anything made moved on have had no chance yet
     horizon = first_use.used_at.max().as_scalar()
     unused = made.anti_join(first_use, "object_id").filter(made.made_time < horizon)
-    unused = unused.mutate(product=product_of(unused.object_id))
-    per = log.execute(
-        unused.group_by(["product", "made_step"])
-        .agg(objects=unused.count(), units=unused.units.sum())
-        .order_by([ibis.desc("units"), "product", "made_step"])
-    )
-    money = 0.0
-    items = []
-    for product, step, _objects, units in zip(
-        per.column("product").to_pylist(),
-        per.column("made_step").to_pylist(),
-        per.column("objects").to_pylist(),
-        per.column("units").to_pylist(),
-        strict=True,
-    ):
-        value = float(units) * rates.value_of(str(product))
-        money += value
-        items.append((f"{product}: {_fmt(float(units))} units made at {step}", value))
-    items.sort(key=lambda x: -x[1])
-    units_total = float(pc.sum(per.column("units")).as_py() or 0.0)
-    objects_total = int(pc.sum(per.column("objects")).as_py() or 0)
-    evidence = (
-        f"{objects_total} objects ({_fmt(units_total)} units) made and never used downstream"
-        + (f": {_top(items)}" if items else "")
-    )
-    finding = _Finding(
-        "overproduction",
-        True,
-        None,
-        money,
-        units_total,
-        evidence,
-        (
-            "made = EPCIS commissioning (ObjectEvent ADD) or transformation output; used = "
-            f"any later step other than {', '.join(NOT_A_USE)}; objects made after the last "
-            "use of anything made are left out (too soon to tell)",
-            "money = units x unit value; no hours of its own",
-        ),
-    )
-    table = None
-    if detail:
-        table = log.execute(
-            unused.select(
-                "object_id",
-                "object_type",
-                "product",
-                "made_event",
-                "made_step",
-                "made_time",
-                "units",
-            ).order_by(["made_time", "object_id"])
+    return unused.mutate(product=product_of(unused.object_id))
+
+
+def _by_type(scope: _Scope) -> bool:
+    """Whether product families are object types (declared end steps, or a log without EPCIS
+    semantics: the demand is finished objects) rather than products (GTINs)."""
+    return bool(scope.end_steps) or not has_epcis_semantics(scope.log)
+
+
+def _families(scope: _Scope, made: ir.Table, unused: ir.Table) -> tuple[list[dict[str, Any]], str]:
+    """One row per product family (:data:`_FAMILY_SCHEMA`), and why the over-demand is not
+    measurable ("" when it is)."""
+    log, rates = scope.log, scope.rates
+    by_type = _by_type(scope)
+
+    def per_family(t: ir.Table, what: str) -> dict[str, tuple[float, str | None]]:
+        family = t.object_type if by_type else product_of(t.object_id)
+        amount = t.count().cast("float64") if by_type else t.units.sum()
+        t = t.mutate(family=family)
+        rows = log.execute(
+            t.group_by("family").agg(amount=amount, uom=t.uom.max()).order_by("family")
+        ).to_pylist()
+        return {str(r["family"]): (float(r["amount"] or 0.0), r["uom"]) for r in rows}
+
+    made_per = per_family(made, "made")
+    unused_per = per_family(unused, "unused")
+    demand: dict[str, dict[str, Any]] = {}
+    if by_type:
+        for object_type in made_per:
+            view = customer_demand(log, object_type=object_type, end_steps=scope.end_steps)
+            demand.update({str(r["family"]): r for r in view.to_pylist()})
+    else:
+        demand = {str(r["family"]): r for r in customer_demand(log).to_pylist()}
+    why = ""
+    if not any(float(r["quantity"] or 0.0) > 0 for r in demand.values()):
+        why = (
+            "not measurable — needs where goods leave to the customer (sold, or shipped outside "
+            "the network; or name the end steps with end_steps=...)"
         )
-        values = [
-            u * rates.value_of(str(p))
-            for u, p in zip(
-                table.column("units").to_pylist(),
-                table.column("product").to_pylist(),
-                strict=True,
-            )
+    rows: list[dict[str, Any]] = []
+    for family in sorted(set(made_per) | set(unused_per)):
+        made_units, uom = made_per.get(family, (0.0, None))
+        never = unused_per.get(family, (0.0, None))[0]
+        d = demand.get(family)
+        unit = str(d["unit"]) if d else (family if by_type else (uom or "pieces"))
+        value = rates.value_of(family)
+        if why:
+            taken = over = per_day = days = None
+            money = never * value
+        else:
+            taken = float(d["quantity"]) if d else 0.0
+            over = max(0.0, made_units - taken)
+            per_day = float(d["per_day"]) if d and d["per_day"] is not None else None
+            days = over / per_day if per_day else None
+            money = over * value
+        rows.append(
+            {
+                "family": family,
+                "unit": unit,
+                "made": made_units,
+                "taken": taken,
+                "over_demand": over,
+                "per_day": per_day,
+                "days_of_demand": days,
+                "never_used": never,
+                "money": money,
+            }
+        )
+    rows.sort(key=lambda x: (-float(x["money"]), str(x["family"])))
+    return rows, why
+
+
+def _overproduction(scope: _Scope, detail: bool) -> _Result:
+    log = scope.log
+    made = _made(scope)
+    if not log.scalar(made.count()):
+        return _Finding(
+            "overproduction",
+            False,
+            None,
+            None,
+            None,
+            "not measurable: needs events that make objects (EPCIS commissioning: an "
+            "ObjectEvent ADD, or a transformation's outputs); this log has none",
+        ), None
+    unused = _unused(scope, made)
+    rows, why = _families(scope, made, unused)
+    scope._cache["overproduction_families"] = rows
+    never = sum(float(r["never_used"]) for r in rows)
+    money = sum(float(r["money"]) for r in rows)
+    never_text = f"made and never used downstream: {_fmt(never)} units"
+    if why:
+        count = never
+        items = [
+            (f"{r['family']}: {_fmt(float(r['never_used']))} units", float(r["money"]))
+            for r in rows
+            if r["never_used"]
         ]
-        table = table.append_column("money", pa.array(values, pa.float64()))
+        evidence = (
+            never_text
+            + (f" ({_top(items)})" if items else "")
+            + f"; made beyond customer demand {why}"
+        )
+    else:
+        count = sum(float(r["over_demand"]) for r in rows)
+        items = []
+        for r in rows:
+            if not r["over_demand"]:
+                continue
+            text = (
+                f"{r['family']}: made {_fmt(float(r['made']))}, taken {_fmt(float(r['taken']))}, "
+                f"{_fmt(float(r['over_demand']))} {r['unit']} over"
+            )
+            if r["days_of_demand"] is not None:
+                text += (
+                    f" = {_fmt(float(r['days_of_demand']))} days of demand at "
+                    f"{_fmt(float(r['per_day']))}/day"
+                )
+            else:
+                text += " (no customer demand for it: days of demand not measurable)"
+            items.append((text, float(r["money"])))
+        evidence = (
+            f"{_fmt(count)} units made beyond what the customers took"
+            + (f": {_top(items)}" if items else "")
+            + f"; {never_text}"
+        )
+    notes = [
+        "made = EPCIS commissioning (ObjectEvent ADD) or transformation output, over the log's "
+        "span; taken = what the customers took (customer.customer_demand: sold, or shipped "
+        "outside the network; finished objects where the events do not say); over demand = "
+        "made - taken per product family, never below 0; days of demand = over demand / "
+        "taken per day",
+        "made and never used (named separately, not added): objects made that no later step "
+        f"moved on (any step other than {', '.join(NOT_A_USE)}); objects made after the last "
+        "use of anything made are left out (too soon to tell)",
+        "the goods made beyond demand are in stock or on their way: the same goods as "
+        "Inventory's excess, so do not add the two",
+    ]
+    if why:
+        notes.append(
+            f"made beyond customer demand {why}: count and money are the units made and never used"
+        )
+        notes.append("money = units made and never used x unit value; no hours of its own")
+    else:
+        notes.append("money = units over demand x unit value; no hours of its own")
+    if _by_type(scope):
+        notes.append("families are object types and units are objects (no GTINs to count by)")
+    finding = _Finding("overproduction", True, None, money, count, evidence, tuple(notes))
+    table = pa.Table.from_pylist(rows, _FAMILY_SCHEMA) if detail else None
     return finding, table
+
+
+def never_used(
+    log: Log,
+    rates: Rates | None = None,
+    object_type: str | None = None,
+) -> View:
+    """The objects made and never used downstream: each object made (EPCIS commissioning, a
+    transformation's output) that no later step moved on — the part of Overproduction that
+    sits where it was made. Columns: ``object_id, object_type, product, made_event,
+    made_step, made_time, units`` and ``money`` (units x unit value, in ``rates.currency``).
+    Objects made after the last use of anything made are left out (too soon to tell)."""
+    scope = _scope(log, rates, object_type, None, None, None)
+    made = _made(scope)
+    unused = _unused(scope, made)
+    table = log.execute(
+        unused.select(
+            "object_id",
+            "object_type",
+            "product",
+            "made_event",
+            "made_step",
+            "made_time",
+            "units",
+        ).order_by(["made_time", "object_id"])
+    )
+    values = [
+        u * scope.rates.value_of(str(p))
+        for u, p in zip(
+            table.column("units").to_pylist(),
+            table.column("product").to_pylist(),
+            strict=True,
+        )
+    ]
+    table = table.append_column("money", pa.array(values, pa.float64()))
+    notes = (
+        "made = EPCIS commissioning (ObjectEvent ADD) or transformation output; used = any "
+        f"later step other than {', '.join(NOT_A_USE)}; objects made after the last use of "
+        "anything made are left out (too soon to tell)",
+        f"money in {scope.rates.currency}",
+    )
+    return View("never_used", flow.utc_times(table), notes, {"currency": scope.rates.currency})
 
 
 # --- Overprocessing ---------------------------------------------------------------------------
@@ -973,7 +1217,10 @@ def _overprocessing(scope: _Scope, detail: bool) -> _Result:
             "no inspecting steps in this log (name them with inspection_steps=...)",
             ("steps nothing downstream depends on are not inferred from events",),
         ), (_empty({"object_id": pa.string()}) if detail else None)
-    rep = _repeats(scope, lambda t: t.activity.isin(inspections))
+    product_types = scope.product_types()
+    rep = _repeats(scope, lambda t: t.activity.isin(inspections), product_types)
+    if not product_types:
+        rep = rep.filter(ibis.literal(False))
     per = log.execute(
         rep.group_by("activity")
         .agg(repeats=rep.count(), objects=rep.object_id.nunique())
@@ -1007,6 +1254,7 @@ def _overprocessing(scope: _Scope, detail: bool) -> _Result:
             "hours = repeats x the standard time of the inspection in the rates (not "
             f"measured); money = hours x {rates.overprocessing_per_hour:g}",
             "steps nothing downstream depends on are not inferred from events",
+            *scope.cycling_notes(),
         ),
     )
     table = None
@@ -1040,7 +1288,7 @@ def _defect_rows(scope: _Scope) -> ir.Table:
     hours`` (hours only for rework: the time round the loop)."""
     log = scope.log
     r, ea, e = log.relations, log.event_attributes, log.events
-    types = scope.types()
+    types = scope.product_types()  # the objects that go round are left out
     string, float64 = "string", "float64"
 
     def shape(t: ir.Table, kind: Any, reason: Any, hours: Any) -> ir.Table:
@@ -1062,8 +1310,10 @@ def _defect_rows(scope: _Scope) -> ir.Table:
     # rework: a step done again after another step (not inspections nor failure steps)
     not_rework = [*scope.inspections(), *scope.defect_steps()]
     rework = _repeats(
-        scope, lambda t: (t.prev_activity != t.activity) & ~t.activity.isin(not_rework)
+        scope, lambda t: (t.prev_activity != t.activity) & ~t.activity.isin(not_rework), types
     )
+    if not types:
+        rework = rework.filter(ibis.literal(False))
     parts.append(
         shape(
             rework,
@@ -1094,8 +1344,8 @@ def _defect_rows(scope: _Scope) -> ir.Table:
 
     # steps named for a failure
     named = scope.defect_steps()
-    if named:
-        oe = _handled_events(scope)
+    if named and types:
+        oe = _handled_events(scope, types)
         hit = oe.filter(oe.activity.isin(named))
         is_return = hit.activity.lower().contains("return")
         parts.append(
@@ -1163,6 +1413,7 @@ def _defects(scope: _Scope, detail: bool) -> _Result:
             "only where the log has start/complete events; inspections count as "
             "overprocessing); hours = time round the rework loops",
             f"money = defects x {rates.defect_cost:g}",
+            *scope.cycling_notes(),
         ),
     )
     table = None
