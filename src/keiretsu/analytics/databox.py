@@ -127,7 +127,8 @@ def data_boxes(
     ``first_pass_yield`` (0 to 1; %C&A at the step); ``escaped_defects`` (objects that failed
     here and moved on anyway); ``missing`` (list of "field: not measurable — needs …").
 
-    ``meta``: ``rolled_throughput_yield`` (product of the FPYs), ``escaped_defects`` (objects
+    ``meta``: ``rolled_throughput_yield`` (product of the FPYs), ``first_time_through`` (share
+    of the objects that failed at no step), ``escaped_defects`` (objects
     that failed an inspection and moved on), ``reached_customers`` (of those, how many reached
     a customer; ``end_steps`` as in :func:`keiretsu.analytics.customer.exits`), ``calendar``.
     ``value_adding`` marks steps for P/T where the log has no start/complete events;
@@ -195,6 +196,7 @@ def data_boxes(
     meta: dict[str, Any] = {
         "object_type": object_type,
         "rolled_throughput_yield": fpy.meta["rolled_throughput_yield"],
+        "first_time_through": fpy.meta["first_time_through"],
         "escaped_defects": int(escaped.meta["escaped"]),
         "failed_inspections": int(escaped.meta["failed"]),
         "reached_customers": int(escaped.meta["reached_customers"]),

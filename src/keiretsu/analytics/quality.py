@@ -221,7 +221,8 @@ def first_pass_yield(
     there, by the rules of the module docstring); ``first_pass_yield`` (0 to 1: (objects -
     failed) / objects; null for a step named for a failure, or one no object reached) and
     ``failures`` (how many objects failed by each rule, e.g. ``non-conforming disposition: 12``).
-    ``meta["rolled_throughput_yield"]``: the product of the FPYs (null when none is known).
+    ``meta["rolled_throughput_yield"]``: the product of the FPYs (null when none is known);
+    ``meta["first_time_through"]``: the share of objects that failed at no step (0 to 1).
     Steps are listed in flow order (the mean place of each step in the objects' paths)."""
     inspections = _inspections(log, inspection_steps)
     failing = set(defect_steps(log, inspections))
@@ -234,6 +235,9 @@ def first_pass_yield(
     f = step_failures(log, object_type, inspection_steps=inspections)
     by_kind = log.execute(f.group_by(["step", "kind"]).agg(n=f.object_id.nunique()))
     failed = log.execute(f.group_by("step").agg(n=f.object_id.nunique()))
+    total = int(log.scalar(v.object_id.nunique()) or 0)
+    ever_failed = int(log.scalar(f.object_id.nunique()) or 0)
+    through = (total - ever_failed) / total if total else None
     acts = [str(a) for a in reached.column("activity").to_pylist()]
     objects = dict(zip(acts, reached.column("objects").to_pylist(), strict=True))
     positions = dict(zip(acts, reached.column("position").to_pylist(), strict=True))
@@ -283,7 +287,9 @@ def first_pass_yield(
         "failure step next (rework, repair, scrap, return…); only the failures the events "
         "record are counted",
         "inspecting steps: " + (", ".join(inspections) if inspections else "none"),
-        "rolled throughput yield = the product of the steps' first-pass yields",
+        "rolled throughput yield = the product of the steps' first-pass yields (on a stream "
+        "with branches every branch counts as if every object took it); first time through = "
+        "share of the objects that failed nowhere on their path",
     ]
     if failing & set(names):
         notes.append(
@@ -294,7 +300,11 @@ def first_pass_yield(
         "first_pass_yield",
         table,
         tuple(notes),
-        {"object_type": object_type, "rolled_throughput_yield": rty},
+        {
+            "object_type": object_type,
+            "rolled_throughput_yield": rty,
+            "first_time_through": through,
+        },
     )
 
 
