@@ -5,6 +5,7 @@ pandas count, invariants with hypothesis, and the same results on DuckDB and Spa
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +15,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from _data import DATA
 from keiretsu.analytics import Log, View
 from keiretsu.analytics.rates import Rates
-from keiretsu.analytics.waste import WASTES, pareto, waste_evidence, wastes
+from keiretsu.analytics.waste import WASTES, never_used, pareto, waste_evidence, wastes
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
 from keiretsu.io.xes import read_xes
 from keiretsu.model import Ocel, OcelBuilder
@@ -335,8 +337,15 @@ def test_overproduction_objects_made_and_never_used() -> None:
     # units = 1 + 5 = 6; money = 1 x 7.5 + 5 x 1.0 (default) = 12.5
     r = row(wastes(c.log(), rates), "overproduction")
     assert (r["count"], r["money"], r["hours"]) == (6, pytest.approx(12.5), None)
-    detail = waste_evidence(c.log(), "overproduction", rates).to_pylist()
+    detail = never_used(c.log(), rates).to_pylist()
     assert sorted(d["object_id"] for d in detail) == sorted([f"{GTIN}/21/3", lot])
+    assert sum(d["money"] for d in detail) == pytest.approx(12.5)
+    # nothing left for a customer here (no sale, no shipment outside): the units beyond
+    # demand cannot be told, and the evidence says what it needs
+    assert "not measurable — needs where goods leave to the customer" in r["evidence"]
+    families = waste_evidence(c.log(), "overproduction", rates).to_pylist()
+    assert {f["family"]: f["never_used"] for f in families} == {GTIN: 1.0, lot[:36]: 5.0}
+    assert all(f["over_demand"] is None and f["days_of_demand"] is None for f in families)
 
 
 # --- Motion --------------------------------------------------------------------------------------
@@ -401,8 +410,23 @@ def test_demo_chain(demo_store: Path) -> None:
     # 11-07 08:00 -> 15:00 (7 h), 11-09 08:00 -> 15:00 (7 h) = 44 h; the bottles rode along
     transport = row(view, "transport")
     assert (transport["count"], transport["hours"]) == (4, pytest.approx(44.0))
-    # every bottle made was packed: no overproduction
-    assert row(view, "overproduction")["count"] == 0
+    # overproduction: every bottle made was packed (none made and never used), but the plant
+    # made more than the customers took (recomputed from the raw documents below)
+    raw = raw_demo()
+    over = raw["made"] - raw["taken"]
+    per_day = raw["taken"] / raw["span_days"]
+    assert (raw["made"], raw["taken"], over) == (48, 24, 24)
+    op = row(view, "overproduction")
+    assert op["count"] == over and op["money"] == pytest.approx(over * 1.0)
+    assert "made and never used downstream: 0.0 units" in op["evidence"]
+    (family,) = view.meta["overproduction"]
+    assert family["family"] == GTIN and family["unit"] == "pieces"
+    assert (family["made"], family["taken"], family["over_demand"]) == (48, 24, 24)
+    assert family["per_day"] == pytest.approx(per_day)
+    assert family["days_of_demand"] == pytest.approx(over / per_day)
+    assert round(family["days_of_demand"]) == 10 and round(family["per_day"], 1) == 2.4
+    assert family["never_used"] == 0
+    assert waste_evidence(log, "overproduction").to_pylist() == view.meta["overproduction"]
     # inventory: the holding cost of the stock above 2 days of supply over the log's span
     inventory = waste_evidence(log, "inventory", target_days=2)
     first = datetime(2026, 11, 1, 21, 0, tzinfo=UTC)  # 11-02 06:00 +09:00, the first event
@@ -412,6 +436,55 @@ def test_demo_chain(demo_store: Path) -> None:
     assert excess > 0
     assert row(view, "inventory")["money"] == pytest.approx(excess * 1.0 * 0.25 * span_days / 365)
     assert pareto(view).table.column("cumulative_share")[-1].as_py() == 1.0
+
+
+def raw_demo() -> dict[str, float]:
+    """The demo's made, taken and span read straight from its EPCIS documents (json, lxml):
+    made = the EPCs a transformation outputs or an ObjectEvent ADD commissions; taken = the
+    EPCs shipped to a location where no document records an event (the retailers); span =
+    first to last event time, in days."""
+    events: list[dict[str, Any]] = []
+    for path in sorted(EXAMPLE.glob("*.jsonld")):
+        events += json.loads(path.read_text())["epcisBody"]["eventList"]
+    xml = etree.parse(str(EXAMPLE / "2-umeda-distribution-dc.xml"))
+    for node in xml.iterfind(".//EventList/*"):
+        events.append(
+            {
+                "type": node.tag,
+                "eventTime": node.findtext("eventTime"),
+                "epcList": [e.text for e in node.iterfind("epcList/epc")],
+                "bizStep": (node.findtext("bizStep") or "").rsplit(":", 1)[-1],
+                "bizLocation": {"id": node.findtext("bizLocation/id")},
+                "readPoint": {"id": node.findtext("readPoint/id")},
+                "destinationList": [
+                    {"type": d.get("type").rsplit(":", 1)[-1], "destination": d.text}
+                    for d in node.iterfind("destinationList/destination")
+                ],
+            }
+        )
+    made: set[str] = set()
+    for e in events:
+        made.update(e.get("outputEPCList", []))
+        if e["type"] == "ObjectEvent" and e.get("action") == "ADD":
+            made.update(e.get("epcList", []))
+    places = {
+        e[key]["id"].rsplit(".", 1)[0]  # the site: the sgln without its extension
+        for e in events
+        for key in ("bizLocation", "readPoint")
+        if e.get(key) and e[key]["id"]
+    }
+    taken: set[str] = set()
+    for e in events:
+        to = [d["destination"] for d in e.get("destinationList", []) if d["type"] == "location"]
+        if (
+            e.get("bizStep") == "shipping"
+            and to
+            and all(t.rsplit(".", 1)[0] not in places for t in to)
+        ):
+            taken.update(e.get("epcList", []))
+    times = [datetime.fromisoformat(e["eventTime"]) for e in events]
+    span = (max(times) - min(times)).total_seconds() / 86400
+    return {"made": len(made), "taken": len(taken), "span_days": span}
 
 
 def test_synthetic_chain_transport_matches_the_generator(tmp_path: Path) -> None:
