@@ -490,6 +490,8 @@ def _zone(th: float, best: float, pwc: float, worst: float) -> str:
     eps = 1e-9
     if th > best * (1 + eps):
         return "above the best case — the measured times do not hold together"
+    if th >= best * (1 - 1e-6):
+        return "at the best case"
     if th >= pwc * (1 - eps):
         return "good: between the practical worst case and the best case"
     if th >= worst * (1 - eps):
@@ -632,6 +634,12 @@ def factory_physics(
         worst = per_day / t_raw
         if pwc is not None:
             zone = _zone(th, best, pwc, worst)
+        if w < 1:
+            notes.append(
+                f"w = {w:.2f}: the line holds less than one object on average — the practical "
+                "worst and worst cases assume at least one (a closed line); read the zone "
+                "against the best case"
+            )
     else:
         needs = []
         if top is None:
