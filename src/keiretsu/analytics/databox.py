@@ -14,8 +14,10 @@ would need ("not measurable — needs …") where they do not. Formulas and refe
 * **P/T** = the mean process time per visit by :mod:`~keiretsu.analytics.flow`'s rules: start to
   complete where the events pair them, else (a step marked value-adding) the time from the
   object's previous step; on available time.
-* **Where a step runs**: the event's resource (XES ``org:resource``; a related object of type
-  resource, employee, machine, equipment…), else its EPCIS read point, else the step as a whole.
+* **Where a step runs**: the equipment related to the event (an object of type machine,
+  equipment, workstation, station, line or cell), else its EPCIS read point, else who did it
+  (XES ``org:resource``; a related object of type resource, employee, worker…), else the step
+  as a whole.
 * **The product** of an object: a given object attribute (``product_attribute``); else an
   object it *is a* (an object-to-object relation to an object of type ``product``/``products``);
   else an object attribute named product, material, article, sku, part, variant or model; else
@@ -241,23 +243,33 @@ def _empty_fields() -> dict[str, Any]:
 
 
 def _places(log: Log) -> ir.Table:
-    """``event_id, place``: where an event ran — its resource (``org:resource``, or a related
-    object of a people or equipment type), else its read point."""
+    """``event_id, place``: where an event ran — the equipment related to it (an object of a
+    machine, equipment, station… type), else its read point, else who did it (``org:resource``,
+    or a related object of a people type)."""
+    r = log.relations
+    types = log.object_types()
+
+    def related(pattern: re.Pattern[str]) -> ir.Table:
+        o = log.objects.filter(
+            log.objects.object_type.isin([t for t in types if pattern.match(t)] or ["\x00"])
+        )
+        j = r.join(o, "object_id")
+        return j.select(event_id=j.event_id.cast("string"), place=j.object_id.cast("string"))
+
     attr = log.event_attribute("org:resource")
     attr = attr.select(event_id=attr.event_id.cast("string"), place=attr.value.cast("string"))
-    types = [t for t in log.object_types() if PEOPLE_TYPES.match(t) or EQUIPMENT_TYPES.match(t)]
-    r = log.relations
-    o = log.objects.filter(log.objects.object_type.isin(types or ["\x00"]))
-    obj = r.join(o, "object_id")
-    obj = obj.select(event_id=obj.event_id.cast("string"), place=obj.object_id.cast("string"))
-    who = attr.union(obj).group_by("event_id").agg(place=ibis._.place.min())
     rp = r.filter(r.qualifier == READ_POINT)
-    rp = rp.group_by("event_id").agg(read_point=rp.object_id.min())
-    both = who.outer_join(rp, "event_id")
-    return both.select(
-        event_id=both.event_id.fill_null(both.event_id_right),
-        place=both.place.fill_null(both.read_point),
+    rp = rp.select(event_id=rp.event_id.cast("string"), place=rp.object_id.cast("string"))
+    ranked = ibis.union(
+        related(EQUIPMENT_TYPES).mutate(rank=0),
+        rp.mutate(rank=1),
+        attr.mutate(rank=2),
+        related(PEOPLE_TYPES).mutate(rank=2),
+        distinct=False,
     )
+    w = ibis.window(group_by="event_id", order_by=["rank", "place"])
+    ranked = ranked.mutate(k=ibis.row_number().over(w))
+    return ranked.filter(ranked.k == 0).select("event_id", "place")
 
 
 def _products(log: Log, object_type: str, attribute: str | None) -> ir.Table:
