@@ -13,7 +13,8 @@ different measurements, so here:
   (:func:`keiretsu.analytics.inventory.stock_levels`): the time-average of the pieces on hand
   at the location over the log's span — a running sum of movements, not a list of stays.
 * **without locations** — per step (a visit as :mod:`keiretsu.analytics.flow` defines it):
-  λ·W from :func:`~keiretsu.analytics.flow.step_stats` (arrivals per day × mean days in step)
+  λ·W from the visits (:func:`~keiretsu.analytics.flow.visits`: arrivals per day × mean days
+  in step; an object's first step lasts no time)
   against the WIP **sampled** at regular instants from the objects' events: at each instant an
   object is counted in the step whose ending event comes next after its latest step-ending
   event (it has left one step and not yet finished the next).
@@ -35,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.analytics.calendar import Calendar
-from keiretsu.analytics.flow import lifecycle_events, step_stats
+from keiretsu.analytics.flow import lifecycle_events, visits
 from keiretsu.analytics.inventory import LEAVING_DISPOSITIONS, event_facts, stock_levels
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events
+from keiretsu.analytics.traces import object_events, seconds_between
 from keiretsu.analytics.view import View
 from keiretsu.model.cbv import CHILD, GOODS_ROLES, INPUT, PARENT
 from keiretsu.model.gs1 import TRADE_ITEM
@@ -254,7 +255,11 @@ def _sampled(log: Log, object_type: str, instants: np.ndarray) -> dict[str, floa
 def _by_step(
     log: Log, object_type: str, t0: float, t1: float, samples: int
 ) -> list[dict[str, object]]:
-    stats = step_stats(log, object_type).to_pylist()
+    v = visits(log, object_type)
+    per = v.group_by("activity").agg(
+        arrivals=v.count(), mean_seconds_in_step=seconds_between(v.arrive, v.leave).mean()
+    )
+    stats = log.execute(per.order_by("activity")).to_pylist()
     instants = sample_instants(t0, t1, samples)
     measured = _sampled(log, object_type, instants)
     days = (t1 - t0) / _DAY
@@ -353,8 +358,9 @@ def littles_law_check(
         every = (t1 - t0) / samples if samples else 0.0
         meta.update(mode="step", object_type=object_type, samples=samples, every_seconds=every)
         notes += [
-            "λ·W per step from step_stats: visits arriving per day × mean days in the step (from "
-            "leaving the previous step to the step's own ending event)",
+            "λ·W per step from the visits: arriving per day × mean days in the step (from "
+            "leaving the previous step to the step's own ending event; an object's first step "
+            "lasts no time)",
             f"measured WIP: objects in the step sampled at {samples} instants, the midpoints of "
             f"equal slices of the span (every {every / 3600:.3g} hours): at each instant "
             "an object counts in the step whose ending event comes next after its latest "
