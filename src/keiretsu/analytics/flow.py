@@ -3,6 +3,13 @@
 Definitions used by every view here (and by the bottleneck and waste views built on them):
 
 * **Lead time** of an object: from its first event to its last event (all lifecycle states).
+  An object is **finished** when its path reached the customer
+  (:func:`keiretsu.analytics.customer.finished_objects`: sold, shipped outside the network, a
+  declared end step, or a plain log's terminal step); the others are **open** — still in the
+  process when the log ends, so their lead time is only known to be longer than what the log
+  shows (right-censored). Lead time at a glance is therefore given two ways: the finished
+  objects' own lead times (first event to the exit), and the lead time of *all* objects by
+  Kaplan–Meier (1958), each open object counted as still in process at the log's end.
 * **Processing (value-added) time** of an object, by the first rule the data allows:
 
   1. *start/complete lifecycle events* (the XES ``lifecycle:transition`` event attribute,
@@ -16,7 +23,11 @@ Definitions used by every view here (and by the bottleneck and waste views built
      that step since it left the one before).
   3. otherwise processing is unknown (null), and the view's notes say so.
 
-  Waiting time = lead time - processing time; flow efficiency = processing / lead time.
+  Waiting time = lead time - processing time; an object's flow efficiency = its processing /
+  its lead time. **Process cycle efficiency** (PCE, Rother & Shook) = the sum of processing
+  time over the sum of lead time of the objects: the value-added share of all the time goods
+  spent in the process. The mean of the objects' own ratios is another number (a one-hour
+  object weighs as much as a one-month one) and is kept apart, named as what it is.
 
 * **A visit to a step** (what :func:`step_stats` and :func:`wip_over_time` count): every event
   that *ends* a step for an object (its ``complete``, or the event itself in a log with one
@@ -27,16 +38,21 @@ Definitions used by every view here (and by the bottleneck and waste views built
   plus the work at it. The steps of an object tile its lead time, so the WIP of all steps adds
   up to the WIP of the process. *Wait before the step* = arrival to the step's paired
   ``start`` (with lifecycle events), or the whole time in step (one timestamp per step: the
-  events cannot tell queueing from working); the object's first step has no wait before it.
+  events cannot tell queueing from working).
 
-* **Little's law** over a span [T0, T1]: mean WIP (time-average of objects in the step) against
-  throughput x mean time in step. With every visit inside the span the two are the same number
-  by construction; the gap measures edge effects (objects already in the step at T0 or still
-  in it at T1) — large gaps mean the span is too short for the averages to be trusted.
+  A **first visit** — an object's first step-ending event in the log, or its first one recorded
+  by a company (a partner's pushed events are told apart by their id, see
+  :mod:`keiretsu.analytics.chain`) — has no measurable time in step and no measurable wait:
+  the object was there before the log (stock on hand when it begins) or came from another
+  company (the time since is transit, not this step). It counts as an arrival and a visit, but
+  stays out of the time-in-step and wait averages; a step whose visits are all first visits
+  (commissioning, receiving) shows null, "not measurable — the step starts the object's life
+  here".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,11 +63,15 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy import stats  # type: ignore[import-untyped]
 
-from keiretsu.analytics.durations import parse_freq
+from keiretsu.analytics.calendar import Calendar
+from keiretsu.analytics.customer import finished_objects
+from keiretsu.analytics.durations import duration, parse_freq
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import epoch_micros, object_events, seconds_between
 from keiretsu.analytics.view import View
+from keiretsu.store.received import RECEIVED_PREFIX
 
 __all__ = ["object_times", "parse_freq", "step_stats", "wip_over_time"]
 
@@ -63,6 +83,9 @@ _NOT_ENDING = ("start", "schedule", "assign", "reassign", "suspend", "resume")
 # buckets are counted from a Monday at midnight UTC, so days are calendar days (UTC) and weeks
 # run Monday to Sunday
 _ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+# a partner's pushed event: urn:keiretsu:from:<partner>:… (as analytics.chain reads it)
+_PARTNER = "^" + re.escape(RECEIVED_PREFIX) + "([^:]+):"
+NOT_MEASURABLE_FIRST = "not measurable — the step starts the object's life here"
 
 
 # --- building blocks (shared with bottleneck.py and the waste views) ------------------------------
@@ -125,32 +148,47 @@ def merged_seconds(intervals: ir.Table, by: list[str]) -> ir.Table:
     return islands.group_by(by).agg(covered_seconds=seconds_between(islands.lo, islands.hi).sum())
 
 
+def recorder(event_id: ir.StringValue) -> ir.StringValue:
+    """The company that recorded an event, read from its id as :mod:`keiretsu.analytics.chain`
+    reads it: a partner's name for the events it pushed (``urn:keiretsu:from:<partner>:…``),
+    ``""`` for this node's own."""
+    pushed = event_id.startswith(RECEIVED_PREFIX)
+    return ibis.ifelse(pushed, event_id.re_extract(_PARTNER, 1), ibis.literal(""))
+
+
 def visits(log: Log, object_type: str) -> ir.Table:
     """Every visit of an object of ``object_type`` to a step (see the module docstring):
-    ``object_id, activity, event_id, arrive, leave, first_visit`` (bool), ``start_time`` (the
-    paired start, null without one), ``seconds_in_step``, ``wait_before_seconds`` (null on
-    the object's first step) and ``work_seconds`` (start to complete, null without a pair)."""
+    ``object_id, activity, event_id, arrive, leave`` (UTC), ``first_visit`` (bool: the
+    object's first step-ending event in the log, or its first one recorded by a company),
+    ``start_time`` (the paired start, null without one), ``seconds_in_step`` and
+    ``wait_before_seconds`` (seconds; null on a first visit: not measurable) and
+    ``work_seconds`` (start to complete, null without a pair)."""
     le = lifecycle_events(log, object_type)
     whole = ibis.window(group_by=["object_type", "object_id"])
     le = le.mutate(first_time=le.time.min().over(whole))
     ending = le.filter(le.transition.isnull() | ~le.transition.isin(list(_NOT_ENDING)))
+    ending = ending.mutate(company=recorder(ending.event_id))
     w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-    ending = ending.mutate(prev_time=ending.time.lag().over(w))
+    here = ibis.window(group_by=["object_type", "object_id", "company"], order_by=["time", "seq"])
+    ending = ending.mutate(
+        prev_time=ending.time.lag().over(w), prev_here=ending.time.lag().over(here)
+    )
     pairs = work_intervals(le).select("object_id", event_id="end_event_id", start_time="start_time")
     v = ending.left_join(pairs, ["object_id", "event_id"])
     arrive = v.prev_time.fill_null(v.first_time)
     started = ibis.greatest(v.start_time.fill_null(v.time), arrive)
+    first = v.prev_here.isnull()
     return v.select(
         "object_id",
         "activity",
         "event_id",
         arrive=arrive,
         leave=v.time,
-        first_visit=v.prev_time.isnull(),
+        first_visit=first,
         start_time=v.start_time,
-        seconds_in_step=seconds_between(arrive, v.time),
+        seconds_in_step=ibis.ifelse(first, ibis.null("float64"), seconds_between(arrive, v.time)),
         wait_before_seconds=ibis.ifelse(
-            v.prev_time.isnull(), ibis.null("float64"), seconds_between(arrive, started)
+            first, ibis.null("float64"), seconds_between(arrive, started)
         ),
         work_seconds=seconds_between(v.start_time, v.time),
     )
@@ -171,17 +209,26 @@ def object_times(
     value_adding: Collection[str] | None = None,
     *,
     basis: Basis = "auto",
+    end_steps: Collection[str] | None = None,
 ) -> View:
-    """Lead time, processing time, waiting time and flow efficiency of every object of a type.
+    """Lead time, processing time, waiting time and flow efficiency of every object of a type,
+    and whether it reached the customer.
 
     One row per object: ``object_id, object_type, first_time, last_time`` (UTC),
-    ``lead_seconds, processing_seconds, waiting_seconds`` (seconds) and ``flow_efficiency``
-    (processing / lead, 0 to 1; null when the lead time is 0 or processing is unknown).
+    ``lead_seconds, processing_seconds, waiting_seconds`` (seconds), ``flow_efficiency``
+    (processing / lead, 0 to 1; null when the lead time is 0 or processing is unknown),
+    ``finished`` (bool: its path reached the customer, see
+    :func:`keiretsu.analytics.customer.finished_objects`; ``end_steps`` declares the steps
+    that hand goods to the customer) and ``finished_at`` (UTC, the exit; null while open).
 
     Processing comes from start/complete lifecycle events where the objects have them, else
     from ``value_adding`` (activity names; the time from the object's previous event to a
     value-adding event counts as processing), else it is unknown (null). ``basis`` forces one
-    rule (``"lifecycle"`` or ``"value_adding"``); the notes say which rule was used."""
+    rule (``"lifecycle"`` or ``"value_adding"``); the notes say which rule was used.
+
+    ``meta`` holds the figures at a glance (see :func:`lead_time_at_a_glance`):
+    ``process_cycle_efficiency`` (Σ processing ÷ Σ lead, 0 to 1), the finished objects' lead
+    time, the Kaplan–Meier lead time of all objects, and how many are still open."""
     oe = object_events(log, object_type)
     spans = oe.group_by(["object_type", "object_id"]).agg(
         first_time=oe.time.min(), last_time=oe.time.max()
@@ -242,46 +289,171 @@ def object_times(
         lead_seconds=lead,
         processing_seconds=proc,
     )
-    result = result.mutate(
+    done = finished_objects(log, object_type, end_steps=end_steps)
+    result = result.left_join(done, "object_id")
+    result = result.select(
+        "object_id",
+        "object_type",
+        "first_time",
+        "last_time",
+        "lead_seconds",
+        "processing_seconds",
         waiting_seconds=result.lead_seconds - result.processing_seconds,
         flow_efficiency=ibis.ifelse(
             result.lead_seconds > 0,
             result.processing_seconds / result.lead_seconds,
             ibis.null("float64"),
         ),
+        finished=result.finished_at.notnull(),
+        finished_at=result.finished_at,
     ).order_by("object_id")
     table = utc_times(log.execute(result))
+    log_end = log.scalar(log.events.time.max())
+    glance, glance_notes = lead_time_at_a_glance(
+        table, _utc(log_end) if log_end is not None else None
+    )
+    notes.extend(glance_notes)
     meta: dict[str, object] = {
         "object_type": object_type,
         "processing_rule": rule if processing is not None else None,
-        **_at_a_glance(table),
+        **glance,
     }
     return View("object_times", table, tuple(notes), meta)
 
 
-def _at_a_glance(table: pa.Table) -> dict[str, object]:
-    """The objects of :func:`object_times` in a few figures: how many (``objects``), the
-    median and mean lead time (``lead_seconds_median``, ``lead_seconds_mean``), the mean
-    processing time (``processing_seconds_mean``) and the mean flow efficiency
-    (``flow_efficiency_mean``, 0 to 1) — each over the objects where it is known, None where
-    no object has it. The median is exact (the middle value; of two, their mean)."""
+def _seconds(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A duration or float column as float seconds (NaN for nulls)."""
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
-    def known(column: str) -> pa.ChunkedArray | None:
-        values = table.column(column).drop_null()
-        return values if len(values) else None
 
-    lead = known("lead_seconds")
-    processing = known("processing_seconds")
-    efficiency = known("flow_efficiency")
+def kaplan_meier(finished: np.ndarray, still_open: np.ndarray) -> tuple[float | None, float]:
+    """The Kaplan–Meier median and restricted mean of lead times (seconds) with the open
+    objects right-censored (:func:`scipy.stats.ecdf` over :class:`scipy.stats.CensoredData`).
+
+    ``finished``: lead times of the objects that reached the customer; ``still_open``: how
+    long each open object had been in process when the log ended. Returns (median, restricted
+    mean): the median is the first time at which the share of objects still in process falls
+    to one half or below (None when it never does: fewer than half finished within the longest
+    time observed); the restricted mean is the area under that curve from 0 to the longest
+    time observed (finished or open), the mean lead time if nothing took longer than that."""
+    data = stats.CensoredData(uncensored=finished, right=still_open)
+    sf = stats.ecdf(data).sf
+    times = np.asarray(sf.quantiles, dtype=np.float64)
+    share = np.asarray(sf.probabilities, dtype=np.float64)
+    reached = np.flatnonzero(share <= 0.5 + 1e-12)
+    median = float(times[reached[0]]) if len(reached) else None
+    horizon = float(max(np.max(finished, initial=0.0), np.max(still_open, initial=0.0)))
+    # the survival curve is 1 before the first time and share[i] from times[i] to times[i+1]
+    edges = np.concatenate(([0.0], times, [horizon]))
+    heights = np.concatenate(([1.0], share))
+    widths = np.clip(np.diff(np.minimum(edges, horizon)), 0.0, None)
+    return median, float(np.sum(heights * widths))
+
+
+def lead_time_at_a_glance(
+    table: pa.Table, log_end: datetime | None
+) -> tuple[dict[str, object], list[str]]:
+    """The objects of :func:`object_times` in a few figures, and the notes that go with them.
+
+    * ``objects``, ``finished_objects`` (reached the customer), ``open_objects`` (still in the
+      process when the log ends: right-censored);
+    * ``finished_lead_seconds_mean`` / ``_median``: the finished objects' lead time, first
+      event to the exit (seconds; the median is the middle value, of two their mean);
+    * ``km_lead_seconds_median``: the median lead time of *all* objects by Kaplan–Meier, the
+      open ones censored at the log's end (``log_end``); ``km_lead_seconds_restricted_mean``:
+      the area under the Kaplan–Meier curve up to ``km_horizon_seconds``, the longest time
+      observed;
+    * ``process_cycle_efficiency``: Σ processing ÷ Σ lead time over the objects whose
+      processing is known (0 to 1); ``mean_object_flow_efficiency``: the mean of the objects'
+      own ratios (another, smaller-weighted figure); ``processing_seconds_mean``;
+    * deprecated, kept for readers written before these: ``lead_seconds_median`` and
+      ``lead_seconds_mean`` (= the finished objects' figures) and ``flow_efficiency_mean``
+      (= ``mean_object_flow_efficiency``).
+
+    A figure no object supports is None, with a note saying what it needs."""
+    notes: list[str] = []
+    n = table.num_rows
+    first = table.column("first_time")
+    finished_mask = np.asarray(
+        table.column("finished").fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    finished_at = table.column("finished_at")
+    to_exit = _seconds(pc.subtract(finished_at, first).cast(pa.duration("us"))) / 1e6
+    done = to_exit[finished_mask]
+    open_n = int(n - finished_mask.sum())
+
+    fin_mean = float(np.mean(done)) if len(done) else None
+    fin_median = float(np.median(done)) if len(done) else None
+    if n and not len(done):
+        notes.append(
+            "lead time of finished objects not measurable — needs objects whose path reached "
+            "the customer (a sale, a shipment outside the network, a declared end step)"
+        )
+
+    km_median: float | None = None
+    km_mean: float | None = None
+    horizon: float | None = None
+    if n and log_end is not None:
+        end = pa.scalar(log_end, pa.timestamp("us", tz="UTC"))
+        since = pc.subtract(end, first.cast(pa.timestamp("us", tz="UTC")))
+        censored = (_seconds(since.cast(pa.duration("us"))) / 1e6)[~finished_mask]
+        if len(done):
+            km_median, km_mean = kaplan_meier(done, censored)
+            horizon = float(max(np.max(done, initial=0.0), np.max(censored, initial=0.0)))
+            if km_median is None:
+                notes.append(
+                    "Kaplan–Meier median lead time not measurable — needs more than half of "
+                    "the objects to reach the customer within the longest time observed"
+                )
+        else:
+            notes.append(
+                "Kaplan–Meier lead time not measurable — needs at least one finished object"
+            )
+    if n:
+        notes.append(
+            f"lead time: {n - open_n:,} of {n:,} objects reached the customer; {open_n:,} "
+            "still open when the log ends are right-censored: the Kaplan–Meier (1958) median "
+            "and restricted mean count each as still in process at the log's end instead of "
+            "as finished at its last event"
+            + (
+                f" (restricted mean: the area under the curve up to the longest time observed, "
+                f"{duration(horizon)}; a longer lead time beyond it is not counted)"
+                if horizon is not None
+                else ""
+            )
+        )
+
+    processing = _seconds(table.column("processing_seconds"))
+    lead = _seconds(table.column("lead_seconds"))
+    known = ~np.isnan(processing)
+    pce: float | None = None
+    if known.any() and float(lead[known].sum()) > 0:
+        pce = float(processing[known].sum() / lead[known].sum())
+        notes.append(
+            "process cycle efficiency = Σ processing ÷ Σ lead time over the objects "
+            f"({pce:.2%}); the mean of the objects' own ratios "
+            "(mean_object_flow_efficiency) weighs a one-hour object like a one-month one"
+        )
+    efficiency = _seconds(table.column("flow_efficiency"))
+    efficiency = efficiency[~np.isnan(efficiency)]
+    mean_eff = float(np.mean(efficiency)) if len(efficiency) else None
     return {
-        "objects": table.num_rows,
-        "lead_seconds_median": (
-            pc.quantile(lead, q=0.5, interpolation="linear")[0].as_py() if lead else None
-        ),
-        "lead_seconds_mean": pc.mean(lead).as_py() if lead else None,
-        "processing_seconds_mean": pc.mean(processing).as_py() if processing else None,
-        "flow_efficiency_mean": pc.mean(efficiency).as_py() if efficiency else None,
-    }
+        "objects": n,
+        "finished_objects": n - open_n,
+        "open_objects": open_n,
+        "finished_lead_seconds_mean": fin_mean,
+        "finished_lead_seconds_median": fin_median,
+        "km_lead_seconds_median": km_median,
+        "km_lead_seconds_restricted_mean": km_mean,
+        "km_horizon_seconds": horizon,
+        "process_cycle_efficiency": pce,
+        "mean_object_flow_efficiency": mean_eff,
+        "processing_seconds_mean": float(np.mean(processing[known])) if known.any() else None,
+        # deprecated aliases (text.py, before it reads the names above)
+        "lead_seconds_median": fin_median,
+        "lead_seconds_mean": fin_mean,
+        "flow_efficiency_mean": mean_eff,
+    }, notes
 
 
 # --- step_stats -----------------------------------------------------------------------------------
@@ -313,32 +485,45 @@ def step_stats(
     window: tuple[datetime | str, datetime | str] | None = None,
     *,
     visit_table: ir.Table | None = None,
+    calendar: Calendar | None = None,
 ) -> View:
     """The flow through each step (activity) for objects of ``object_type``, over the observed
     span (first to last event of the type) or over ``window`` = (start, end).
 
     Columns, one row per step: ``activity``; ``arrivals`` (visits arriving at the step in the
     span) and ``objects`` (distinct objects reaching it); ``completions`` (visits leaving it in
-    the span); ``throughput_per_day`` (completions per day); ``mean_wip`` (time-average number
-    of objects in the step, objects); ``mean_seconds_in_step`` (of the visits completed in the
-    span); ``littles_law_wip`` (throughput x mean time in step, objects) and
-    ``littles_law_gap`` ((Little's law - mean WIP) / mean WIP); ``mean_wait_before_seconds``;
-    ``mean_work_seconds`` (start to complete, where paired); ``resources`` and
-    ``utilisation`` (0 to 1: time the step's resources spent working on it / their available
-    time over the span, counted 24 hours a day; only with start/complete pairs and known
+    the span); ``first_visits`` (of those, the visits that start an object's life in the log or
+    at a company: no measurable time in step); ``throughput_per_day`` (completions per day);
+    ``mean_wip`` (time-average number of objects in the step, objects);
+    ``mean_seconds_in_step`` and ``mean_wait_before_seconds`` (seconds, over the visits
+    completed in the span that are not first visits; null, with a note, where every visit is
+    one); ``mean_work_seconds`` (start to complete, where paired); ``resources`` and
+    ``utilisation`` (0 to 1: time the step's resources spent working on it ÷ (resources ×
+    available time of ``calendar`` over the span); only with start/complete pairs and known
     resources, else null). "In the step" is defined in the module docstring.
 
+    ``calendar``: the node's working time (:class:`~keiretsu.analytics.calendar.Calendar`;
+    24/7 when none is given — the notes and ``meta["calendar"]`` say which).
     ``visit_table``: :func:`visits` of the type already at hand (e.g. cached by the morning
     report for the views that share it)."""
+    cal = calendar if calendar is not None else Calendar.always()
     v = visits(log, object_type) if visit_table is None else visit_table
     if window is not None:
         lo, hi = (_utc(window[0]), _utc(window[1]))
         if hi <= lo:
             raise ValueError(f"window ends ({hi}) before it starts ({lo})")
         span = ibis.memtable({"k": [1]}).select(t0=ibis.literal(lo), t1=ibis.literal(hi))
+        t0: datetime | None = lo
+        t1: datetime | None = hi
     else:
         oe = object_events(log, object_type)
         span = oe.aggregate(t0=oe.time.min(), t1=oe.time.max())
+        ends = log.execute(span).to_pylist()[0]
+        t0 = _utc(ends["t0"]) if ends["t0"] is not None else None
+        t1 = _utc(ends["t1"]) if ends["t1"] is not None else None
+        if t0 is not None and t1 is not None:
+            span = ibis.memtable({"k": [1]}).select(t0=ibis.literal(t0), t1=ibis.literal(t1))
+    available = cal.available_seconds(t0, t1) if t0 is not None and t1 is not None else 0.0
     span = span.mutate(span_seconds=seconds_between(span.t0, span.t1))
     s = v.cross_join(span)
     inside_leave = (s.leave >= s.t0) & (s.leave <= s.t1)
@@ -354,78 +539,45 @@ def step_stats(
         arrivals=s.inside_arrive.cast("int64").sum(),
         objects=s.object_id.nunique(where=s.inside_arrive | s.inside_leave),
         completions=done.cast("int64").sum(),
+        first_visits=(done & s.first_visit).cast("int64").sum(),
         time_in_span=s.overlap.sum(),
-        time_done=s.seconds_in_step.sum(where=done),
         mean_seconds_in_step=s.seconds_in_step.mean(where=done),
         mean_wait_before_seconds=s.wait_before_seconds.mean(where=done),
         mean_work_seconds=s.work_seconds.mean(where=done),
         span_seconds=s.span_seconds.max(),
     )
-    # utilisation: the resources' start-to-complete intervals at the step, clipped to the span,
-    # overlaps of one resource counted once
-    work = v.filter(v.start_time.notnull()).join(_resources(log), "event_id")
-    work = work.cross_join(span)
-    work = work.select(
-        "activity",
-        "resource",
-        start_time=ibis.greatest(work.start_time, work.t0),
-        end_time=ibis.least(work.leave, work.t1),
-    )
-    work = work.filter(work.end_time > work.start_time)
-    busy = merged_seconds(work, ["activity", "resource"])
-    util = busy.group_by("activity").agg(
-        resources=busy.resource.nunique(), busy_seconds=busy.covered_seconds.sum()
-    )
-    t = per_step.left_join(util, "activity")
-    days = t.span_seconds / _DAY
-    positive = t.span_seconds > 0
-    t = t.select(
+    days = per_step.span_seconds / _DAY
+    positive = per_step.span_seconds > 0
+    t = per_step.select(
         "activity",
         "arrivals",
         "objects",
         "completions",
-        throughput_per_day=ibis.ifelse(positive, t.completions / days, ibis.null("float64")),
-        mean_wip=ibis.ifelse(positive, t.time_in_span / t.span_seconds, ibis.null("float64")),
-        mean_seconds_in_step="mean_seconds_in_step",
-        littles_law_wip=ibis.ifelse(
-            positive, t.time_done.fill_null(0.0) / t.span_seconds, ibis.null("float64")
+        "first_visits",
+        throughput_per_day=ibis.ifelse(positive, per_step.completions / days, ibis.null("float64")),
+        mean_wip=ibis.ifelse(
+            positive, per_step.time_in_span / per_step.span_seconds, ibis.null("float64")
         ),
+        mean_seconds_in_step="mean_seconds_in_step",
         mean_wait_before_seconds="mean_wait_before_seconds",
         mean_work_seconds="mean_work_seconds",
-        resources="resources",
-        utilisation=ibis.ifelse(
-            t.resources > 0,
-            t.busy_seconds / (t.resources.cast("float64") * t.span_seconds),
-            ibis.null("float64"),
-        ),
     )
-    t = t.mutate(
-        littles_law_gap=ibis.ifelse(
-            t.mean_wip > 0, (t.littles_law_wip - t.mean_wip) / t.mean_wip, ibis.null("float64")
-        )
-    )
-    columns = [
-        "activity",
-        "arrivals",
-        "objects",
-        "completions",
-        "throughput_per_day",
-        "mean_wip",
-        "mean_seconds_in_step",
-        "littles_law_wip",
-        "littles_law_gap",
-        "mean_wait_before_seconds",
-        "mean_work_seconds",
-        "resources",
-        "utilisation",
-    ]
-    table = log.execute(t.select(*columns).order_by("activity"))
+    table = log.execute(t.order_by("activity"))
+    resources, utilisation = _utilisation(log, v, span, cal, available, table)
+    table = table.append_column("resources", resources).append_column("utilisation", utilisation)
     notes = [
         "an object is in a step from leaving its previous step (its previous step-ending "
         "event) until the step's own ending event (its complete, or the event itself)",
-        "Little's law cross-check: mean WIP against throughput x mean time in step; the gap "
-        "comes from objects already in a step at the span's start or still in it at its end",
+        "first visits (an object's first step-ending event in the log, or its first one "
+        "recorded by a company) count as arrivals and visits but not in time in step or wait: "
+        "the object was there before the log begins or came from another company",
     ]
+    for row in table.select(["activity", "completions", "first_visits"]).to_pylist():
+        if row["completions"] and row["first_visits"] == row["completions"]:
+            notes.append(
+                f"{row['activity']}: time in step and wait {NOT_MEASURABLE_FIRST} (every visit "
+                "is an object's first)"
+            )
     paired = pc_any_valid(table.column("mean_work_seconds"))
     if paired:
         notes.append(
@@ -440,7 +592,9 @@ def step_stats(
     if pc_any_valid(table.column("utilisation")):
         notes.append(
             "utilisation: time the step's resources spent between start and complete events "
-            "of the step / (resources x span), 24 hours a day (no shift calendar in the data)"
+            "of the step ÷ (resources × available time over the span on the calendar); work "
+            "recorded outside the calendar's hours counts as busy, so a figure above 1 says "
+            "the calendar is short of the hours worked"
         )
     else:
         notes.append(
@@ -448,10 +602,50 @@ def step_stats(
             "resource that did the work (org:resource or a related resource object); a single "
             "timestamp per step says when work ended, not how long it took"
         )
-    meta: dict[str, object] = {"object_type": object_type}
+    notes.append(cal.label())
+    meta: dict[str, object] = {"object_type": object_type, "calendar": cal.label()}
     if window is not None:
         meta["window"] = [str(_utc(window[0])), str(_utc(window[1]))]
     return View("step_stats", table, tuple(notes), meta)
+
+
+def _utilisation(
+    log: Log,
+    v: ir.Table,
+    span: ir.Table,
+    calendar: Calendar,
+    available: float,
+    steps: pa.Table,
+) -> tuple[pa.Array, pa.Array]:
+    """``resources`` (int64) and ``utilisation`` (float64) in the order of ``steps``'
+    activities: the resources' start-to-complete intervals at the step, clipped to the span,
+    one resource's overlaps counted once, over (resources × ``available`` seconds)."""
+    work = v.filter(v.start_time.notnull()).join(_resources(log), "event_id")
+    work = work.cross_join(span)
+    work = work.select(
+        "activity",
+        "resource",
+        start_time=ibis.greatest(work.start_time, work.t0),
+        end_time=ibis.least(work.leave, work.t1),
+    )
+    work = work.filter(work.end_time > work.start_time)
+    busy = merged_seconds(work, ["activity", "resource"])
+    util = busy.group_by("activity").agg(
+        resources=busy.resource.nunique(), busy_seconds=busy.covered_seconds.sum()
+    )
+    found = {r["activity"]: r for r in log.execute(util).to_pylist()}
+    resources: list[int | None] = []
+    share: list[float | None] = []
+    for activity in steps.column("activity").to_pylist():
+        r = found.get(activity)
+        n = int(r["resources"]) if r is not None and r["resources"] else 0
+        resources.append(n or None)
+        share.append(
+            float(r["busy_seconds"]) / (n * available)
+            if r is not None and n and available > 0
+            else None
+        )
+    return pa.array(resources, pa.int64()), pa.array(share, pa.float64())
 
 
 def utc_times(table: pa.Table) -> pa.Table:
