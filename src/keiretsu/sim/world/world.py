@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -92,6 +91,9 @@ DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
 _ZONES = (9, 1, 0, -5, 8, 2, -3, 5)
 
 _DOCK, _STORE, _POS, _QC = "1", "2", "3", "4"
+_EPOCH = datetime(1970, 1, 1)
+_UUID_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
 class _Stream:
@@ -144,6 +146,7 @@ class _Buffer:
     prefix: str
     tz: timezone
     offset: str
+    shift: float  # seconds east of UTC
     site_no: int
     site: str
     gln: str
@@ -154,6 +157,10 @@ class _Buffer:
     making: bool
     leaf: bool
     policy: Any
+    dock: str = ""
+    store: str = ""
+    pos: str = ""
+    qc: str = ""
     gtin_item: str = ""  # "<prefix>.<indicator+item ref>" of its product, for SGTINs
     on_hand: deque[str] = field(default_factory=deque)
     on_order: float = 0.0
@@ -234,6 +241,7 @@ class World:
         self._counter: dict[str, int] = {}
         self._serial: dict[str, int] = {}
         self._lot_no = 0
+        self._dates: dict[int, str] = {}
         self._streams: dict[str, _Stream] = {}
         self._rngs: dict[str, np.random.Generator] = {}
         self._build()
@@ -278,6 +286,7 @@ class World:
                     prefix=prefix,
                     tz=tz,
                     offset=offset,
+                    shift=hours * 3600.0,
                     site_no=site_no,
                     site=sgln(prefix, site_no),
                     gln=gln(prefix, site_no),
@@ -290,6 +299,9 @@ class World:
                     policy=b.policy,
                     sees_end_demand="end_customer_demand" in company.sees,
                     lead_periods=net.replenishment_lead_time(b.name),
+                )
+                buf.dock, buf.store, buf.pos, buf.qc = (
+                    sgln(prefix, site_no, ext) for ext in (_DOCK, _STORE, _POS, _QC)
                 )
                 buf.inputs = [_Input(link) for link in links]
                 buf.queues = [deque() for _ in steps]
@@ -356,7 +368,7 @@ class World:
                     "epcList": items,
                     "bizStep": "stock_taking",
                     "disposition": "sellable_accessible",
-                    "readPoint": {"id": sgln(buf.prefix, buf.site_no, _STORE)},
+                    "readPoint": {"id": buf.store},
                     "bizLocation": {"id": buf.site},
                 },
             )
@@ -382,11 +394,23 @@ class World:
         return f"urn:epc:id:sscc:{buf.prefix}.0{n:09d}"
 
     def _emit(self, buf: _Buffer, event: dict[str, Any]) -> None:
-        ts = self._t0 + self.clock.now * 3600.0
-        local = datetime.fromtimestamp(ts, buf.tz)
-        event["eventTime"] = local.isoformat(timespec="milliseconds")
+        # local time written by hand (the date looked up once a day): datetime.isoformat and
+        # uuid.UUID were half the world's time
+        ms = round((self._t0 + self.clock.now * 3600.0 + buf.shift) * 1000.0)
+        day, rest = divmod(ms, 86_400_000)
+        date = self._dates.get(day)
+        if date is None:
+            date = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+            self._dates[day] = date
+        sec, milli = divmod(rest, 1000)
+        hour, sec = divmod(sec, 3600)
+        minute, sec = divmod(sec, 60)
+        event["eventTime"] = f"{date}{hour:02d}:{minute:02d}:{sec:02d}.{milli:03d}{buf.offset}"
         event["eventTimeZoneOffset"] = buf.offset
-        event["eventID"] = f"urn:uuid:{uuid.UUID(int=self._ids.getrandbits(128), version=4)}"
+        # a version-4 UUID from the world's own random stream (as uuid.UUID(int=r, version=4))
+        r = (self._ids.getrandbits(128) & _UUID_MASK) | _UUID_BITS
+        h = f"{r:032x}"
+        event["eventID"] = f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         self._events[buf.company_name].append(event)
 
     # --- the period ---------------------------------------------------------------------------
@@ -557,7 +581,7 @@ class World:
                 "epcList": items,
                 "bizStep": "retail_selling",
                 "disposition": "retail_sold",
-                "readPoint": {"id": sgln(buf.prefix, buf.site_no, _POS)},
+                "readPoint": {"id": buf.pos},
                 "bizLocation": {"id": buf.site},
             },
         )
@@ -567,7 +591,7 @@ class World:
     ) -> None:
         sscc = self._sscc(buf)
         desadv = self._paper(buf, "DA")
-        dock = {"id": sgln(buf.prefix, buf.site_no, _DOCK)}
+        dock = {"id": buf.dock}
         self._emit(
             buf,
             {
@@ -638,7 +662,7 @@ class World:
         papers: list[dict[str, str]],
         route: dict[str, Any],
     ) -> None:
-        dock = {"id": sgln(buf.prefix, buf.site_no, _DOCK)}
+        dock = {"id": buf.dock}
         self._emit(
             buf,
             {
@@ -689,7 +713,7 @@ class World:
                 "quantityList": [{"epcClass": epc_class, "quantity": qty}],
                 "bizStep": "receiving",
                 "disposition": "in_progress",
-                "readPoint": {"id": sgln(buf.prefix, buf.site_no, _DOCK)},
+                "readPoint": {"id": buf.dock},
                 "bizLocation": {"id": buf.site},
                 "bizTransactionList": [{"type": "po", "bizTransaction": po}],
                 "sourceList": [{"type": "owning_party", "source": OUTSIDE_PARTY}],
@@ -795,7 +819,7 @@ class World:
             n = min(math.floor(line.quantity / line.link.units + 1e-9) for line in buf.inputs)
             if n <= 0:
                 return
-            items = self._commission(buf, n, sgln(buf.prefix, buf.site_no, _STORE))
+            items = self._commission(buf, n, buf.store)
             self._store(buf, items)
 
     def _batch_done(self, buf: _Buffer, k: int, items: list[str]) -> None:
@@ -820,7 +844,7 @@ class World:
             bad_n = int(rng.binomial(len(items), 1 - step.yield_))
             if bad_n:
                 good, bad = items[: len(items) - bad_n], items[len(items) - bad_n :]
-                qc = {"id": sgln(buf.prefix, buf.site_no, _QC)}
+                qc = {"id": buf.qc}
                 for epcs, disposition in ((good, "conformant"), (bad, "non_conformant")):
                     if epcs:
                         self._emit(
@@ -874,7 +898,7 @@ class World:
                 "epcList": items,
                 "bizStep": "repairing",
                 "disposition": "conformant",
-                "readPoint": {"id": sgln(buf.prefix, buf.site_no, _QC)},
+                "readPoint": {"id": buf.qc},
                 "bizLocation": {"id": buf.site},
             },
         )
@@ -899,7 +923,7 @@ class World:
                 "epcList": items,
                 "bizStep": "storing",
                 "disposition": "sellable_accessible",
-                "readPoint": {"id": sgln(buf.prefix, buf.site_no, _STORE)},
+                "readPoint": {"id": buf.store},
                 "bizLocation": {"id": buf.site},
             },
         )
