@@ -34,7 +34,6 @@ How the map is built, for the objects of one type (for XES logs: the cases):
 from __future__ import annotations
 
 import html
-import importlib
 import itertools
 import math
 import re
@@ -51,6 +50,7 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import customer_demand, finished_objects, has_epcis_semantics
+from keiretsu.analytics.databox import data_boxes
 from keiretsu.analytics.durations import duration
 from keiretsu.analytics.flow import object_times, visits
 from keiretsu.analytics.inventory import product_of
@@ -416,7 +416,9 @@ def value_stream_map(
     notes.append(end_note)
 
     fifo = _fifo(log, v, main)
-    boxes = _data_boxes(log, object_type, [*main, *branches], cal, end_steps)
+    boxes = _data_boxes(
+        log, object_type, [*main, *branches], cal, end_steps, sorted(marked) or None
+    )
 
     rows: list[dict[str, Any]] = []
     for i, name in enumerate([*main, *branches]):
@@ -696,16 +698,17 @@ def _data_boxes(
     steps: Sequence[str],
     calendar: Calendar,
     end_steps: Collection[str] | None,
+    value_adding: Collection[str] | None,
 ) -> dict[str, dict[str, Any]]:
-    """The data box of each step from :mod:`keiretsu.analytics.databox` (key ``""``: the
-    view's meta)."""
-    try:
-        databox = importlib.import_module("keiretsu.analytics.databox")
-    except ImportError:  # not built yet: every figure says what it needs
-        reason = "not measurable — needs the data box view (keiretsu.analytics.databox)"
-        return {s: {"missing": [reason]} for s in steps}
-    view = databox.data_boxes(
-        log, object_type, steps=list(steps), calendar=calendar, end_steps=end_steps
+    """The data box of each step (:func:`keiretsu.analytics.databox.data_boxes`; key ``""``:
+    the view's meta)."""
+    view = data_boxes(
+        log,
+        object_type,
+        steps=list(steps),
+        calendar=calendar,
+        end_steps=end_steps,
+        value_adding=value_adding,
     )
     out: dict[str, dict[str, Any]] = {r["step"]: r for r in view.to_pylist()}
     out[""] = dict(view.meta)
