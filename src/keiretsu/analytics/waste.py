@@ -20,12 +20,19 @@ The precise definitions are in ``docs/analytics/waste.md``; in short:
   read point to another within a site between two consecutive steps.
 - **Waiting**: objects' waiting time (lead time less processing time, from
   :func:`keiretsu.analytics.flow.object_times`), priced per object-hour.
-- **Overproduction**: objects made (EPCIS commissioning: an ObjectEvent ``ADD``; the outputs of a
-  transformation) that nothing downstream ever used (never packed, shipped, consumed…).
+- **Overproduction**: output beyond customer demand, per product family: units made
+  (EPCIS commissioning: an ObjectEvent ``ADD``; the outputs of a transformation) over the log's
+  span less what the customers took (:func:`keiretsu.analytics.customer.customer_demand`), in
+  units and in days of demand; and, named separately, what was made and never used downstream
+  (never packed, shipped, consumed…: :func:`never_used`).
 - **Overprocessing**: an inspecting step done again on the same object.
 - **Defects**: rework loops (a step done again after another step on the same object), returns,
   non-conforming dispositions (damaged, non_conformant, recalled, expired…), steps named for a
   failure, and EPCIS error declarations.
+
+Objects that go round — trucks, forklifts, people, whose traces repeat the same round of steps
+(:mod:`keiretsu.analytics.cycling`) — are left out of Defects and Overprocessing: their rounds
+are their work, not rework. ``cycling_types`` names them instead (``[]``: count every type).
 - **Unused skills**: never measurable from events.
 """
 
