@@ -795,3 +795,19 @@ def test_the_views_agree_on_duckdb_and_spark(
     same(object_times(duck, "order"), object_times(on_spark, "order"))
     window = (T0 + H, T0 + 4 * H)
     same(step_stats(duck, "order", window), step_stats(on_spark, "order", window))
+    # a partner's pushed events (first visits per company) and declared end steps
+    plant = f"{RECEIVED_PREFIX}sakura-plant:"
+    ocel = build(
+        [
+            (plant + "p1", "j1", "commissioning", 0 * H, None),
+            (plant + "p2", "j1", "shipping", 2 * H, None),
+            ("d1", "j1", "receiving", 5 * H, None),
+            ("d2", "j1", "storing", 6 * H, None),
+            ("d3", "j2", "receiving", 7 * H, None),
+        ],
+        object_type="item",
+    )
+    duck, on_spark = Log.from_ocel(ocel), Log.from_ocel(ocel, engine="spark", spark=spark)
+    same(step_stats(duck, "item"), step_stats(on_spark, "item"))
+    ends = {"storing"}
+    same(object_times(duck, "item", end_steps=ends), object_times(on_spark, "item", end_steps=ends))
