@@ -166,6 +166,8 @@ class BeerGameRun:
     """Cases on hand after shipping, when costs are counted."""
     backlog: FloatArray
     """Cases owed to the customer after shipping."""
+    shipped: FloatArray
+    """Cases each stage shipped in the week (the retailer: to end customers)."""
 
     @property
     def cost(self) -> FloatArray:
@@ -178,6 +180,17 @@ class BeerGameRun:
     def team_cost(self) -> FloatArray:
         """The team's cost over the game, one value per replication."""
         return np.asarray(self.cost.sum(axis=1), dtype=np.float64)
+
+    def fill_rate(self) -> FloatArray:
+        """End customers' fill rate: the share of cases asked for that the retailer shipped in
+        the week they were asked for (what it ships goes to the backlog first), one value per
+        replication."""
+        shipped, owed_before = self.shipped[:, 0], np.zeros_like(self.demand)
+        owed_before[:, 1:] = self.backlog[:, 0, :-1]
+        served_new = np.minimum(self.demand, np.maximum(shipped - owed_before, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = served_new.sum(axis=1) / self.demand.sum(axis=1)
+        return np.asarray(share, dtype=np.float64)
 
     def amplification(self) -> FloatArray:
         """Each stage's order variance over the variance of end customers' demand, over the
@@ -212,6 +225,7 @@ class BeerGameRun:
             "cost": estimate(self.team_cost, confidence),
             "on_hand": estimate(self.inventory.sum(axis=1).mean(axis=1), confidence),
             "backorders": estimate(self.backlog.sum(axis=1).mean(axis=1), confidence),
+            "fill_rate": estimate(self.fill_rate(), confidence),
         }
         return out
 
@@ -223,6 +237,7 @@ class BeerGameRun:
             "backorders": "cases backlogged, mean per week",
             "bullwhip": "order variance / variance of orders received",
             "amplification": "order variance / variance of end-customer demand",
+            "fill_rate": "share of end customers' cases shipped in the week asked",
         }
         rows = [
             {
@@ -274,7 +289,7 @@ def play(
         if len(rule.levels) != n:
             raise ValueError("a base-stock rule needs one level per stage, retailer first")
         levels = np.asarray(rule.levels, dtype=np.float64)[:, None]
-    rec_in, rec_orders, rec_inv, rec_back = (np.empty((W, n, R)) for _ in range(4))
+    rec_in, rec_orders, rec_inv, rec_back, rec_ship = (np.empty((W, n, R)) for _ in range(5))
     incoming = np.empty((n, R))
     for t in range(W):
         # 1. receive the goods due, advance the shipping slots
@@ -302,7 +317,7 @@ def play(
         for i in range(1, n):
             ship[i - 1][-1] += shipped[i]
         # 4. (costs are counted on the state recorded here)
-        rec_in[t], rec_inv[t], rec_back[t] = incoming, inv, backlog
+        rec_in[t], rec_inv[t], rec_back[t], rec_ship[t] = incoming, inv, backlog, shipped
         # 5. order
         if isinstance(rule, Sterman):
             signal = incoming if information == "local" else np.broadcast_to(demand[t], (n, R))
@@ -324,4 +339,5 @@ def play(
         orders=rec_orders.transpose(2, 1, 0).copy(),
         inventory=rec_inv.transpose(2, 1, 0).copy(),
         backlog=rec_back.transpose(2, 1, 0).copy(),
+        shipped=rec_ship.transpose(2, 1, 0).copy(),
     )
