@@ -121,6 +121,7 @@ def gain_of_connecting(
     batches: int = 20,
     batch_replications: int = 50,
     resolution: float = 1.0,
+    max_rounds: int = 3,
     confidence: float = 0.95,
 ) -> Gain:
     """Isolated vs connected vs network-optimal for a network model or the beer game.
@@ -129,7 +130,8 @@ def gain_of_connecting(
     ``seed`` (a beer game: its weeks) and evaluated on other seeds (``evaluation_seed``):
     a network on ``batches`` batches of ``batch_replications``, the beer game on
     ``batches × batch_replications`` replications. ``fill_rate``: the service every arm
-    keeps (network arms only; the beer game's rules are the game's)."""
+    keeps (network arms only; the beer game's rules are the game's); ``max_rounds``: turns
+    of the local scope's best responses."""
     if isinstance(system, BeerGame):
         return _beer_game(
             system, seed, evaluation_seed, replications, batches * batch_replications, confidence
@@ -152,6 +154,7 @@ def gain_of_connecting(
             replications=replications,
             seed=seed,
             resolution=resolution,
+            max_rounds=max_rounds,
             evaluation_replications=2,
         )
         seconds = time.perf_counter() - began
