@@ -145,6 +145,15 @@ def test_demo_runs_on_the_shipped_example(tmp_path: Path) -> None:
     assert "0 new, 16 already known" in out  # the plant's document sent twice
     assert "shipping" in out and "trade item" in out
     # then the value stream: the report's sections and the map beside the store
-    for section in ("Process map — trade item", "Bottlenecks", "The eight wastes"):
+    for section in (
+        "The customer: demand and takt",
+        "Process map — trade item",
+        "Data boxes",
+        "The constraint",
+        "The eight wastes",
+    ):
         assert section in out, section
+    # what a lean practitioner reads first: takt, and the failed bottles that went on anyway
+    flat = " ".join(out.split())
+    assert "10.0 h" in flat and "12 objects failed an inspection, 12 moved on anyway" in flat
     assert (tmp_path / "value-stream.svg").read_text().startswith("<svg")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
@@ -39,8 +40,11 @@ def test_analyze_a_log_file_prints_the_report_and_writes_the_map(tmp_path: Path)
     for section in (
         "Process map — case",
         "Variants",
+        "The customer: demand and takt",
         "Where time goes",
-        "Bottlenecks",
+        "Data boxes",
+        "The constraint",
+        "Little's law",
         "The eight wastes",
         "Value stream map written",
     ):
@@ -125,3 +129,37 @@ def test_analyze_says_what_is_wrong(tmp_path: Path) -> None:
     assert result.exit_code == 2
     said = "".join(result.stderr.split())  # (the terminal may wrap the file's path)
     assert "rates.toml" in said and "waiting_per_hour" in said
+
+
+EXAMPLE = (
+    Path(__file__).resolve().parents[1] / "src" / "keiretsu" / "examples" / "two-company-chain"
+)
+
+
+def test_analyze_measures_takt_on_the_calendar_given_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    store = tmp_path / "demo.duckdb"
+    for doc in sorted(EXAMPLE.iterdir()):
+        result = runner.invoke(app, ["ingest", str(doc), "--store", str(store), "-q"])
+        assert result.exit_code == 0, result.stdout
+
+    def takt(*extra: str) -> float:
+        result = runner.invoke(
+            app,
+            ["analyze", "--store", str(store), "--json", "--svg", str(tmp_path / "m.svg"), *extra],
+        )
+        assert result.exit_code == 0, result.stdout
+        (row,) = json.loads(result.stdout)["views"]["customer_demand"]["rows"]
+        assert row["quantity"] == 24  # the bottles the distributor shipped to the retailer
+        return float(row["takt_seconds"])
+
+    always = takt()
+    calendar = tmp_path / "plant.toml"
+    calendar.write_text('timezone = "UTC"\n[shifts]\ndaily = ["06:00-14:00"]\n')
+    # one 8-hour shift a day: the customers' pace in working time is about a third of 24/7's
+    assert takt("--calendar", str(calendar)) == pytest.approx(always / 3, rel=0.05)
+
+    calendar.write_text('[shifts]\nmonday = ["06:00-14:00"]\n')
+    result = runner.invoke(app, ["analyze", "--store", str(store), "--calendar", str(calendar)])
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert "plant.toml" in said and "unknown day 'monday'" in said

@@ -77,7 +77,10 @@ def has_epcis_semantics(log: Log) -> bool:
     """Whether the log's events carry EPCIS facts (an ``eventType`` attribute): then exits are
     read from dispositions, business steps and destinations."""
     a = log.event_attributes
-    return bool(log.scalar(a.filter(a.name == "eventType").count()) or 0)
+    return log.memo(
+        ("customer.epcis",),
+        lambda: bool(log.scalar(a.filter(a.name == "eventType").count()) or 0),
+    )
 
 
 def _site(place: ir.StringValue) -> ir.StringValue:
@@ -172,7 +175,16 @@ def exits(
     """The events at which objects leave the value stream to their customer (see the module
     docstring for the rules): one row per object and exit event, ``object_id, object_type,
     event_id, activity, time, rule`` (``rule`` says which rule found it). ``object_type``
-    keeps the objects of that type (all types when ``None``)."""
+    keeps the objects of that type (all types when ``None``).
+
+    Computed once per log and options (:meth:`Log.memo`) and handed back as a table of its
+    rows, so the views that read it do not build and compile it again."""
+    key = ("customer.exits", object_type, tuple(sorted(end_steps or ())))
+    rows = log.memo(key, lambda: log.execute(_exits(log, object_type, end_steps)))
+    return ibis.memtable(rows)
+
+
+def _exits(log: Log, object_type: str | None, end_steps: Collection[str] | None) -> ir.Table:
     if end_steps:
         oe = object_events(log, object_type)
         out = oe.filter(oe.activity.isin(list(end_steps)))
@@ -215,6 +227,13 @@ def customer_demand(
     the calendar) and ``takt_seconds`` (available time ÷ quantity: how often the customers take
     one unit). ``meta["calendar"]`` and the notes say which calendar (24/7 by default)."""
     cal = calendar or Calendar.always()
+    key = ("customer.demand", object_type, tuple(sorted(end_steps or ())), cal)
+    return log.memo(key, lambda: _demand(log, object_type, end_steps, cal))
+
+
+def _demand(
+    log: Log, object_type: str | None, end_steps: Collection[str] | None, cal: Calendar
+) -> View:
     span = log.execute(
         log.events.aggregate(first=log.events.time.min(), last=log.events.time.max())
     )

@@ -196,8 +196,12 @@ def visits(log: Log, object_type: str) -> ir.Table:
 
 def has_work_intervals(log: Log, object_type: str) -> bool:
     """Whether the objects of ``object_type`` have any start/complete pair."""
-    pairs = work_intervals(lifecycle_events(log, object_type))
-    return int(log.scalar(pairs.count())) > 0
+
+    def count() -> bool:
+        pairs = work_intervals(lifecycle_events(log, object_type))
+        return int(log.scalar(pairs.count())) > 0
+
+    return log.memo(("flow.has_work_intervals", object_type), count)
 
 
 # --- object_times ---------------------------------------------------------------------------------
@@ -228,7 +232,26 @@ def object_times(
 
     ``meta`` holds the figures at a glance (see :func:`lead_time_at_a_glance`):
     ``process_cycle_efficiency`` (Σ processing ÷ Σ lead, 0 to 1), the finished objects' lead
-    time, the Kaplan–Meier lead time of all objects, and how many are still open."""
+    time, the Kaplan–Meier lead time of all objects, and how many are still open.
+
+    Computed once per log and options (:meth:`Log.memo`): the views that read it share it."""
+    key = (
+        "flow.object_times",
+        object_type,
+        tuple(sorted(value_adding or ())),
+        basis,
+        tuple(sorted(end_steps or ())),
+    )
+    return log.memo(key, lambda: _object_times(log, object_type, value_adding, basis, end_steps))
+
+
+def _object_times(
+    log: Log,
+    object_type: str,
+    value_adding: Collection[str] | None,
+    basis: Basis,
+    end_steps: Collection[str] | None,
+) -> View:
     oe = object_events(log, object_type)
     spans = oe.group_by(["object_type", "object_id"]).agg(
         first_time=oe.time.min(), last_time=oe.time.max()

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.model import Ocel
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -109,6 +111,7 @@ class Log:
     in_memory: bool = False
     """A log held in memory on DuckDB (:meth:`from_ocel`): its tables have the same names in
     every such log, so :meth:`run` compiles a view's SQL once per process."""
+    _memo: dict[Hashable, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     # --- building -----------------------------------------------------------------------------
 
@@ -240,6 +243,20 @@ class Log:
         sql, schema = compiled
         result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
         return result.cast(schema)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, computed once for this log while it holds the same events: the
+        building blocks several views read (where goods leave to the customer, the demand,
+        each object's times) are then built, compiled and run once per report, not once per
+        view. ``key`` names the result and every option it depends on. Events added to the
+        store since (the log of a live twin) make it computed again."""
+        stamp = int(self.scalar(self.events.count()) or 0)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return cast(T, hit[1])
+        value = compute()
+        self._memo[key] = (stamp, value)
+        return value
 
     def scalar(self, expr: ir.Scalar) -> Any:
         """Run a scalar expression and return its Python value."""

@@ -18,14 +18,16 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from keiretsu.analytics.bottleneck import bottlenecks
+from keiretsu.analytics.bottleneck import bottlenecks, factory_physics
 from keiretsu.analytics.bullwhip import bullwhip
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import customer_demand
 from keiretsu.analytics.flow import object_times, step_stats, visits
 from keiretsu.analytics.inventory import days_of_supply
+from keiretsu.analytics.littles_law import littles_law_check
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.process_map import ocdfg, variants
+from keiretsu.analytics.quality import escaped_defects
 from keiretsu.analytics.rates import Rates
 from keiretsu.analytics.view import View
 from keiretsu.analytics.vsm import ValueStreamMap, value_stream_map
@@ -169,28 +171,55 @@ def analyze(
     views["activities"] = pm.activities
     views["start_end"] = pm.start_end
     views["variants"] = timed("variants", lambda: variants(log, followed))
-    views["object_times"] = timed("object_times", lambda: object_times(log, followed, value_adding))
+    views["object_times"] = timed(
+        "object_times", lambda: object_times(log, followed, value_adding, end_steps=end_steps)
+    )
     # the followed objects' visits to steps feed both step_stats and bottlenecks: computed once
     visit_table = timed("visits", lambda: _materialized(log, visits(log, followed), "visits"))
     views["step_stats"] = timed(
-        "step_stats", lambda: step_stats(log, followed, visit_table=visit_table)
+        "step_stats",
+        lambda: step_stats(log, followed, visit_table=visit_table, calendar=cal),
     )
     views["bottlenecks"] = timed(
         "bottlenecks",
-        lambda: bottlenecks(log, followed, stats=views["step_stats"], visit_table=visit_table),
+        lambda: bottlenecks(
+            log,
+            followed,
+            visit_table=visit_table,
+            calendar=cal,
+            end_steps=end_steps,
+            value_adding=value_adding,
+        ),
+    )
+    views["factory_physics"] = timed(
+        "factory_physics",
+        lambda: factory_physics(
+            log, followed, calendar=cal, end_steps=end_steps, value_adding=value_adding
+        ),
+    )
+    views["littles_law"] = timed(
+        "littles_law", lambda: littles_law_check(log, followed, calendar=cal)
+    )
+    views["escaped_defects"] = timed(
+        "escaped_defects", lambda: escaped_defects(log, followed, end_steps=end_steps)
     )
     views["days_of_supply"] = timed(
         "days_of_supply", lambda: days_of_supply(log, window_days, targets=target_days)
     )
     waste_view = timed(
         "wastes",
-        lambda: wastes(log, rates, target_days=target_days, value_adding=value_adding),
+        lambda: wastes(
+            log, rates, target_days=target_days, value_adding=value_adding, end_steps=end_steps
+        ),
     )
     views["wastes"] = waste_view
     views["waste_pareto"] = pareto(waste_view)
     views["bullwhip"] = timed("bullwhip", lambda: bullwhip(log))
     vsm = timed(
-        "value_stream_map", lambda: value_stream_map(log, followed, value_adding=value_adding)
+        "value_stream_map",
+        lambda: value_stream_map(
+            log, followed, value_adding=value_adding, calendar=cal, end_steps=end_steps
+        ),
     )
     _drop(log, [visit_table])
     return Report(followed, types, views, vsm, seconds)

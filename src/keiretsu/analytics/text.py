@@ -88,13 +88,24 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
     glance = v["object_times"].meta
     summary = Table.grid(padding=(0, 2))
     summary.add_row("objects", f"{glance['objects']:,}")
-    if glance["lead_seconds_median"] is not None:
-        summary.add_row("lead time, median", duration(glance["lead_seconds_median"]))
-        summary.add_row("lead time, mean", duration(glance["lead_seconds_mean"]))
-    summary.add_row("processing time, mean", duration(glance["processing_seconds_mean"]))
-    summary.add_row("flow efficiency, mean", _pct(glance["flow_efficiency_mean"]))
+    summary.add_row(
+        "reached the customer / still open",
+        f"{glance.get('finished_objects') or 0:,} / {glance.get('open_objects') or 0:,}",
+    )
+    summary.add_row(
+        "lead time of finished objects, median / mean",
+        f"{duration(glance.get('finished_lead_seconds_median'))} / "
+        f"{duration(glance.get('finished_lead_seconds_mean'))}",
+    )
+    summary.add_row(
+        "lead time of all, Kaplan–Meier median", duration(glance.get("km_lead_seconds_median"))
+    )
+    summary.add_row("processing time, mean", duration(glance.get("processing_seconds_mean")))
+    summary.add_row(
+        "process cycle efficiency (ΣVA ÷ ΣLT)", _pct(glance.get("process_cycle_efficiency"))
+    )
     yield Panel(
-        Group(summary, Text(_notes(v["object_times"], 3) or "", style="dim")),
+        Group(summary, Text(_notes(v["object_times"], 4) or "", style="dim")),
         title=f"Where time goes — {followed}",
         title_align="left",
     )
@@ -107,11 +118,11 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
             ("arrivals", "right"),
             ("per day", "right"),
             ("mean WIP", "right"),
-            ("Little's law WIP", "right"),
+            ("time in step", "right"),
             ("wait before", "right"),
             ("utilisation", "right"),
         ],
-        caption=_notes(v["step_stats"]),
+        caption=_notes(v["step_stats"], 3),
     )
     for r in steps[:top]:
         t.add_row(
@@ -119,19 +130,17 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
             f"{r['arrivals']:,}",
             _num(r["throughput_per_day"]),
             _num(r["mean_wip"]),
-            _num(r["littles_law_wip"]),
+            duration(r["mean_seconds_in_step"]),
             duration(r["mean_wait_before_seconds"]),
             _pct(r["utilisation"]),
         )
     yield t
 
-    t = _table(
-        "Bottlenecks, likeliest first",
-        [("#", "right"), ("step", "left"), ("score", "right"), ("evidence", "left")],
-    )
-    for r in v["bottlenecks"].to_pylist()[:3]:
-        t.add_row(str(r["rank"]), r["activity"], _num(r["score"], 2), r["evidence"])
-    yield t
+    if report.vsm is not None:
+        yield _data_box_table(report.vsm.steps, v["escaped_defects"], report.vsm.takt_seconds)
+
+    yield _constraint(v["bottlenecks"], v["factory_physics"])
+    yield _littles_law(v["littles_law"], top)
 
     stock = v["days_of_supply"].to_pylist()
     if stock:
@@ -177,6 +186,123 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
         yield Text(
             "Bullwhip: " + (v["bullwhip"].notes[0] if v["bullwhip"].notes else ""), style="dim"
         )
+
+
+def _data_box_table(boxes: View, escaped: View, takt: float | None) -> RenderableType:
+    """The data box under each process of the map: C/T beside takt, P/T, changeover, uptime,
+    first-pass yield, operators ("—" where the events lack the evidence)."""
+    t = _table(
+        "Data boxes — the value stream's processes" + (f" (takt {duration(takt)})" if takt else ""),
+        [
+            ("process", "left"),
+            ("C/T", "right"),
+            ("C/T ÷ takt", "right"),
+            ("P/T", "right"),
+            ("C/O", "right"),
+            ("uptime", "right"),
+            ("FPY", "right"),
+            ("operators", "right"),
+        ],
+    )
+    for r in boxes.to_pylist():
+        ct = r.get("cycle_seconds")
+        name = r["step"] if r.get("path") != "branch" else f"  ↳ {r['step']} (branch)"
+        t.add_row(
+            name,
+            duration(ct),
+            _num(ct / takt, 2) if ct is not None and takt else "—",
+            duration(r.get("process_seconds")),
+            duration(r.get("changeover_seconds")),
+            _pct(r.get("uptime")),
+            _pct(r.get("first_pass_yield")),
+            _num(r.get("operators")),
+        )
+    rty = boxes.meta.get("rolled_throughput_yield")
+    failed = escaped.to_pylist()
+    moved = sum(1 for r in failed if r.get("escaped"))
+    reached = sum(1 for r in failed if r.get("reached_customer"))
+    lines = [f"rolled throughput yield {_pct(rty)}"]
+    if failed:
+        lines.append(
+            f"escaped defects: {len(failed):,} objects failed an inspection, {moved:,} moved on "
+            f"anyway, {reached:,} reached customers"
+        )
+    calendar = boxes.meta.get("calendar")
+    if calendar:
+        lines.append(str(calendar))
+    t.caption = "\n".join(lines)
+    return t
+
+
+def _constraint(ranked: View, physics: View) -> RenderableType:
+    """The constraint by Factory Physics and the steps ranked behind it; finished goods
+    waiting for the customer are listed as inventory."""
+    t = _table(
+        "The constraint (highest utilisation on available time), and the steps behind it",
+        [
+            ("#", "right"),
+            ("step", "left"),
+            ("utilisation", "right"),
+            ("C/T ÷ takt", "right"),
+            ("evidence", "left"),
+        ],
+    )
+    rows = ranked.to_pylist()
+    shown = [r for r in rows if r.get("kind") != "finished goods"][:3]
+    shown += [r for r in rows if r.get("kind") == "finished goods"]
+    for r in shown:
+        t.add_row(
+            str(r["rank"]),
+            r["activity"],
+            _pct(r.get("utilisation")),
+            _num(r.get("ct_over_takt"), 2),
+            r.get("evidence") or "",
+            style="dim" if r.get("kind") == "finished goods" else None,
+        )
+    fp = physics.to_pylist()
+    if fp and fp[0].get("bottleneck_rate_per_day") is not None:
+        f = fp[0]
+        t.caption = (
+            f"Factory Physics: r_b {_num(f['bottleneck_rate_per_day'])}/day, "
+            f"T0 {duration(f['raw_process_seconds'])}, W0 {_num(f['critical_wip'])}; "
+            f"observed WIP {_num(f['wip'])}, TH {_num(f['throughput_per_day'])}/day — "
+            f"{f['zone']} (best {_num(f['best_case_per_day'])}, practical worst "
+            f"{_num(f['practical_worst_case_per_day'])}, worst {_num(f['worst_case_per_day'])}"
+            f"/day)\n" + (_notes(ranked, 1) or "")
+        )
+    else:
+        t.caption = "\n".join(physics.notes[:2]) or _notes(ranked, 1)
+    return t
+
+
+def _littles_law(check: View, top: int) -> RenderableType:
+    rows = check.to_pylist()
+    if not rows:
+        return Text("Little's law: " + (check.notes[0] if check.notes else ""), style="dim")
+    where = "location" if rows[0].get("location") is not None else "step"
+    t = _table(
+        "Little's law: λ·W against the WIP measured independently",
+        [
+            (where, "left"),
+            ("λ per day", "right"),
+            ("W", "right"),
+            ("λ·W", "right"),
+            ("measured", "right"),
+            ("gap", "right"),
+        ],
+        caption=_notes(check, 2),
+    )
+    for r in rows[:top]:
+        gap = r.get("gap_pct")
+        t.add_row(
+            str(r.get(where)),
+            _num(r.get("arrivals_per_day")),
+            duration(r["mean_days"] * 86_400 if r.get("mean_days") is not None else None),
+            _num(r.get("littles_law_wip")),
+            _num(r.get("measured_wip")),
+            "—" if gap is None else f"{gap:+.0f}%",
+        )
+    return t
 
 
 def _customer_table(demand: View, top: int) -> RenderableType:
