@@ -1025,7 +1025,9 @@ def _draw(vsm: ValueStreamMap, title: str) -> str:
     n = max(len(main), 1)
     x0 = _MARGIN + _GAP
     xs = {r["step"]: x0 + i * (_BOX_W + _GAP) for i, r in enumerate(main)}
-    width = int(x0 + n * (_BOX_W + _GAP) + 230)
+    # wide enough for the boxes and the customer, and for the ladder with its totals box
+    ladder_end = x0 - _GAP / 2 + len(vsm.ladder) * (_BOX_W + _GAP) + 20 + 180
+    width = int(max(x0 + n * (_BOX_W + _GAP) + 230, ladder_end + _MARGIN))
     stacks: dict[str, int] = {}
     branch_y = _PROC_Y + _BOX_H + _DATA_H + 40
     for b in branches:
@@ -1070,9 +1072,9 @@ def _draw(vsm: ValueStreamMap, title: str) -> str:
     takt = vsm.takt_seconds
     out.append(
         f'<g class="vsm-takt"><title>takt = available time ÷ customer demand</title>'
-        f'<rect x="{last_x + _BOX_W - 20}" y="{_TOP + 100}" width="120" height="26" '
+        f'<rect x="{last_x + _BOX_W - 20}" y="{_TOP + 126}" width="120" height="26" '
         'fill="#fef9c3" stroke="#854d0e"/>'
-        f'<text x="{last_x + _BOX_W + 40}" y="{_TOP + 118}" text-anchor="middle" '
+        f'<text x="{last_x + _BOX_W + 40}" y="{_TOP + 144}" text-anchor="middle" '
         f'font-weight="bold">Takt {e(duration(takt))}</text></g>'
     )
     pc_x = (x0 + last_x + _BOX_W) / 2 - 80
@@ -1105,13 +1107,19 @@ def _draw(vsm: ValueStreamMap, title: str) -> str:
             f'<line x1="{pc_x + 80}" y1="{_TOP + 50}" x2="{pc_x + 80}" y2="{_PROC_Y - 20}" '
             'stroke="#334155" stroke-dasharray="5 3" marker-end="url(#vsm-arrow)"/></g>'
         )
-    for j, s in enumerate(vsm.shipments[:4]):
+    # trucks: one row each under the supplier, as many as fit above the process boxes
+    room = max(1, int((_PROC_Y - 30 - (_TOP + 100)) // 30))
+    for j, s in enumerate(vsm.shipments[:room]):
         per_week = s["per_week"]
         label = f"{_short(s['from'])} → {_short(s['to'])}: {s['shipments']:,} shipments" + (
             f", {per_week:,.1f}/week" if per_week is not None else ""
         )
-        tx = _MARGIN + j * 230
-        out.append(_truck(tx, _TOP + 130, label))
+        out.append(_truck(_MARGIN, _TOP + 100 + j * 30, label))
+    if len(vsm.shipments) > room:
+        out.append(
+            f'<text x="{_MARGIN}" y="{_TOP + 100 + room * 30 + 10}" font-size="10" '
+            f'fill="#555">… and {len(vsm.shipments) - room} more lanes (in the JSON)</text>'
+        )
     # process boxes, inventory, flows
     for i, r in enumerate(main):
         x = xs[r["step"]]
