@@ -65,7 +65,7 @@ def test_the_busiest_step_is_the_constraint_and_the_stream_sits_in_the_good_zone
     assert b["process_seconds"] == pytest.approx(6 * 3600)
     # takt: 4 orders finished (B ends every path) over the 26 hours
     assert b["takt_seconds"] == pytest.approx(span * 3600 / 4)
-    assert b["ct_over_takt"] == pytest.approx(6 / (span / 4))
+    assert b["effective_over_takt"] == pytest.approx(6 / (span / 4))
     assert b["evidence"].startswith("the constraint: resources busy 92.3% of available time")
 
     (fp,) = factory_physics(log, "order").to_pylist()
@@ -196,7 +196,7 @@ def test_the_demo_constraint_is_a_process_step_and_shipping_is_finished_goods(de
     for r in rows:
         if r["activity"] in share:
             assert r["utilisation"] == pytest.approx(share[r["activity"]]), r["activity"]
-    assert rows[0]["rule"] == "C/T vs takt"
+    assert rows[0]["rule"] == "t_e vs takt"
     # takt: the 24 bottles the DC shipped to the retailer, over the log's span
     assert rows[0]["takt_seconds"] is not None
 

@@ -15,11 +15,11 @@ says which, in ``rule``, its notes and ``meta["rule"]``):
 2. **value-adding process time** (steps the user marks value-adding, one timestamp per step):
    busy time = the time from the object's previous step to each value-adding event, merged per
    resource as above;
-3. **C/T vs takt** (neither): a step with one timestamp per visit cannot tell working from
+3. **t_e vs takt** (neither): a step with one timestamp per visit cannot tell working from
    queueing, so it is taken as one work-conserving server — busy whenever it holds an object.
-   Its C/T is that busy time ÷ completions (an upper bound: queue and transport are inside it),
+   Its t_e is that busy time ÷ completions (an upper bound: queue and transport are inside it),
    set against the customer's takt (:func:`keiretsu.analytics.customer.customer_demand`); the
-   constraint is the step whose C/T comes closest to takt.
+   constraint is the step whose t_e comes closest to takt.
 
 **Finished goods are not a bottleneck.** The wait before an exit step at which the customer
 pulls the goods (sold, shipped outside the network, a declared end step:
@@ -61,7 +61,7 @@ the wait before such an exit is finished-goods inventory."""
 _DAY = 86_400.0
 _RULE_LIFECYCLE = "start/complete"
 _RULE_VALUE_ADDING = "value-adding process time"
-_RULE_TAKT = "C/T vs takt"
+_RULE_TAKT = "t_e vs takt"
 
 _COLUMNS = pa.schema(
     [
@@ -73,9 +73,9 @@ _COLUMNS = pa.schema(
         ("busy_seconds", pa.float64()),
         ("resources", pa.int64()),
         ("process_seconds", pa.float64()),
-        ("cycle_seconds", pa.float64()),
+        ("effective_seconds", pa.float64()),
         ("takt_seconds", pa.float64()),
-        ("ct_over_takt", pa.float64()),
+        ("effective_over_takt", pa.float64()),
         ("completions", pa.int64()),
         ("objects", pa.int64()),
         ("throughput_per_day", pa.float64()),
@@ -267,10 +267,11 @@ def _measure(
             "activity", resource=ibis.literal("*"), start_time=w.arrive, end_time=w.leave
         )
         notes.append(
-            "C/T vs takt: no start/complete events and no value-adding steps, so each step is "
+            "t_e vs takt: no start/complete events and no value-adding steps, so each step is "
             "taken as one server busy whenever it holds an object (from leaving the previous "
-            "step to its own event) — queue and transport are inside it: utilisation and C/T "
-            "are upper bounds; C/T = that busy time ÷ completions"
+            "step to its own event) — queue and transport are inside it: utilisation and t_e "
+            "are upper bounds; t_e = that busy time ÷ completions (the data box's C/T is the time "
+            "between completions)"
         )
     busy = _busy(log, intervals.filter(intervals.end_time > intervals.start_time), cal)
     takt, takt_note = _takt(log, object_type, end_steps, cal)
@@ -301,9 +302,9 @@ def _measure(
             "busy_seconds": None,
             "resources": None,
             "process_seconds": None,
-            "cycle_seconds": None,
+            "effective_seconds": None,
             "takt_seconds": takt,
-            "ct_over_takt": None,
+            "effective_over_takt": None,
             "capacity_per_day": None,
         }
         if not is_fg and activity in busy and available > 0:
@@ -315,9 +316,9 @@ def _measure(
             if worked and seconds > 0:
                 process = seconds / worked
                 row["process_seconds"] = process
-                row["cycle_seconds"] = process / servers
+                row["effective_seconds"] = process / servers
                 if takt:
-                    row["ct_over_takt"] = process / servers / takt
+                    row["effective_over_takt"] = process / servers / takt
                 if per_day is not None:
                     row["capacity_per_day"] = servers * per_day / process
         rows.append(row)
@@ -325,10 +326,10 @@ def _measure(
 
 
 def _key(row: dict[str, object], rule: str | None) -> float | None:
-    """What ranks a process step: its utilisation, or under C/T vs takt its C/T ÷ takt."""
+    """What ranks a process step: its utilisation, or under t_e vs takt its t_e ÷ takt."""
     if row["kind"] != "process":
         return None
-    value = row["ct_over_takt"] if rule == _RULE_TAKT and row["takt_seconds"] else None
+    value = row["effective_over_takt"] if rule == _RULE_TAKT and row["takt_seconds"] else None
     value = value if value is not None else row["utilisation"]
     return _num(value)
 
@@ -372,9 +373,11 @@ def _evidence(r: dict[str, object], top: bool, rule: str | None) -> str:
         parts.append(
             f"resources busy {_f(util):.1%} of available time ({r['resources']} in parallel)"
         )
-    ct, takt = r["cycle_seconds"], r["takt_seconds"]
+    ct, takt = r["effective_seconds"], r["takt_seconds"]
     if isinstance(ct, float) and isinstance(takt, float):
-        parts.append(f"C/T {describe_seconds(ct)} against takt {describe_seconds(takt)}")
+        parts.append(
+            f"busy {describe_seconds(ct)} a unit (t_e) against takt {describe_seconds(takt)}"
+        )
     if isinstance(wait, float):
         parts.append(f"waits {describe_seconds(wait)} on average before it")
     text = "; ".join(parts)
@@ -406,14 +409,16 @@ def bottlenecks(
     ``finished goods`` for a step at which the customer pulls the goods: its wait is
     finished-goods inventory, ranked last and never the constraint), ``rule`` (how load was
     measured), ``utilisation`` (0-1 of available time; null where not measurable),
-    ``busy_seconds`` (s, on the calendar), ``resources`` (parallel resources; null under C/T vs
-    takt: one server assumed), ``process_seconds`` (P/T per visit, s), ``cycle_seconds`` (C/T:
-    P/T ÷ resources, s), ``takt_seconds`` (the customer's takt, s), ``ct_over_takt`` (0-1 and
+    ``busy_seconds`` (s, on the calendar), ``resources`` (parallel resources; null under t_e vs
+    takt: one server assumed), ``process_seconds`` (P/T per visit, s), ``effective_seconds`` (t_e,
+    Hopp & Spearman's effective process time per unit and resource: P/T ÷ resources, s; not
+    the data box's C/T, which is the time between completions), ``takt_seconds`` (the
+    customer's takt, s), ``effective_over_takt`` (0-1 and
     beyond: above 1 the step cannot keep up with demand), ``completions`` (visits),
     ``objects``, ``throughput_per_day`` (visits per calendar day), ``capacity_per_day``
     (visits a day the step could finish if busy all its available time),
     ``mean_wait_before_seconds`` (s), ``mean_wip`` (objects in the step, time-average),
-    ``score`` (what ranked it: utilisation, or C/T ÷ takt) and ``evidence`` in words.
+    ``score`` (what ranked it: utilisation, or t_e ÷ takt) and ``evidence`` in words.
 
     ``calendar``: the node's working time (24/7 by default, said in the notes);
     ``end_steps``: the steps at which objects leave to the customer (else read from the log:

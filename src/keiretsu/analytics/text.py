@@ -243,7 +243,7 @@ def _constraint(ranked: View, physics: View) -> RenderableType:
             ("#", "right"),
             ("step", "left"),
             ("utilisation", "right"),
-            ("C/T ÷ takt", "right"),
+            ("t_e ÷ takt", "right"),
             ("evidence", "left"),
         ],
     )
@@ -255,7 +255,7 @@ def _constraint(ranked: View, physics: View) -> RenderableType:
             str(r["rank"]),
             r["activity"],
             _pct(r.get("utilisation")),
-            _num(r.get("ct_over_takt"), 2),
+            _num(r.get("effective_over_takt"), 2),
             r.get("evidence") or "",
             style="dim" if r.get("kind") == "finished goods" else None,
         )
