@@ -4,7 +4,9 @@ results.
 - :mod:`keiretsu.cli.commands` — the top-level commands (ingest, info, log, export, analyze,
   demo) and the Typer ``app`` they hang on;
 - :mod:`keiretsu.cli.node` — ``keiretsu node …``;
-- :mod:`keiretsu.cli.network` — ``keiretsu network …``.
+- :mod:`keiretsu.cli.network` — ``keiretsu network …``;
+- :mod:`keiretsu.cli.sim` — ``keiretsu simulate``, ``calibrate``, ``scenario compare``,
+  ``optimize``.
 
 Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
 the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
@@ -15,9 +17,11 @@ from __future__ import annotations
 from keiretsu.cli.commands import app, example_files
 from keiretsu.cli.network import network_app
 from keiretsu.cli.node import node_app
+from keiretsu.cli.sim import register as register_sim
 
 app.add_typer(node_app, name="node")
 app.add_typer(network_app, name="network")
+register_sim(app)
 
 __all__ = ["app", "example_files", "main"]
 
