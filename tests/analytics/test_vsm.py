@@ -356,17 +356,40 @@ def test_the_ladder_sums_to_the_totals(bpic: Any, running_items: Any) -> None:
 
 
 def test_bpic2012_branches_are_drawn_off_the_path(bpic: Any) -> None:
+    """No variant is BPIC 2012's way (the most frequent, straight to A_DECLINED, is a quarter
+    of the cases): the path is the process map's heaviest, walked here by hand from the raw
+    XES, and A_DECLINED is a branch off it, never in series with A_ACCEPTED."""
     vsm, cases = bpic
-    variants = Counter(tuple(a for a, _, _ in sorted(e, key=lambda x: x[2])) for e in cases)
-    top = list(dict.fromkeys(variants.most_common(1)[0][0]))
+    traces = [[a for a, _, _ in sorted(e, key=lambda x: x[2])] for e in cases]
+    variants = Counter(tuple(t) for t in traces)
+    assert variants.most_common(1)[0][1] * 2 < len(traces)
+    starts = Counter(t[0] for t in traces if t)
+    ends = Counter(t[-1] for t in traces if t)
+    edges = Counter((a, b) for t in traces for a, b in itertools.pairwise(t))
+    here = max(sorted(starts), key=lambda a: starts[a])
+    walked = [here]
+    while True:
+        out = sorted(
+            ((n, b) for (a, b), n in edges.items() if a == here and b not in walked),
+            key=lambda x: (-x[0], x[1]),
+        )
+        if not out or ends[here] > out[0][0]:
+            break
+        here = out[0][1]
+        walked.append(here)
     rows = {r["step"]: r for r in vsm.steps.to_pylist()}
-    assert [r["step"] for r in vsm.steps.to_pylist() if r["path"] == "main"] == top
-    assert rows["A_DECLINED"]["path"] == "main"
-    assert rows["A_ACCEPTED"]["path"] == "branch"
-    assert rows["A_ACCEPTED"]["branch_of"] in top
+    main = [r["step"] for r in vsm.steps.to_pylist() if r["path"] == "main"]
+    assert sorted(main) == sorted(walked) and "A_ACCEPTED" in main
+    assert rows["A_DECLINED"]["path"] == "branch"
+    assert rows["A_DECLINED"]["branch_of"] in main
     root = etree.fromstring(vsm.to_svg().encode())
     titles = [t.text or "" for t in root.xpath("//*[@class='vsm-branch']/*[local-name()='title']")]
-    assert any(t.startswith("A_ACCEPTED") for t in titles)
+    assert any(t.startswith("A_DECLINED") for t in titles)
+    # the ladder sums to the measured lead time, every wait on it
+    total = sum(s["wait_seconds"] or 0 for s in vsm.ladder) + sum(
+        s["process_seconds"] or 0 for s in vsm.ladder
+    )
+    assert total == pytest.approx(vsm.lead_seconds, rel=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -303,7 +303,8 @@ def value_stream_map(
     ``steps``: the path's steps yourself, in your order (no branches are added).
     ``value_adding``: the steps whose time counts as processing in a log without start/complete
     events. ``min_share``: a step off the path is drawn as a branch when at least this share of
-    the objects reach it; ``max_steps``: at most this many boxes. ``calendar``: the working
+    the objects reach it; ``max_steps``: at most this many boxes (the path's steps, and at
+    least the three branches holding the most object-time). ``calendar``: the working
     time takt and the data boxes are measured on (24/7 by default, said so).
     ``end_steps``: the steps where objects leave to the customer (default: see
     :func:`keiretsu.analytics.customer.exits`)."""
@@ -381,7 +382,8 @@ def value_stream_map(
             )
             if r["objects"] >= min_share * n_objects and s not in path
         ]
-        branches = common[: max(max_steps - len(path), 0)]
+        # room for the boxes left, and always for the three branches holding the most time
+        branches = common[: max(max_steps - len(path), 3)]
         ordered, dropped = step_order(edges, [*path, *branches], order_key)
         main = [s for s in ordered if s in path]
         branches = [s for s in ordered if s in branches]
@@ -577,6 +579,20 @@ def _path(log: Log, oe: ir.Table, family: str | None, n_objects: int) -> tuple[l
             raise ValueError(f"no variant {family!r} among the objects")
         top = hit[0]
         why = "the variant you named"
+    elif rows and int(rows[0]["n"]) * 2 < n_walked:
+        # no variant is the family's way: walk the process map's heaviest arrows instead
+        path = _heaviest_path(rows)
+        follow = sum(int(r["n"]) for r in rows if list(dict.fromkeys(r["variant"])) == path)
+        among = (
+            "" if n_walked == n_objects else f" among the {n_walked:,} that reached the customer"
+        )
+        return path, (
+            "the path: no variant is followed by half the objects (the most frequent by "
+            f"{int(rows[0]['n']) / n_walked:.1%}), so the process map's heaviest path: from the "
+            "most common first step, each time the most frequent next step not yet on it, "
+            "until more objects end there than go on"
+            f"{among} ({follow / n_objects:.1%} of the objects follow it exactly)"
+        )
     else:
         top = rows[0]
         why = "the most frequent variant"
@@ -584,6 +600,37 @@ def _path(log: Log, oe: ir.Table, family: str | None, n_objects: int) -> tuple[l
     share = int(top["n"]) / n_objects
     among = "" if n_walked == n_objects else f" among the {n_walked:,} that reached the customer"
     return path, (f"the path: {why}{among}'s steps ({share:.1%} of the objects follow it exactly)")
+
+
+def _heaviest_path(variants: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The heaviest path through the directly-follows graph the variants make: from the most
+    common first step, each time the most frequent next step not yet on the path, until more
+    objects end at a step than leave it for a step not yet on the path."""
+    starts: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    edges: dict[tuple[str, str], int] = {}
+    for r in variants:
+        steps, n = list(r["variant"]), int(r["n"])
+        if not steps:
+            continue
+        starts[steps[0]] = starts.get(steps[0], 0) + n
+        ends[steps[-1]] = ends.get(steps[-1], 0) + n
+        for a, b in itertools.pairwise(steps):
+            edges[(a, b)] = edges.get((a, b), 0) + n
+    if not starts:
+        return []
+    here = min(starts, key=lambda a: (-starts[a], a))
+    path = [here]
+    while True:
+        out = [(b, n) for (a, b), n in edges.items() if a == here and b not in path]
+        if not out:
+            break
+        nxt, n = min(out, key=lambda e: (-e[1], e[0]))
+        if ends.get(here, 0) > n:
+            break
+        path.append(nxt)
+        here = nxt
+    return path
 
 
 def _attach(
