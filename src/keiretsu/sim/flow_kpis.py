@@ -231,13 +231,30 @@ def flow_kpis(
     served: dict[str, tuple[int, int]] = {}  # buffer -> (units asked, served from stock)
     not_measured: dict[tuple[str, str], str] = {}
 
-    # in transit: each shipped item until it is received (its next movement in the ledger)
+    # in transit: each shipped item until it is received (its next movement in the ledger);
+    # one not received when the events end is still on its way, unless it left to the customer
     order = np.lexsort((seq, when, obj))
     o_obj, o_kind, o_loc, o_time = obj[order], kind[order], loc[order], when[order]
-    pair = (o_kind[:-1] == "shipped") & (o_kind[1:] == "received") & (o_obj[:-1] == o_obj[1:])
+    o_eid = np.asarray(eid, dtype=object)[order]
+    same = np.r_[o_obj[:-1] == o_obj[1:], False]
+    nxt_kind = np.r_[o_kind[1:], None]
+    pair = (o_kind == "shipped") & same & (nxt_kind == "received")
+    to_customer = {
+        (e, o)
+        for e, o in zip(
+            gone.column("event_id").to_pylist(), gone.column("object_id").to_pylist(), strict=True
+        )
+    }
+    open_ = (o_kind == "shipped") & ~same
+    open_ &= np.fromiter(
+        ((e, o) not in to_customer for e, o in zip(o_eid, o_obj, strict=True)), bool, len(o_obj)
+    )
     first = np.flatnonzero(pair)
-    src_of, dst_of = o_loc[first], o_loc[first + 1]
-    shipped_at, received_at = o_time[first], o_time[first + 1]
+    travelling = np.flatnonzero(open_)
+    src_of = np.r_[o_loc[first], o_loc[travelling]]
+    dst_of = np.r_[o_loc[first + 1], np.full(len(travelling), "", dtype=object)]
+    shipped_at = np.r_[o_time[first], o_time[travelling]]
+    received_at = np.r_[o_time[first + 1], np.full(len(travelling), np.inf)]
     transit: dict[str, FloatArray] = {}
     freight_units: dict[tuple[str, str], float] = {}
     freight_shipments: dict[tuple[str, str], set[float]] = {}
