@@ -322,11 +322,12 @@ def _blame(problem: Problem, placed: Mapping[str, str], variant: str) -> Problem
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """A TOML table of changes as dotted keys (``buffer.dc.policy.level = 60`` is read by TOML
-    as nested tables: the same change as the quoted ``"buffer.dc.policy.level" = 60``)."""
+    as nested tables: the same change as the quoted ``"buffer.dc.policy.level" = 60``). A table
+    with a ``kind`` (a policy, a distribution) stays whole: one change, the table replaced."""
     out: dict[str, Any] = {}
     for key, value in table.items():
         path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and "kind" not in value:
             out.update(_flatten(value, path))
         else:
             out[path] = value
