@@ -359,14 +359,16 @@ def test_the_scenario_file_reads_its_variants_in_the_model_files_words() -> None
 
 def test_a_wrong_variant_is_refused_naming_file_variant_and_key(tmp_path: Path) -> None:
     """Every problem of every variant at once: an unknown buffer, a key the policy does not
-    have, a value the model refuses, an echelon policy for a company that would not see its
-    partners' stock."""
+    have, a table the buffer does not have, a value the model refuses, an echelon policy for
+    a company that would not see its partners' stock."""
     text = FORECAST.read_text().split("[variants.share-sales]")[0]
     text += (
         "[variants.typo]\n"
         '"buffer.retialer.policy.safety_stock" = 5\n'
         "[variants.bad-key]\n"
         '"buffer.retailer.policy.levl" = 5\n'
+        "[variants.no-table]\n"
+        '"buffer.retailer.nosuch.level" = 5\n'
         "[variants.negative]\n"
         '"buffer.wholesaler.holding_cost" = -1\n'
         "[variants.echelon]\n"
@@ -384,10 +386,12 @@ def test_a_wrong_variant_is_refused_naming_file_variant_and_key(tmp_path: Path) 
     assert "no buffer 'retialer'" in joined and "one of retailer, wholesaler, factory" in joined
     assert "/variants/bad-key/buffer.retailer.policy.levl" in joined
     assert "unknown key 'levl'" in joined
+    assert "/variants/no-table/buffer.retailer.nosuch.level" in joined
+    assert "no table 'nosuch' in buffer.retailer" in joined
     assert "/variants/negative/buffer.wholesaler.holding_cost" in joined
     assert "/variants/echelon/buffer.factory.policy" in joined
     assert "partner_inventory" in joined
-    assert len(problems) == 4
+    assert len(problems) == 5
 
 
 # --- what the analyst takes away ---------------------------------------------------------------

@@ -131,10 +131,11 @@ def _entry_names(kind: str, entry: Mapping[str, Any], entries: Sequence[Any]) ->
 
 
 class _PathError(ValueError):
-    def __init__(self, detail: str, expected: str | None) -> None:
+    def __init__(self, detail: str, expected: str | None, key: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.expected = expected
+        self.key = key
 
 
 def _resolve(data: Mapping[str, Any], key: str) -> list[Pointer]:
@@ -220,9 +221,20 @@ def _walk_entry(
     return [(*pointer, *rest)]
 
 
-def _get(data: Any, pointer: Pointer) -> Any:
+def _get(data: Any, pointer: Pointer, key: str) -> Any:
+    """The value at ``pointer``; a path through a key the model does not have is the user's
+    mistake, said as such."""
     for part in pointer:
-        data = data[part]
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            words = key.split(".")
+            at = ".".join(words[: words.index(part)]) if part in words else "the model"
+            raise _PathError(
+                f"no table {part!r} in {at}",
+                "a path through the tables the model file has (docs/sim.md)",
+                key,
+            ) from None
     return data
 
 
@@ -240,11 +252,13 @@ def _apply(
     placed.sort(key=lambda p: (len(p[0]), p[0][-1] != "kind" and not isinstance(p[2], Mapping)))
     where: dict[str, str] = {}
     for pointer, key, value in placed:
-        parent = _get(out, pointer[:-1]) if len(pointer) > 1 else out
+        parent = _get(out, pointer[:-1], key) if len(pointer) > 1 else out
         if not isinstance(parent, dict):
+            words = key.split(".")
             raise _PathError(
-                f"{key!r}: {'.'.join(map(str, pointer[:-1]))} is a value, not a table",
+                f"{'.'.join(words[:-1])} is a value, not a table",
                 "a path that ends at a key of a table",
+                key,
             )
         last = pointer[-1]
         assert isinstance(last, str)
@@ -286,9 +300,11 @@ def _variant_network(network: Network, variant: Variant, *, document: str) -> Ne
     try:
         changed, placed = _apply(data, variant.changes)
     except _PathError as exc:
-        raise ModelError(
-            [model_problem(where, f"/variants/{variant.name}", exc.detail, exc.expected)]
-        ).with_document(document) from None
+        said = f"{where}, key {exc.key!r}" if exc.key else where
+        pointer = f"/variants/{variant.name}" + (f"/{exc.key}" if exc.key else "")
+        raise ModelError([model_problem(said, pointer, exc.detail, exc.expected)]).with_document(
+            document
+        ) from None
     try:
         return network_from_dict(changed, source=network.source)
     except ModelError as exc:
