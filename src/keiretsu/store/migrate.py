@@ -12,7 +12,10 @@ store twice, or a current one, changes nothing:
 4. each object's last step kept in ``object_step`` itself (schema 2): moved to
    ``object_step_last``;
 5. named queries and subscriptions of schema 3 (one list for every caller): each becomes its
-   owner's scope (a partner's its own; the node's users share ``local``).
+   owner's scope (a partner's its own; the node's users share ``local``);
+6. schema 4 had no kaizen tables: they appear empty (``IF NOT EXISTS``); nothing else changes.
+
+The version is compared as a number (``'10'`` sorts before ``'5'`` as text).
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None
         con.execute("COMMIT")
     _migrate_scopes(con)
     con.execute(
-        "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version' AND value < ?",
-        [str(SCHEMA_VERSION), str(SCHEMA_VERSION)],
+        "UPDATE keiretsu_meta SET value = ? WHERE key = 'schema_version'"
+        " AND TRY_CAST(value AS INTEGER) < ?",
+        [str(SCHEMA_VERSION), SCHEMA_VERSION],
     )
 
 

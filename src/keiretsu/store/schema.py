@@ -9,12 +9,15 @@ ingest log line.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+from keiretsu.store.kaizen import KAIZEN_DDL
+
+SCHEMA_VERSION = 5
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
 queries and subscriptions belong to a scope (``node_query.scope``), partners' views
-(``partner_view``)."""
+(``partner_view``). 5: kaizen experiments, their evidence, status history, A3 notes and
+predictions (``kaizen_*``, :mod:`keiretsu.store.kaizen`)."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -206,6 +209,7 @@ DDL = [
         ingest_id BIGINT NOT NULL
     )
     """,
+    *KAIZEN_DDL,
 ]
 
 DATA_TABLES = (
