@@ -62,9 +62,11 @@ def a3(experiment: Experiment, measured: Mapping[str, Any] | None = None) -> dic
                 "steps": len(ev.steps),
                 "objects": len(ev.objects),
                 "events": len(ev.events),
+                "locations": len(ev.locations),
                 "first_steps": list(ev.steps[:SHOWN_IDS]),
                 "first_objects": list(ev.objects[:SHOWN_IDS]),
                 "first_events": list(ev.events[:SHOWN_IDS]),
+                "first_locations": list(ev.locations[:SHOWN_IDS]),
             },
             "baseline": None if latest is None else latest["baseline"],
             "baseline_note": (
@@ -135,8 +137,10 @@ def render_a3(page: Mapping[str, Any] | Experiment) -> str:
         "",
         f"- Problem: {cc['problem']}",
         f"- Waste: {cc['waste'] or '—'}",
-        f"- Evidence: {ev['steps']} steps, {ev['objects']} objects, {ev['events']} events"
-        + (f" (steps: {', '.join(ev['first_steps'])})" if ev["first_steps"] else ""),
+        f"- Evidence: {ev['steps']} steps, {ev['objects']} objects, {ev['events']} events, "
+        f"{ev['locations']} locations"
+        + (f" (steps: {', '.join(ev['first_steps'])})" if ev["first_steps"] else "")
+        + (f" (locations: {', '.join(ev['first_locations'])})" if ev["first_locations"] else ""),
         f"- Baseline {tg['metric']} at {tg['scope']}: "
         + (_num(cc["baseline"]) if cc["baseline"] is not None else str(cc["baseline_note"])),
         "",

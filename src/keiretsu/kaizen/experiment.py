@@ -78,22 +78,27 @@ Direction = Literal["decrease", "increase"]
 EVENT_COLUMNS = ("event_id",)
 OBJECT_COLUMNS = ("object_id", "resource")
 STEP_COLUMNS = ("step", "activity", "from_step", "to_step", "next_activity")
+LOCATION_COLUMNS = ("location", "from_location", "to_location")
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The steps (activities), objects and events a problem rests on, by id."""
+    """The steps (activities), objects, events and locations (sites) a problem rests on, by
+    id."""
 
     steps: tuple[str, ...] = ()
     objects: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
 
     def refs(self) -> list[tuple[str, str]]:
-        """``(kind, id)`` pairs as the store keeps them (kind: step, object, event)."""
+        """``(kind, id)`` pairs as the store keeps them (kind: step, object, event,
+        location)."""
         return [
             *(("step", s) for s in self.steps),
             *(("object", o) for o in self.objects),
             *(("event", e) for e in self.events),
+            *(("location", x) for x in self.locations),
         ]
 
 
@@ -111,7 +116,8 @@ def _distinct(values: Iterable[Any], limit: int | None) -> tuple[str, ...]:
 def evidence_from(view: View, *, limit: int | None = 50) -> Evidence:
     """The ids a :func:`keiretsu.analytics.waste.waste_evidence` view lists (its first rows:
     the order the view gives them), at most ``limit`` of each kind: events (``event_id``),
-    objects (``object_id``, ``resource``), steps (``step``, ``activity`` …)."""
+    objects (``object_id``, ``resource``), steps (``step``, ``activity`` …), locations
+    (``location``, ``from_location``, ``to_location``: where Inventory and Transport are)."""
     t: pa.Table = view.table
 
     def column(names: Sequence[str]) -> tuple[str, ...]:
@@ -122,7 +128,10 @@ def evidence_from(view: View, *, limit: int | None = 50) -> Evidence:
         return _distinct(values, limit)
 
     return Evidence(
-        steps=column(STEP_COLUMNS), objects=column(OBJECT_COLUMNS), events=column(EVENT_COLUMNS)
+        steps=column(STEP_COLUMNS),
+        objects=column(OBJECT_COLUMNS),
+        events=column(EVENT_COLUMNS),
+        locations=column(LOCATION_COLUMNS),
     )
 
 
@@ -240,7 +249,7 @@ def load(store: Store, experiment_id: str) -> Experiment:
     """The experiment ``experiment_id`` as the store holds it now."""
     con = store.con
     row = tables.experiment_row(con, experiment_id)
-    ev: dict[str, list[str]] = {"step": [], "object": [], "event": []}
+    ev: dict[str, list[str]] = {"step": [], "object": [], "event": [], "location": []}
     for r in tables.evidence(con, experiment_id).to_pylist():
         ev.setdefault(r["kind"], []).append(r["ref"])
     notes = tables.notes(con, experiment_id)
@@ -268,7 +277,10 @@ def load(store: Store, experiment_id: str) -> Experiment:
         status=row["status"],
         status_at=row["status_at"],
         evidence=Evidence(
-            steps=tuple(ev["step"]), objects=tuple(ev["object"]), events=tuple(ev["event"])
+            steps=tuple(ev["step"]),
+            objects=tuple(ev["object"]),
+            events=tuple(ev["event"]),
+            locations=tuple(ev["location"]),
         ),
         history=tables.history(con, experiment_id),
         notes=notes,

@@ -78,7 +78,9 @@ def predict(
     if model is None:
         calibrated = twin_model(store, period=period, names=names)
         network = calibrated.network
-        source = f"calibrated from {store.path.name} ({calibrated.periods} {period}s of events)"
+        source = (
+            f"model calibrated from {store.path.name} ({calibrated.periods} {period}s of events)"
+        )
     elif isinstance(model, CalibratedModel):
         network = model.network
         source = f"calibrated model {network.name!r} ({model.periods} periods of events)"

@@ -4,7 +4,7 @@ An experiment is written once (``kaizen_experiment``: the problem, the waste it 
 hypothesis, the countermeasure as a change to the twin's model, the target metric and its
 owner); everything that happens to it afterwards is a new row, never an update:
 
-- ``kaizen_evidence`` — the steps, objects and events the problem rests on (ids from
+- ``kaizen_evidence`` — the steps, objects, events and locations the problem rests on (ids from
   :func:`keiretsu.analytics.waste.waste_evidence`);
 - ``kaizen_status`` — each move of its status, dated, numbered from 1 (``plan`` at creation);
 - ``kaizen_note`` — the A3's written sections (root cause, plan, results, what to standardize
@@ -110,8 +110,8 @@ KAIZEN_DDL = [
     )
     """,
     """
-    -- The steps, objects and events an experiment's problem rests on (kind: step, object,
-    -- event), as waste_evidence lists them.
+    -- The steps, objects, events and locations an experiment's problem rests on (kind: step,
+    -- object, event, location), as waste_evidence lists them.
     CREATE TABLE IF NOT EXISTS kaizen_evidence (
         experiment_id VARCHAR NOT NULL,
         kind VARCHAR NOT NULL,
@@ -306,7 +306,7 @@ def experiments(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def evidence(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pa.Table:
-    """The experiment's evidence: ``kind`` (step, object, event) and ``ref`` (its id)."""
+    """The experiment's evidence: ``kind`` (step, object, event, location) and ``ref``."""
     return arrow_table(
         con,
         "SELECT kind, ref FROM kaizen_evidence WHERE experiment_id = ? ORDER BY kind, ref",
