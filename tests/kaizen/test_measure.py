@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from scipy import signal, stats
 
-from keiretsu.kaizen.measure import measure_impact, split_units
+from _data import data
+from keiretsu.analytics import Log
+from keiretsu.kaizen.measure import measure_impact, split_units, step_series
+from keiretsu.store import Store
 
 
 def _ar1(rng: np.random.Generator, n: int, rho: float, sd: float = 1.0) -> np.ndarray:
@@ -141,3 +146,30 @@ def test_false_discoveries_stay_near_the_nominal_rate() -> None:
             declared += measure_impact(series, 60, season=7).detected
     lo, hi = stats.binom.interval(0.99, worlds, 0.05)
     assert lo <= declared <= hi, f"{declared} of {worlds} declared an effect"
+
+
+def test_step_series_on_the_receipt_log_matches_pm4py(tmp_path: Path) -> None:
+    # the WABO receipt log: every event a "complete", so the wait before a step is the time
+    # since the case's previous event; the case's first event is not measurable
+    source = data("logs", "receipt.xes.gz")
+    with Store(tmp_path / "node.duckdb") as store:
+        assert store.ingest_file(source).status == "accepted"
+    view = step_series(Log.open(tmp_path / "node.duckdb"), "case", freq="1d")
+
+    import pm4py
+
+    df = pm4py.read_xes(str(source))
+    df = df.rename(columns={"case:concept:name": "case", "concept:name": "step"})
+    df["time"] = pd.to_datetime(df["time:timestamp"], utc=True)
+    df = df.sort_values(["case", "time"], kind="stable")
+    df["wait"] = df.groupby("case")["time"].diff().dt.total_seconds() / 3600.0
+    df = df.dropna(subset=["wait"])
+    df["period"] = df["time"].dt.floor("D")
+    expected = df.groupby(["step", "period"])["wait"].agg(["mean", "count"]).reset_index()
+
+    got = view.to_pandas().sort_values(["unit", "period"]).reset_index(drop=True)
+    expected = expected.sort_values(["step", "period"]).reset_index(drop=True)
+    assert got["unit"].tolist() == expected["step"].tolist()
+    assert (got["period"] == expected["period"]).all()
+    assert got["n"].tolist() == expected["count"].tolist()
+    assert np.allclose(got["value"], expected["mean"], rtol=1e-9, atol=1e-6)
