@@ -15,12 +15,13 @@ measured one of two ways (see ``docs/kaizen/measure.md``):
   at the change), a change of slope after it, and seasonal terms (Fourier pairs for a cycle of
   ``season`` periods).
 
-Both are ordinary least squares (statsmodels) with HAC standard errors (Newey & West 1987,
-Bartlett kernel, lags by the Newey–West 1994 rule) so that periods that resemble their
-neighbours — the rule in operations data — do not pass for independent evidence (Bertrand,
-Duflo & Mullainathan 2004). The **minimum detectable effect** (MDE) is the smallest effect the
-design could have detected with 80% power at the chosen level: the standardised effect
-statsmodels' ``TTestPower`` solves for, times the effect's standard error times √n.
+Both are fitted with statsmodels, with errors that allow for periods resembling their neighbours
+— the rule in operations data, which otherwise pass for independent evidence (Bertrand, Duflo &
+Mullainathan 2004): feasible GLS with AR(1) errors (``GLSAR``, the default) or OLS with HAC
+standard errors (Newey & West 1987, Bartlett kernel, lags by the Newey–West 1994 rule). The
+**minimum detectable effect** (MDE) is the smallest effect the design could have detected
+with 80% power at the chosen level: the standardised effect statsmodels' ``TTestPower`` solves
+for, times the effect's standard error times √n.
 
 Series come from a node's log through :func:`object_series` (the objects finishing each
 period: lead, waiting or processing hours) and :func:`step_series` (per step or per company:
