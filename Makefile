@@ -33,15 +33,9 @@ demo: $(STAMP_RUN)
 	$(BIN)/keiretsu demo --store $(DEMO_STORE)
 
 ## test: set up and run the whole suite
-# The memory test (a 1M-event document in bounded memory) runs in its own process beside the
-# rest: it measures its own peak memory, which other processes do not change, and its reader
-# and writer do not keep both cores busy, so the two runs together finish sooner.
 test: $(STAMP_DEV)
-	@$(BIN)/python -m pytest --timeout 1800 -q -p no:cacheprovider -m memory > .memory-test.log 2>&1 & \
-	memory=$$!; \
-	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory"; rest=$$?; \
-	wait $$memory; mem=$$?; cat .memory-test.log; rm -f .memory-test.log; \
-	test $$rest -eq 0 && test $$mem -eq 0
+	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory" --durations=15
+	$(BIN)/python -m pytest --timeout 1800 -q -m memory
 
 ## check: format, lint, types and the direction of imports, the same everywhere
 check: $(STAMP_DEV)

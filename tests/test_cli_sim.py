@@ -168,7 +168,8 @@ def test_a_broken_model_names_file_and_key_and_exits_2(plant_shop: Path) -> None
     plant_shop.write_text(PLANT_SHOP.replace("level = 40", "levl = 40"))
     got = runner.invoke(app, ["simulate", str(plant_shop)])
     assert got.exit_code == 2
-    assert "plant-shop.toml" in _said(got) and "levl" in _said(got)
+    # (Rich may wrap a long path at its hyphen: the file's name is read without the breaks)
+    assert "plant-shop.toml" in "".join(got.stderr.split()) and "levl" in _said(got)
     assert "Traceback" not in got.output + _said(got)
     got = runner.invoke(app, ["simulate", str(plant_shop) + ".missing"])
     assert got.exit_code == 2 and "No such file" in _said(got)

@@ -1,4 +1,8 @@
-"""A 1M-event EPCIS document streams into the store in bounded memory."""
+"""A large EPCIS document streams into the store in bounded memory.
+
+250,000 events (a 192 MiB document): `json.load` of it alone peaks at 981 MiB (measured), so a
+reader or writer that held the document in memory would break the 1 GiB bound. The 1M-event
+run (771 MiB, about 7 minutes here) is `bench/ingest_memory.py`."""
 
 from __future__ import annotations
 
@@ -21,22 +25,24 @@ reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(report.events_read, report.events_new, events, me, reader)
 """
 
+EVENTS = 250_000
+
 
 @pytest.mark.slow
 @pytest.mark.memory  # measured alone: see the Makefile's test target
-def test_one_million_events_ingest_under_one_gigabyte(tmp_path: Path) -> None:
-    doc = tmp_path / "million.jsonld"
-    write_synthetic_epcis_json(doc, 1_000_000)
-    assert doc.stat().st_size > 300 * 2**20  # the document itself is larger than memory allowed
+def test_a_large_document_ingests_under_one_gigabyte(tmp_path: Path) -> None:
+    doc = tmp_path / "large.jsonld"
+    write_synthetic_epcis_json(doc, EVENTS)
+    assert doc.stat().st_size > 150 * 2**20
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(doc), str(tmp_path / "n.duckdb")],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1500,
     )
     assert out.returncode == 0, out.stderr
     read, new, stored, writer_kib, reader_kib = (int(x) for x in out.stdout.split()[-5:])
-    assert read == new == stored == 1_000_000
+    assert read == new == stored == EVENTS
     # peak resident memory of each process (the writer, and the reader it starts), in KiB
     assert writer_kib < 1024 * 1024, f"writer peaked at {writer_kib / 1024:.0f} MiB"
     assert reader_kib < 1024 * 1024, f"reader peaked at {reader_kib / 1024:.0f} MiB"

@@ -57,7 +57,7 @@ from keiretsu.analytics.inventory import product_of
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.traces import object_events, transitions
 from keiretsu.analytics.view import View
-from keiretsu.model.gs1 import PRODUCT_PREFIX
+from keiretsu.model.gs1 import CANONICAL_DOMAIN, PRODUCT_PREFIX
 
 __all__ = [
     "ValueStreamMap",
@@ -1207,7 +1207,7 @@ def _draw(vsm: ValueStreamMap, title: str) -> str:
 
 def _short(text: Any) -> str:
     s = str(text or "?")
-    for prefix in ("https://id.gs1.org/", "urn:epc:id:"):
+    for prefix in (CANONICAL_DOMAIN + "/", "urn:epc:id:"):
         s = s.removeprefix(prefix)
     return s if len(s) <= 28 else "…" + s[-27:]
 

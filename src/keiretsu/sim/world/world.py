@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from keiretsu.model.cbv import BIZ_STEPS
+from keiretsu.model.cbv import BIZ_STEPS, BT_URN
 from keiretsu.model.gs1 import check_digit
 from keiretsu.sim.model import (
     RQ,
@@ -385,7 +385,7 @@ class World:
         key = f"{buf.gln}:{kind}"
         n = self._counter.get(key, 0) + 1
         self._counter[key] = n
-        return f"urn:epcglobal:cbv:bt:{buf.gln}:{kind}-{n:07d}"
+        return f"{BT_URN}{buf.gln}:{kind}-{n:07d}"
 
     def _sscc(self, buf: _Buffer) -> str:
         key = f"{buf.prefix}:sscc"
