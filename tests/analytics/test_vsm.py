@@ -20,7 +20,13 @@ from lxml import etree
 
 from _data import data
 from keiretsu.analytics import Log
-from keiretsu.analytics.vsm import duration, future_state, step_order, value_stream_map
+from keiretsu.analytics.vsm import (
+    duration,
+    future_state,
+    future_state_from_scenario,
+    step_order,
+    value_stream_map,
+)
 from keiretsu.model import OcelBuilder
 from keiretsu.store import Store
 
@@ -443,3 +449,40 @@ def test_the_demo_shows_the_customer_demand_and_takt(demo_store: Path) -> None:
     # the business documents: the po and desadv numbers the events carry
     assert {i["document"] for i in vsm.information} == {"po", "desadv"}
     assert json.loads(json.dumps(vsm.to_json()))["takt_seconds"] == vsm.takt_seconds
+
+
+def test_a_future_state_from_a_what_if_scenario(demo_store: Path) -> None:
+    """The DC's stock waits before its storing step: a scenario that moves the retailer-facing
+    buffer's policy scales that wait (and its inventory) by the predicted on-hand ratio, and a
+    kaizen burst marks the step; the ladder still sums to the new lead time."""
+    from keiretsu.sim.scenario import compare, read_scenarios
+
+    model, variants = read_scenarios(
+        Path(__file__).resolve().parents[2] / "src/keiretsu/examples/sim/forecast-3-scenarios.toml"
+    )
+    comparison = compare(model, [variants["retail-base-stock"]], periods=60, replications=64)
+    (row,) = [
+        r
+        for r in comparison.table.to_pylist()
+        if r["variant"] == "retail-base-stock"
+        and r["kpi"] == "on_hand"
+        and r["scope"] == "retailer"
+    ]
+    vsm = value_stream_map(Log.open(demo_store), "trade item")
+    before = {r["step"]: r for r in vsm.steps.to_pylist()}["storing"]
+    future = future_state_from_scenario(
+        vsm, comparison.table, "retail-base-stock", {"retailer": "storing"}
+    )
+    after = {r["step"]: r for r in future.steps.to_pylist()}["storing"]
+    ratio = row["value"] / row["baseline"]
+    assert after["wait_before_seconds"] == pytest.approx(before["wait_before_seconds"] * ratio)
+    assert after["inventory_before"] == pytest.approx(before["inventory_before"] * ratio)
+    assert future.future and future.kaizen_bursts == ("storing",)
+    total = sum(s["wait_seconds"] or 0 for s in future.ladder) + sum(
+        s["process_seconds"] or 0 for s in future.ladder
+    )
+    assert total == pytest.approx(future.lead_seconds, rel=1e-6)
+    root = etree.fromstring(future.to_svg().encode())
+    assert root.xpath("//*[@class='vsm-kaizen-burst']")
+    with pytest.raises(ValueError, match="no scope 'plant'"):
+        future_state_from_scenario(vsm, comparison.table, "retail-base-stock", {"plant": "storing"})

@@ -1002,6 +1002,44 @@ def future_state(
     )
 
 
+def future_state_from_scenario(
+    vsm: ValueStreamMap,
+    comparison: pa.Table,
+    variant: str,
+    steps: Mapping[str, str],
+    *,
+    kpi: str = "on_hand",
+) -> ValueStreamMap:
+    """The future-state map a what-if scenario predicts: ``comparison`` is a scenario
+    comparison's table (:class:`keiretsu.sim.scenario.Comparison` ``.table``: variant, kpi,
+    scope, baseline, value, …), ``variant`` the countermeasure, and ``steps`` maps each scope
+    of the model (a buffer or company) to the step of this map where its stock waits.
+
+    By Little's law, at the same throughput the stock before a step and the time objects wait
+    there change together: each mapped step's wait per visit (and with it its inventory and
+    its part of the ladder) is scaled by the predicted ratio ``value ÷ baseline`` of the
+    scope's ``kpi`` (on-hand stock by default). Kaizen bursts mark the steps changed."""
+    rows = [r for r in comparison.to_pylist() if r["variant"] == variant and r["kpi"] == kpi]
+    if not rows:
+        raise ValueError(f"no {kpi!r} figures for variant {variant!r} in the comparison")
+    by_scope = {r["scope"]: r for r in rows}
+    current = {r["step"]: r for r in vsm.steps.to_pylist()}
+    changes: dict[str, dict[str, float]] = {}
+    for scope, step in steps.items():
+        if scope not in by_scope:
+            raise ValueError(
+                f"no scope {scope!r} in the comparison; scopes: {', '.join(sorted(by_scope))}"
+            )
+        if step not in current:
+            raise ValueError(f"no step {step!r} on the map")
+        r = by_scope[scope]
+        wait = current[step]["wait_before_seconds"]
+        if not r["baseline"] or r["value"] is None or wait is None:
+            continue  # nothing to scale: the step's wait or the scope's stock is not measured
+        changes[step] = {"wait_before_seconds": wait * float(r["value"]) / float(r["baseline"])}
+    return future_state(vsm, changes, bursts=list(changes))
+
+
 def _label_of(key: str) -> str:
     return {
         "cycle_seconds": "C/T",
