@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.inventory import is_demand, movements
@@ -179,8 +180,18 @@ def exits(
 
     Computed once per log and options (:meth:`Log.memo`) and handed back as a table of its
     rows, so the views that read it do not build and compile it again."""
-    key = ("customer.exits", object_type, tuple(sorted(end_steps or ())))
-    rows = log.memo(key, lambda: log.execute(_exits(log, object_type, end_steps)))
+    ends = tuple(sorted(end_steps or ()))
+    if end_steps or has_epcis_semantics(log):
+        # an exit of one type is an exit of all types kept to that type: computed once
+        rows = log.memo(
+            ("customer.exits", None, ends), lambda: log.execute(_exits(log, None, ends))
+        )
+        if object_type is not None:
+            rows = rows.filter(pc.equal(rows["object_type"], object_type))
+    else:
+        # finished objects of plain logs are judged per type (its terminal steps, its gaps)
+        key = ("customer.exits", object_type, ends)
+        rows = log.memo(key, lambda: log.execute(_exits(log, object_type, None)))
     return ibis.memtable(rows)
 
 
