@@ -221,7 +221,7 @@ def test_a_store_of_the_previous_schema_gains_the_kaizen_tables(tmp_path: Path) 
         version = store.con.execute(
             "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
         ).fetchall()
-        assert version == [(str(SCHEMA_VERSION),)] and SCHEMA_VERSION == 5
+        assert version == [(str(SCHEMA_VERSION),)] and SCHEMA_VERSION == 6
         assert store.summary().events == n_events
         assert kaizen_tables.experiments(store.con).num_rows == 0
         eid = _experiment(store)
@@ -284,3 +284,48 @@ def test_the_a3_shows_every_section_and_says_what_is_not_written_yet(
     assert "Decrease on_hand at shop to 25 units" in text
     measured = render_a3(a3(load(shared_store, eid), measured={"difference": -3.5}))
     assert "Measured: difference -3.5" in measured
+
+
+def test_measurements_and_lessons_are_kept_never_overwritten(tmp_path: Path) -> None:
+    """Schema 6: each measurement is a new numbered row; a partner's lesson received twice
+    unchanged is kept once, a changed copy is a new row and the newest is the one read."""
+    with Store(tmp_path / "n.duckdb") as store:
+        eid = _experiment(store)
+        row = {
+            "metric": "lead_hours",
+            "scope": "network",
+            "unit": "hours",
+            "method": "interrupted time series",
+            "change_at": T0,
+            "effect": -3.0,
+            "ci_low": -4.0,
+            "ci_high": -2.0,
+            "p_value": 0.001,
+            "detected": True,
+            "mde": 1.1,
+            "periods_before": 20,
+            "periods_after": 20,
+            "alpha": 0.05,
+            "naive_effect": -2.5,
+            "naive_p_value": 0.01,
+            "control": None,
+            "verdict": "the metric fell",
+            "note": None,
+        }
+        assert kaizen_tables.add_measurement(store.con, eid, row) == 1
+        assert kaizen_tables.add_measurement(store.con, eid, {**row, "effect": -2.0}) == 2
+        kept = kaizen_tables.measurements(store.con, eid).to_pylist()
+        assert [m["effect"] for m in kept] == [-3.0, -2.0]
+        with pytest.raises(kaizen_tables.KaizenError, match="verdict"):
+            kaizen_tables.add_measurement(
+                store.con, eid, {k: v for k, v in row.items() if k != "verdict"}
+            )
+        lesson = {"experiment_id": "kz-1", "title": "Smaller lots", "status": "abandoned"}
+        assert kaizen_tables.add_lesson(store.con, "dc", lesson) == 1
+        assert kaizen_tables.add_lesson(store.con, "dc", dict(lesson)) is None
+        assert kaizen_tables.add_lesson(store.con, "dc", {**lesson, "status": "adopted"}) == 2
+        assert kaizen_tables.add_lesson(store.con, "shop", lesson) == 1
+        got = {(x["source"], x["status"]) for x in kaizen_tables.lessons(store.con)}
+        assert got == {("dc", "adopted"), ("shop", "abandoned")}
+        n = store.con.execute("SELECT count(*) FROM kaizen_lesson").fetchone()
+        assert n == (3,)

@@ -10,7 +10,13 @@ owner); everything that happens to it afterwards is a new row, never an update:
 - ``kaizen_note`` — the A3's written sections (root cause, plan, results, what to standardize
   and share); the newest note of a section is the one the A3 shows, the older ones stay;
 - ``kaizen_prediction`` — each predicted effect on the target metric (the twin's scenario run:
-  difference, its interval, the run's replications and seed).
+  difference, its interval, the run's replications and seed);
+- ``kaizen_measurement`` — each measured effect on the real events (schema 6): the method
+  (difference-in-differences or interrupted time series), the effect with its interval, the
+  smallest effect the data could have detected, the naive before/after difference beside it;
+- ``kaizen_lesson`` — lessons partners shared with this node (schema 6): each received copy of a
+  partner's experiment as its A3's aggregates (a JSON document), kept per source, never
+  overwritten (a newer copy of the same experiment is a new row).
 
 Statuses move plan → simulated → running → checked → adopted, and any status not yet final may
 move to abandoned. A move the machine does not allow, or dated before the last one, is refused
@@ -41,6 +47,8 @@ __all__ = [
     "STATUSES",
     "KaizenError",
     "add_note",
+    "add_lesson",
+    "add_measurement",
     "add_prediction",
     "allowed_moves",
     "evidence",
@@ -49,6 +57,8 @@ __all__ = [
     "experiments",
     "history",
     "insert_experiment",
+    "lessons",
+    "measurements",
     "move",
     "notes",
     "predictions",
@@ -82,8 +92,10 @@ KAIZEN_TABLES = (
     "kaizen_status",
     "kaizen_note",
     "kaizen_prediction",
+    "kaizen_measurement",
+    "kaizen_lesson",
 )
-"""The kaizen tables of the store (schema 5)."""
+"""The kaizen tables of the store (schema 5; measurements and lessons from schema 6)."""
 
 KAIZEN_DDL = [
     """
@@ -170,6 +182,50 @@ KAIZEN_DDL = [
         model VARCHAR NOT NULL,
         note VARCHAR,
         PRIMARY KEY (experiment_id, seq)
+    )
+    """,
+    """
+    -- Each measurement of an experiment's effect on the real events after the change against
+    -- those before (and against a control that did not change, when there is one).
+    CREATE TABLE IF NOT EXISTS kaizen_measurement (
+        experiment_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        measured_at TIMESTAMPTZ NOT NULL,
+        metric VARCHAR NOT NULL,
+        scope VARCHAR NOT NULL,
+        unit VARCHAR,
+        method VARCHAR NOT NULL,
+        change_at TIMESTAMPTZ,
+        effect DOUBLE,
+        ci_low DOUBLE,
+        ci_high DOUBLE,
+        p_value DOUBLE,
+        detected BOOLEAN NOT NULL,
+        mde DOUBLE,
+        periods_before BIGINT NOT NULL,
+        periods_after BIGINT NOT NULL,
+        alpha DOUBLE NOT NULL,
+        naive_effect DOUBLE,
+        naive_p_value DOUBLE,
+        control VARCHAR,
+        verdict VARCHAR NOT NULL,
+        note VARCHAR,
+        PRIMARY KEY (experiment_id, seq)
+    )
+    """,
+    """
+    -- Lessons partners shared: each received copy of a partner's experiment (its A3's
+    -- aggregates as JSON, never raw events), numbered per source and experiment.
+    CREATE TABLE IF NOT EXISTS kaizen_lesson (
+        source VARCHAR NOT NULL,
+        experiment_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL,
+        status VARCHAR NOT NULL,
+        waste VARCHAR,
+        title VARCHAR NOT NULL,
+        lesson JSON NOT NULL,
+        PRIMARY KEY (source, experiment_id, seq)
     )
     """,
 ]
@@ -476,3 +532,123 @@ def predictions(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pa.Table:
         " ORDER BY seq",
         [experiment_id],
     )
+
+
+_MEASUREMENT_COLUMNS = (
+    "metric",
+    "scope",
+    "unit",
+    "method",
+    "change_at",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "detected",
+    "mde",
+    "periods_before",
+    "periods_after",
+    "alpha",
+    "naive_effect",
+    "naive_p_value",
+    "control",
+    "verdict",
+    "note",
+)
+
+
+def add_measurement(
+    con: duckdb.DuckDBPyConnection,
+    experiment_id: str,
+    measurement: Mapping[str, Any],
+    *,
+    at: datetime | None = None,
+) -> int:
+    """Keep one measured effect of the experiment (keys: ``metric, scope, unit, method,
+    change_at, effect, ci_low, ci_high, p_value, detected, mde, periods_before, periods_after,
+    alpha, naive_effect, naive_p_value, control, verdict, note``). Returns its number."""
+    _require(con, experiment_id)
+    missing = [c for c in _MEASUREMENT_COLUMNS if c not in measurement]
+    if missing:
+        raise KaizenError(f"a measurement needs {', '.join(missing)}")
+    seq = _next_seq(con, "kaizen_measurement", experiment_id)
+    con.execute(
+        "INSERT INTO kaizen_measurement VALUES (?, ?, ?, "
+        + ", ".join("?" for _ in _MEASUREMENT_COLUMNS)
+        + ")",
+        [experiment_id, seq, _now(at), *(measurement[c] for c in _MEASUREMENT_COLUMNS)],
+    )
+    return seq
+
+
+def measurements(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pa.Table:
+    """Every measurement kept for the experiment, oldest first (``seq``, ``measured_at`` and
+    the columns :func:`add_measurement` takes)."""
+    return arrow_table(
+        con,
+        "SELECT * EXCLUDE (experiment_id) FROM kaizen_measurement WHERE experiment_id = ?"
+        " ORDER BY seq",
+        [experiment_id],
+    )
+
+
+def add_lesson(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    lesson: Mapping[str, Any],
+    *,
+    at: datetime | None = None,
+) -> int | None:
+    """Keep a lesson a partner (``source``) shared: a JSON-ready mapping with at least
+    ``experiment_id``, ``title`` and ``status`` (and ``waste`` when known). A copy equal to
+    the newest kept from that source for that experiment adds nothing (returns None);
+    otherwise a new row is numbered and its number returned — nothing is overwritten."""
+    for key in ("experiment_id", "title", "status"):
+        if not isinstance(lesson.get(key), str) or not lesson[key]:
+            raise KaizenError(f"a lesson needs {key!r} (a non-empty text)")
+    experiment_id = str(lesson["experiment_id"])
+    document = json.dumps(lesson, sort_keys=True, default=str)
+    newest = rows(
+        con,
+        "SELECT seq, lesson::VARCHAR FROM kaizen_lesson WHERE source = ? AND experiment_id = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        [source, experiment_id],
+    )
+    if newest and json.loads(newest[0][1]) == json.loads(document):
+        return None
+    seq = (newest[0][0] + 1) if newest else 1
+    con.execute(
+        "INSERT INTO kaizen_lesson VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source,
+            experiment_id,
+            seq,
+            _now(at),
+            lesson["status"],
+            lesson.get("waste"),
+            lesson["title"],
+            document,
+        ],
+    )
+    return seq
+
+
+def lessons(con: duckdb.DuckDBPyConnection, *, source: str | None = None) -> list[dict[str, Any]]:
+    """The newest copy of each lesson partners shared (or one ``source``'s), as dictionaries:
+    ``source``, ``received_at``, ``seq`` and the lesson's own keys."""
+    where = "WHERE source = ?" if source is not None else ""
+    params: list[Any] = [source] if source is not None else []
+    found = rows(
+        con,
+        "SELECT source, seq, received_at, lesson::VARCHAR FROM kaizen_lesson "
+        + where
+        + " QUALIFY seq = max(seq) OVER (PARTITION BY source, experiment_id)"
+        " ORDER BY received_at, source, experiment_id",
+        params,
+    )
+    out = []
+    for src, seq, received_at, doc in found:
+        item = json.loads(doc)
+        item.update({"source": src, "seq": seq, "received_at": received_at})
+        out.append(item)
+    return out
