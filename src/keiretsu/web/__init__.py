@@ -1,0 +1,1 @@
+"""The obeya: the dashboard every node serves (server-rendered pages, vendored assets)."""
