@@ -41,6 +41,7 @@ import math
 import random
 import zlib
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -61,6 +62,7 @@ from keiretsu.sim.model import (
     Network,
     Step,
 )
+from keiretsu.sim.scenario import Variant, apply_variant
 from keiretsu.sim.world.identity import (
     END_CUSTOMER_PARTY,
     END_CUSTOMER_SITE,
@@ -421,6 +423,51 @@ class World:
             raise ValueError(f"periods must be 0 or more, not {periods}")
         self.period += periods
         self.clock.run(self.period * self.hours_per_period)
+        return self
+
+    def change(self, variant: Variant | Mapping[str, Any], *, name: str = "change") -> World:
+        """Change the world's floor from now on, as a company changes its real one: the
+        variant's dotted changes (``{"buffer.shop.policy.level": 30}``, the same paths as a
+        :class:`~keiretsu.sim.scenario.Variant`) applied to the network, checked whole.
+
+        Goods, orders and stock in the world stay where they are; the next review orders by
+        the new policy, the next lot or shipment takes the new lead time, the next batch the
+        new processing time, demand follows the new distribution. The random streams go on
+        from where they were (the same seed gives the same world). Only what the network's
+        layout keeps may change: companies, buffers, steps and links cannot be added, removed
+        or renamed (a :class:`ValueError` says which)."""
+        if not isinstance(variant, Variant):
+            variant = Variant(name, dict(variant))
+        new = apply_variant(self.network, variant)
+        old = self.network
+
+        def layout(net: Network) -> tuple[Any, ...]:
+            return (
+                [
+                    (c.name, [b.name for b in c.buffers], [s.name for s in c.steps])
+                    for c in net.companies
+                ],
+                [(x.source, x.target) for x in net.links],
+                [d.at for d in net.demand],
+            )
+
+        if layout(new) != layout(old):
+            raise ValueError(
+                f"variant {variant.name!r} changes the network's layout (companies, buffers, "
+                "steps, links or where demand arrives); a running world can change only "
+                "policies, lead times, processing, sight and demand"
+            )
+        self.network = new
+        sight = {b.name: c.sees for c in new.companies for b in c.buffers}
+        for name_, buf in self.buffers.items():
+            buf.policy = new.buffers[name_].policy
+            buf.steps = new.steps_of(name_)
+            buf.sees_end_demand = "end_customer_demand" in sight[name_]
+            buf.lead_periods = new.replenishment_lead_time(name_)
+            for line, link in zip(buf.inputs, new.links_into(name_), strict=True):
+                line.link = link
+        # draws already fetched belong to the old distributions; the generators go on
+        self._streams.clear()
         return self
 
     def _period_start(self) -> None:
