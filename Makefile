@@ -34,7 +34,8 @@ demo: $(STAMP_RUN)
 
 ## test: set up and run the whole suite
 test: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n 2 --timeout 600 -q --durations=15
+	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory" --durations=15
+	$(BIN)/python -m pytest --timeout 1800 -q -m memory
 
 ## check: format, lint, types and the direction of imports, the same everywhere
 check: $(STAMP_DEV)
