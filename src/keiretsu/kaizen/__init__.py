@@ -30,6 +30,7 @@ from keiretsu.kaizen.experiment import (
     write,
 )
 from keiretsu.kaizen.predict import predict, twin_model
+from keiretsu.kaizen.suggest import experiment_from_suggestion, suggest
 
 __all__ = [
     "FINAL",
@@ -43,12 +44,14 @@ __all__ = [
     "Target",
     "a3",
     "evidence_from",
+    "experiment_from_suggestion",
     "experiments",
     "load",
     "move",
     "new_experiment",
     "predict",
     "render_a3",
+    "suggest",
     "twin_model",
     "write",
 ]
