@@ -12,6 +12,7 @@ The tables live in :mod:`keiretsu.store.kaizen`. See ``docs/kaizen.md``.
 """
 
 from keiretsu.kaizen.a3 import a3, render_a3
+from keiretsu.kaizen.curve import Adoption, adoptions, improvement_curve
 from keiretsu.kaizen.experiment import (
     FINAL,
     KINDS,
@@ -38,14 +39,17 @@ __all__ = [
     "MOVES",
     "SECTIONS",
     "STATUSES",
+    "Adoption",
     "Evidence",
     "Experiment",
     "KaizenError",
     "Target",
     "a3",
+    "adoptions",
     "evidence_from",
     "experiment_from_suggestion",
     "experiments",
+    "improvement_curve",
     "load",
     "move",
     "new_experiment",
