@@ -3,7 +3,8 @@
 A company decides, rule by rule, which of its events a partner may see, with what attached,
 under which names, or only as daily totals. The rules follow the access rules of the Asset
 Administration Shell security specification (IDTA-01004): each rule names **subjects** (the
-partners), **rights** (the channel: ``read`` covers all, or ``query``, ``push``, ``subscribe``),
+partners), **rights** (the channel: ``read`` covers every event channel, or ``query``, ``push``,
+``subscribe``; ``lessons`` — kaizen lessons — only when named, never by ``read``),
 **objects** (which events: event type / bizStep, EPCIS event type, object types touched,
 locations, a time window) and a **condition** over the event's attributes.
 
@@ -28,6 +29,8 @@ One concept per module; this package hands the common names on:
 * :mod:`~keiretsu.node.policy.shaping` — what goes with a permitted event;
 * :mod:`~keiretsu.node.policy.aggregates` — the daily totals of aggregate rules;
 * :mod:`~keiretsu.node.policy.pseudonyms` — the names identifiers travel under;
+* :mod:`~keiretsu.node.policy.lessons` — which kaizen lessons a lesson rule matches, and what of
+  each goes with it;
 * :mod:`~keiretsu.node.policy.combining` — :class:`Policy`: the rules combined, ``apply`` and
   ``explain``.
 
@@ -46,6 +49,8 @@ from keiretsu.node.policy.loading import PolicyError
 from keiretsu.node.policy.pseudonyms import PSEUDONYM_PREFIX, Keyed, pseudonym
 from keiretsu.node.policy.rules import (
     DEMAND_STEPS,
+    LESSON_PARTS,
+    LESSONS,
     MEASURES,
     RIGHTS,
     Condition,
@@ -57,6 +62,8 @@ _Keyed = Keyed  # the keyed HMAC under its former name (tests/node/test_pseudony
 __all__ = [
     "AGGREGATE_PREFIX",
     "DEMAND_STEPS",
+    "LESSONS",
+    "LESSON_PARTS",
     "MEASURES",
     "PSEUDONYM_PREFIX",
     "RIGHTS",

@@ -3,6 +3,8 @@
 An event leaves for a partner by a channel when at least one permit rule naming the partner
 (or ``*``) with that right (or ``read``) matches it; a matching deny rule does not take it back
 (it records a decision, and :meth:`Policy.explain` reports it). Nothing matches: nothing leaves.
+Kaizen lessons leave the same way, by lesson rules (:meth:`Policy.share_lessons`,
+:meth:`Policy.explain_lessons`; matching in :mod:`.lessons`).
 :meth:`Policy.apply` puts the pieces together: which events the rules match
 (:mod:`.matching`), what goes with each (:mod:`.shaping`), the daily totals of aggregate rules
 (:mod:`.aggregates`) and the partner's pseudonyms (:mod:`.pseudonyms`).
@@ -21,6 +23,9 @@ import pyarrow.compute as pc
 
 from keiretsu.model.ocel import Ocel
 from keiretsu.node.policy.aggregates import aggregate
+from keiretsu.node.policy.lessons import lesson_tests
+from keiretsu.node.policy.lessons import matches as lesson_matches
+from keiretsu.node.policy.lessons import withheld as withheld_parts
 from keiretsu.node.policy.loading import read_rules, rules_from_dict
 from keiretsu.node.policy.matching import LogColumns
 from keiretsu.node.policy.pseudonyms import (
@@ -30,7 +35,7 @@ from keiretsu.node.policy.pseudonyms import (
     pseudonym,
     pseudonymise,
 )
-from keiretsu.node.policy.rules import RIGHTS, Rule
+from keiretsu.node.policy.rules import LESSONS, RIGHTS, Rule
 from keiretsu.node.policy.shaping import merge, share_events
 
 __all__ = ["Policy"]
@@ -224,3 +229,64 @@ class Policy:
                 "reason": reason,
             }
         )
+
+    # --- lessons ---------------------------------------------------------------------------
+
+    def share_lessons(
+        self, lessons: Sequence[Mapping[str, Any]], partner: str
+    ) -> list[dict[str, Any]]:
+        """The lessons (documents of :func:`keiretsu.kaizen.lessons.lesson_of`) that may leave
+        for ``partner``, in the order given: those a permit lesson rule naming the partner
+        matches, each without the parts every matching permit rule withholds (``null``, and
+        named under ``withheld``). Deny by default: no rule, no lesson."""
+        permits = self._permits(partner, LESSONS)
+        out: list[dict[str, Any]] = []
+        for lesson in lessons:
+            matching = [r for r in permits if lesson_matches(r, lesson)]
+            if not matching:
+                continue
+            held = withheld_parts(matching)
+            shaped = dict(lesson)
+            for part in held:
+                if part in shaped:
+                    shaped[part] = None
+            shaped["withheld"] = sorted(set(held) | set(lesson.get("withheld") or ()))
+            out.append(shaped)
+        return out
+
+    def explain_lessons(
+        self, lessons: Sequence[Mapping[str, Any]], partner: str
+    ) -> list[dict[str, Any]]:
+        """Per lesson, whether it leaves for ``partner`` and why: ``experiment_id``, ``title``,
+        ``waste``, ``status``, ``leaves``, ``rule`` (the first permit rule that lets it),
+        ``withheld`` (the parts that stay home), ``reason`` (for a lesson that does not leave:
+        each lesson rule's first filter that failed, and the deny rules that matched)."""
+        permits = self._permits(partner, LESSONS)
+        denies = [
+            r for r in self.rules if r.effect == "deny" and r.names(partner) and r.grants(LESSONS)
+        ]
+        out: list[dict[str, Any]] = []
+        for lesson in lessons:
+            matching = [r for r in permits if lesson_matches(r, lesson)]
+            reasons: list[str] = [
+                f"denied by rule {r.id!r}" for r in denies if lesson_matches(r, lesson)
+            ]
+            if not permits:
+                reasons.append(f"no permit rule names partner {partner!r} with right 'lessons'")
+            for r in permits:
+                failed = next((label for label, ok in lesson_tests(r, lesson) if not ok), None)
+                if failed is not None:
+                    reasons.append(f"rule {r.id!r}: {failed}")
+            out.append(
+                {
+                    "experiment_id": lesson.get("experiment_id"),
+                    "title": lesson.get("title"),
+                    "waste": lesson.get("waste"),
+                    "status": lesson.get("status"),
+                    "leaves": bool(matching),
+                    "rule": matching[0].id if matching else None,
+                    "withheld": list(withheld_parts(matching)) if matching else None,
+                    "reason": None if matching else "; ".join(reasons),
+                }
+            )
+        return out

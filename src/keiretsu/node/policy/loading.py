@@ -40,6 +40,8 @@ from keiretsu.model.ocel import parse_time
 from keiretsu.node.policy.rules import (
     DEMAND_STEPS,
     EFFECTS,
+    LESSON_PARTS,
+    LESSONS,
     MEASURES,
     RIGHTS,
     SHARES,
@@ -147,6 +149,58 @@ Bound = Annotated[float | datetime, BeforeValidator(_bound)]
 Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
 Values = Annotated[tuple[Scalar, ...], Field(min_length=1)]
 Right = Annotated[StrictStr, AfterValidator(_among(RIGHTS, f"rights among {', '.join(RIGHTS)}"))]
+
+
+def _lesson_word(kind: str) -> Callable[[str], str]:
+    """A check that a word of a lesson rule is one the kaizen room knows: a waste
+    (``analytics.waste.WASTES``), a status (``store.kaizen.STATUSES``), a countermeasure kind
+    (``kaizen.experiment.KINDS``) or a part of a lesson (:data:`LESSON_PARTS`). The lists are
+    read when a lesson rule uses them (the analytics are not loaded for a policy without)."""
+
+    def words() -> tuple[str, ...]:
+        if kind == "wastes":
+            from keiretsu.analytics.waste import WASTES
+
+            return WASTES
+        if kind == "statuses":
+            from keiretsu.store.kaizen import STATUSES
+
+            return STATUSES
+        if kind == "kinds":
+            from keiretsu.kaizen.experiment import KINDS
+
+            return KINDS
+        return LESSON_PARTS
+
+    def check(value: str) -> str:
+        known = words()
+        if value not in known:
+            raise _expected(f"{kind} among {', '.join(known)}")
+        return value
+
+    return check
+
+
+Wastes = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_lesson_word("wastes"))], ...],
+    BeforeValidator(_listed),
+    Field(min_length=1),
+]
+Statuses = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_lesson_word("statuses"))], ...],
+    BeforeValidator(_listed),
+    Field(min_length=1),
+]
+Kinds = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_lesson_word("kinds"))], ...],
+    BeforeValidator(_listed),
+    Field(min_length=1),
+]
+Parts = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_lesson_word("withhold"))], ...],
+    BeforeValidator(_listed),
+]
+
 Measure = Annotated[StrictStr, AfterValidator(_among(MEASURES, f"one of {', '.join(MEASURES)}"))]
 
 _OPS = ("equals", "in", "not_in", "matches", "ge", "gt", "le", "lt", "exists")
@@ -223,6 +277,21 @@ _NO_EVENT_SHAPING = (
     "pseudonymise_event_ids",
 )
 """Keys an aggregate rule may not have: only the daily totals leave."""
+_EVENT_KEYS = (
+    "event_types",
+    "biz_steps",
+    "epcis_event_types",
+    "object_types",
+    "locations",
+    "time_from",
+    "time_until",
+    "when",
+    *_NO_SHAPING,
+)
+"""Keys a lesson rule may not have: they speak of events."""
+_LESSON_KEYS = ("wastes", "statuses", "experiments", "kinds", "withhold")
+"""Keys only a lesson rule may have."""
+_ALIASES = {"time_from": "from", "time_until": "until"}
 
 
 class RuleEntry(BaseModel):
@@ -255,10 +324,24 @@ class RuleEntry(BaseModel):
         "events"
     )
     measure: Measure | None = None
+    wastes: Wastes | None = None
+    statuses: Statuses | None = None
+    experiments: Annotated[Names, Field(min_length=1)] | None = None
+    kinds: Kinds | None = None
+    withhold: Parts | None = None
 
     @model_validator(mode="after")
     def _fits_effect_and_share(self) -> RuleEntry:
         given = self.model_fields_set
+        if LESSONS in self.rights:
+            return self._fits_lessons(given)
+        for key in _LESSON_KEYS:
+            if key in given:
+                raise _expected(
+                    f'no such key unless rights = ["{LESSONS}"] (a lesson rule)',
+                    show=False,
+                    at=(key,),
+                )
         if self.effect == "deny":
             for key in _NO_SHAPING:
                 if key in given:
@@ -281,6 +364,30 @@ class RuleEntry(BaseModel):
         elif self.measure is not None:
             raise _expected(
                 'no measure unless share = "aggregate"', at=("measure",), got=self.measure
+            )
+        return self
+
+    def _fits_lessons(self, given: set[str]) -> RuleEntry:
+        if self.rights != (LESSONS,):
+            raise _expected(
+                f'["{LESSONS}"] alone: a lesson rule speaks of experiments, not events '
+                "(write a rule of its own for them)",
+                at=("rights",),
+                got=list(self.rights),
+            )
+        for key in _EVENT_KEYS:
+            if key in given:
+                raise _expected(
+                    "no such key in a lesson rule (it speaks of experiments: "
+                    f"{', '.join(_LESSON_KEYS)})",
+                    show=False,
+                    at=(_ALIASES.get(key, key),),
+                )
+        if self.effect == "deny" and "withhold" in given:
+            raise _expected(
+                "no such key in a deny rule (a deny rule only says which lessons it refuses)",
+                show=False,
+                at=("withhold",),
             )
         return self
 
@@ -317,6 +424,11 @@ class RuleEntry(BaseModel):
             pseudonymise=self.pseudonymise or (),
             pseudonymise_ids=self.pseudonymise_ids or (),
             pseudonymise_event_ids=self.pseudonymise_event_ids,
+            wastes=self.wastes,
+            statuses=self.statuses,
+            experiments=self.experiments,
+            kinds=self.kinds,
+            withhold=self.withhold or (),
         )
 
 
@@ -367,6 +479,10 @@ _EXPECTED: dict[tuple[str, ...], str] = {
     ("pseudonymise_event_ids",): "true or false",
     ("share",): '"events" or "aggregate"',
     ("measure",): f"one of {', '.join(MEASURES)}",
+    ("wastes", "too_short"): "at least one waste",
+    ("statuses", "too_short"): "at least one status",
+    ("kinds", "too_short"): "at least one countermeasure kind",
+    ("experiments", "too_short"): "at least one experiment id (or pattern such as kz-*)",
 }
 _RULE_KEYS = sorted(f.alias or name for name, f in RuleEntry.model_fields.items())
 _TOP_KEYS = tuple(PolicyFile.model_fields)

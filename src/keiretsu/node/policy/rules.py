@@ -2,11 +2,17 @@
 
 A rule follows the access rules of the Asset Administration Shell security specification
 (IDTA-01004): **subjects** (the partners it speaks of, or ``*``), **rights** (the channel:
-``read`` covers every one, or ``query``, ``push``, ``subscribe``), **objects** (which events:
-event type / bizStep, EPCIS event type, object types touched, locations, a time window), a
-**condition** over the event's attributes (``when``), and — for a permit rule — what goes with
+``read`` covers every event channel, or ``query``, ``push``, ``subscribe``), **objects** (which
+events: event type / bizStep, EPCIS event type, object types touched, locations, a time window),
+a **condition** over the event's attributes (``when``), and — for a permit rule — what goes with
 each event it lets out and under which names, or, for an aggregate rule, which daily total it
-contributes to. How rules are read from ``policy.toml`` is :mod:`.loading`; which events a rule
+contributes to.
+
+A **lesson rule** (``rights = ["lessons"]``) speaks of kaizen experiments instead of events:
+which of the node's lessons (an experiment's A3 aggregates, :mod:`keiretsu.kaizen.lessons`) a
+partner receives — by waste, status, countermeasure kind and experiment id — and which parts of
+each are withheld. ``read`` does not grant ``lessons``: a policy written before lessons existed
+shares none. How rules are read from ``policy.toml`` is :mod:`.loading`; which events a rule
 matches, :mod:`.matching`.
 """
 
@@ -22,6 +28,9 @@ from keiretsu.model.cbv import BIZ_STEPS
 __all__ = [
     "DEMAND_STEPS",
     "EFFECTS",
+    "EVENT_RIGHTS",
+    "LESSONS",
+    "LESSON_PARTS",
     "MEASURES",
     "RIGHTS",
     "SHARES",
@@ -32,9 +41,31 @@ __all__ = [
     "glob_regex",
 ]
 
-RIGHTS = ("read", "query", "push", "subscribe")
+EVENT_RIGHTS = ("read", "query", "push", "subscribe")
 """The channels events leave by. ``read`` in a rule grants all of them; a rule with ``push``
 only lets events be pushed, not queried."""
+
+LESSONS = "lessons"
+"""The right of a lesson rule: which kaizen lessons a partner receives. Not granted by
+``read``, and never mixed with an event right in one rule."""
+
+RIGHTS = (*EVENT_RIGHTS, LESSONS)
+"""Every right a rule may name."""
+
+LESSON_PARTS = (
+    "problem",
+    "evidence",
+    "hypothesis",
+    "countermeasure",
+    "target",
+    "history",
+    "predicted",
+    "measured",
+    "notes",
+)
+"""The parts of a lesson a lesson rule may ``withhold`` (the lesson's id, origin, title, waste
+and status always go with it). The keys of :func:`keiretsu.kaizen.lessons.lesson_of`'s
+document."""
 
 EFFECTS = ("permit", "deny")
 SHARES = ("events", "aggregate")
@@ -94,6 +125,11 @@ class Rule:
     and — for a permit rule — what goes with each event and under which names.
 
     Names in ``keep_attributes`` … and ``pseudonymise_ids`` may hold ``*`` wildcards.
+
+    A lesson rule (:attr:`for_lessons`) filters experiments instead: ``wastes``, ``statuses``
+    (where the experiment stands now), ``experiments`` (ids, ``*`` wildcards), ``kinds`` (of
+    countermeasure), each ``None`` when not filtered; a permit lesson rule may ``withhold``
+    parts of the lesson (:data:`LESSON_PARTS`).
     """
 
     id: str
@@ -119,14 +155,25 @@ class Rule:
     pseudonymise: tuple[str, ...] = ()
     pseudonymise_ids: tuple[str, ...] = ()
     pseudonymise_event_ids: bool = False
+    wastes: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    experiments: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    withhold: tuple[str, ...] = ()
+
+    @property
+    def for_lessons(self) -> bool:
+        """Whether this is a lesson rule (``rights = ["lessons"]``)."""
+        return LESSONS in self.rights
 
     def names(self, partner: str) -> bool:
         """Whether this rule speaks of ``partner`` (by name or ``*``)."""
         return partner in self.subjects or "*" in self.subjects
 
     def grants(self, right: str) -> bool:
-        """Whether this rule covers ``right`` (``read`` covers every channel)."""
-        return right in self.rights or "read" in self.rights
+        """Whether this rule covers ``right`` (``read`` covers every event channel, not
+        ``lessons``)."""
+        return right in self.rights or ("read" in self.rights and right != LESSONS)
 
     def keeps_attribute(self, name: str) -> bool:
         """Whether an event attribute of this name goes with the events this rule permits."""
