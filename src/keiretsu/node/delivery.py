@@ -9,6 +9,13 @@ answer — the partner has stored the document — marks the rows delivered; any
 again after a back-off (0.25 s doubling to 30 s, with jitter). The receiver stores events by id,
 so a push that was stored but whose answer was lost is counted as known the second time:
 each event takes effect exactly once. Documents go in order, a partner at a time.
+
+The same loop pushes the node's **kaizen lessons** the policy lets the partner receive (lesson
+rules, ``keiretsu.node.policy``) to its ``POST /partners/lessons``, signed: whenever what
+lessons are written from (the kaizen tables, which only grow) or the policy has changed since
+the last push that partner accepted — checked on each pass of the loop, at least every 5 s —
+the partner's whole lesson view goes again; the receiver keeps an identical copy once. A failed
+lesson push is retried after its own back-off and never holds up the events.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -28,6 +36,7 @@ from keiretsu.node.auth import sign_request
 from keiretsu.node.runtime import Node, tls_context
 
 INBOX_PATH = "/partners/inbox"
+LESSONS_PATH = "/partners/lessons"
 MAX_EVENTS_PER_PUSH = 20_000
 """Documents owed are grouped into one push up to about this many events (catch-up goes fast)."""
 BACKOFF_FIRST = 0.25
@@ -48,6 +57,13 @@ class PartnerLink:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     unmarked: set[int] = field(default_factory=set)
     """Documents the partner has stored whose outbox rows the writer has not marked yet."""
+    lessons_state: str | None = None
+    """What the lessons were written from when the partner last accepted its lesson view."""
+    lessons_pushes: int = 0
+    lessons_sent: int = 0
+    lessons_error: str | None = None
+    lessons_backoff: float = 0.0
+    lessons_retry_at: float = 0.0
 
 
 def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
@@ -152,13 +168,15 @@ class Delivery:
                 sent = None
                 link.failures += 1
                 link.last_error = f"{type(exc).__name__}: {exc}"
+            lessons_done = await self._lessons_once(link)
             if sent is None:
                 link.backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, link.backoff * 2))
                 await self._sleep(link, link.backoff * (0.5 + random.random() / 2))
             elif sent == 0:
                 link.backoff = 0.0
                 link.wake.clear()
-                await self._sleep(link, 5.0)  # nothing owed: wait to be woken
+                # nothing owed: wait to be woken (or for a lesson push to be retried)
+                await self._sleep(link, 5.0 if lessons_done else link.lessons_backoff)
             else:
                 link.backoff = 0.0
 
@@ -234,6 +252,62 @@ class Delivery:
         link.last_success = time.time()
         link.last_error = None
         return len(group)
+
+    async def _lessons_once(self, link: PartnerLink) -> bool:
+        """Push the partner's lesson view if it changed since the partner last accepted it.
+        Returns False when a push failed and waits for its retry."""
+        if time.monotonic() < link.lessons_retry_at:
+            return False
+        partner = self.node.partners().get(link.partner)
+        if partner is None:
+            return True
+        try:
+            state, body, count = await asyncio.to_thread(self._lessons, link)
+            if body is None:  # nothing changed, or nothing the partner may receive
+                link.lessons_state = state
+                return True
+            token = sign_request(
+                self.node.identity,
+                audience=link.partner,
+                method="POST",
+                path=LESSONS_PATH,
+                body=body,
+            )
+            assert self._client is not None
+            response = await self._client.post(
+                partner.url + LESSONS_PATH,
+                content=body,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            if response.status_code >= 300:
+                raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # counted and retried after a back-off of its own
+            link.lessons_error = f"{type(exc).__name__}: {exc or 'failed'}"
+            link.lessons_backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, link.lessons_backoff * 2))
+            link.lessons_retry_at = time.monotonic() + link.lessons_backoff
+            return False
+        link.lessons_state = state
+        link.lessons_pushes += 1
+        link.lessons_sent += count
+        link.lessons_error = None
+        link.lessons_backoff = 0.0
+        return True
+
+    def _lessons(self, link: PartnerLink) -> tuple[str, bytes | None, int]:
+        """What the lessons are written from now, and — if it changed since the partner's
+        last accepted push — the body of a push of its lesson view (None: nothing to push)."""
+        from keiretsu.node.routes.lessons import lesson_state, lesson_view
+
+        state = lesson_state(self.node)
+        if state == link.lessons_state:
+            return state, None, 0
+        view = lesson_view(self.node, link.partner)
+        if not view:
+            return state, None, 0
+        body = json.dumps({"lessons": view}, sort_keys=True, allow_nan=False).encode()
+        return state, body, len(view)
 
     def _prepare(self, partner: str, group: list[int]) -> tuple[bytes, int]:
         ocel = ocel_of_ingests(self.node, group)
