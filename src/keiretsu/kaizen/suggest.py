@@ -588,7 +588,8 @@ def _flag(
         same_idea = (
             e["kind"] == c.kind
             and e["waste"] == c.waste
-            and (e["scope"] == c.acts_on or bool(shapes & {_shape(p) for p in e["changes"]}))
+            and e["scope"] == c.acts_on
+            and bool(shapes & {_shape(p) for p in e["changes"]})
         )
         if same_path or same_idea:
             text = f"'{e['title']}' ({e['experiment_id']}) here: {e['why']}"
