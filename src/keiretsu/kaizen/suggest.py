@@ -236,7 +236,7 @@ def _meaningful(new: float, old: float) -> bool:
 
 def _share(ctx: _Context, waste: str) -> str:
     s = ctx.shares.get(waste)
-    return f" ({waste}: {s:.2%} of the waste money on the Pareto)" if s else ""
+    return f" ({waste}: {100 * s:.2g}% of the waste money on the Pareto)" if s else ""
 
 
 def candidates(
