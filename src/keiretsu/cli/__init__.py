@@ -6,7 +6,8 @@ results.
 - :mod:`keiretsu.cli.node` — ``keiretsu node …``;
 - :mod:`keiretsu.cli.network` — ``keiretsu network …``;
 - :mod:`keiretsu.cli.sim` — ``keiretsu simulate``, ``calibrate``, ``scenario compare``,
-  ``optimize``.
+  ``optimize``;
+- :mod:`keiretsu.cli.kaizen` — ``keiretsu kaizen …`` (the kaizen loop).
 
 Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
 the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
@@ -15,12 +16,14 @@ the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readabl
 from __future__ import annotations
 
 from keiretsu.cli.commands import app, example_files
+from keiretsu.cli.kaizen import kaizen_app
 from keiretsu.cli.network import network_app
 from keiretsu.cli.node import node_app
 from keiretsu.cli.sim import register as register_sim
 
 app.add_typer(node_app, name="node")
 app.add_typer(network_app, name="network")
+app.add_typer(kaizen_app, name="kaizen")
 register_sim(app)
 
 __all__ = ["app", "example_files", "main"]

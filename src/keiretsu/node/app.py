@@ -44,7 +44,7 @@ def create_app(
     that look at the outbox itself); ``limits`` are the body timeout and the limit on failed
     requests per address (keiretsu.node.transport)."""
     from keiretsu.node.delivery import Delivery
-    from keiretsu.node.routes import capture, events, lessons, partners, resources, twin
+    from keiretsu.node.routes import capture, events, kaizen, lessons, partners, resources, twin
     from keiretsu.node.subscriptions import Subscriptions
 
     delivery = Delivery(node, verify=tls_verify) if deliver else None
@@ -113,6 +113,7 @@ def create_app(
     app.include_router(partners.router)
     app.include_router(lessons.router)
     app.include_router(twin.router)
+    app.include_router(kaizen.router)
     # the partners' tokens already used are kept on disk, so a restart does not forget them
     node.verifier.keep_journal(node.home.replay_path)
     # outermost: authentication before any body is read, body limits and timeouts, failed

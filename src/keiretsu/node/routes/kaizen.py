@@ -1,0 +1,667 @@
+"""The kaizen loop as routes of the twin, for the node's own users (``/twin/kaizen``).
+
+- ``GET /twin/kaizen`` — every experiment, where it stands; ``POST /twin/kaizen`` — plan one
+  (or make it from a suggestion);
+- ``GET /twin/kaizen/{id}`` — its A3 (JSON); ``POST /twin/kaizen/{id}/notes`` — write a
+  section of it;
+- ``POST /twin/kaizen/{id}/simulate`` — the twin's prediction (kept; plan → simulated);
+  ``…/start`` (→ running), ``…/check`` (measured impact; → checked), ``…/adopt``,
+  ``…/abandon`` (with why);
+- ``GET /twin/kaizen/suggestions`` — candidate countermeasures, simulated and ranked;
+  ``GET /twin/kaizen/lessons`` — what was tried here and at the partners;
+  ``GET /twin/kaizen/curve`` — the improvement curve (``/twin/kaizen/curve.svg``: drawn).
+
+Local users only (a ``kt_`` token): a partner's signed request gets 403 — partners learn of
+this node's experiments only through the lessons its sharing policy lets leave
+(``/partners/lessons``). An unknown experiment is a 404 problem, a move the PDCA cycle does not
+allow a 409 problem with the reason and where the experiment may go. Every write goes through
+the node's one writer; the curve and the lessons are read on a read cursor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from keiretsu.node.problems import HTTPProblem
+from keiretsu.node.routes.twin import Instant
+from keiretsu.node.security import Principal, local_user, node_of
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/twin/kaizen", tags=["Kaizen"])
+
+ExperimentId = Annotated[str, PathParam(description="the experiment's id (kz-…)")]
+
+
+# --- what the routes take -----------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CountermeasureIn(_Body):
+    """The change, as the twin's model makes it."""
+
+    name: str | None = Field(default=None, description="the variant's name (default: the id)")
+    changes: dict[str, Any] = Field(
+        description="model path → new value, e.g. {'buffer.shop.policy.level': 30}"
+    )
+
+
+class TargetIn(_Body):
+    """The metric the experiment means to move."""
+
+    metric: str = Field(description="on_hand, fill_rate, cost, backorders, … or a measured one")
+    scope: str = Field(default="network", description="'network' or a buffer")
+    direction: Literal["decrease", "increase"] = "decrease"
+    value: float | None = Field(default=None, description="the level aimed at")
+    unit: str | None = None
+
+
+class NewExperiment(_Body):
+    """A new experiment: the problem, its waste, the hypothesis, the countermeasure, the
+    target and its owner — or ``suggestion``, a row of ``GET /twin/kaizen/suggestions``
+    (then only ``owner`` is needed)."""
+
+    owner: str = Field(description="who owns the target metric")
+    title: str | None = None
+    problem: str | None = None
+    hypothesis: str | None = None
+    waste: str | None = Field(default=None, description="transport, inventory, motion, waiting, …")
+    kind: str = Field(default="parameter", description="parameter, policy or information")
+    countermeasure: CountermeasureIn | None = None
+    target: TargetIn | None = None
+    evidence: bool = Field(
+        default=True, description="take the evidence from the waste's evidence view of the log"
+    )
+    id: str | None = Field(default=None, description="the experiment's id (default kz-<12 hex>)")
+    suggestion: dict[str, Any] | None = Field(
+        default=None,
+        description="a row of GET /twin/kaizen/suggestions to make the experiment from",
+    )
+    at: datetime | None = Field(default=None, description="when (with its UTC offset; default now)")
+
+
+class MoveIn(_Body):
+    """A move of the experiment's status."""
+
+    note: str | None = Field(default=None, description="a word on the move")
+    at: datetime | None = Field(default=None, description="when (with its UTC offset; default now)")
+
+
+class AbandonIn(_Body):
+    """Why the experiment is dropped (what did not work is the lesson)."""
+
+    why: str = Field(min_length=1, description="why it is abandoned")
+    at: datetime | None = None
+
+
+class NoteIn(_Body):
+    """One section of the A3, written by hand."""
+
+    section: Literal["background", "root_cause", "plan", "results", "standardize"]
+    text: str = Field(min_length=1)
+    at: datetime | None = None
+
+
+class SimulateIn(_Body):
+    """How the twin predicts the change."""
+
+    replications: int = Field(default=256, ge=2, le=100_000, description="paired replications")
+    periods: int = Field(default=200, ge=2, le=100_000, description="periods per run")
+    seed: int = 0
+    names: dict[str, str] | None = Field(
+        default=None, description="readable names of the store's sites (site id → name)"
+    )
+    at: datetime | None = None
+
+
+class CheckIn(_Body):
+    """How the change's effect is measured on the real events."""
+
+    metric: str | None = Field(default=None, description="default: the experiment's target")
+    scope: str | None = None
+    change_at: datetime | None = Field(default=None, description="default: its move to running")
+    control: list[str] | None = Field(
+        default=None, description="steps or companies that did not change"
+    )
+    freq: str = Field(default="D", description="period of the series")
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    advance: bool = Field(default=True, description="move a running experiment to checked")
+    at: datetime | None = None
+
+
+# --- what the routes answer ---------------------------------------------------------------
+
+
+class TargetOut(BaseModel):
+    metric: str
+    scope: str
+    direction: str
+    value: float | None
+    unit: str | None
+
+
+class ExperimentSummary(BaseModel):
+    """Where an experiment stands after a write."""
+
+    experiment_id: str
+    title: str
+    status: str = Field(description="plan, simulated, running, checked, adopted or abandoned")
+    status_at: Instant
+    next_moves: list[str] = Field(description="where it may move next")
+    waste: str | None
+    kind: str
+    target: TargetOut
+    owner: str
+
+
+class ExperimentRow(BaseModel):
+    """One experiment in the list."""
+
+    experiment_id: str
+    title: str
+    waste: str | None
+    countermeasure_kind: str
+    target_metric: str
+    target_scope: str
+    owner: str
+    created_at: Instant
+    status: str
+    status_at: Instant
+
+
+class A3Page(BaseModel):
+    """The experiment's A3 (see docs/kaizen.md: each section and where it comes from)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    experiment_id: str
+    title: str
+    owner: str
+    status: str
+    status_at: str
+    background: str
+    current_condition: dict[str, Any]
+    target: dict[str, Any]
+    root_cause: str
+    countermeasure: dict[str, Any]
+    plan: dict[str, Any]
+    results: dict[str, Any]
+    standardize: str
+
+
+class Figures(BaseModel):
+    """A view's rows, with notes on how they were computed, and where the experiment stands."""
+
+    view: str
+    experiment_id: str | None = None
+    status: str | None = Field(default=None, description="the experiment's status after it")
+    notes: list[str]
+    meta: dict[str, Any] = Field(default_factory=dict)
+    rows: list[dict[str, Any]]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _summary(exp: Any) -> ExperimentSummary:
+    return ExperimentSummary(
+        experiment_id=exp.experiment_id,
+        title=exp.title,
+        status=exp.status,
+        status_at=exp.status_at,
+        next_moves=exp.next_moves,
+        waste=exp.waste,
+        kind=exp.kind,
+        target=TargetOut(
+            metric=exp.target.metric,
+            scope=exp.target.scope,
+            direction=exp.target.direction,
+            value=exp.target.value,
+            unit=exp.target.unit,
+        ),
+        owner=exp.owner,
+    )
+
+
+def _known(request: Request, experiment_id: str) -> None:
+    """404 for an experiment this node does not hold."""
+    from keiretsu.store import kaizen as tables
+
+    if experiment_id not in tables.experiment_ids(node_of(request).cursor()):
+        raise HTTPProblem(
+            404,
+            "No such experiment",
+            f"this node holds no experiment {experiment_id!r}",
+            field="experiment_id",
+        )
+
+
+def _refused(exc: Exception, status: int = 409) -> HTTPProblem:
+    """409: a move (or a run) the experiment's status does not allow, or an id taken; 400:
+    the experiment as written is refused. The detail is the kaizen room's own message."""
+    text = str(exc)
+    if status == 409 and "exists already" in text:
+        return HTTPProblem(409, "Experiment exists", text)
+    if status == 409:
+        return HTTPProblem(409, "Not allowed now", text, type="keiretsu:KaizenMoveRefused")
+    return HTTPProblem(status, "Experiment refused", text)
+
+
+async def _move(
+    request: Request,
+    experiment_id: str,
+    status: str,
+    who: Principal,
+    note: str | None,
+    at: datetime | None,
+) -> ExperimentSummary:
+    from keiretsu.kaizen import KaizenError, move
+
+    _known(request, experiment_id)
+    node = node_of(request)
+    try:
+        exp = await node.writer.run(
+            lambda store: move(store, experiment_id, status, by=who.name, note=note, at=at)
+        )
+    except KaizenError as exc:
+        raise _refused(exc) from exc
+    return _summary(exp)
+
+
+# --- the routes ---------------------------------------------------------------------------
+
+
+@router.get("", summary="Every kaizen experiment of this node, where it stands")
+def list_experiments(
+    request: Request,
+    status: Annotated[str | None, Query(description="only experiments in this status")] = None,
+    who: Principal = Depends(local_user),
+) -> list[ExperimentRow]:
+    from keiretsu.kaizen import STATUSES
+    from keiretsu.store import kaizen as tables
+
+    if status is not None and status not in STATUSES:
+        raise HTTPProblem(
+            400, "Unknown status", f"{status!r}; statuses: {', '.join(STATUSES)}", field="status"
+        )
+    rows = tables.experiments(node_of(request).cursor()).to_pylist()
+    return [ExperimentRow.model_validate(r) for r in rows if status in (None, r["status"])]
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Plan a new experiment (or make one from a suggestion)",
+)
+async def new(
+    body: NewExperiment,
+    request: Request,
+    response: Response,
+    who: Principal = Depends(local_user),
+) -> ExperimentSummary:
+    from keiretsu.analytics.log import Log
+    from keiretsu.analytics.waste import waste_evidence
+    from keiretsu.kaizen import (
+        KaizenError,
+        Target,
+        evidence_from,
+        experiment_from_suggestion,
+        new_experiment,
+    )
+    from keiretsu.sim.scenario import Variant
+    from keiretsu.store import Store
+
+    node = node_of(request)
+
+    def make(store: Store) -> Any:
+        if body.suggestion is not None:
+            return experiment_from_suggestion(
+                store,
+                body.suggestion,
+                owner=body.owner,
+                title=body.title,
+                problem=body.problem,
+                hypothesis=body.hypothesis,
+                by=who.name,
+                at=body.at,
+                experiment_id=body.id,
+            )
+        missing = [
+            k
+            for k in ("title", "problem", "hypothesis", "countermeasure", "target")
+            if getattr(body, k) is None
+        ]
+        if missing:
+            raise KaizenError(
+                f"a new experiment needs {', '.join(missing)} (or a suggestion to start from)"
+            )
+        assert body.countermeasure is not None and body.target is not None
+        found = None
+        if body.waste is not None and body.evidence:
+            view = waste_evidence(Log.from_connection(store.con), body.waste)
+            found = evidence_from(view)
+        return new_experiment(
+            store,
+            title=str(body.title),
+            problem=str(body.problem),
+            hypothesis=str(body.hypothesis),
+            waste=body.waste,
+            evidence=found,
+            kind=body.kind,
+            countermeasure=Variant(
+                body.countermeasure.name or body.id or "countermeasure",
+                body.countermeasure.changes,
+            ),
+            target=Target(**body.target.model_dump()),
+            owner=body.owner,
+            by=who.name,
+            at=body.at,
+            experiment_id=body.id,
+        )
+
+    try:
+        exp = await node.writer.run(make)
+    except (KaizenError, ValueError) as exc:
+        raise _refused(exc, 409 if "exists already" in str(exc) else 400) from exc
+    response.headers["Location"] = f"/twin/kaizen/{exp.experiment_id}"
+    return _summary(exp)
+
+
+@router.get("/suggestions", summary="Candidate countermeasures, simulated on the twin, ranked")
+async def suggestions(
+    request: Request,
+    replications: Annotated[int, Query(ge=2, le=10_000, description="paired replications")] = 64,
+    periods: Annotated[int, Query(ge=2, le=10_000, description="periods per run")] = 100,
+    seed: int = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many")] = 10,
+    optimizer: Annotated[bool, Query(description="add the network-optimal levels")] = True,
+    who: Principal = Depends(local_user),
+) -> Figures:
+    from keiretsu.kaizen import KaizenError, suggest
+
+    node = node_of(request)
+    try:
+        view = await node.writer.run(
+            lambda store: suggest(
+                store,
+                replications=replications,
+                periods=periods,
+                seed=seed,
+                limit=limit,
+                optimizer=optimizer,
+            )
+        )
+    except (KaizenError, ValueError) as exc:
+        raise HTTPProblem(400, "Cannot suggest", str(exc)) from exc
+    return Figures.model_validate(view.to_json())
+
+
+@router.get("/lessons", summary="What was tried here and at the partners, and with what result")
+def lessons(
+    request: Request,
+    waste: Annotated[str | None, Query(description="one of the eight wastes")] = None,
+    step: Annotated[str | None, Query(description="a step named in the evidence")] = None,
+    kind: Annotated[str | None, Query(description="parameter, policy or information")] = None,
+    status: Annotated[str | None, Query(description="adopted, abandoned, …")] = None,
+    text: Annotated[str | None, Query(description="words in the title, problem, notes")] = None,
+    source: Annotated[str | None, Query(description="'local' or a partner")] = None,
+    who: Principal = Depends(local_user),
+) -> Figures:
+    from keiretsu.kaizen import KaizenError
+    from keiretsu.kaizen.lessons import ask
+
+    try:
+        view = ask(
+            node_of(request).cursor(),
+            waste=waste,
+            step=step,
+            kind=kind,
+            status=status,
+            text=text,
+            source=source,
+        )
+    except (KaizenError, ValueError) as exc:
+        raise HTTPProblem(400, "Cannot ask", str(exc)) from exc
+    return Figures.model_validate(view.to_json())
+
+
+def _curve(
+    request: Request, freq: str, scope: str, start: datetime | None, end: datetime | None
+) -> Any:
+    from keiretsu.analytics.log import Log
+    from keiretsu.kaizen.curve import adoptions, improvement_curve
+
+    if scope not in ("node", "network"):
+        raise HTTPProblem(400, "Unknown scope", f"{scope!r}: node or network", field="scope")
+    cursor = node_of(request).cursor()
+    try:
+        return improvement_curve(
+            Log.from_connection(cursor),
+            freq=freq,
+            scope=scope,  # type: ignore[arg-type]
+            adopted=adoptions(cursor),
+            start=start,
+            end=end,
+        )
+    except ValueError as exc:
+        raise HTTPProblem(400, "Cannot draw the curve", str(exc)) from exc
+
+
+FreqQuery = Annotated[str, Query(description="period: W (a week), D (a day), '4 weeks', …")]
+ScopeQuery = Annotated[
+    str, Query(description="node: own events; network: own and partners' shared events")
+]
+StartQuery = Annotated[datetime | None, Query(description="from (with its UTC offset)")]
+EndQuery = Annotated[datetime | None, Query(description="to, excluded (with its UTC offset)")]
+
+
+@router.get("/curve", summary="The improvement curve: waste per period, adoptions, gain")
+def curve(
+    request: Request,
+    freq: FreqQuery = "W",
+    scope: ScopeQuery = "node",
+    start: StartQuery = None,
+    end: EndQuery = None,
+    who: Principal = Depends(local_user),
+) -> Figures:
+    return Figures.model_validate(_curve(request, freq, scope, start, end).to_json())
+
+
+@router.get(
+    "/curve.svg",
+    summary="The improvement curve drawn (SVG, self-contained)",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "the SVG picture"}},
+)
+def curve_svg(
+    request: Request,
+    freq: FreqQuery = "W",
+    scope: ScopeQuery = "node",
+    start: StartQuery = None,
+    end: EndQuery = None,
+    measure: Annotated[
+        Literal["money", "hours"], Query(description="what the bars show")
+    ] = "money",
+    who: Principal = Depends(local_user),
+) -> Response:
+    from keiretsu.kaizen.curve import render_svg
+
+    view = _curve(request, freq, scope, start, end)
+    return Response(render_svg(view, measure=measure), media_type="image/svg+xml")
+
+
+@router.get("/{experiment_id}", summary="The experiment's A3 (JSON)")
+async def show(
+    experiment_id: ExperimentId,
+    request: Request,
+    who: Principal = Depends(local_user),
+) -> A3Page:
+    from keiretsu.kaizen import a3, load
+    from keiretsu.store import kaizen as tables
+
+    _known(request, experiment_id)
+
+    def page(store: Any) -> dict[str, Any]:
+        measured = tables.measurements(store.con, experiment_id).to_pylist()
+        return a3(load(store, experiment_id), measured=measured[-1] if measured else None)
+
+    return A3Page.model_validate(_plain(await node_of(request).writer.run(page)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+@router.post("/{experiment_id}/notes", summary="Write a section of the experiment's A3")
+async def note(
+    experiment_id: ExperimentId,
+    body: NoteIn,
+    request: Request,
+    who: Principal = Depends(local_user),
+) -> ExperimentSummary:
+    from keiretsu.kaizen import KaizenError, write
+
+    _known(request, experiment_id)
+    try:
+        exp = await node_of(request).writer.run(
+            lambda store: write(
+                store, experiment_id, body.section, body.text, by=who.name, at=body.at
+            )
+        )
+    except KaizenError as exc:
+        raise _refused(exc, 400) from exc
+    return _summary(exp)
+
+
+@router.post(
+    "/{experiment_id}/simulate",
+    summary="The twin's predicted impact (kept; a planned experiment becomes simulated)",
+)
+async def simulate(
+    experiment_id: ExperimentId,
+    request: Request,
+    body: SimulateIn | None = None,
+    who: Principal = Depends(local_user),
+) -> Figures:
+    from keiretsu.kaizen import KaizenError, load, predict
+
+    _known(request, experiment_id)
+    run = body or SimulateIn()
+
+    def job(store: Any) -> tuple[Any, str]:
+        view = predict(
+            store,
+            experiment_id,
+            replications=run.replications,
+            periods=run.periods,
+            seed=run.seed,
+            workers=1,
+            names=run.names,
+            by=who.name,
+            at=run.at,
+        )
+        return view, load(store, experiment_id).status
+
+    try:
+        view, status = await node_of(request).writer.run(job)
+    except (KaizenError, ValueError) as exc:
+        raise _refused(exc, 409) from exc
+    return Figures.model_validate(
+        {**view.to_json(), "experiment_id": experiment_id, "status": status}
+    )
+
+
+@router.post("/{experiment_id}/start", summary="The change is on the floor: → running")
+async def start(
+    experiment_id: ExperimentId,
+    request: Request,
+    body: MoveIn | None = None,
+    who: Principal = Depends(local_user),
+) -> ExperimentSummary:
+    b = body or MoveIn()
+    return await _move(request, experiment_id, "running", who, b.note, b.at)
+
+
+@router.post(
+    "/{experiment_id}/check",
+    summary="Measure the change on the real events (kept; running → checked)",
+)
+async def check(
+    experiment_id: ExperimentId,
+    request: Request,
+    body: CheckIn | None = None,
+    who: Principal = Depends(local_user),
+) -> Figures:
+    import importlib
+
+    from keiretsu.kaizen import KaizenError, load
+
+    _known(request, experiment_id)
+    try:
+        module: Any = importlib.import_module("keiretsu.kaizen.check")
+    except ModuleNotFoundError as exc:
+        raise HTTPProblem(
+            501, "Not implemented", "measuring an experiment is not in this version"
+        ) from exc
+    b = body or CheckIn()
+
+    def job(store: Any) -> tuple[Any, str]:
+        view = module.check(
+            store,
+            experiment_id,
+            metric=b.metric,
+            scope=b.scope,
+            change_at=b.change_at,
+            control=b.control,
+            freq=b.freq,
+            alpha=b.alpha,
+            advance=b.advance,
+            by=who.name,
+            at=b.at,
+        )
+        return view, load(store, experiment_id).status
+
+    try:
+        view, status = await node_of(request).writer.run(job)
+    except (KaizenError, ValueError) as exc:
+        raise _refused(exc, 409) from exc
+    return Figures.model_validate(
+        {**view.to_json(), "experiment_id": experiment_id, "status": status}
+    )
+
+
+@router.post("/{experiment_id}/adopt", summary="The new standard: checked → adopted")
+async def adopt(
+    experiment_id: ExperimentId,
+    request: Request,
+    body: MoveIn | None = None,
+    who: Principal = Depends(local_user),
+) -> ExperimentSummary:
+    b = body or MoveIn()
+    return await _move(request, experiment_id, "adopted", who, b.note, b.at)
+
+
+@router.post("/{experiment_id}/abandon", summary="Drop the experiment, saying why")
+async def abandon(
+    experiment_id: ExperimentId,
+    body: AbandonIn,
+    request: Request,
+    who: Principal = Depends(local_user),
+) -> ExperimentSummary:
+    return await _move(request, experiment_id, "abandoned", who, body.why, body.at)
