@@ -1,0 +1,379 @@
+"""The obeya's routes, mounted on a node's application under ``/obeya``.
+
+:func:`mount` adds them to the node's FastAPI app (``keiretsu node serve`` does it). The node
+itself is reached through ``app.state.node`` — the rooms ``node`` and ``web`` sit side by side
+and do not import each other — and every request still passes the node's transport gate.
+
+Pages (server-rendered, Jinja2; charts by the vendored Apache ECharts, live reloads by htmx
+and server-sent events): ``/obeya/`` the network map, ``/obeya/vsm`` the value stream map,
+``/obeya/process`` the process map, ``/obeya/waste`` the waste Pareto and its evidence,
+``/obeya/trace`` an object's path, ``/obeya/inventory`` stock and bullwhip,
+``/obeya/kaizen`` the kaizen board and each A3, ``/obeya/partners`` what is shared with whom.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import StreamingResponse
+
+from keiretsu.web import pages
+from keiretsu.web.live import Announcer
+from keiretsu.web.session import COOKIE, SESSION_SECONDS, Sessions
+
+T = TypeVar("T")
+
+KAIZEN_TABLES = ("experiment", "status", "note", "prediction", "measurement", "lesson")
+"""The store's kaizen tables (append-only: their sizes say whether anything changed)."""
+
+PREFIX = "/obeya"
+"""Where the obeya lives on the node."""
+
+HERE = Path(__file__).parent
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+"""The pages' Content-Security-Policy: nothing from elsewhere, no inline script."""
+
+NAV = [
+    ("overview", "/obeya/", "Network"),
+    ("vsm", "/obeya/vsm", "Value stream"),
+    ("process", "/obeya/process", "Process map"),
+    ("waste", "/obeya/waste", "Waste"),
+    ("inventory", "/obeya/inventory", "Inventory"),
+    ("kaizen", "/obeya/kaizen", "Kaizen"),
+    ("partners", "/obeya/partners", "Partners"),
+]
+
+
+class Obeya:
+    """What the obeya keeps while the node runs: its sessions, its event announcer, and the
+    pages last computed (:meth:`computed`)."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.sessions = Sessions(node.tokens)
+        self.announcer = Announcer()
+        node.on_accepted.append(self.announcer.accepted)
+        self._lock = threading.Lock()
+        self._cursor: Any = None
+        self._log: Any = None
+        self._version: Any = None
+        self._pages: dict[Hashable, Any] = {}
+
+    def version(self) -> tuple[Any, ...]:
+        """What the pages depend on: the last document stored, the experiments' last moves."""
+        cursor = self.node.cursor()
+        ingest = cursor.execute("SELECT max(ingest_id), count(*) FROM ingest_log").fetchall()[0]
+        try:
+            kaizen = cursor.execute(
+                "SELECT " + ", ".join(f"(SELECT count(*) FROM kaizen_{t})" for t in KAIZEN_TABLES)
+            ).fetchall()[0]
+        except Exception:  # a store without the kaizen tables
+            kaizen = None
+        return (tuple(ingest or ()), tuple(kaizen or ()))
+
+    def computed(self, key: Hashable, build: Callable[[Any], T]) -> T:
+        """``build(log)`` for the page ``key``, computed once while the store holds the same
+        documents (and experiments): a page opened again, or by a second person, costs
+        nothing; a new document computes it afresh. One page is computed at a time, on one
+        log whose building blocks (``Log.memo``) the pages share."""
+        from keiretsu.analytics import Log
+
+        with self._lock:
+            version = self.version()
+            if version != self._version or self._log is None:
+                if self._cursor is None:
+                    self._cursor = self.node.store.con.cursor()
+                self._log = Log.from_connection(self._cursor)
+                self._version = version
+                self._pages = {}
+            if key not in self._pages:
+                self._pages[key] = build(self._log)
+            return cast(T, self._pages[key])
+
+
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def mount(app: FastAPI) -> None:
+    """Add the obeya to the node application ``app`` (whose ``app.state.node`` is the running
+    node). Safe to call once per application."""
+    node = app.state.node
+    obeya = Obeya(node)
+    app.state.obeya = obeya
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["nav"] = NAV
+    templates.env.filters["short"] = pages.short
+    templates.env.filters["duration"] = pages._duration
+    templates.env.filters["num"] = _num
+    templates.env.filters["quote"] = lambda s: quote(str(s), safe="")
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="obeya-static")
+
+    def user_of(request: Request) -> str | None:
+        return obeya.sessions.user(request.cookies.get(COOKIE))
+
+    def to_login(request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return _headers(RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=303))
+
+    def render(
+        request: Request, template: str, page: str, status: int = 200, **context: Any
+    ) -> Response:
+        context.update(request=request, page=page, node=node.name, user=user_of(request))
+        return _headers(templates.TemplateResponse(request, template, context, status_code=status))
+
+    def page(
+        name: str, template: str, build: Callable[[Request, Any], dict[str, Any]]
+    ) -> Callable[[Request], Response]:
+        """A page for logged-in users: ``build(request, log)`` gives its context."""
+
+        def handler(request: Request) -> Response:
+            if user_of(request) is None:
+                return to_login(request)
+            key = (template, request.url.path, str(request.url.query))
+            try:
+                if name == "partners":  # the policy, partners and outbox change without events
+                    context = _guarded(name, build, request, None)
+                else:
+                    context = obeya.computed(key, lambda log: _guarded(name, build, request, log))
+                if context is None:
+                    return render(request, "empty.html", name)
+            except _BadRequest as exc:
+                return render(request, "error.html", name, 400, message=str(exc))
+            except LookupError as exc:
+                return render(request, "error.html", name, 404, message=str(exc))
+            except ValueError as exc:
+                return render(request, "error.html", name, 400, message=str(exc))
+            return render(request, template, name, **context)
+
+        return handler
+
+    def followed(request: Request, log: Any) -> tuple[str, list[str]]:
+        types = list(log.object_types())
+        chosen = request.query_params.get("object_type") or pages.main_type(log)
+        if chosen not in types:
+            raise _BadRequest(f"object_type {chosen!r} is not in this log; types: {types}")
+        return chosen, types
+
+    # --- login ---------------------------------------------------------------------------
+
+    @app.get(f"{PREFIX}/login", include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        return render(request, "login.html", "login", next=_safe_next(request))
+
+    @app.post(f"{PREFIX}/login", include_in_schema=False)
+    def login(request: Request) -> Response:
+        """Log in with a local token in ``Authorization: Bearer kt_…`` (no body)."""
+        gate = request.scope.get("keiretsu.gate")
+        authorization = request.headers.get("authorization")
+        peer = request.client.host if request.client else None
+        if gate is not None:
+            caller = gate.admit(request.scope)  # 401 or 429 from the gate, counted and audited
+            kind, label = caller.kind, caller.name
+        else:  # an application without the gate (tests in process)
+            label = node.tokens.check(_bearer(authorization) or "")
+            kind = "local" if label else "none"
+        if kind != "local" or label is None:
+            if gate is not None:
+                gate.failed(request.scope)
+            node.audit.write("obeya-login", "refused", reason=kind, peer=peer, subject=label)
+            return _headers(
+                JSONResponse(
+                    {"detail": "the obeya is for this node's own users: log in with a kt_ token"},
+                    status_code=403 if kind == "partner" else 401,
+                )
+            )
+        sid = obeya.sessions.open(label, _bearer(authorization) or "")
+        node.audit.write("obeya-login", "allowed", subject=label, peer=peer)
+        response = _headers(Response(status_code=204))
+        response.set_cookie(
+            COOKIE,
+            sid,
+            max_age=SESSION_SECONDS,
+            path=PREFIX,
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    @app.post(f"{PREFIX}/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
+        obeya.sessions.close(request.cookies.get(COOKIE))
+        response = _headers(RedirectResponse(f"{PREFIX}/login", status_code=303))
+        response.delete_cookie(COOKIE, path=PREFIX, secure=True, httponly=True, samesite="strict")
+        return response
+
+    @app.get(PREFIX, include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse(f"{PREFIX}/", status_code=307)
+
+    # --- pages ---------------------------------------------------------------------------
+
+    def overview(request: Request, log: Any) -> dict[str, Any]:
+        return {"data": pages.overview(log, node=node.name, partners=sorted(node.partners()))}
+
+    def vsm(request: Request, log: Any) -> dict[str, Any]:
+        chosen, types = followed(request, log)
+        return {"data": pages.value_stream(log, chosen), "object_type": chosen, "types": types}
+
+    def process(request: Request, log: Any) -> dict[str, Any]:
+        chosen, types = followed(request, log)
+        return {"data": pages.process(log, chosen), "object_type": chosen, "types": types}
+
+    def waste(request: Request, log: Any) -> dict[str, Any]:
+        return {"data": pages.wastes(log)}
+
+    def trace(request: Request, log: Any) -> dict[str, Any]:
+        wanted = request.query_params.get("object", "").strip()
+        if not wanted:
+            raise _BadRequest("say which object: ?object=<an SSCC, a lot, an order…>")
+        found = pages.trace(log, wanted, node=node.name)
+        if found is None:
+            raise LookupError(f"this node knows no object {wanted!r}")
+        return {"data": found}
+
+    def inventory(request: Request, log: Any) -> dict[str, Any]:
+        return {"data": pages.inventory(log)}
+
+    def kaizen(request: Request, log: Any) -> dict[str, Any]:
+        from keiretsu.web import board
+
+        return {"data": board.board(node.cursor(), log)}
+
+    def partners(request: Request, log: Any) -> dict[str, Any]:
+        from keiretsu.web.partners import partners_page
+
+        return {"data": partners_page(node)}
+
+    for path, name, template, build in [
+        ("/", "overview", "overview.html", overview),
+        ("/vsm", "vsm", "vsm.html", vsm),
+        ("/process", "process", "process.html", process),
+        ("/waste", "waste", "waste.html", waste),
+        ("/trace", "waste", "trace.html", trace),
+        ("/inventory", "inventory", "inventory.html", inventory),
+        ("/kaizen", "kaizen", "kaizen.html", kaizen),
+        ("/partners", "partners", "partners.html", partners),
+    ]:
+        app.add_api_route(
+            PREFIX + path,
+            page(name, template, build),
+            methods=["GET"],
+            include_in_schema=False,
+            response_class=HTMLResponse,
+        )
+
+    @app.get(PREFIX + "/waste/{name}", include_in_schema=False)
+    def waste_evidence(request: Request, name: str) -> Response:
+        from keiretsu.analytics.waste import WASTES
+
+        def build(request: Request, log: Any) -> dict[str, Any]:
+            if name not in WASTES:
+                raise LookupError(f"no waste {name!r}: the wastes are {', '.join(WASTES)}")
+            return {"data": pages.evidence(log, name)}
+
+        return page("waste", "evidence.html", build)(request)
+
+    @app.get(PREFIX + "/kaizen/{experiment_id}", include_in_schema=False)
+    def a3_page(request: Request, experiment_id: str) -> Response:
+        from keiretsu.web import board
+
+        def build(request: Request, log: Any) -> dict[str, Any]:
+            return {"data": board.a3_page(node.cursor(), experiment_id)}
+
+        return page("kaizen", "a3.html", build)(request)
+
+    @app.get(PREFIX + "/kaizen-curve", include_in_schema=False)
+    def kaizen_curve(request: Request) -> Response:
+        """The improvement curve (a fragment the board loads once it is shown: it reads the
+        waste of every period, which takes a while)."""
+        if user_of(request) is None:
+            return _headers(Response(status_code=401))
+        from keiretsu.web import board
+
+        svg, note = obeya.computed(("curve",), lambda log: board.curve(node.cursor(), log))
+        return render(request, "_curve.html", "kaizen", svg=svg, note=note)
+
+    # --- live ----------------------------------------------------------------------------
+
+    @app.get(PREFIX + "/live/counts", include_in_schema=False)
+    def counts(request: Request) -> Response:
+        """What the store holds now (a fragment the pages reload on each capture)."""
+        if user_of(request) is None:
+            return _headers(Response(status_code=401))
+        from keiretsu.store import Store
+
+        summary = Store.summary_of(node.cursor(), node.store.path)
+        return render(request, "_counts.html", "counts", summary=summary.to_dict())
+
+    @app.get(PREFIX + "/events", include_in_schema=False)
+    async def events(request: Request) -> Response:
+        """Server-sent events: ``capture`` each time the node accepts a document."""
+        if user_of(request) is None:
+            return _headers(Response(status_code=401))
+        response = StreamingResponse(
+            obeya.announcer.stream(request.is_disconnected), media_type="text/event-stream"
+        )
+        response.headers["X-Accel-Buffering"] = "no"
+        return _headers(response)
+
+
+def _guarded(
+    name: str, build: Callable[[Request, Any], dict[str, Any]], request: Request, log: Any
+) -> dict[str, Any] | None:
+    """The page's context, or None when the log holds no events (the kaizen board and the
+    partners page are shown all the same)."""
+    if log is not None and name != "kaizen" and int(log.events.count().execute()) == 0:
+        return None
+    return build(request, log)
+
+
+class _BadRequest(ValueError):
+    """A page asked for something the log does not have (400)."""
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _safe_next(request: Request) -> str:
+    """Where to go after login: a path of the obeya only (never another site)."""
+    target = request.query_params.get("next", f"{PREFIX}/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX):
+        return f"{PREFIX}/"
+    return target
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    """A number for a table cell: thousands separated, ``—`` for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "—"
+        return f"{value:,.{digits}f}"
+    return str(value)
