@@ -141,6 +141,7 @@ def serve(
     """Serve the node: the EPCIS 2.0 REST binding, the twin's API, delivery to partners."""
     from keiretsu.node.app import serve as run
     from keiretsu.node.transport import TransportLimits
+    from keiretsu.web.app import mount as mount_obeya
 
     try:
         limits = TransportLimits(
@@ -160,7 +161,7 @@ def serve(
     scheme = "https" if tls_cert else "http"
     err_console.print(
         f"node [bold]{config.name}[/] serving {scheme}://{host}:{chosen} "
-        f"(OpenAPI at /docs); Ctrl-C to stop"
+        f"(OpenAPI at /docs, the obeya at /obeya/); Ctrl-C to stop"
     )
     sys.stderr.flush()
     run(
@@ -172,6 +173,7 @@ def serve(
         tls_verify=str(ca) if ca else True,
         log_level=log_level,
         limits=limits,
+        extend=mount_obeya,  # the obeya at /obeya/ (keiretsu.web)
     )
 
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -132,17 +132,21 @@ def serve(
     tls_verify: bool | str = True,
     log_level: str = "warning",
     limits: TransportLimits | None = None,
+    extend: Callable[[FastAPI], None] | None = None,
 ) -> None:
     """Run the node of ``store`` until interrupted (Ctrl-C or SIGTERM). ``limits``: how long a
     client may take to send a request's head and each piece of its body (seconds), and how
     many failed requests an address may make (:class:`TransportLimits`; defaults: 10 s, 30 s,
-    500 then 1 a second)."""
+    500 then 1 a second). ``extend``: adds more to the app before it runs (the CLI mounts
+    the obeya, keiretsu.web, with it: node and web do not import each other)."""
     import uvicorn
 
     limits = limits or TransportLimits()
     node = Node(store)
     try:
         app = create_app(node, tls_verify=tls_verify, limits=limits)
+        if extend is not None:
+            extend(app)
         uvicorn.run(
             app,
             host=host,
