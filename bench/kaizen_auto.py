@@ -47,7 +47,7 @@ from keiretsu.kaizen.suggest import suggest
 from keiretsu.model.gs1 import canonical_id
 from keiretsu.sim.calibrate import calibrate
 from keiretsu.sim.model import Network
-from keiretsu.sim.scenario import Variant, apply_variant
+from keiretsu.sim.scenario import Variant
 from keiretsu.sim.world import World
 from keiretsu.sim.world.output import epcis_document
 from keiretsu.store import Store
@@ -83,13 +83,9 @@ def twin_network(store: Store, world: World, names: dict[str, str]) -> Network:
 
 
 def adopt(world: World, variant: Variant) -> None:
-    """Make the change on the floor: the world's network and the buffers' live settings."""
-    world.network = apply_variant(world.network, variant)
-    for c in world.network.companies:
-        for b in c.buffers:
-            live = world.buffers[b.name]
-            live.policy = b.policy
-            live.sees_end_demand = "end_customer_demand" in c.sees
+    """Make the change on the floor (the world is the truth: the bench may change it, as a
+    company changes its real floor)."""
+    world.change(variant)
 
 
 def ingest_new(world: World, store: Store, folder: Path, cycle: int) -> int:
