@@ -224,9 +224,9 @@ def partner_get(caller: Identity, to: NodeProcess, path: str) -> httpx.Response:
 
 def lessons_at(node: NodeProcess, **params: Any) -> list[dict[str, Any]]:
     with node.client() as c:
-        r = c.get("/twin/lessons", params=params)
+        r = c.get("/twin/kaizen/lessons", params=params)
         assert r.status_code == 200, r.text
-        rows: list[dict[str, Any]] = r.json()
+        rows: list[dict[str, Any]] = r.json()["rows"]
         return rows
 
 

@@ -12,10 +12,10 @@ lessons partners push here.
   delivery worker does it, signed, retried): checked whole (400 with problem details naming
   the first problem's place), kept under the sender's name (:func:`keiretsu.kaizen.lessons.
   receive`) — a partner cannot write under another's name, nor pass on another's lessons.
-- ``GET /twin/lessons`` — a local user asks "what was tried against …, and with what
-  result?" over the node's own experiments and what partners shared
-  (:func:`keiretsu.kaizen.lessons.ask`); ``GET /twin/lessons/explain?partner=`` — which
-  lessons leave for a partner, and why or why not.
+- ``GET /twin/policy/lessons?partner=`` — a local user: which of the node's lessons leave for
+  a partner, and why or why not (:meth:`keiretsu.node.policy.Policy.explain_lessons`). (Asking
+  "what was tried against …?" over the node's own experiments and what partners shared is
+  ``GET /twin/kaizen/lessons``, :func:`keiretsu.kaizen.lessons.ask`.)
 """
 
 from __future__ import annotations
@@ -93,33 +93,6 @@ class LessonReport(BaseModel):
     read: int = Field(description="lessons in the push")
     new: int = Field(description="new lessons, or changed copies (a new row each)")
     known: int = Field(description="identical to the copy already kept")
-
-
-class LessonRow(BaseModel):
-    """One experiment tried, here or at a partner, and its result (``kaizen.lessons.ask``)."""
-
-    source: str = Field(description="'local' (this node) or the partner that shared it")
-    experiment_id: str
-    title: str
-    waste: str | None
-    steps: str | None = Field(description="the steps named as evidence")
-    kind: str | None = Field(description="what the countermeasure changes")
-    changes: str | None = Field(description="the countermeasure's changes to the model (JSON)")
-    target: str | None
-    status: str
-    status_at: str | None
-    predicted: float | None = Field(description="predicted difference of the target metric")
-    predicted_low: float | None
-    predicted_high: float | None
-    predicted_unit: str | None
-    measured: float | None = Field(description="measured effect after the change")
-    measured_low: float | None
-    measured_high: float | None
-    measured_unit: str | None
-    method: str | None
-    verdict: str | None
-    result: str
-    received_at: str | None
 
 
 class LessonDecision(BaseModel):
@@ -223,42 +196,7 @@ async def receive_lessons(request: Request, who: Principal = Depends(partner_nod
 
 
 @router.get(
-    "/twin/lessons",
-    tags=["Twin"],
-    summary="What was tried, here and at partners, and with what result",
-    response_model=list[LessonRow],
-)
-def ask_lessons(
-    request: Request,
-    waste: Name = None,
-    step: Name = None,
-    kind: Name = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    text: Name = None,
-    source: Name = None,
-    who: Principal = Depends(local_user),
-) -> list[LessonRow]:
-    from keiretsu.kaizen.lessons import ask
-    from keiretsu.store.kaizen import KaizenError
-
-    node = node_of(request)
-    try:
-        view = ask(
-            node.cursor(),
-            waste=waste,
-            step=step,
-            kind=kind,
-            status=status,
-            text=text,
-            source=source,
-        )
-    except KaizenError as exc:
-        raise HTTPProblem(400, "Invalid question", str(exc), field="status") from exc
-    return [LessonRow(**r) for r in view.table.to_pylist()]
-
-
-@router.get(
-    "/twin/lessons/explain",
+    "/twin/policy/lessons",
     tags=["Twin"],
     summary="Which of this node's lessons leave for a partner, and why",
     response_model=list[LessonDecision],
