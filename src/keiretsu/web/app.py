@@ -13,6 +13,7 @@ and server-sent events): ``/obeya/`` the network map, ``/obeya/vsm`` the value s
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -70,6 +71,8 @@ class Obeya:
         self._log: Any = None
         self._version: Any = None
         self._pages: dict[Hashable, Any] = {}
+        self._curve_lock = threading.Lock()
+        self._curve: tuple[Any, Any] | None = None
 
     def version(self) -> tuple[Any, ...]:
         """What the pages depend on: the last document stored, the experiments' last moves."""
@@ -82,6 +85,18 @@ class Obeya:
         except Exception:  # a store without the kaizen tables
             kaizen = None
         return (tuple(ingest or ()), tuple(kaizen or ()))
+
+    def curve(self, build: Callable[[Any], T]) -> T:
+        """``build(log)`` for the improvement curve, once per state of the store, on a log of
+        its own: it reads the waste of every period, which takes long, and the other pages
+        do not wait for it."""
+        from keiretsu.analytics import Log
+
+        with self._curve_lock:
+            version = self.version()
+            if self._curve is None or self._curve[0] != version:
+                self._curve = (version, build(Log.from_connection(self.node.cursor())))
+            return cast(T, self._curve[1])
 
     def computed(self, key: Hashable, build: Callable[[Any], T]) -> T:
         """``build(log)`` for the page ``key``, computed once while the store holds the same
@@ -112,9 +127,10 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: FastAPI, *, warm: bool = True) -> None:
     """Add the obeya to the node application ``app`` (whose ``app.state.node`` is the running
-    node). Safe to call once per application."""
+    node). ``warm``: compute the network map and the value stream map in the background at
+    once, so the first person to open them does not wait for the analytics."""
     node = app.state.node
     obeya = Obeya(node)
     app.state.obeya = obeya
@@ -263,6 +279,20 @@ def mount(app: FastAPI) -> None:
 
         return {"data": partners_page(node)}
 
+    def warm_up() -> None:
+        for path, name, template, build in [
+            ("/", "overview", "overview.html", overview),
+            ("/vsm", "vsm", "vsm.html", vsm),
+        ]:
+            key = (template, PREFIX + path, "")
+            try:
+                obeya.computed(key, functools.partial(_guarded, name, build, _NO_QUERY))
+            except Exception:  # shown, with its reason, when the page is asked for
+                return
+
+    if warm:
+        threading.Thread(target=warm_up, name="obeya-warm-up", daemon=True).start()
+
     for path, name, template, build in [
         ("/", "overview", "overview.html", overview),
         ("/vsm", "vsm", "vsm.html", vsm),
@@ -309,7 +339,7 @@ def mount(app: FastAPI) -> None:
             return _headers(Response(status_code=401))
         from keiretsu.web import board
 
-        svg, note = obeya.computed(("curve",), lambda log: board.curve(node.cursor(), log))
+        svg, note = obeya.curve(lambda log: board.curve(node.cursor(), log))
         return render(request, "_curve.html", "kaizen", svg=svg, note=note)
 
     # --- live ----------------------------------------------------------------------------
@@ -344,6 +374,15 @@ def _guarded(
     if log is not None and name != "kaizen" and int(log.events.count().execute()) == 0:
         return None
     return build(request, log)
+
+
+class _NoQuery:
+    """A request without a query string (what the warm-up computes the pages for)."""
+
+    query_params: dict[str, str] = {}  # noqa: RUF012
+
+
+_NO_QUERY: Any = _NoQuery()
 
 
 class _BadRequest(ValueError):
