@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
+STAMP_BROWSER := $(VENV)/.installed-browser
 DEMO_STORE ?= .keiretsu/demo.duckdb
 
 .PHONY: demo test check format bench clean install dev
@@ -25,6 +26,12 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(STAMP_DEV) $(STAMP_RUN)
 
+# the obeya's browser tests (tests/web) drive Debian's chromium through Playwright (Playwright's
+# own browser download is not used); CI runs as root, elsewhere apt-get needs sudo
+$(STAMP_BROWSER): | $(BIN)/python
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	touch $@
+
 install: $(STAMP_RUN)
 dev: $(STAMP_DEV)
 
@@ -33,7 +40,7 @@ demo: $(STAMP_RUN)
 	$(BIN)/keiretsu demo --store $(DEMO_STORE)
 
 ## test: set up and run the whole suite
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) $(STAMP_BROWSER)
 	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory" --durations=15
 	$(BIN)/python -m pytest --timeout 1800 -q -m memory
 
