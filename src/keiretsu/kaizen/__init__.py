@@ -12,6 +12,7 @@ The tables live in :mod:`keiretsu.store.kaizen`. See ``docs/kaizen.md``.
 """
 
 from keiretsu.kaizen.a3 import a3, render_a3
+from keiretsu.kaizen.check import MEASURED_METRICS, check, measured
 from keiretsu.kaizen.curve import Adoption, adoptions, improvement_curve
 from keiretsu.kaizen.experiment import (
     FINAL,
@@ -36,6 +37,7 @@ from keiretsu.kaizen.suggest import experiment_from_suggestion, suggest
 __all__ = [
     "FINAL",
     "KINDS",
+    "MEASURED_METRICS",
     "MOVES",
     "SECTIONS",
     "STATUSES",
@@ -46,11 +48,13 @@ __all__ = [
     "Target",
     "a3",
     "adoptions",
+    "check",
     "evidence_from",
     "experiment_from_suggestion",
     "experiments",
     "improvement_curve",
     "load",
+    "measured",
     "move",
     "new_experiment",
     "predict",

@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from keiretsu.kaizen.check import measured as kept_measurement
 from keiretsu.kaizen.experiment import Experiment
+from keiretsu.store import Store
 
 __all__ = ["a3", "render_a3"]
 
@@ -36,13 +38,21 @@ def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _iso(v) for k, v in row.items()}
 
 
-def a3(experiment: Experiment, measured: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def a3(
+    experiment: Experiment,
+    measured: Mapping[str, Any] | None = None,
+    *,
+    store: Store | None = None,
+) -> dict[str, Any]:
     """The experiment's A3 as a JSON-ready dictionary: ``experiment_id``, ``title``, ``owner``,
     ``status`` and the sections ``background``, ``current_condition``, ``target``,
     ``root_cause``, ``countermeasure``, ``plan``, ``results``, ``standardize``.
 
     ``measured``: the measured effect after the change (a dictionary of figures, as the
-    measurement gives it), shown under results beside the prediction."""
+    measurement gives it), shown under results beside the prediction; when none is handed in
+    and ``store`` is, the newest measurement kept there (:func:`keiretsu.kaizen.check.check`)."""
+    if measured is None and store is not None:
+        measured = kept_measurement(store, experiment.experiment_id)
     s = experiment.sections
     ev = experiment.evidence
     predictions = [_plain(r) for r in experiment.predictions.to_pylist()]
@@ -98,7 +108,7 @@ def a3(experiment: Experiment, measured: Mapping[str, Any] | None = None) -> dic
             "text": s.get("results", NOT_WRITTEN),
             "predicted": latest,
             "predictions": len(predictions),
-            "measured": dict(measured) if measured is not None else None,
+            "measured": _plain(measured) if measured is not None else None,
         },
         "standardize": s.get("standardize", NOT_WRITTEN),
     }
@@ -112,9 +122,10 @@ def _num(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def render_a3(page: Mapping[str, Any] | Experiment) -> str:
-    """The A3 as Markdown (an :class:`Experiment` or the dictionary :func:`a3` gives)."""
-    d = a3(page) if isinstance(page, Experiment) else page
+def render_a3(page: Mapping[str, Any] | Experiment, *, store: Store | None = None) -> str:
+    """The A3 as Markdown (an :class:`Experiment` — with its kept measurement when ``store`` is
+    given — or the dictionary :func:`a3` gives)."""
+    d = a3(page, store=store) if isinstance(page, Experiment) else page
     cc, tg, cm, pl, rs = (
         d["current_condition"],
         d["target"],
@@ -198,10 +209,15 @@ def render_a3(page: Mapping[str, Any] | Experiment) -> str:
             + (f" ({_num(p['pct'])}% of the baseline)" if p["pct"] is not None else "")
         )
     m = rs["measured"]
-    lines.append(
-        "- Measured: not measurable — needs the events after the change"
-        if m is None
-        else "- Measured: " + ", ".join(f"{k} {_num(v)}" for k, v in m.items())
-    )
+    if m is None:
+        lines.append("- Measured: not measurable — needs the events after the change")
+    elif "verdict" in m and "method" in m:  # a kept measurement (kaizen.check)
+        lines.append(
+            f"- Measured ({m['method']}, {m.get('metric')} at {m.get('scope')}, change at "
+            f"{m.get('change_at')}): {m['verdict']}; the naive before/after difference "
+            f"{_num(m.get('naive_effect'))} {m.get('unit') or ''}".rstrip()
+        )
+    else:
+        lines.append("- Measured: " + ", ".join(f"{k} {_num(v)}" for k, v in m.items()))
     lines += ["", "## Standardize and share", "", str(d["standardize"]), ""]
     return "\n".join(lines)
