@@ -277,14 +277,16 @@ _FILE_KEYS = {
     "target",
     "evidence",
     "notes",
+    "target_days",
 }
 
 
 def _from_file(path: Path) -> dict[str, Any]:
     """An experiment written as TOML: title, problem, waste, hypothesis, kind, owner, id,
     ``[countermeasure]`` (name, ``[countermeasure.changes]``), ``[target]`` (metric, scope,
-    direction, value, unit), ``evidence`` (true: from the waste's evidence view), ``[notes]``
-    (A3 sections)."""
+    direction, value, unit), ``evidence`` (true: from the waste's evidence view),
+    ``target_days`` (Inventory's target days of supply, for that view), ``[notes]`` (A3
+    sections)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -348,6 +350,13 @@ def new(
             "evidence view of the store's log.",
         ),
     ] = True,
+    target_days: Annotated[
+        float | None,
+        typer.Option(
+            "--target-days",
+            help="Inventory's target days of supply, for its evidence (stock above it).",
+        ),
+    ] = None,
     experiment_id: Annotated[
         str | None, typer.Option("--id", help="The experiment's id (default kz-<12 hex>).")
     ] = None,
@@ -436,7 +445,14 @@ def new(
             found = None
             if the_waste is not None and evidence and spec.get("evidence", True):
                 with _spinner(f"the evidence of {the_waste}", quiet):
-                    view = waste_evidence(Log.from_connection(s.con), the_waste, node_rates)
+                    view = waste_evidence(
+                        Log.from_connection(s.con),
+                        the_waste,
+                        node_rates,
+                        target_days=target_days
+                        if target_days is not None
+                        else spec.get("target_days"),
+                    )
                 found = evidence_from(view)
             exp = new_experiment(
                 s,

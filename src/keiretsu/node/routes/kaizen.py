@@ -80,6 +80,11 @@ class NewExperiment(_Body):
     evidence: bool = Field(
         default=True, description="take the evidence from the waste's evidence view of the log"
     )
+    target_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Inventory's target days of supply, for its evidence (stock above it)",
+    )
     id: str | None = Field(default=None, description="the experiment's id (default kz-<12 hex>)")
     suggestion: dict[str, Any] | None = Field(
         default=None,
@@ -244,15 +249,16 @@ def _known(request: Request, experiment_id: str) -> None:
         )
 
 
-def _refused(exc: Exception, status: int = 409) -> HTTPProblem:
-    """409: a move (or a run) the experiment's status does not allow, or an id taken; 400:
-    the experiment as written is refused. The detail is the kaizen room's own message."""
+def _refused(exc: Exception) -> HTTPProblem:
+    """The kaizen room's refusal as a problem, its message as the detail: 409 for a move the
+    experiment's status does not allow (or dated before its last move) and for an id taken;
+    400 for anything else wrong with what was asked."""
     text = str(exc)
-    if status == 409 and "exists already" in text:
-        return HTTPProblem(409, "Experiment exists", text)
-    if status == 409:
+    if "cannot move to" in text or "comes before its last one" in text:
         return HTTPProblem(409, "Not allowed now", text, type="keiretsu:KaizenMoveRefused")
-    return HTTPProblem(status, "Experiment refused", text)
+    if "exists already" in text:
+        return HTTPProblem(409, "Experiment exists", text)
+    return HTTPProblem(400, "Experiment refused", text)
 
 
 async def _move(
@@ -346,7 +352,9 @@ async def new(
         assert body.countermeasure is not None and body.target is not None
         found = None
         if body.waste is not None and body.evidence:
-            view = waste_evidence(Log.from_connection(store.con), body.waste)
+            view = waste_evidence(
+                Log.from_connection(store.con), body.waste, target_days=body.target_days
+            )
             found = evidence_from(view)
         return new_experiment(
             store,
@@ -370,7 +378,7 @@ async def new(
     try:
         exp = await node.writer.run(make)
     except (KaizenError, ValueError) as exc:
-        raise _refused(exc, 409 if "exists already" in str(exc) else 400) from exc
+        raise _refused(exc) from exc
     response.headers["Location"] = f"/twin/kaizen/{exp.experiment_id}"
     return _summary(exp)
 
@@ -545,7 +553,7 @@ async def note(
             )
         )
     except KaizenError as exc:
-        raise _refused(exc, 400) from exc
+        raise _refused(exc) from exc
     return _summary(exp)
 
 
@@ -581,7 +589,7 @@ async def simulate(
     try:
         view, status = await node_of(request).writer.run(job)
     except (KaizenError, ValueError) as exc:
-        raise _refused(exc, 409) from exc
+        raise _refused(exc) from exc
     return Figures.model_validate(
         {**view.to_json(), "experiment_id": experiment_id, "status": status}
     )
@@ -640,7 +648,7 @@ async def check(
     try:
         view, status = await node_of(request).writer.run(job)
     except (KaizenError, ValueError) as exc:
-        raise _refused(exc, 409) from exc
+        raise _refused(exc) from exc
     return Figures.model_validate(
         {**view.to_json(), "experiment_id": experiment_id, "status": status}
     )
