@@ -1,5 +1,6 @@
 """``keiretsu kaizen …`` through the real CLI (Typer's runner) on a node store the flow-level
-world filled with two weeks of a distribution centre and a shop (from Monday 6 January 2025).
+world filled with sixteen days of a distribution centre and a shop (from Monday 6 January
+2025), the shop's base stock lowered from 40 to 30 on the floor on the ninth day.
 
 One experiment goes the whole way — planned with its evidence, predicted, started, checked,
 adopted — with dates inside the log, so the improvement curve shows it; others are written
@@ -23,7 +24,6 @@ import pytest
 from typer.testing import CliRunner
 
 from keiretsu.cli import app
-from keiretsu.kaizen import move
 from keiretsu.model.gs1 import canonical_id
 from keiretsu.sim.model import (
     BaseStock,
@@ -61,7 +61,10 @@ def world() -> Iterator[tuple[Path, dict[str, str]]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        w = World(truth, seed=5).run(14)
+        # eight days as they were, then the shop's base stock cut by 10 on the floor
+        w = World(truth, seed=5).run(8)
+        w.change({"buffer.shop.policy.level": 30})
+        w.run(8)
         with Store(root / "node.duckdb") as store:
             for path in write_epcis_files(w, root / "epcis").values():
                 assert store.ingest_file(path).status == "accepted"
@@ -142,16 +145,28 @@ def test_one_experiment_from_plan_to_adopted_and_on_the_curve(
     )  # fmt: skip
     assert kept_prediction == [(pytest.approx(predicted["difference"]), 8)]
 
-    assert kz(store, "start", "kz-shop", "--at", at(8), "--note", "level lowered")["status"] == (
+    assert kz(store, "start", "kz-shop", "--at", at(14), "--note", "level lowered")["status"] == (
         "running"
     )
     # adopting a running experiment is refused, saying where it may go
     line = refused(store, "adopt", "kz-shop")
     assert "cannot move to adopted" in line and "checked, abandoned" in line
     assert len(line.splitlines()) == 1
-    with Store(store) as s:  # the measured check, as kaizen/check.py records it
-        move(s, "kz-shop", "checked", at=datetime(2025, 1, 10, tzinfo=UTC))
-    adopted = kz(store, "adopt", "kz-shop", "--at", at(13))
+    # check: the on-hand at the shop measured on the events, before and after the 14th
+    shop = next(site for site, n in names.items() if n == "shop")
+    checked = kz(store, "check", "kz-shop", "--name", f"{shop}=shop", "--at", at(20))
+    assert checked["status"] == "checked"
+    (m,) = checked["rows"]
+    assert (m["metric"], m["scope"], m["periods_before"], m["periods_after"]) == (
+        "on_hand", "shop", 8, 8,
+    )  # fmt: skip
+    # the plain before/after difference is the cut the world made (40 → 30 units)
+    assert m["naive_effect"] == pytest.approx(-10, abs=3)
+    kept_m = sql(
+        store, "SELECT effect, verdict FROM kaizen_measurement WHERE experiment_id = 'kz-shop'"
+    )
+    assert kept_m == [(pytest.approx(m["effect"]), m["verdict"])]
+    adopted = kz(store, "adopt", "kz-shop", "--at", at(20))
     assert (adopted["status"], adopted["next_moves"]) == ("adopted", [])
     statuses = sql(
         store, "SELECT status, moved_at, note FROM kaizen_status WHERE experiment_id = ?"
@@ -159,26 +174,27 @@ def test_one_experiment_from_plan_to_adopted_and_on_the_curve(
     )  # fmt: skip
     assert [s[0] for s in statuses] == ["plan", "simulated", "running", "checked", "adopted"]
     assert statuses[2][2] == "level lowered"
-    assert statuses[-1][1] == datetime(2025, 1, 13, tzinfo=UTC)
+    assert statuses[-1][1] == datetime(2025, 1, 20, tzinfo=UTC)
 
     # show: the A3 as JSON and as Markdown
     page = kz(store, "show", "kz-shop")
     assert page["status"] == "adopted"
     assert page["countermeasure"]["changes"] == {"buffer.shop.policy.level": 30}
     assert page["results"]["predicted"]["difference"] == pytest.approx(predicted["difference"])
+    assert page["results"]["measured"]["effect"] == pytest.approx(m["effect"])
     shown = runner.invoke(app, ["kaizen", "show", "kz-shop", "--store", str(store)])
     assert shown.exit_code == 0 and "Less stock at the shop" in shown.stdout
     assert "Countermeasure" in shown.stdout
 
-    # the curve: weeks from Monday 6 January; the adoption at the start of the second week
-    # leaves the first before it (the baseline) and the second after it
+    # the curve: two-week periods from Monday 6 January (aligned with the Monday origin);
+    # the adoption on the 20th starts the second, which comes after it
     svg = tmp_path / "curve.svg"
-    curve = kz(store, "curve", "--scope", "network", "--svg", str(svg))
+    curve = kz(store, "curve", "--freq", "2w", "--scope", "network", "--svg", str(svg))
     rows = curve["rows"]
-    assert [r["period_start"][:10] for r in rows] == ["2025-01-06", "2025-01-13"]
+    assert [r["period_start"][:10] for r in rows] == ["2025-01-06", "2025-01-20"]
     assert rows[0]["adopted"] == [] and rows[1]["adopted"] == ["kz-shop"]
     events = sql(
-        store, "SELECT count(*) FROM ocel_event WHERE ocel_time < TIMESTAMPTZ '2025-01-13 00:00+00'"
+        store, "SELECT count(*) FROM ocel_event WHERE ocel_time < TIMESTAMPTZ '2025-01-20 00:00+00'"
     )
     assert rows[0]["events"] == events[0][0]
     base = rows[0]["money"]

@@ -11,11 +11,10 @@ traceback. While a node server holds the store, use its routes (``/twin/kaizen``
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,16 +228,6 @@ def _show_summary(exp: Experiment, as_json: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _optional(module: str, what: str) -> Any:
-    """A module of the kaizen room that may not be installed in this version."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            raise _Refused(f"{what} is not available in this version of keiretsu") from exc
-        raise
 
 
 # --- new ----------------------------------------------------------------------------------
@@ -514,6 +503,17 @@ def _suggestion(
 # --- the moves -----------------------------------------------------------------------------
 
 
+def _names(items: list[str] | None) -> dict[str, str]:
+    """``--name SITE=NAME`` options as a mapping (the site's id may itself hold '=')."""
+    names: dict[str, str] = {}
+    for item in items or []:
+        site, sep, readable = item.rpartition("=")
+        if not sep or not site or not readable:
+            raise _Refused(f"--name {item!r}: expected SITE=NAME")
+        names[site] = readable
+    return names
+
+
 def simulate(
     experiment_id: IdArgument,
     replications: Annotated[
@@ -545,12 +545,7 @@ def simulate(
 
     with _errors():
         when = _when(at)
-        names: dict[str, str] = {}
-        for item in name or []:
-            site, sep, readable = item.rpartition("=")
-            if not sep or not site or not readable:
-                raise _Refused(f"--name {item!r}: expected SITE=NAME")
-            names[site] = readable
+        names = _names(name)
         baseline = None
         if model is not None:
             from keiretsu.sim.model import Network
@@ -667,6 +662,17 @@ def check(
     ] = None,
     freq: Annotated[str, typer.Option(help="Period of the series (D: a day, W: a week).")] = "D",
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    object_type: Annotated[
+        str | None,
+        typer.Option("--object-type", help="Whose events (default: the most frequent type)."),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="A readable name for a location of the store, SITE=NAME (repeat the option).",
+        ),
+    ] = None,
     advance: Annotated[
         bool,
         typer.Option("--advance/--no-advance", help="Move a running experiment to checked."),
@@ -680,14 +686,15 @@ def check(
     """Measure the change's effect on the real events (interrupted time series, or
     difference-in-differences against controls), keep it, and move running → checked."""
     from keiretsu.kaizen import load
+    from keiretsu.kaizen.check import check as measure
 
     with _errors():
-        module = _optional("keiretsu.kaizen.check", "kaizen check")
         when = _when(at)
         changed = _when(change_at, "--change-at")
+        names = _names(name)
         with _store(store) as s:
             with _spinner(f"measuring {experiment_id}", quiet):
-                view = module.check(
+                view = measure(
                     s,
                     experiment_id,
                     metric=metric,
@@ -699,6 +706,8 @@ def check(
                     advance=advance,
                     by=by,
                     at=when,
+                    object_type=object_type,
+                    names=names or None,
                 )
             exp = load(s, experiment_id)
         out = view.to_json()
@@ -786,13 +795,6 @@ def list_(
         )
 
 
-def _latest_measurement(s: Store, experiment_id: str) -> dict[str, Any] | None:
-    from keiretsu.store import kaizen as tables
-
-    rows = tables.measurements(s.con, experiment_id).to_pylist()
-    return dict(rows[-1]) if rows else None
-
-
 def show(
     experiment_id: IdArgument,
     store: StoreOption = DEFAULT_STORE,
@@ -804,7 +806,7 @@ def show(
     with _errors():
         with _store(store, read_only=True) as s:
             exp = load(s, experiment_id)
-            page = a3(exp, measured=_latest_measurement(s, experiment_id))
+            page = a3(exp, store=s)
         if as_json:
             _print_json(page)
             return
@@ -890,19 +892,26 @@ def lessons(
     ] = None,
     text: Annotated[str | None, typer.Option(help="Words to look for.")] = None,
     fetch: Annotated[
-        bool, typer.Option("--fetch", help="First ask the partners for their lessons.")
+        bool,
+        typer.Option(
+            "--fetch",
+            help="First ask the partners (partners.toml) for the lessons they share "
+            "(signed requests); they also push them to a running node.",
+        ),
     ] = False,
+    partner: Annotated[
+        list[str] | None,
+        typer.Option("--partner", help="With --fetch: only this partner (repeat the option)."),
+    ] = None,
     store: StoreOption = DEFAULT_STORE,
     as_json: JsonOption = False,
 ) -> None:
     """What was tried here and at the partners, what worked and what did not."""
     with _errors():
-        module = _optional("keiretsu.kaizen.lessons", "kaizen lessons")
+        from keiretsu.kaizen import lessons as module
+
         with _store(store, read_only=not fetch) as s:
-            fetched = None
-            if fetch:
-                fetcher = _fetcher(module)
-                fetched = fetcher(s)
+            fetched = _fetch_lessons(s, partner) if fetch else None
             view = module.ask(s, waste=waste, step=step, kind=kind, status=status, text=text)
         data = view.to_json()
         if fetched is not None:
@@ -916,17 +925,58 @@ def lessons(
             for c in ("source", "experiment_id", "title", "waste", "kind", "status", "lesson")
             if rows and c in rows[0]
         ]
+        for f in fetched or []:
+            said = f.get("error") or f"{f['read']} read, {f['new']} new, {f['known']} known"
+            console.print(f"fetched from {_escape(f['partner'])}: {_escape(str(said))}")
         console.print(_table("Lessons", rows, columns))
         for n in data["notes"]:
             console.print(f"[dim]{_escape(n)}[/]")
 
 
-def _fetcher(module: Any) -> Callable[[Store], Any]:
-    for name in ("fetch_lessons", "fetch"):
-        found = getattr(module, name, None)
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-    raise _Refused("--fetch: fetching lessons from partners is not available in this version")
+def _fetch_lessons(s: Store, only: list[str] | None) -> list[dict[str, Any]]:
+    """Ask each partner of the node (``partners.toml`` beside the store) for the lessons it
+    shares with this node — a request signed with the node's key to its ``GET
+    /partners/lessons`` — and keep them under the partner's name (checked whole; an identical
+    copy adds nothing). One row per partner: ``partner``, ``read``/``new``/``known`` or
+    ``error``. Partners also push their lessons to a running node by themselves."""
+    import httpx
+
+    from keiretsu.kaizen.lessons import receive
+    from keiretsu.node.auth import sign_request
+    from keiretsu.node.home import NodeError, NodeHome
+
+    try:
+        home = NodeHome.open(s.path)
+        identity = home.identity()
+        partners = home.partners()
+    except NodeError as exc:
+        raise _Refused(f"--fetch: {exc}") from exc
+    unknown = sorted(set(only or ()) - set(partners))
+    if unknown:
+        raise _Refused(
+            f"--partner {', '.join(unknown)}: not a partner of this node "
+            f"(partners: {', '.join(sorted(partners)) or 'none'})"
+        )
+    path = "/partners/lessons"
+    out: list[dict[str, Any]] = []
+    for name in sorted(partners):
+        if only and name not in only:
+            continue
+        partner = partners[name]
+        token = sign_request(identity, audience=name, method="GET", path=path)
+        try:
+            answer = httpx.get(
+                partner.url.rstrip("/") + path,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30.0,
+            )
+            answer.raise_for_status()
+            report = receive(s, name, answer.json().get("lessons", []))
+        except (httpx.HTTPError, ValueError) as exc:
+            out.append({"partner": name, "error": str(exc)})
+            continue
+        out.append({"partner": name, **report})
+    return out
 
 
 def curve(

@@ -139,6 +139,12 @@ class CheckIn(_Body):
     freq: str = Field(default="D", description="period of the series")
     alpha: float = Field(default=0.05, gt=0, lt=1)
     advance: bool = Field(default=True, description="move a running experiment to checked")
+    object_type: str | None = Field(
+        default=None, description="whose events (default: the most frequent type)"
+    )
+    names: dict[str, str] | None = Field(
+        default=None, description="readable names of locations (identifier → name)"
+    )
     at: datetime | None = None
 
 
@@ -513,13 +519,11 @@ async def show(
     who: Principal = Depends(local_user),
 ) -> A3Page:
     from keiretsu.kaizen import a3, load
-    from keiretsu.store import kaizen as tables
 
     _known(request, experiment_id)
 
     def page(store: Any) -> dict[str, Any]:
-        measured = tables.measurements(store.con, experiment_id).to_pylist()
-        return a3(load(store, experiment_id), measured=measured[-1] if measured else None)
+        return a3(load(store, experiment_id), store=store)
 
     return A3Page.model_validate(_plain(await node_of(request).writer.run(page)))
 
@@ -616,21 +620,14 @@ async def check(
     body: CheckIn | None = None,
     who: Principal = Depends(local_user),
 ) -> Figures:
-    import importlib
-
     from keiretsu.kaizen import KaizenError, load
+    from keiretsu.kaizen.check import check as measure
 
     _known(request, experiment_id)
-    try:
-        module: Any = importlib.import_module("keiretsu.kaizen.check")
-    except ModuleNotFoundError as exc:
-        raise HTTPProblem(
-            501, "Not implemented", "measuring an experiment is not in this version"
-        ) from exc
     b = body or CheckIn()
 
     def job(store: Any) -> tuple[Any, str]:
-        view = module.check(
+        view = measure(
             store,
             experiment_id,
             metric=b.metric,
@@ -642,6 +639,8 @@ async def check(
             advance=b.advance,
             by=who.name,
             at=b.at,
+            object_type=b.object_type,
+            names=b.names,
         )
         return view, load(store, experiment_id).status
 
