@@ -359,8 +359,22 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         """Server-sent events: ``capture`` each time the node accepts a document."""
         if user_of(request) is None:
             return _headers(Response(status_code=401))
+        last = request.headers.get("last-event-id", "").strip()
+
+        def latest() -> int | None:
+            found = node.cursor().execute(
+                "SELECT max(ingest_id) FROM ingest_log WHERE status = 'accepted'"
+            )
+            value = found.fetchall()[0][0]
+            return None if value is None else int(value)
+
         response = StreamingResponse(
-            obeya.announcer.stream(request.is_disconnected), media_type="text/event-stream"
+            obeya.announcer.stream(
+                request.is_disconnected,
+                heard=int(last) if last.isdigit() else None,
+                latest=latest,
+            ),
+            media_type="text/event-stream",
         )
         response.headers["X-Accel-Buffering"] = "no"
         return _headers(response)

@@ -11,10 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 KEEPALIVE_SECONDS = 15.0
 """A comment line this often keeps proxies from closing an idle stream."""
+
+STREAM_SECONDS = 8.0
+"""A stream ends after this long and the browser opens the next one (``retry``: 1 s), telling
+the last document it heard of (``Last-Event-ID``): a document accepted in between is announced
+at once. Short, so that an open page never holds up the node's shutdown (uvicorn waits for
+open responses) for more than this."""
 
 QUEUE_SIZE = 100
 """Announcements a slow page may fall behind by; more are dropped (it reloads anyway)."""
@@ -40,25 +46,45 @@ class Announcer:
                 with self._lock:
                     self._streams.discard((loop, queue))
 
-    async def stream(self, disconnected: object) -> AsyncIterator[str]:
-        """The text of one event stream, until the client goes (``disconnected``: an async
-        callable answering whether it has)."""
+    async def stream(
+        self,
+        disconnected: Callable[[], Awaitable[bool]],
+        *,
+        heard: int | None = None,
+        latest: Callable[[], int | None] | None = None,
+        seconds: float = STREAM_SECONDS,
+    ) -> AsyncIterator[str]:
+        """The text of one event stream, for ``seconds`` or until the client goes
+        (``disconnected``). ``heard``: the last document the client was told of (its
+        ``Last-Event-ID``); if ``latest()`` (the newest accepted document) is past it, that
+        is announced first."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         entry = (loop, queue)
         with self._lock:
             self._streams.add(entry)
         try:
-            yield "retry: 3000\n: connected\n\n"
-            while True:
+            yield "retry: 1000\n: connected\n\n"
+            if heard is not None and latest is not None:
+                newest = await asyncio.to_thread(latest)
+                if newest is not None and newest > heard:
+                    body = json.dumps({"ingest_id": newest, "source": "missed"})
+                    yield f"id: {newest}\nevent: capture\ndata: {body}\n\n"
+            end = loop.time() + seconds
+            quiet_since = loop.time()
+            while loop.time() < end:
                 try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), min(1.0, seconds))
                 except TimeoutError:
-                    if await disconnected():  # type: ignore[operator]
+                    if await disconnected():
                         return
-                    yield ": keep-alive\n\n"
+                    if loop.time() - quiet_since >= KEEPALIVE_SECONDS:
+                        quiet_since = loop.time()
+                        yield ": keep-alive\n\n"
                     continue
-                yield f"event: capture\ndata: {message}\n\n"
+                quiet_since = loop.time()
+                ident = json.loads(message)["ingest_id"]
+                yield f"id: {ident}\nevent: capture\ndata: {message}\n\n"
         finally:
             with self._lock:
                 self._streams.discard(entry)
