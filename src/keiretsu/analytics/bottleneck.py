@@ -426,6 +426,7 @@ def bottlenecks(
     without start/complete events. ``stats`` is accepted for callers that have the step
     statistics at hand and not needed; ``visit_table`` (the type's
     :func:`~keiretsu.analytics.flow.visits`) saves computing them again."""
+    log.require("object type", object_type, where="object_type")
     del stats  # the figures here are measured on available time, not read from step_stats
     measured = _measure(
         log,
@@ -559,6 +560,7 @@ def factory_physics(
     them); ``finished_goods_wip`` (objects waiting for the customer's pull, time-average);
     ``objects``, ``finished`` (left the line) and ``available_seconds_per_day``. A figure the
     data cannot give is null and the notes say what it needs."""
+    log.require("object type", object_type, where="object_type")
     measured = _measure(
         log,
         object_type,

@@ -81,6 +81,9 @@ def bullwhip(
     ``demand_total``, ``demand_mean``, ``demand_variance`` (per window, sample variance) and
     ``bullwhip`` (null where the echelon has no orders, no demand, or demand that never
     varies)."""
+    log.require("activity", orders, where="orders")
+    log.require("activity", demand, where="demand")
+    log.require("object type", echelon_type, where="echelon_type")
     if not window_days > 0:
         raise ValueError(f"window_days must be a positive number of days, not {window_days!r}")
     e = log.events

@@ -237,6 +237,7 @@ def customer_demand(
     ``per_day`` (quantity per calendar day), ``available_seconds`` (working time over the span on
     the calendar) and ``takt_seconds`` (available time ÷ quantity: how often the customers take
     one unit). ``meta["calendar"]`` and the notes say which calendar (24/7 by default)."""
+    log.require("object type", object_type, where="object_type")
     cal = calendar or Calendar.always()
     key = ("customer.demand", object_type, tuple(sorted(end_steps or ())), cal)
     return log.memo(key, lambda: _demand(log, object_type, end_steps, cal))

@@ -235,6 +235,7 @@ def object_times(
     time, the Kaplan–Meier lead time of all objects, and how many are still open.
 
     Computed once per log and options (:meth:`Log.memo`): the views that read it share it."""
+    log.require("object type", object_type, where="object_type")
     key = (
         "flow.object_times",
         object_type,
@@ -529,6 +530,7 @@ def step_stats(
     24/7 when none is given — the notes and ``meta["calendar"]`` say which).
     ``visit_table``: :func:`visits` of the type already at hand (e.g. cached by the morning
     report for the views that share it)."""
+    log.require("object type", object_type, where="object_type")
     cal = calendar if calendar is not None else Calendar.always()
     v = visits(log, object_type) if visit_table is None else visit_table
     if window is not None:

@@ -17,8 +17,9 @@ one machine, on a Spark cluster. Column names are the practitioner's, not OCEL's
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -36,6 +37,39 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 Engine = Literal["duckdb", "spark"]
+
+NameKind = Literal["object type", "activity"]
+"""The kinds of names a view is asked about: an object type (``"logistic unit"``) or an
+activity (a step, ``"shipping"``)."""
+
+
+class UnknownNameError(KeyError, ValueError):
+    """A view was asked about a name the log does not hold (an object type, an activity): the
+    message names it, says which ones the log has, and suggests the closest. Catch it as a
+    ``KeyError`` or a ``ValueError``."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], *, where: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(str(k) for k in known)
+        close = difflib.get_close_matches(name, self.known, n=1, cutoff=0.5)
+        listed = ", ".join(repr(k) for k in self.known[:30])
+        if len(self.known) > 30:
+            listed += f" … ({len(self.known)} in all)"
+        self.message = (
+            f"{where + ': ' if where else ''}no {kind} {name!r} in this log"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f". The log's {_plural(kind)}: {listed or 'none'}."
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _plural(kind: str) -> str:
+    return "activities" if kind == "activity" else kind + "s"
+
 
 # store view / model table → (name in the Log, {store column: Log column})
 _TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -269,6 +303,47 @@ class Log:
             o.group_by("object_type").agg(n=o.count()).order_by([ibis.desc("n"), "object_type"])
         )
         return [str(v) for v in counts.column("object_type").to_pylist()]
+
+    def activities(self) -> list[str]:
+        """The activities (event types) present, most frequent first."""
+        e = self.events
+        counts = self.execute(
+            e.group_by("activity").agg(n=e.count()).order_by([ibis.desc("n"), "activity"])
+        )
+        return [str(v) for v in counts.column("activity").to_pylist()]
+
+    def known_names(self, kind: NameKind) -> list[str]:
+        """The names of one kind the log holds: its object types or its activities (computed
+        once while the log holds the same events)."""
+        if kind == "object type":
+            return self.memo(("known_names", kind), self.object_types)
+        if kind == "activity":
+            return self.memo(("known_names", kind), self.activities)
+        raise ValueError(f"kind {kind!r}: expected 'object type' or 'activity'")
+
+    def require(
+        self,
+        kind: NameKind,
+        names: str | Iterable[str] | None,
+        *,
+        where: str = "",
+        empty_ok: bool = True,
+    ) -> None:
+        """Raise :class:`UnknownNameError` for the first of ``names`` (one name, several, or
+        None: nothing to check) the log does not hold, listing the ones it does. A log with no
+        events at all passes when ``empty_ok`` (an empty window answers empty, not wrong);
+        ``where`` names the argument for the message (``"object_type"``)."""
+        if names is None:
+            return
+        wanted = [names] if isinstance(names, str) else [str(n) for n in names]
+        if not wanted:
+            return
+        known = self.known_names(kind)
+        if not known and empty_ok:
+            return
+        for name in wanted:
+            if name not in known:
+                raise UnknownNameError(kind, name, known, where=where)
 
     def event_attribute(self, name: str) -> ir.Table:
         """One event attribute as a table ``event_id, value`` (text), e.g. ``org:resource``."""

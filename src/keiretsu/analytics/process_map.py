@@ -142,6 +142,7 @@ def dfg(log: Log, object_type: str) -> View:
     ``median_seconds``, ``p90_seconds``, ``min_seconds``, ``max_seconds`` (time between the two
     events, seconds). Counts and durations equal pm4py's ``discover_dfg`` and
     ``discover_performance_dfg`` on the flattened log."""
+    log.require("object type", object_type, where="object_type")
     table = log.execute(_edge_table(log, [object_type], event_pairs=False))
     table = _cast_counts(table, ("frequency", "objects"))
     return View(
@@ -184,6 +185,7 @@ def start_end_activities(log: Log, object_type: str | Sequence[str] | None = Non
     and ``end_events`` (distinct events doing so: one event can start several objects — a
     purchase order created with its five lines). Steps neither start nor end anything are left
     out. ``object_type``: one type, several, or every type (``None``)."""
+    log.require("object type", object_type, where="object_type")
     types = _types(object_type)
     table = log.execute(_start_end_table(log, types))
     table = _cast_counts(table, ("starts", "ends", "start_events", "end_events"))
@@ -200,6 +202,7 @@ def variants(log: Log, object_type: str) -> View:
     (objects that followed it) and ``share`` (of the objects of that type that have events,
     0–1), most frequent first (ties by the text). ``variant`` is the sequence as a list and
     ``variant_text`` the same joined by " → "; ``steps`` is its length."""
+    log.require("object type", object_type, where="object_type")
     oe = object_events(log, [object_type])
     # an object's steps in order: a list of (time, seq, activity) sorted, then the activities
     traces = oe.group_by("object_id").agg(
@@ -267,6 +270,7 @@ def ocdfg(log: Log, object_types: str | Sequence[str] | None = None) -> ProcessM
     all types together and one row per type and step.
 
     ``start_end``: :func:`start_end_activities` of those object types."""
+    log.require("object type", object_types, where="object_types")
     types = _types(object_types)
     edges = log.execute(_edge_table(log, types, event_pairs=True))
     activities = log.execute(_activities_table(log, types))

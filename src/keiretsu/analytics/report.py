@@ -66,16 +66,79 @@ class Report:
     views: dict[str, View]
     vsm: ValueStreamMap | None
     seconds: dict[str, float] = field(default_factory=dict)
+    not_measurable: dict[str, str] = field(default_factory=dict)
+    """Views left out because the log cannot support them → what they would need (aggregate
+    data: no flow times, no process maps)."""
+
+    @property
+    def aggregate(self) -> bool:
+        """Whether the log is aggregate data (amounts per product and period, not one event
+        per object and step): then only demand, stock, days of supply and bullwhip."""
+        return bool(self.not_measurable)
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-ready data: each view's rows and notes, and the map."""
         return {
             "object_type": self.object_type,
             "object_types": self.object_types,
+            "aggregate": self.aggregate,
             "views": {name: view.to_json() for name, view in self.views.items()},
+            "not_measurable": self.not_measurable,
             "value_stream_map": self.vsm.to_json() if self.vsm is not None else None,
             "seconds": self.seconds,
         }
+
+
+AGGREGATE_VIEWS = ("customer_demand", "daily_demand", "days_of_supply", "bullwhip")
+"""What aggregate data (so much of a product per day: production, sales) can feed."""
+
+NOT_FROM_AGGREGATES: dict[str, str] = {
+    "process_map": "one event per object and step (the path each object took)",
+    "variants": "one event per object and step",
+    "object_times": "when each object started and finished (flow, lead and waiting times)",
+    "step_stats": "one event per object and step (arrivals, time in step, wait before)",
+    "bottlenecks": "each object's time in each step",
+    "factory_physics": "each object's lead time",
+    "littles_law": "each object's lead time and the work in process",
+    "escaped_defects": "inspections of single objects",
+    "wastes": "each object's waits, moves and rework",
+    "value_stream_map": "one event per object and step",
+}
+"""Views aggregate data cannot feed → what they need instead."""
+
+
+def is_aggregate(log: Log) -> bool:
+    """Whether most of the log's events are aggregate rows (event attribute ``aggregate`` =
+    ``true``, as the CSV/Parquet reader writes for product amounts,
+    :mod:`keiretsu.io.tabular`)."""
+    e = log.events
+    total = int(log.scalar(e.count()) or 0)
+    if not total:
+        return False
+    a = log.event_attributes
+    marked = int(
+        log.scalar(a.filter((a.name == "aggregate") & (a.value == "true")).event_id.nunique()) or 0
+    )
+    return marked * 2 > total
+
+
+def _aggregate_roles(log: Log) -> tuple[list[str], list[str]]:
+    """The activities that are supply (produced or received) and demand (sold, shipped,
+    consumed) in aggregate data, from the EPCIS facts its rows carry."""
+    a = log.event_attributes
+    facts = a.filter(a.name.isin(["action", "disposition"]))
+    e = log.events
+    j = facts.join(e, "event_id")
+    rows = log.execute(j.group_by(["activity", j.name, j.value]).agg(n=j.count())).to_pylist()
+    supply = sorted({r["activity"] for r in rows if r["name"] == "action" and r["value"] == "ADD"})
+    demand = sorted(
+        {
+            r["activity"]
+            for r in rows
+            if r["name"] == "disposition" and r["value"] in ("retail_sold", "in_transit")
+        }
+    )
+    return supply, demand
 
 
 def main_object_type(log: Log) -> str:
@@ -138,6 +201,9 @@ def analyze(
     window_days: float = 28,
     calendar: Calendar | None = None,
     end_steps: Collection[str] | None = None,
+    orders: Collection[str] | None = None,
+    demand: Collection[str] | None = None,
+    echelon_type: str | None = None,
 ) -> Report:
     """Compute every view of the twin for the morning report (see the module docstring).
 
@@ -145,12 +211,25 @@ def analyze(
     ``rates`` prices the wastes; ``target_days`` is the target days of supply; ``calendar`` is
     the node's working time (24/7 when not given: every figure that uses it says so);
     ``end_steps`` names the steps at which objects leave to the customer, where the events do
-    not say it themselves (:mod:`keiretsu.analytics.customer`)."""
+    not say it themselves (:mod:`keiretsu.analytics.customer`). ``orders``, ``demand`` and
+    ``echelon_type`` go to :func:`~keiretsu.analytics.bullwhip.bullwhip`.
+
+    On aggregate data (:func:`is_aggregate`: amounts per product and day, as from a wide sales
+    table) the report holds what such data can feed — customer demand, daily demand, days of
+    supply and bullwhip (per product: production as the orders, sales as the demand, unless
+    told) — and names the views it cannot compute in :attr:`Report.not_measurable`."""
+    log.require("object type", object_type, where="object_type")
+    log.require("activity", value_adding, where="value_adding")
+    log.require("activity", end_steps, where="end_steps")
     followed = object_type or main_object_type(log)
     types = log.object_types()
     if followed not in types:
         raise ValueError(
             f"no objects of type {followed!r}; the log has: {', '.join(types) or 'none'}"
+        )
+    if is_aggregate(log):
+        return _aggregate_report(
+            log, followed, types, target_days, window_days, calendar, orders, demand, echelon_type
         )
     views: dict[str, View] = {}
     seconds: dict[str, float] = {}
@@ -214,7 +293,15 @@ def analyze(
     )
     views["wastes"] = waste_view
     views["waste_pareto"] = pareto(waste_view)
-    views["bullwhip"] = timed("bullwhip", lambda: bullwhip(log))
+    views["bullwhip"] = timed(
+        "bullwhip",
+        lambda: bullwhip(
+            log,
+            orders=None if orders is None else list(orders),
+            demand=None if demand is None else list(demand),
+            echelon_type=echelon_type,
+        ),
+    )
     vsm = timed(
         "value_stream_map",
         lambda: value_stream_map(
@@ -223,3 +310,48 @@ def analyze(
     )
     _drop(log, [visit_table])
     return Report(followed, types, views, vsm, seconds)
+
+
+def _aggregate_report(
+    log: Log,
+    followed: str,
+    types: list[str],
+    target_days: float | Mapping[str, float] | None,
+    window_days: float,
+    calendar: Calendar | None,
+    orders: Collection[str] | None,
+    demand: Collection[str] | None,
+    echelon_type: str | None,
+) -> Report:
+    """The report on aggregate data: demand, stock, days of supply and bullwhip only."""
+    from keiretsu.analytics.inventory import daily_demand
+
+    seconds: dict[str, float] = {}
+    views: dict[str, View] = {}
+
+    def timed(name: str, make: Any) -> Any:
+        t0 = time.perf_counter()
+        result = make()
+        seconds[name] = round(time.perf_counter() - t0, 3)
+        return result
+
+    supply, sold = _aggregate_roles(log)
+    cal = calendar or Calendar.always()
+    views["customer_demand"] = timed(
+        "customer_demand", lambda: customer_demand(log, object_type=followed, calendar=cal)
+    )
+    views["daily_demand"] = timed("daily_demand", lambda: daily_demand(log, by_location=False))
+    views["days_of_supply"] = timed(
+        "days_of_supply", lambda: days_of_supply(log, window_days, targets=target_days)
+    )
+    bw_orders = list(orders) if orders is not None else (supply or None)
+    bw_demand = list(demand) if demand is not None else (sold or None)
+    if echelon_type is None and bw_orders is not None and "product" in types:
+        echelon_type = "product"
+    views["bullwhip"] = timed(
+        "bullwhip",
+        lambda: bullwhip(
+            log, window_days=7, orders=bw_orders, demand=bw_demand, echelon_type=echelon_type
+        ),
+    )
+    return Report(followed, types, views, None, seconds, dict(NOT_FROM_AGGREGATES))

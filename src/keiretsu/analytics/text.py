@@ -45,6 +45,10 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
         "choose with --object-type)"
     )
 
+    if report.not_measurable:
+        yield from _aggregate_sections(report, top)
+        return
+
     yield _customer_table(v["customer_demand"], top)
 
     # process map: the busiest arrows of the followed type
@@ -142,50 +146,11 @@ def render(report: Report, *, top: int = 8) -> Iterator[RenderableType]:
     yield _constraint(v["bottlenecks"], v["factory_physics"])
     yield _littles_law(v["littles_law"], top)
 
-    stock = v["days_of_supply"].to_pylist()
-    if stock:
-        t = _table(
-            "Inventory: days of supply",
-            [
-                ("location", "left"),
-                ("product", "left"),
-                ("stock", "right"),
-                ("per day", "right"),
-                ("days", "right"),
-            ],
-        )
-        stock.sort(key=lambda r: -(r["days_of_supply"] or 0))
-        for r in stock[:top]:
-            t.add_row(
-                r["location"],
-                r["product"],
-                _num(r["stock"], 0),
-                _num(r["daily_demand"]),
-                _num(r["days_of_supply"]),
-            )
-        yield t
-    else:
-        yield Text(
-            "Inventory: no stock movements in this log (EPCIS quantity, aggregation or "
-            "transformation events are needed)",
-            style="dim",
-        )
+    yield from _stock_sections(v, top)
 
     yield _waste_table(v["wastes"], v["waste_pareto"])
 
-    whip = v["bullwhip"].to_pylist()
-    if whip:
-        t = _table(
-            "Bullwhip: variance of orders / variance of demand",
-            [("echelon", "left"), ("ratio", "right"), ("windows", "right")],
-        )
-        for r in whip:
-            t.add_row(str(r["echelon"]), _num(r["bullwhip"], 2), str(r["windows"]))
-        yield t
-    else:
-        yield Text(
-            "Bullwhip: " + (v["bullwhip"].notes[0] if v["bullwhip"].notes else ""), style="dim"
-        )
+    yield from _bullwhip_sections(v)
 
 
 def _data_box_table(boxes: View, escaped: View, takt: float | None) -> RenderableType:
@@ -367,3 +332,86 @@ def _waste_table(wastes: View, pareto: View) -> Table:
                 evidence,
             )
     return t
+
+
+def _stock_sections(v: dict[str, View], top: int) -> Iterator[RenderableType]:
+    stock = v["days_of_supply"].to_pylist()
+    if stock:
+        t = _table(
+            "Inventory: days of supply",
+            [
+                ("location", "left"),
+                ("product", "left"),
+                ("stock", "right"),
+                ("per day", "right"),
+                ("days", "right"),
+            ],
+        )
+        stock.sort(key=lambda r: -(r["days_of_supply"] or 0))
+        for r in stock[:top]:
+            t.add_row(
+                r["location"],
+                r["product"],
+                _num(r["stock"], 0),
+                _num(r["daily_demand"]),
+                _num(r["days_of_supply"]),
+            )
+        yield t
+    else:
+        yield Text(
+            "Inventory: no stock movements in this log (EPCIS quantity, aggregation or "
+            "transformation events are needed)",
+            style="dim",
+        )
+
+
+def _bullwhip_sections(v: dict[str, View]) -> Iterator[RenderableType]:
+    whip = v["bullwhip"].to_pylist()
+    if whip:
+        t = _table(
+            "Bullwhip: variance of orders / variance of demand",
+            [("echelon", "left"), ("ratio", "right"), ("windows", "right")],
+        )
+        for r in whip:
+            t.add_row(str(r["echelon"]), _num(r["bullwhip"], 2), str(r["windows"]))
+        yield t
+    else:
+        yield Text(
+            "Bullwhip: " + (v["bullwhip"].notes[0] if v["bullwhip"].notes else ""), style="dim"
+        )
+
+
+def _aggregate_sections(report: Report, top: int) -> Iterator[RenderableType]:
+    """The report on aggregate data: demand, stock and bullwhip, and what it cannot show."""
+    v = report.views
+    yield Text(
+        "Aggregate data (amounts per product and period, not one event per object and step): "
+        "demand, stock, days of supply and bullwhip only.",
+        style="bold",
+    )
+    yield _customer_table(v["customer_demand"], top)
+    daily = v["daily_demand"].to_pylist()
+    if daily:
+        per: dict[str, list[float]] = {}
+        for r in daily:
+            per.setdefault(str(r["product"]), []).append(float(r["quantity"] or 0.0))
+        days = len({r["day"] for r in daily})
+        t = _table(
+            f"Daily demand per product over {days} days with demand",
+            [("product", "left"), ("total", "right"), ("days", "right"), ("mean/day", "right")],
+        )
+        ranked = sorted(per.items(), key=lambda kv: -sum(kv[1]))
+        for product, qs in ranked[:top]:
+            t.add_row(product, _num(sum(qs), 0), str(len(qs)), _num(sum(qs) / len(qs)))
+        yield t
+    yield from _stock_sections(v, top)
+    yield from _bullwhip_sections(v)
+    cannot = Table.grid(padding=(0, 2))
+    for name, needs in report.not_measurable.items():
+        cannot.add_row(name.replace("_", " "), f"needs {needs}")
+    yield Panel(
+        cannot,
+        title="Not measurable from aggregate data",
+        title_align="left",
+        style="dim",
+    )

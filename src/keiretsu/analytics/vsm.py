@@ -308,6 +308,7 @@ def value_stream_map(
     time takt and the data boxes are measured on (24/7 by default, said so).
     ``end_steps``: the steps where objects leave to the customer (default: see
     :func:`keiretsu.analytics.customer.exits`)."""
+    log.require("object type", object_type, where="object_type")
     cal = calendar or Calendar.always()
     marked = set(value_adding or ())
     notes: list[str] = []

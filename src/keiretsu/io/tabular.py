@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from keiretsu.model.ocel import (
     parse_time,
 )
 
-__all__ = ["ColumnMapping", "read_table"]
+__all__ = ["ColumnMapping", "read_table", "suggest_mapping", "table_columns"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,21 @@ class ColumnMapping:
     ``attributes``: columns kept as event attributes (``None``: every column not used above).
     ``start_time``: when the step started; a row then gives two events, a start and a
     complete one, with ``lifecycle:transition`` ``start`` / ``complete``.
+
+    **Aggregate rows** (so much of a product on a day, not one event per object):
+    ``product``: the column naming the product (an object of type ``product``, related with
+    qualifier ``epc`` as an EPCIS ``quantityList`` element); ``quantity``: the column with how
+    much (kept on that relation, as OCEL's e2o quantity); ``uom``: its unit (text, e.g.
+    ``"KGM"``; default pieces). ``kind``: what the row did to the stock — ``produced``,
+    ``consumed``, ``shipped``, ``sold`` or ``removed`` — for every row, or per activity
+    (``kinds``: activity → kind); ``location``: where (a column, or ``constants``). Such rows
+    feed the stock ledger, demand, days of supply and bullwhip; they carry the event attribute
+    ``aggregate`` = ``true``. ``wide``: the table has one column per product (its header the
+    product, its cells the quantities): every column not named by the mapping is melted into
+    (product, quantity) rows; empty and zero cells give no event.
+
+    ``constants``: role → fixed text for roles no column holds, e.g. ``{"activity": "sales
+    order", "location": "plant"}`` (in the CLI form a value in quotes).
     """
 
     activity: str
@@ -69,6 +84,33 @@ class ColumnMapping:
     resource: str | None = None
     attributes: tuple[str, ...] | None = None
     start_time: str | None = None
+    product: str | None = None
+    quantity: str | None = None
+    uom: str | None = None
+    kind: str | None = None
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    location: str | None = None
+    wide: bool = False
+    constants: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k in (self.kind, *self.kinds.values()):
+            if k is not None and k not in KINDS:
+                raise ValueError(f"kind {k!r} unknown: use one of {', '.join(KINDS)}")
+        for role in self.constants:
+            if role not in CONSTANT_ROLES:
+                raise ValueError(
+                    f"{role}: a fixed text is allowed for {', '.join(CONSTANT_ROLES)} only"
+                )
+        if self.wide and self.product is not None:
+            raise ValueError("a wide table's products are its column headers: drop product=")
+        if (self.kind or self.kinds) and not (self.wide or self.product):
+            raise ValueError("kind= needs product= and quantity= (or a wide table)")
+
+    @property
+    def aggregate(self) -> bool:
+        """Whether rows are amounts of a product (aggregate data) rather than single events."""
+        return self.wide or self.product is not None
 
     @classmethod
     def parse(cls, text: str) -> ColumnMapping:
@@ -82,7 +124,10 @@ class ColumnMapping:
         values: dict[str, str] = {}
         objects: dict[str, str] = {}
         qualifiers: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        constants: dict[str, str] = {}
         attributes: tuple[str, ...] | None = None
+        wide = False
         for raw in text.split(","):
             item = raw.strip()
             if not item:
@@ -91,24 +136,48 @@ class ColumnMapping:
             key, value = key.strip(), value.strip()
             if not sep or not key:
                 raise ValueError(f"mapping item {item!r}: expected key=value")
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                constants[key] = value[1:-1]
+                continue
             if key.startswith("object:"):
                 objects[value] = key[len("object:") :]
+            elif key.startswith("kind:"):
+                kinds[key[len("kind:") :]] = value
             elif key.startswith("qualifier:"):
                 qualifiers[key[len("qualifier:") :]] = value
             elif key == "attributes":
                 attributes = tuple(c for c in (v.strip() for v in value.split("|")) if c)
-            elif key in ("activity", "time", "time_format", "event_id", "resource", "start_time"):
+            elif key == "wide":
+                if value.lower() not in ("true", "yes", "1"):
+                    raise ValueError(f"mapping item {item!r}: wide=true or leave it out")
+                wide = True
+            elif key in _PLAIN_KEYS:
                 values[key] = value
             else:
                 raise ValueError(
                     f"mapping key {key!r} unknown: use activity, time, time_format, event_id, "
-                    "object:TYPE, qualifier:COLUMN, resource, attributes, start_time"
+                    "object:TYPE, qualifier:COLUMN, resource, attributes, start_time, product, "
+                    "quantity, uom, kind, kind:ACTIVITY, location, wide"
                 )
-        for needed in ("activity", "time"):
-            if needed not in values:
-                raise ValueError(f"mapping needs {needed}=COLUMN")
+        for role, value in constants.items():
+            if role in ("uom", "kind", "time_format") or role.startswith("kind:"):
+                if role.startswith("kind:"):
+                    kinds[role[len("kind:") :]] = value
+                else:
+                    values[role] = value
+                continue
+            if role not in CONSTANT_ROLES:
+                raise ValueError(
+                    f"{role}={value!r}: a fixed text (in quotes) is allowed for "
+                    f"{', '.join(CONSTANT_ROLES)}, uom and kind only"
+                )
+        constants = {k: v for k, v in constants.items() if k in CONSTANT_ROLES}
+        if "activity" not in values and "activity" not in constants and not wide:
+            raise ValueError('mapping needs activity=COLUMN (or activity="TEXT")')
+        if "time" not in values:
+            raise ValueError("mapping needs time=COLUMN")
         return cls(
-            activity=values["activity"],
+            activity=values.get("activity", ""),
             time=values["time"],
             time_format=values.get("time_format"),
             event_id=values.get("event_id"),
@@ -117,13 +186,68 @@ class ColumnMapping:
             resource=values.get("resource"),
             attributes=attributes,
             start_time=values.get("start_time"),
+            product=values.get("product"),
+            quantity=values.get("quantity"),
+            uom=values.get("uom"),
+            kind=values.get("kind"),
+            kinds=kinds,
+            location=values.get("location"),
+            wide=wide,
+            constants=constants,
         )
 
     def used_columns(self) -> list[str]:
         """The columns the mapping gives a role other than plain attribute."""
-        cols = [self.activity, self.time, *self.objects]
-        cols += [c for c in (self.event_id, self.resource, self.start_time) if c]
+        cols = [self.time, *self.objects]
+        cols += [
+            c
+            for role, c in (
+                ("activity", self.activity),
+                ("event_id", self.event_id),
+                ("resource", self.resource),
+                ("start_time", self.start_time),
+                ("product", self.product),
+                ("quantity", self.quantity),
+                ("location", self.location),
+            )
+            if c and role not in self.constants
+        ]
         return cols
+
+
+KINDS: dict[str, tuple[str, str, str | None]] = {
+    "produced": ("epc", "ADD", None),
+    "consumed": ("input", "OBSERVE", None),
+    "shipped": ("epc", "OBSERVE", "in_transit"),
+    "sold": ("epc", "OBSERVE", "retail_sold"),
+    "removed": ("epc", "DELETE", None),
+}
+"""What an aggregate row did to the stock → (qualifier of the product, EPCIS ``action``,
+``disposition``): the facts the stock ledger (:mod:`keiretsu.analytics.inventory`) reads."""
+
+CONSTANT_ROLES = ("activity", "location")
+"""Roles a mapping may give as a fixed text instead of a column."""
+
+AGGREGATE_ATTRIBUTE = "aggregate"
+"""Event attribute (``"true"``) on every event read from an aggregate row."""
+
+_PLAIN_KEYS = (
+    "activity",
+    "time",
+    "time_format",
+    "event_id",
+    "resource",
+    "start_time",
+    "product",
+    "quantity",
+    "uom",
+    "kind",
+    "location",
+)
+_PRODUCT = "product"
+_WIDE_PRODUCT = "__keiretsu_product"
+_WIDE_QUANTITY = "__keiretsu_quantity"
+_WIDE_ID = "__keiretsu_event_id"
 
 
 def _value_type(t: pa.DataType) -> str:
@@ -162,6 +286,21 @@ def _to_utc(col: pa.Array) -> pa.Array:
 
 class _Reader:
     def __init__(self, mapping: ColumnMapping, document: str, header_lines: int) -> None:
+        self.given = mapping
+        if mapping.wide:
+            # the melted table: its product, quantity and event id columns (see _melt)
+            mapping = replace(
+                mapping,
+                wide=False,
+                product=_WIDE_PRODUCT,
+                quantity=_WIDE_QUANTITY,
+                event_id=_WIDE_ID,
+                constants={**mapping.constants},
+            )
+        if not mapping.activity and "activity" not in mapping.constants:
+            # a wide table without an activity: the file's name says what it holds
+            stem = Path(document).name.split(".")[0].strip() or "event"
+            mapping = replace(mapping, constants={**mapping.constants, "activity": stem})
         self.m = mapping
         self.document = document
         self.header_lines = header_lines  # CSV: the header is line 1; Parquet: 0
@@ -226,10 +365,86 @@ class _Reader:
                 raise self.fail(first_row + i, name, f"{t!r}", expected) from None
         return pa.array(values, TIME)
 
-    def batch(self, batch: pa.RecordBatch, first_row: int) -> Ocel:
+    def _melt(self, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
+        """A wide table's block as long rows: one per (row, product column) with a quantity
+        other than empty or zero; the columns the mapping names are kept."""
+        used = set(self.given.used_columns())
+        keep = [c for c in batch.schema.names if c in used]
+        melt = [c for c in batch.schema.names if c not in used]
+        if self.given.attributes is not None:
+            melt = [c for c in melt if c not in self.given.attributes]
+            keep += [c for c in self.given.attributes if c in batch.schema.names]
+        if not melt:
+            raise DocumentError.single(
+                "No product columns",
+                "a wide table has one column per product, but every column has a role in the "
+                f"mapping (columns: {', '.join(batch.schema.names)})",
+                document=self.document,
+                expected="columns beside the time (and other mapped) columns, one per product",
+            )
+        rows = pa.array(range(first_row + 1, first_row + batch.num_rows + 1), pa.int64())
+        base = (
+            pc.cast(batch.column(batch.schema.get_field_index(self.given.event_id)), pa.string())
+            if self.given.event_id
+            else pc.binary_join_element_wise(
+                pa.scalar(self.document), pc.cast(rows, pa.string()), "#"
+            )
+        )
+        parts = []
+        for name in melt:
+            col = batch.column(batch.schema.get_field_index(name))
+            try:
+                q = pc.cast(col, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                bad = next(
+                    i
+                    for i, v in enumerate(col.to_pylist())
+                    if v not in (None, "") and not _is_number(v)
+                )
+                raise self.fail(
+                    first_row + bad, name, f"{col[bad].as_py()!r} is not a quantity", "a number"
+                ) from None
+            mask = pc.and_(pc.is_valid(q), pc.not_equal(q, 0.0)).fill_null(False)
+            k = pc.sum(mask.cast(pa.int64())).as_py() or 0
+            if not k:
+                continue
+            arrays = [pc.filter(batch.column(batch.schema.get_field_index(c)), mask) for c in keep]
+            arrays += [
+                pa.array([name] * k, pa.string()),
+                pc.filter(q, mask),
+                pc.binary_join_element_wise(pc.filter(base, mask), pa.scalar(name), "/"),
+            ]
+            parts.append(
+                pa.Table.from_arrays(arrays, names=[*keep, _WIDE_PRODUCT, _WIDE_QUANTITY, _WIDE_ID])
+            )
+        if not parts:
+            fields = [batch.schema.field(c) for c in keep]
+            fields += [
+                pa.field(_WIDE_PRODUCT, pa.string()),
+                pa.field(_WIDE_QUANTITY, pa.float64()),
+                pa.field(_WIDE_ID, pa.string()),
+            ]
+            return pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
+        table = pa.concat_tables(parts)
+        return table.combine_chunks().to_batches()[0]
+
+    def _text(self, batch: pa.RecordBatch, role: str, column: str | None) -> pa.Array | None:
+        """A role's values: its fixed text repeated, its column as text, or None."""
+        if role in self.m.constants:
+            return pa.array([self.m.constants[role]] * batch.num_rows, pa.string())
+        if not column:
+            return None
+        return pc.cast(self._column(batch, column), pa.string())
+
+    def batch(self, batch: pa.RecordBatch, first_row: int) -> Ocel | None:
+        if self.given.wide:
+            batch = self._melt(batch, first_row)
+            if batch.num_rows == 0:
+                return None
         m = self.m
         n = batch.num_rows
-        activity = pc.cast(self._column(batch, m.activity), pa.string())
+        activity = self._text(batch, "activity", m.activity)
+        assert activity is not None
         bad = pc.or_kleene(pc.is_null(activity), pc.equal(activity, ""))
         if pc.any(bad).as_py():
             row = first_row + pc.index(bad, True).as_py()
@@ -266,6 +481,17 @@ class _Reader:
                 ("org:resource", pc.cast(self._column(batch, m.resource), pa.string()))
             )
 
+        # the objects each row touches: (ids, type, qualifier, quantity, uom)
+        touched: list[tuple[pa.Array, str, str, pa.Array | None, str | None]] = []
+        for cname, otype in m.objects.items():
+            col = pc.cast(self._column(batch, cname), pa.string())
+            touched.append((col, otype, m.qualifiers.get(cname, otype), None, None))
+        if m.resource:
+            col = pc.cast(self._column(batch, m.resource), pa.string())
+            touched.append((col, "resource", m.qualifiers.get(m.resource, "resource"), None, None))
+        if m.aggregate:
+            attr_cols += self._aggregate(batch, activity, first_row, touched)
+
         ev_parts, ea_parts, eo_parts = [], [], []
         new_types: set[str] = set()
         for set_ids, set_times, lifecycle in sets:
@@ -293,22 +519,22 @@ class _Reader:
                     if cname not in known:
                         known[cname] = vtype
                         new_types.add(act)
-            object_cols = list(m.objects.items())
-            if m.resource:
-                object_cols.append((m.resource, "resource"))
-            for cname, otype in object_cols:
-                col = pc.cast(self._column(batch, cname), pa.string())
-                valid = pc.and_(pc.is_valid(col), pc.not_equal(col, ""))
-                qualifier = m.qualifiers.get(cname, otype)
+            for col, _otype, qualifier, quantity, uom in touched:
+                valid = pc.and_(pc.is_valid(col), pc.not_equal(col, "")).fill_null(False)
                 targets = pc.filter(col, valid)
+                k = len(targets)
                 eo_parts.append(
                     pa.Table.from_arrays(
                         [
                             pc.filter(set_ids, valid),
                             targets,
-                            pa.array([qualifier] * len(targets), pa.string()),
+                            pa.array([qualifier] * k, pa.string()),
+                            pc.filter(quantity, valid)
+                            if quantity is not None
+                            else pa.nulls(k, pa.float64()),
+                            pa.array([uom] * k, pa.string()),
                         ],
-                        names=["ocel_event_id", "ocel_object_id", "ocel_qualifier"],
+                        schema=EVENT_OBJECTS,
                     )
                 )
         for act in pc.unique(activity).to_pylist():
@@ -318,11 +544,7 @@ class _Reader:
 
         ob_id: list[str] = []
         ob_type: list[str] = []
-        object_cols = list(m.objects.items())
-        if m.resource:
-            object_cols.append((m.resource, "resource"))
-        for cname, otype in object_cols:
-            col = pc.cast(self._column(batch, cname), pa.string())
+        for col, otype, _q, _quantity, _uom in touched:
             for oid in pc.unique(pc.drop_null(col)).to_pylist():
                 if oid == "":
                     continue
@@ -335,7 +557,7 @@ class _Reader:
                     row = first_row + pc.index(col, oid).as_py()
                     raise self.fail(
                         row,
-                        cname,
+                        _column_of(m, otype),
                         f"object id {oid!r} is both a {seen} and a {otype}",
                         "object ids unique across object types (OCEL 2.0)",
                     )
@@ -373,10 +595,85 @@ class _Reader:
             ),
         )
 
+    def _aggregate(
+        self,
+        batch: pa.RecordBatch,
+        activity: pa.Array,
+        first_row: int,
+        touched: list[tuple[pa.Array, str, str, pa.Array | None, str | None]],
+    ) -> list[tuple[str, pa.Array]]:
+        """Aggregate rows: the product with its quantity, the location, and the EPCIS facts of
+        the row's kind (the stock ledger's reading); returns the event attributes to add."""
+        m = self.m
+        n = batch.num_rows
+        product = self._text(batch, "product", m.product)
+        assert product is not None
+        if m.quantity:
+            qcol = self._column(batch, m.quantity)
+            try:
+                quantity = pc.cast(qcol, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                values = qcol.to_pylist()
+                bad = next(i for i, v in enumerate(values) if v is not None and not _is_number(v))
+                raise self.fail(
+                    first_row + bad, m.quantity, f"{values[bad]!r} is not a quantity", "a number"
+                ) from None
+        else:
+            quantity = pa.nulls(n, pa.float64())
+        acts = activity.to_pylist()
+        kinds = [m.kinds.get(a, m.kind) for a in acts]
+        missing = [a for a, k in zip(acts, kinds, strict=True) if k is None]
+        if (m.kind or m.kinds) and missing:
+            raise self.fail(
+                first_row + acts.index(missing[0]),
+                m.activity or "activity",
+                f"no kind for activity {missing[0]!r} (kinds given for: "
+                f"{', '.join(sorted(m.kinds)) or 'none'})",
+                "kind:ACTIVITY=produced|consumed|shipped|sold|removed, or one kind= for all",
+            )
+        facts = [KINDS[k] if k else ("epc", None, None) for k in kinds]
+        qualifiers = pa.array([f[0] for f in facts], pa.string())
+        # one relation set per qualifier used (usually one)
+        for qualifier in sorted(set(qualifiers.to_pylist())):
+            mask = pc.equal(qualifiers, qualifier)
+            ids = pc.if_else(mask, product, pa.nulls(n, pa.string()))
+            touched.append((ids, _PRODUCT, qualifier, quantity, m.uom))
+        location = self._text(batch, "location", m.location)
+        if location is not None:
+            touched.append((location, "location", "bizLocation", None, None))
+        attrs: list[tuple[str, pa.Array]] = [
+            (AGGREGATE_ATTRIBUTE, pa.array(["true"] * n, pa.string()))
+        ]
+        if m.kind or m.kinds:
+            attrs += [
+                ("eventType", pa.array(["ObjectEvent"] * n, pa.string())),
+                ("action", pa.array([f[1] for f in facts], pa.string())),
+                ("disposition", pa.array([f[2] for f in facts], pa.string())),
+            ]
+        return attrs
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _column_of(m: ColumnMapping, otype: str) -> str:
+    """The column whose objects are of ``otype`` (for a message)."""
+    for cname, t in m.objects.items():
+        if t == otype:
+            return cname
+    return {"product": m.product or "product", "location": m.location or "location"}.get(
+        otype, m.resource or otype
+    )
+
 
 def read_table(
     source: str | Path,
-    mapping: ColumnMapping,
+    mapping: ColumnMapping | None = None,
     *,
     document: str | None = None,
     batch_size: int = 100_000,
@@ -386,6 +683,8 @@ def read_table(
     Parquet is recognised by its magic bytes (``PAR1``), anything else is read as CSV with a
     header line. Raises :class:`DocumentError` naming the file, the row (for CSV the line, the
     header being line 1), the column and what was expected, on the first row it cannot take.
+    Without a ``mapping`` it raises a :class:`DocumentError` naming the columns the file has
+    and suggesting a mapping (:func:`suggest_mapping`).
     """
     path = os.fspath(source)
     name = document if document is not None else path
@@ -395,6 +694,18 @@ def read_table(
     except OSError as exc:
         raise DocumentError.single("Cannot read file", str(exc), document=name) from exc
     is_parquet = magic == b"PAR1"
+    if mapping is None:
+        columns = table_columns(path)
+        raise DocumentError.single(
+            "No column mapping",
+            "a table needs a mapping saying which column is the activity, which the time and "
+            f"which name objects; this file's columns: {', '.join(columns) or 'none'}. "
+            f"Try: --map '{suggest_mapping(columns, document=name)}'",
+            document=name,
+            expected="a mapping (--map 'activity=COLUMN,time=COLUMN,object:TYPE=COLUMN'; "
+            "see docs/formats/tabular.md)",
+            type="no-mapping",
+        )
     reader = _Reader(mapping, name, 0 if is_parquet else 1)
     first_row = 0
     try:
@@ -432,8 +743,10 @@ def read_table(
                 break
             if rb.num_rows == 0:
                 continue
-            yield reader.batch(rb, first_row)
+            ocel = reader.batch(rb, first_row)
             first_row += rb.num_rows
+            if ocel is not None:
+                yield ocel
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise DocumentError.single(
             "Unreadable table",
@@ -441,3 +754,58 @@ def read_table(
             document=name,
             expected="a CSV file with a header line, or a Parquet file",
         ) from exc
+
+
+def table_columns(source: str | Path) -> list[str]:
+    """The column names of a CSV (its header line) or Parquet file."""
+    path = os.fspath(source)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    try:
+        if magic == b"PAR1":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16))
+        return list(reader.schema.names)
+    except (pa.ArrowInvalid, OSError):
+        return []
+
+
+_ACTIVITY_HINTS = ("activity", "step", "event", "action", "status", "task", "operation")
+_TIME_HINTS = ("timestamp", "time", "date", "datetime", "ts", "when")
+
+
+def suggest_mapping(columns: list[str], *, document: str = "") -> str:
+    """A starting mapping for a table with these columns, guessed from their names: the
+    activity (``step``, ``activity``…), the time (``timestamp``, ``date``…), and the id columns
+    (``…_id``) as objects. A table with a date and many other columns is taken as wide (one
+    column per product): ``time=<date>,kind=sold,location="…",wide=true``."""
+
+    def find(hints: tuple[str, ...]) -> str | None:
+        low = {c.lower().strip(): c for c in columns}
+        for h in hints:
+            if h in low:
+                return low[h]
+        for h in hints:
+            for k, c in low.items():
+                if h in k:
+                    return c
+        return None
+
+    time = find(_TIME_HINTS) or "TIME_COLUMN"
+    activity = find(_ACTIVITY_HINTS)
+    ids = [
+        c
+        for c in columns
+        if c not in (time, activity)
+        and (c.lower().endswith(("_id", " id", "id")) or c.lower() in ("case", "order"))
+    ]
+    if activity is None and len(columns) > 3 and not ids:
+        stem = Path(document).name.split(".")[0].strip() if document else "sales"
+        return f'time={time},activity="{stem}",kind=sold,location="SITE",wide=true'
+    parts = [f"activity={activity or 'ACTIVITY_COLUMN'}", f"time={time}"]
+    for c in ids[:3]:
+        otype = c.lower().removesuffix("_id").removesuffix(" id").removesuffix("id").strip("_ ")
+        parts.append(f"object:{otype or 'object'}={c}")
+    if not ids:
+        parts.append("object:TYPE=ID_COLUMN")
+    return ",".join(parts)
