@@ -27,7 +27,10 @@ def test_the_shipped_example_loads_with_two_way_links(tmp_path: Path) -> None:
     assert net.state_path == tmp_path.resolve() / "network.state.json"
 
 
-def test_a_link_named_on_one_side_only_joins_both(tmp_path: Path) -> None:
+def test_a_link_named_on_one_side_only_joins_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEIRETSU_STATE_DIR", str(tmp_path / "state"))
     path = _write(
         tmp_path,
         """
@@ -50,7 +53,8 @@ def test_a_link_named_on_one_side_only_joins_both(tmp_path: Path) -> None:
     assert net.node("c").partners == ()
     assert [n.port for n in net.nodes] == [9100, 9200, 9102]
     assert net.node("a").policy is None  # no policy: nothing leaves a
-    assert net.dir == tmp_path.resolve() / ".keiretsu" / "network-n"
+    # without [network] dir the nodes live in the user's state folder, never beside the file
+    assert net.dir == (tmp_path / "state").resolve() / "networks" / "n"
     assert net.url(net.node("b")) == "http://127.0.0.1:9200"
 
 

@@ -137,7 +137,8 @@ def bullwhip(
         return _empty(
             (
                 f"no order events ({order_source}): the bullwhip ratio needs the orders each "
-                "echelon places; pass orders=[...] with the activities that are orders",
+                "echelon places; name the activities that are orders (keiretsu analyze --orders "
+                "ACTIVITY; in Python bullwhip(log, orders=[...]))",
             ),
             meta,
         )

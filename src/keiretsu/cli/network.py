@@ -34,7 +34,13 @@ FileArgument = Annotated[
 ]
 DirOption = Annotated[
     Path | None,
-    typer.Option("--dir", help="Where the nodes' stores and homes live (overrides [network] dir)."),
+    typer.Option(
+        "--dir",
+        "--state",
+        help="Where the nodes' stores, homes and the running network's state live (overrides "
+        "[network] dir; default: the user's state folder, <state>/networks/<name>, or "
+        "KEIRETSU_STATE_DIR).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -137,8 +143,9 @@ def up(
         )
     console.print(table)
     console.print(
-        f"logs: <node home>/server.log; stop with `keiretsu network down {file}`"
-        + (f" --dir {dir}" if dir else "")
+        f"stores, homes and state in {net.dir}; logs: <node home>/server.log; "
+        f"stop with `keiretsu network down {file}`" + (f" --dir {dir}" if dir else ""),
+        highlight=False,
     )
 
 

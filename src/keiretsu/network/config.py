@@ -3,7 +3,7 @@
 ```toml
 [network]
 name = "sakura-umeda"        # required
-dir = "run"                  # the nodes' stores and homes (default .keiretsu/network-<name>)
+dir = "run"                  # the nodes' stores and homes (default: the user's state folder)
 base_port = 8710             # node i listens on base_port + i unless it names its port
 host = "127.0.0.1"           # address every node listens on (loopback by default)
 
@@ -16,8 +16,12 @@ ingest = ["../two-company-chain/1-sakura-foods-plant.jsonld"]   # captured at st
 partners = ["umeda-dc"]
 ```
 
-Paths are relative to the file. A **link is two-way**: a node named in another's ``partners``
-is introduced to it and it to the first (either side may list it, or both). What flows along a
+Paths are relative to the file. Without ``dir`` (and without ``--dir``/``--state``) the nodes
+live in the user's state folder, ``<state>/networks/<name>`` (:func:`user_state_dir`), never
+beside the file — which may be a packaged example inside an installed keiretsu.
+
+A **link is two-way**: a node named in another's ``partners`` is introduced to it and it to the
+first (either side may list it, or both). What flows along a
 link in each direction is decided by the *sending* node's sharing policy, never by the link.
 """
 
@@ -31,7 +35,14 @@ from pydantic import Field
 
 from keiretsu.model.config import ConfigModel, read_toml, validate
 
-__all__ = ["DEFAULT_BASE_PORT", "NetworkError", "NetworkFile", "NetworkToml", "NodeSpec"]
+__all__ = [
+    "DEFAULT_BASE_PORT",
+    "NetworkError",
+    "NetworkFile",
+    "NetworkToml",
+    "NodeSpec",
+    "user_state_dir",
+]
 
 DEFAULT_BASE_PORT = 8710
 
@@ -184,7 +195,7 @@ class NetworkFile:
         elif net.dir is not None:
             folder = _resolve(base, net.dir)
         else:
-            folder = base / ".keiretsu" / f"network-{net.name}"
+            folder = user_state_dir() / "networks" / net.name
 
         nodes: list[NodeSpec] = []
         links: dict[str, set[str]] = {}
@@ -252,6 +263,23 @@ class NetworkFile:
             base_port=net.base_port,
             nodes=tuple(replace(n, partners=tuple(both[n.name])) for n in nodes),
         )
+
+
+def user_state_dir() -> Path:
+    """Where keiretsu keeps what it runs for this user: ``KEIRETSU_STATE_DIR`` if set; else
+    platformdirs' user state folder for ``keiretsu`` when platformdirs is installed; else
+    ``$XDG_STATE_HOME/keiretsu`` (``~/.local/state/keiretsu``)."""
+    import os
+
+    given = os.environ.get("KEIRETSU_STATE_DIR")
+    if given:
+        return Path(given).expanduser().resolve()
+    try:
+        import platformdirs
+    except ImportError:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return (Path(xdg).expanduser() / "keiretsu").resolve()
+    return Path(platformdirs.user_state_dir("keiretsu")).resolve()
 
 
 def _resolve(base: Path, written: str) -> Path:
