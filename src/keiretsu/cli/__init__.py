@@ -2,7 +2,8 @@
 results.
 
 - :mod:`keiretsu.cli.commands` — the top-level commands (ingest, info, log, export, analyze,
-  demo) and the Typer ``app`` they hang on;
+  the quick two-company demo) and the Typer ``app`` they hang on;
+- :mod:`keiretsu.cli.demo` — ``keiretsu demo`` (the five-node demo network; ``--quick``);
 - :mod:`keiretsu.cli.node` — ``keiretsu node …``;
 - :mod:`keiretsu.cli.network` — ``keiretsu network …``;
 - :mod:`keiretsu.cli.sim` — ``keiretsu simulate``, ``calibrate``, ``scenario compare``,
@@ -16,11 +17,13 @@ the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readabl
 from __future__ import annotations
 
 from keiretsu.cli.commands import app, example_files
+from keiretsu.cli.demo import demo
 from keiretsu.cli.kaizen import kaizen_app
 from keiretsu.cli.network import network_app
 from keiretsu.cli.node import node_app
 from keiretsu.cli.sim import register as register_sim
 
+app.command("demo")(demo)
 app.add_typer(node_app, name="node")
 app.add_typer(network_app, name="network")
 app.add_typer(kaizen_app, name="kaizen")
