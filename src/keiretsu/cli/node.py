@@ -1,7 +1,9 @@
-"""``keiretsu node …``: make a node, introduce partners, issue tokens, serve the node."""
+"""``keiretsu node …``: make a node, introduce partners, issue tokens, write its sharing policy,
+serve the node."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -20,8 +22,13 @@ node_app = typer.Typer(
 )
 partner_app = typer.Typer(help="The partners this node talks to.", no_args_is_help=True)
 token_app = typer.Typer(help="Local users' API tokens.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="The sharing policy: what may leave this node, for which partner (deny by default).",
+    no_args_is_help=True,
+)
 node_app.add_typer(partner_app, name="partner")
 node_app.add_typer(token_app, name="token")
+node_app.add_typer(policy_app, name="policy")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -106,6 +113,13 @@ def show(store: StoreOption = DEFAULT_STORE, json_out: JsonOption = False) -> No
         console.print(f"{key:12} {value}")
 
 
+@node_app.command("key")
+def key(store: StoreOption = DEFAULT_STORE) -> None:
+    """Print this node's public key alone (ed25519:…), for the partner's `node partner add`:
+    `keiretsu node partner add NAME URL "$(keiretsu node key --store S)"`."""
+    print(_home(store).identity().public_key_text)
+
+
 @node_app.command("serve")
 def serve(
     store: StoreOption = DEFAULT_STORE,
@@ -156,6 +170,7 @@ def serve(
     home = _home(store)
     if (tls_cert is None) != (tls_key is None):
         raise _fail("--tls-cert and --tls-key go together")
+    _warn_subjects(home)
     config = home.config()
     chosen = port or urlsplit(config.url).port or 8700
     scheme = "https" if tls_cert else "http"
@@ -277,3 +292,289 @@ def token_revoke(label: str, store: StoreOption = DEFAULT_STORE) -> None:
     if not TokenStore(_home(store).tokens_path).revoke(label):
         raise _fail(f"no token labelled {label!r}")
     console.print(f"token {label} revoked")
+
+
+@partner_app.command("share-history")
+def partner_share_history(
+    name: Annotated[str, typer.Argument(help="The partner's name.")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Owe a partner again every document this node recorded, as the policy now allows (after
+    a policy change permits it more); it is sent when the node serves. The node must be
+    stopped (its store in use otherwise); the partner keeps each event once."""
+    from keiretsu.store import Store, StoreError
+
+    home = _home(store)
+    if name not in home.partners():
+        known = ", ".join(sorted(home.partners())) or "none yet"
+        raise _fail(f"{name!r} is not a partner of this node (its partners: {known})")
+    try:
+        with Store(store) as s:
+            owed = s.outbox_add(name, again=True)
+    except StoreError as exc:
+        raise _fail(f"{exc} (stop the node first: `keiretsu node serve` holds the store)") from exc
+    console.print(f"{owed} document(s) owed to {name}: sent when the node serves")
+
+
+# --- the sharing policy ------------------------------------------------------------------------
+
+_EXAMPLE_PARTNER = "umeda-distribution"  # the subject of the shipped example policy
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[bold yellow]warning[/] {message}", soft_wrap=True)
+
+
+def _warn_subjects(home: Any) -> None:
+    """Warn of each subject the node's policy names that is not a partner (nothing leaves for
+    it); a faulty policy is left to the node, which reports it."""
+    from keiretsu.node.policy import Policy, PolicyError
+    from keiretsu.node.policy.partners import policy_notes
+
+    if not home.policy_path.exists():
+        return
+    try:
+        policy = Policy.load(home.policy_path)
+    except PolicyError:
+        return
+    for note in policy_notes(policy, home.partners()):
+        _warn(str(note))
+
+
+def _local_documents(store: Path) -> int | None:
+    """The documents of this node's own with new events (what a partner could be sent), or
+    ``None`` when the store is in use (the node serving)."""
+    from keiretsu.store import Store, StoreError
+
+    if not store.exists():
+        return 0
+    try:
+        with Store(store) as s:
+            found = s.con.execute(
+                "SELECT count(*) FROM ingest_log WHERE status = 'accepted' "
+                "AND source = 'local' AND events_new > 0"
+            ).fetchone()
+    except StoreError:
+        return None
+    return int(found[0]) if found else 0
+
+
+def _install(home: Any, store: Path, text: str) -> Path:
+    """Check ``text`` as a policy, write it as the node's ``policy.toml`` and warn of what it
+    will not do: subjects that are not partners, and partners it newly permits that were not
+    sent what was recorded before."""
+    from keiretsu.node.policy import Policy, PolicyError
+    from keiretsu.node.policy.partners import newly_permitted, policy_notes
+
+    target: Path = home.policy_path
+    previous = Policy.deny_all()
+    if target.exists():
+        with contextlib.suppress(PolicyError):  # a faulty policy shares nothing
+            previous = Policy.load(target)
+    trial = target.with_name(target.name + ".new")
+    trial.write_text(text, encoding="utf-8")
+    try:
+        policy = Policy.load(trial)
+    except PolicyError as exc:
+        trial.unlink()
+        raise _fail(f"{exc}\\nthe node's policy is unchanged ({target})") from exc
+    trial.replace(target)
+    console.print(f"policy written to {target} ({len(policy.rules)} rules)")
+    partners = home.partners()
+    for note in policy_notes(policy, partners):
+        _warn(str(note))
+    fresh = newly_permitted(previous, policy, partners)
+    if fresh:
+        recorded = _local_documents(store)
+        for name in fresh:
+            if recorded == 0:
+                continue
+            before = (
+                f"the {recorded} document(s) this node recorded before"
+                if recorded
+                else "what this node recorded before (if anything)"
+            )
+            _warn(
+                f"{name!r} may now receive what this policy permits; {before} went to it "
+                "only as the former policy allowed (nothing, where it permitted nothing). "
+                f"To send them: keiretsu node partner share-history {name} --store {store}"
+                + ("" if recorded else " (with the node stopped)")
+            )
+    return target
+
+
+@policy_app.command("example")
+def policy_example(
+    partner: Annotated[
+        str, typer.Option("--partner", "-p", help="The partner the example shares with.")
+    ],
+    store: StoreOption = DEFAULT_STORE,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the node's policy if it has one.")
+    ] = False,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the policy instead of installing it.")
+    ] = False,
+) -> None:
+    """Write the shipped example policy for PARTNER as this node's policy: a plant's packing and
+    shipping events (its dock pseudonymised), its daily demand as totals, its bottling and
+    inspections kept home. Edit it to your steps (docs/node/policies.md)."""
+    from importlib import resources
+
+    text = (resources.files("keiretsu") / "examples" / "policy.toml").read_text(encoding="utf-8")
+    text = text.replace(f'"{_EXAMPLE_PARTNER}"', json.dumps(partner))
+    if stdout:
+        print(text, end="")
+        return
+    home = _home(store)
+    if home.policy_path.exists() and not force:
+        raise _fail(
+            f"{home.policy_path} exists: use --force to replace it, or --stdout to see the example"
+        )
+    _install(home, store, text)
+
+
+@policy_app.command("install")
+def policy_install(
+    file: Annotated[Path, typer.Argument(help="A policy file (TOML, [[rule]] tables).")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Check a policy file and make it this node's policy (a running node takes it at once).
+    Warns of subjects that are not partners, and of partners now permitted that could be sent
+    what was recorded before."""
+    home = _home(store)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{file}: cannot read the policy file: {exc}") from exc
+    _install(home, store, text)
+
+
+@policy_app.command("explain")
+def policy_explain(
+    store: StoreOption = DEFAULT_STORE,
+    partner: Annotated[
+        list[str] | None,
+        typer.Option("--partner", "-p", help="Only this partner or subject (repeatable)."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What the policy lets leave, per partner: the rules that permit and deny, subjects that
+    are not partners (nothing leaves for them), and — when the node is not serving — how many
+    of this node's own events would leave, be counted in totals, or stay home."""
+    from keiretsu.node.policy import Policy, PolicyError
+    from keiretsu.node.policy.partners import policy_notes
+    from keiretsu.node.policy.rules import EVENT_RIGHTS
+
+    home = _home(store)
+    path: Path = home.policy_path
+    present = path.exists()
+    try:
+        policy = Policy.load(path) if present else Policy.deny_all()
+        problem = None
+    except PolicyError as exc:
+        policy, problem = Policy.deny_all(), str(exc)
+    partners = home.partners()
+    notes = policy_notes(policy, partners)
+    names = partner or sorted(set(partners) | policy.partners())
+    counts = _explain_counts(store, policy, names, partners)
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        rules = [r for r in policy.rules if r.names(name)]
+        event_rules = [r for r in rules if any(r.grants(x) for x in EVENT_RIGHTS)]
+        note = None
+        if name not in partners:
+            mine = [n for n in notes if n.subject == name]
+            note = str(mine[0]) if mine else f"{name!r} is not a partner of this node"
+        rows.append(
+            {
+                "name": name,
+                "is_partner": name in partners,
+                "permits": [r.id for r in event_rules if r.effect == "permit"],
+                "denies": [r.id for r in event_rules if r.effect == "deny"],
+                "events": counts.get(name),
+                "note": note,
+            }
+        )
+    answer: dict[str, Any] = {
+        "policy": str(path),
+        "present": present,
+        "problem": problem,
+        "partners": rows,
+        "notes": [str(n) for n in notes],
+        "counted": counts != {},
+    }
+    if json_out:
+        print(json.dumps(answer))
+        return
+    if not present:
+        console.print(f"no policy at {path}: nothing leaves for anyone (deny by default)")
+    elif problem:
+        console.print(f"the policy at {path} is faulty, so nothing leaves: {problem}")
+    else:
+        console.print(f"policy {path}: {len(policy.rules)} rules")
+    table = Table("subject", "partner?", "permitted by", "denied by", "events leave/totals/stay")
+    for row in rows:
+        events = row["events"]
+        table.add_row(
+            str(row["name"]),
+            "yes" if row["is_partner"] else "[bold red]no[/]",
+            ", ".join(row["permits"]) or "-",
+            ", ".join(row["denies"]) or "-",
+            "/".join(str(events[k]) for k in ("leave", "totals", "stay")) if events else "-",
+        )
+    console.print(table)
+    for row in rows:
+        if row["note"]:
+            console.print(f"[bold yellow]note[/] {row['note']}", soft_wrap=True)
+    for text in answer["notes"]:
+        if not any(text == row["note"] for row in rows):
+            console.print(f"[bold yellow]note[/] {text}", soft_wrap=True)
+    if not counts and store.exists():
+        console.print("(the store is in use — the node serving? — so events are not counted)")
+
+
+def _explain_counts(
+    store: Path, policy: Any, names: list[str], partners: dict[str, Any]
+) -> dict[str, dict[str, int]]:
+    """Per partner: this node's own events that would leave, be counted in totals, or stay;
+    empty when the store is absent or in use."""
+    import pyarrow.compute as pc
+
+    from keiretsu.store import Store, StoreError
+
+    if not store.exists():
+        return {}
+    try:
+        with Store(store, read_only=True) as s:
+            ocel = s.to_ocel()
+            own = {
+                r[0]
+                for r in s.con.execute(
+                    "SELECT e.ocel_id FROM event e JOIN ingest_log l USING (ingest_id) "
+                    "WHERE l.source = 'local'"
+                ).fetchall()
+            }
+    except StoreError:
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for name in names:
+        if name not in partners:
+            out[name] = {"leave": 0, "totals": 0, "stay": len(own)}
+            continue
+        table = policy.explain(ocel, name)
+        mine = pc.is_in(table["ocel_id"], value_set=_strings(sorted(own)))
+        leave = pc.and_(mine, table["permitted"])
+        totals = pc.and_(
+            pc.and_(mine, pc.invert(table["permitted"])), pc.is_valid(table["aggregated_by"])
+        )
+        n_leave = int(pc.sum(leave).as_py() or 0)
+        n_totals = int(pc.sum(totals).as_py() or 0)
+        out[name] = {"leave": n_leave, "totals": n_totals, "stay": len(own) - n_leave - n_totals}
+    return out
+
+
+def _strings(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())

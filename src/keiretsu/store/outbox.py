@@ -26,14 +26,35 @@ def _owed_rows(con: duckdb.DuckDBPyConnection) -> int:
     return int(found[0][0]) if found else 0
 
 
+def _pending_rows(con: duckdb.DuckDBPyConnection, partner: str) -> int:
+    found = rows(
+        con, "SELECT count(*) FROM outbox WHERE partner = ? AND delivered_at IS NULL", [partner]
+    )
+    return int(found[0][0]) if found else 0
+
+
 class OutboxMixin:
     """The outbox part of :class:`~keiretsu.store.Store` (its methods are the store's)."""
 
     con: duckdb.DuckDBPyConnection
 
-    def outbox_add(self, partner: str, *, since_ingest: int | None = None) -> int:
+    def outbox_add(
+        self, partner: str, *, since_ingest: int | None = None, again: bool = False
+    ) -> int:
         """Owe ``partner`` every accepted local document (from ``since_ingest`` on): for a
-        partner introduced after events were already recorded. Returns the documents added."""
+        partner introduced after events were already recorded. Returns the documents added.
+        ``again``: owe it also those already delivered (for a partner the policy newly
+        permits: they went out as the former policy allowed, perhaps empty; the partner's
+        inbox keeps each event once). Then returns the documents owed anew."""
+        if again:
+            pending = _pending_rows(self.con, partner)
+            self.con.execute(
+                "UPDATE outbox SET delivered_at = NULL, last_error = NULL "
+                "WHERE partner = ? AND ingest_id >= coalesce(?, 0)",
+                [partner, since_ingest],
+            )
+            self.outbox_add(partner, since_ingest=since_ingest)
+            return _pending_rows(self.con, partner) - pending
         before = _owed_rows(self.con)
         self.con.execute(
             """
