@@ -190,7 +190,7 @@ def measure_impact(
     statsmodels ``GLSAR`` (iterated Cochrane–Orcutt, t with n − k df); ``"hac"`` keeps OLS with
     Newey–West (HAC) errors. On the short series kaizen has (4–8 weeks of days each side) only
     ``"ar1"`` keeps false discoveries at ``alpha``: ``"glsar"`` declares effects that are not
-    there about 7–8% of the time at α = 5%, ``"hac"`` 10–15%
+    there 6–8% of the time at α = 5%, ``"hac"`` 9–15% (``"ar1"``: 4.8–5.4%)
     (``bench/kaizen_false_discoveries.py``, ``docs/kaizen/measure.md``)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
