@@ -6,7 +6,8 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 STAMP_BROWSER := $(VENV)/.installed-browser
-DEMO_STORE ?= .keiretsu/demo.duckdb
+DEMO_DIR ?= .keiretsu/demo
+DEMO_FLAGS ?=
 
 .PHONY: demo test check format bench clean install dev
 
@@ -35,9 +36,10 @@ $(STAMP_BROWSER): | $(BIN)/python
 install: $(STAMP_RUN)
 dev: $(STAMP_DEV)
 
-## demo: set up and run the main job on the embedded default
+## demo: set up and run the main job: five companies' nodes, their obeya in the browser
+## (headless: make demo DEMO_FLAGS=--headless; the quick two-company tables: DEMO_FLAGS=--quick)
 demo: $(STAMP_RUN)
-	$(BIN)/keiretsu demo --store $(DEMO_STORE)
+	$(BIN)/keiretsu demo --dir $(DEMO_DIR) $(DEMO_FLAGS)
 
 ## test: set up and run the whole suite
 test: $(STAMP_DEV) $(STAMP_BROWSER)
