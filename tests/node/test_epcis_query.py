@@ -479,7 +479,10 @@ def test_restricted_to_one_document(store: Store) -> None:
         ({"EQ_bizTransaction_": "urn:x:1"}, "EQ_bizTransaction_"),
         ({"GE_quantity": "lots"}, "GE_quantity"),
         ({"EXISTS_errorDeclaration": "maybe"}, "EXISTS_errorDeclaration"),
-        ({"EQ_type": "Temperature"}, "EQ_type"),
+        ({"EQ_type": "Temperature", "GE_value_KGM": "3"}, "GE_value_KGM"),
+        ({"GE_value_CEL": "warm"}, "GE_value_CEL"),
+        ({"EQ_example:f": "1", "GE_example:f": "soon"}, "GE_example:f"),
+        ({"HASATTR_readPoint": "gs1:name"}, "HASATTR_readPoint"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(params: dict[str, str], parameter: str) -> None:

@@ -54,7 +54,7 @@ def seal(payload: bytes, scope: bytes) -> str:
     return f"{_b64(payload)}.{_b64(digest)}"
 
 
-def open_token(token: str, scope: bytes) -> tuple[int, int, str, int]:
+def open_token(token: str, scope: bytes) -> tuple[int | float, int, str, int]:
     """(sort key, sequence, id, events served so far) from a token of this query."""
     refused = QueryError(
         "nextPageToken",
@@ -76,6 +76,6 @@ def open_token(token: str, scope: bytes) -> tuple[int, int, str, int]:
         k, s, i, n = orjson.loads(payload)
     except (orjson.JSONDecodeError, ValueError, TypeError):
         raise refused from None
-    if not (type(k) is int and type(s) is int and type(i) is str and type(n) is int):
+    if not (type(k) in (int, float) and type(s) is int and type(i) is str and type(n) is int):
         raise refused
     return k, s, i, n

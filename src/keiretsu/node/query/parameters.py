@@ -31,6 +31,14 @@ from keiretsu.model.cbv import (
 )
 from keiretsu.model.ocel import parse_time
 from keiretsu.node.epcis_render import plain_id, vocabulary_word
+from keiretsu.node.query.errors import QueryError
+from keiretsu.node.query.fields import (
+    FieldTest,
+    check_units,
+    is_field_parameter,
+    qualified_name,
+    read_field,
+)
 from keiretsu.node.query.patterns import identifier
 
 __all__ = [
@@ -38,35 +46,13 @@ __all__ = [
     "PARAMETERS",
     "EventQuery",
     "QueryError",
+    "extension_namespaces",
     "parse_query",
     "query_from_json",
 ]
 
 MAX_PER_PAGE = 10_000
 """The most events one page may hold (``perPage``)."""
-
-
-class QueryError(ValueError):
-    """A query the twin cannot answer, naming the parameter at fault.
-
-    ``kind`` is ``"parameter"`` (the standard's ``QueryParameterException``: an unknown
-    parameter, a bad value — the HTTP binding answers 400) or ``"too_large"``
-    (``QueryTooLargeException``: more events than ``maxEventCount`` allows — 413).
-    """
-
-    def __init__(
-        self, parameter: str, detail: str, *, expected: str | None = None, kind: str = "parameter"
-    ) -> None:
-        super().__init__(f"{parameter}: {detail}")
-        self.parameter = parameter
-        self.detail = detail
-        self.expected = expected
-        self.kind = kind
-
-    @property
-    def exception(self) -> str:
-        """The EPCIS exception name: ``QueryParameterException`` or ``QueryTooLargeException``."""
-        return "QueryTooLargeException" if self.kind == "too_large" else "QueryParameterException"
 
 
 @dataclass(frozen=True)
@@ -117,8 +103,13 @@ class EventQuery:
     lt_quantity: float | None = None
     le_quantity: float | None = None
     exists_sensor_element_list: bool = False
+    fields: tuple[FieldTest, ...] = ()
+    """Sensor data, extension fields, ILMD, amounts in a unit (see
+    :mod:`~keiretsu.node.query.fields`)."""
     order_by: str | None = None
-    """``eventTime`` or ``recordTime``; without it events come oldest first."""
+    """``eventTime``, ``recordTime`` or an extension field; without it events come oldest first."""
+    order_field: FieldTest | None = None
+    """The extension field of ``orderBy``, read."""
     order_direction: str = "DESC"
     event_count_limit: int | None = None
     max_event_count: int | None = None
@@ -182,6 +173,8 @@ _SCALARS: dict[str, tuple[str, str]] = {
     "LT_errorDeclaration_Time": ("lt_error_declaration_time", "time"),
     "EXISTS_errorDeclaration": ("exists_error_declaration", "flag"),
     "EXISTS_sensorElementList": ("exists_sensor_element_list", "flag"),
+    # the conformance test case TCR-53's spelling of the same
+    "EXISTS_sensorElement": ("exists_sensor_element_list", "flag"),
     "GT_quantity": ("gt_quantity", "number"),
     "GE_quantity": ("ge_quantity", "number"),
     "LT_quantity": ("lt_quantity", "number"),
@@ -253,11 +246,9 @@ PARAMETERS: dict[str, str] = {
 """Every SimpleEventQuery parameter this twin answers, with what it selects — written once,
 for the node's OpenAPI description. Besides these, ``EQ_bizTransaction_<type>``,
 ``EQ_source_<type>`` and ``EQ_destination_<type>`` name a type in the parameter itself."""
-# Standard parameters this twin does not answer (sensor data, extension fields, ILMD…).
-_UNSUPPORTED = re.compile(
-    r"(EQ|GT|GE|LT|LE|EXISTS|HASATTR)_.*|GE_time|LT_time|GE_startTime|LT_startTime|"
-    r"GE_endTime|LT_endTime|EQ_type|EQ_deviceID"
-)
+# Standard parameters this twin does not answer: master-data attributes.
+_UNSUPPORTED = re.compile(r"(HASATTR|EQATTR|EQ_ATTR)_.*")
+_FIELD_LIKE = re.compile(r"(EQ|GT|GE|LT|LE|EXISTS)_.+")
 
 
 def _split(name: str, values: Iterable[str]) -> list[str]:
@@ -357,7 +348,7 @@ def _scalar_value(name: str, kind: str, value: Any) -> Any:
             raise QueryError(
                 name,
                 f"cannot order by {value!r}",
-                expected="eventTime or recordTime (extension fields are not supported)",
+                expected="eventTime, recordTime or an extension field (prefix:localName)",
             )
         return value
     if kind == "direction":
@@ -369,9 +360,14 @@ def _scalar_value(name: str, kind: str, value: Any) -> Any:
     return value
 
 
-def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
-    """An EventQuery from parameter name → raw values (already grouped)."""
+def _build(
+    pairs: Mapping[str, list[Any]], *, split: bool, namespaces: Mapping[str, str] | None = None
+) -> EventQuery:
+    """An EventQuery from parameter name → raw values (already grouped); ``namespaces`` the
+    extension prefixes the caller declared (prefix → namespace URI)."""
     fields: dict[str, Any] = {}
+    tests: list[FieldTest] = []
+    declared = dict(namespaces or {})
     typed: dict[str, dict[str, list[str]]] = {k: {} for k in _TYPED_PREFIXES.values()}
     for name, raw in pairs.items():
         if name in _LISTS:
@@ -392,7 +388,17 @@ def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
                 raise QueryError(name, "given more than once", expected="a single value")
             if target in fields:
                 raise QueryError(name, "given twice under two spellings", expected="one value")
+            if kind == "order_by" and raw[0] not in ("eventTime", "recordTime"):
+                prefix, namespace, local = qualified_name(name, str(raw[0]), declared)
+                fields["order_field"] = FieldTest(
+                    name, "ORDER", "event", local, prefix=prefix, namespace=namespace
+                )
+                fields[target] = str(raw[0])
+                continue
             fields[target] = _scalar_value(name, kind, raw[0])
+            continue
+        if is_field_parameter(name):
+            tests.append(read_field(name, raw, split=split, namespaces=declared))
             continue
         prefix = next((p for p in _TYPED_PREFIXES if name.startswith(p)), None)
         if prefix is not None:
@@ -417,6 +423,13 @@ def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
                 "this query parameter is not supported by this twin",
                 expected="one of the parameters listed in docs/node/epcis-query.md",
             )
+        if _FIELD_LIKE.fullmatch(name):
+            raise QueryError(
+                name,
+                "unknown query parameter (an extension field is named with its prefix)",
+                expected="a SimpleEventQuery parameter of EPCIS 2.0, or EQ_prefix:localName "
+                "with the prefix declared in the GS1-Extensions header",
+            )
         raise QueryError(
             name,
             "unknown query parameter",
@@ -425,6 +438,12 @@ def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
     for target, by_type in typed.items():
         if by_type:
             fields[target] = tuple((k, tuple(dict.fromkeys(v))) for k, v in sorted(by_type.items()))
+    if tests:
+        types = [
+            str(v) for t in tests if t.field == "type" and t.scope == "sensor" for v in t.values
+        ]
+        check_units(tests, types)
+        fields["fields"] = tuple(tests)
     query = EventQuery(**fields)
     if query.event_count_limit is not None and query.max_event_count is not None:
         raise QueryError(
@@ -449,16 +468,41 @@ def _build(pairs: Mapping[str, list[Any]], *, split: bool) -> EventQuery:
     return query
 
 
+def extension_namespaces(header: str | None) -> dict[str, str]:
+    """prefix → namespace URI from a ``GS1-Extensions`` header
+    (``example=https://ns.example.com/epcis/, ex2=urn:example:ns``). Raises
+    :class:`QueryError` for a member that is not ``prefix=URI``."""
+    out: dict[str, str] = {}
+    for part in (header or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        prefix, eq, uri = part.partition("=")
+        prefix, uri = prefix.strip(), uri.strip().strip('"<>')
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", prefix) or ":" not in uri:
+            raise QueryError(
+                "GS1-Extensions",
+                f"{part!r} does not declare a prefix",
+                expected="prefix=namespace URI, separated by commas",
+            )
+        out[prefix] = uri
+    return out
+
+
 def parse_query(
     params: Mapping[str, Sequence[str] | str] | Sequence[tuple[str, str]],
+    *,
+    namespaces: Mapping[str, str] | None = None,
 ) -> EventQuery:
     """Read the query parameters of ``GET /events`` (or of a query's URL) as the EPCIS 2.0 REST
     binding writes them: a list parameter's values separated by ``|`` or given by repeating the
     parameter; times in RFC 3339.
 
     ``params`` is a mapping of name to values (a ``str`` value is one value) or the list of
-    (name, value) pairs of a URL query string. Raises :class:`QueryError` naming the first
-    parameter that is unknown or wrong.
+    (name, value) pairs of a URL query string; ``namespaces`` the prefixes of extension
+    fields the caller declared (the ``GS1-Extensions`` header, read by
+    :func:`extension_namespaces`). Raises :class:`QueryError` naming the first parameter
+    that is unknown or wrong.
     """
     grouped: dict[str, list[str]] = {}
     if isinstance(params, Mapping):
@@ -469,16 +513,23 @@ def parse_query(
         for pair in params:
             name, value = pair
             grouped.setdefault(str(name), []).append(str(value))
-    return _build(grouped, split=True)
+    return _build(grouped, split=True, namespaces=namespaces)
 
 
-def query_from_json(body: Mapping[str, Any]) -> EventQuery:
+def query_from_json(
+    body: Mapping[str, Any], *, namespaces: Mapping[str, str] | None = None
+) -> EventQuery:
     """Read the JSON ``query`` object of a named query (EPCIS 2.0 REST binding, the query
     schema ``query-schema.json``): lists as JSON arrays, times as RFC 3339 strings, limits as
     numbers. Raises :class:`QueryError` naming the first member that is unknown or wrong."""
     if not isinstance(body, Mapping):
         raise QueryError("query", "not a JSON object", expected="a JSON object of parameters")
     grouped: dict[str, list[Any]] = {}
+    declared = dict(namespaces or {})
+    context = body.get("@context")
+    for item in context if isinstance(context, list) else [context]:
+        if isinstance(item, Mapping):
+            declared.update({str(k): v for k, v in item.items() if isinstance(v, str)})
     for name, value in body.items():
         if name == "@context":
             continue
@@ -490,4 +541,4 @@ def query_from_json(body: Mapping[str, Any]) -> EventQuery:
             grouped[name] = value
         else:
             grouped[name] = [value]
-    return _build(grouped, split=False)
+    return _build(grouped, split=False, namespaces=declared)

@@ -25,6 +25,7 @@ from typing import Any
 from keiretsu.io.epcis.mapping import SOURCE_FORMAT
 from keiretsu.model.cbv import BIZ_TRANSACTION_TYPES
 from keiretsu.node.epcis_render import CLASS_TYPES, STANDARD_QUALIFIERS
+from keiretsu.node.query.fields import Resolver, field_sql
 from keiretsu.node.query.parameters import EventQuery
 from keiretsu.node.query.patterns import identifier, matchers
 
@@ -99,8 +100,14 @@ def _relation(
     )
 
 
-def conditions(query: EventQuery) -> tuple[Sql, bool]:
-    """The conditions of ``query`` on ``ocel_event e``; and whether the record time is used."""
+def _no_prefixes(namespace: str) -> list[str]:
+    return []
+
+
+def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql, bool]:
+    """The conditions of ``query`` on ``ocel_event e``; and whether the record time is used.
+    ``resolve`` gives the prefixes the store's events write a namespace with (for extension
+    fields named by a declared prefix or a namespace URI)."""
     sql = Sql()
     record = query.order_by == "recordTime"
     if query.event_types:
@@ -247,11 +254,14 @@ def conditions(query: EventQuery) -> tuple[Sql, bool]:
         )
     if query.exists_sensor_element_list:
         sql.add(f"e.ocel_id IN ({_ATTR})", "sensorElementList")
+    for clause, params in field_sql(query.fields, resolve):
+        sql.add(clause, *params)
     return sql, record
 
 
-def selection(sql: Sql, record: bool, key: str) -> str:
-    """The FROM … WHERE … of the selection, with the sort key ``k`` (microseconds)."""
+def selection(sql: Sql, record: bool, key: str, *, numeric: bool = False) -> str:
+    """The FROM … WHERE … of the selection, with the sort key ``k`` (microseconds of
+    ``key``; ``key`` itself when ``numeric``)."""
     joins = ""
     if record:
         joins = (
@@ -262,6 +272,7 @@ def selection(sql: Sql, record: bool, key: str) -> str:
         )
     where = " AND ".join(sql.where) if sql.where else "true"
     return (
-        f"SELECT e.ocel_id AS id, epoch_us({key}) AS k, coalesce(e.ocel_seq, 0) AS s"
+        f"SELECT e.ocel_id AS id, {key if numeric else f'epoch_us({key})'} AS k,"
+        " coalesce(e.ocel_seq, 0) AS s"
         f" FROM ocel_event e{joins} WHERE {where}"
     )

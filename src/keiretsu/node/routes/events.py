@@ -25,7 +25,7 @@ from keiretsu.node.query import (
     select_events,
 )
 from keiretsu.node.query import query_from_json as read_json_query
-from keiretsu.node.query.parameters import PARAMETERS
+from keiretsu.node.query.parameters import PARAMETERS, extension_namespaces
 from keiretsu.node.runtime import new_id
 from keiretsu.node.security import Principal, node_of, principal, websocket_principal
 from keiretsu.node.sharing import PageTokens, log_cursor, render, scope_of
@@ -182,11 +182,13 @@ def run_query(
     the URL."""
     node = node_of(request)
     try:
+        # extension fields are named prefix:local, the prefixes declared in this header
+        namespaces = extension_namespaces(request.headers.get("GS1-Extensions"))
         if json_query is None:
-            query = parse_query(params)
+            query = parse_query(params, namespaces=namespaces)
             paging = query
         else:
-            query = read_json_query(json_query)
+            query = read_json_query(json_query, namespaces=namespaces)
             paging = parse_query([(k, v) for k, v in params if k in _PAGING])
         per_page = paging.per_page or DEFAULT_PER_PAGE
         token = paging.next_page_token
@@ -281,8 +283,14 @@ async def create_query(
     node = node_of(request)
     if not _NAME.match(body.name):
         raise HTTPProblem(400, "Invalid query name", "letters, digits, ._- only", field="name")
+    query = dict(body.query)
     try:
-        read_json_query(body.query)
+        namespaces = extension_namespaces(request.headers.get("GS1-Extensions"))
+        if namespaces:  # kept with the query, which is run later without this header
+            context = query.get("@context")
+            items = context if isinstance(context, list) else [] if context is None else [context]
+            query["@context"] = [*items, namespaces]
+        read_json_query(query)
     except QueryError as exc:
         raise _query_error(exc) from exc
     scope = scope_of(who)
@@ -292,7 +300,7 @@ async def create_query(
             store.con,
             scope=scope,
             name=body.name,
-            query=body.query,
+            query=query,
             owner=f"{who.kind}:{who.name}",
             created_at=datetime.now(UTC),
             limit=QUERIES_PER_PARTNER if who.is_partner else None,
