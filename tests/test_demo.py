@@ -1,0 +1,150 @@
+"""``keiretsu demo``: five real node processes, the world's events captured by each, the story's
+three phases printed with numbers, and no process left behind — after a full headless run and
+after Ctrl-C (SIGINT) mid-run.
+
+The two demos run at the same time (different state directories and ports) to keep the file's
+wall time down on a two-core machine."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _servers_of(folder: Path) -> list[int]:
+    """Pids of ``keiretsu node serve`` processes whose store is under ``folder`` (from /proc,
+    independently of the demo's own state file)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state in ("Z", "X"):
+            continue
+        if b"serve" in argv and any(os.fsencode(str(folder)) in a for a in argv):
+            found.append(int(proc.name))
+    return found
+
+
+def _demo(folder: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "keiretsu",
+            "demo",
+            "--headless",
+            "--dir",
+            str(folder),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    if not Path("/proc").exists():
+        pytest.skip("needs /proc to find the node processes")
+    full_dir = tmp_path_factory.mktemp("demo-full")
+    stop_dir = tmp_path_factory.mktemp("demo-sigint")
+    full = _demo(
+        full_dir,
+        18910,
+        "--days",
+        "7",
+        "--cycle-days",
+        "7",
+        "--cycles",
+        "1",
+        "--replications",
+        "2",
+        "--duration",
+        "1",
+    )
+    stopped = _demo(stop_dir, 18930, "--days", "7", "--cycles", "1", "--replications", "2")
+    # the interrupted demo: once its nodes answer, SIGINT while the world runs; meanwhile
+    # count the events each node of the full run holds over its HTTP API
+    counts: dict[str, int] = {}
+    lines: list[str] = []
+    assert stopped.stdout is not None
+    for line in stopped.stdout:
+        lines.append(line)
+        if "every obeya answers" in line:
+            break
+    servers_before = _servers_of(stop_dir)
+    time.sleep(1.0)
+    stopped.send_signal(signal.SIGINT)
+    rest, _ = stopped.communicate(timeout=60)
+    out, _ = full.communicate(timeout=600)
+    yield {
+        "full": (full.returncode, out, full_dir),
+        "stopped": (stopped.returncode, "".join(lines) + rest, stop_dir, servers_before),
+        "counts": counts,
+    }
+    for folder in (full_dir, stop_dir):
+        for pid in _servers_of(folder):  # never leave a node behind, even if a test failed
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_headless_demo_tells_three_phases_with_numbers(runs: dict[str, object]) -> None:
+    code, out, _folder = runs["full"]  # type: ignore[misc]
+    assert code == 0, out
+    assert "every obeya answers" in out
+    for company in (
+        "hokuto-resin",
+        "kansai-parts",
+        "nagoya-assembly",
+        "tokai-distribution",
+        "umeda-retail",
+    ):
+        assert re.search(rf"{company}\s+http://127\.0\.0\.1:\d+/obeya/\s+token kt_", out), out
+    assert "phase 1 — isolated" in out and "phase 2 — connected" in out
+    assert "phase 3 — kaizen" in out and "cycle 1:" in out
+    # each phase's network figures are numbers
+    for phase in ("isolated", "connected", "cycle 1"):
+        row = re.search(rf"^\s+{phase}\s+(\d+)\s+([\d.]+)\s+(\d+|—)", out, re.M)
+        assert row is not None, (phase, out)
+    # the bullwhip of some company upstream is a number (the retailer has none)
+    assert re.search(r"on hand\s+[\d.—]+\s+waiting\s+[\d.—]+ h\s+bullwhip\s+[\d.]+", out), out
+
+
+def test_every_node_received_the_worlds_events(runs: dict[str, object]) -> None:
+    _code, out, _folder = runs["full"]  # type: ignore[misc]
+    held = re.search(r"events held by each node: (.*)", out)
+    assert held is not None, out
+    counts = dict((name, int(n)) for name, n in re.findall(r"([a-z-]+) (\d+)", held.group(1)))
+    assert len(counts) == 5 and all(n > 0 for n in counts.values()), counts
+
+
+def test_the_full_run_leaves_no_node_process(runs: dict[str, object]) -> None:
+    _code, _out, folder = runs["full"]  # type: ignore[misc]
+    assert _servers_of(folder) == []
+    assert not (folder / "network.state.json").exists()
+
+
+def test_ctrl_c_stops_every_node_the_demo_started(runs: dict[str, object]) -> None:
+    code, out, folder, before = runs["stopped"]  # type: ignore[misc]
+    assert len(before) == 5, (before, out)  # five servers ran before the interrupt
+    assert code == 130, out
+    assert "interrupted" in out
+    assert _servers_of(folder) == []
+    for pid in before:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
