@@ -193,5 +193,7 @@ def test_bad_input_is_refused_saying_what_was_wrong() -> None:
         improvement_curve(log, start=datetime(2026, 11, 2))
     with pytest.raises(ValueError, match="freq"):
         improvement_curve(log, freq="fortnightly-ish")
+    with pytest.raises(ValueError, match="at most 1000"):  # a second at a time: 21,601 periods
+        improvement_curve(log, freq="1s")
     with pytest.raises(ValueError, match="measure"):
         render_svg(improvement_curve(Log.from_ocel(OcelBuilder().build())), measure="euros")  # type: ignore[arg-type]

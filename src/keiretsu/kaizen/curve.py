@@ -268,6 +268,7 @@ def improvement_curve(
     inspection_steps: Collection[str] | None = None,
     cycling_types: Collection[str] | None = None,
     end_steps: Collection[str] | None = None,
+    max_periods: int = 1000,
 ) -> View:
     """The waste of each period (``freq``: ``"W"`` a week, ``"D"`` a day, ``"4 weeks"`` …;
     periods start on a Monday at midnight UTC) in hours and money (``rates``, the node's cost
@@ -279,7 +280,9 @@ def improvement_curve(
     default). ``scope``: ``"node"`` (its own events) or ``"network"`` (its own and its
     partners' shared events). ``start``/``end`` (timezone-aware) limit the periods to those
     overlapping ``[start, end)``; by default from the first event's period to the last's. The
-    remaining arguments go to :func:`keiretsu.analytics.waste.wastes` for every period.
+    remaining arguments but ``max_periods`` go to :func:`keiretsu.analytics.waste.wastes`
+    for every period; more than ``max_periods`` periods are refused (each costs a run of
+    the waste view, about a second).
 
     Columns, one row per period: ``period_start``, ``period_end`` (UTC), ``events``, ``hours``
     and ``money`` (total), ``<waste>_hours`` and ``<waste>_money`` for each of the eight wastes
@@ -291,7 +294,10 @@ def improvement_curve(
     the waste rate at it), ``gain_method`` (the definition, in words)."""
     if scope not in ("node", "network"):
         raise ValueError(f"scope {scope!r}: expected 'node' (own events) or 'network'")
-    length = parse_freq(freq)
+    try:
+        length = parse_freq(freq)
+    except OverflowError as exc:
+        raise ValueError(f"bucket length (freq) {freq!r} is too long") from exc
     node_rates = rates or Rates()
     if isinstance(source, Store):
         log = Log.from_connection(source.con)
@@ -322,11 +328,18 @@ def improvement_curve(
     )
     if last < first:
         raise ValueError(f"end {last.isoformat()} comes before start {first.isoformat()}")
-    periods: list[datetime] = []
-    p = _bucket_start(first, length)
-    while p <= last:
-        periods.append(p)
-        p = p + length
+    try:
+        p = _bucket_start(first, length)
+        count = math.floor((last - p) / length) + 1
+    except OverflowError as exc:
+        raise ValueError(f"bucket length (freq) {freq!r} is too long") from exc
+    if count > max_periods:
+        raise ValueError(
+            f"{count} periods of {length} from {first.isoformat()} to {last.isoformat()}: at "
+            f"most {max_periods} (each is a run of the waste view); take a longer freq or a "
+            "shorter window (start, end)"
+        )
+    periods = [p + k * length for k in range(count)]
 
     rows: list[dict[str, Any]] = []
     for p0 in periods:
