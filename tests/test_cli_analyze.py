@@ -46,9 +46,10 @@ def test_analyze_a_log_file_prints_the_report_and_writes_the_map(tmp_path: Path)
         "The constraint",
         "Little's law",
         "The eight wastes",
-        "Value stream map written",
     ):
         assert section in out.stdout, section
+    # where it wrote, on stderr (stdout is the report)
+    assert f"value stream map written: {svg}" in " ".join(out.stderr.split())
     root = etree.fromstring(svg.read_bytes())
     assert root.tag.endswith("svg")
     # the receipt log's first step, as pm4py counts start activities: every case starts there
@@ -122,7 +123,7 @@ def test_analyze_says_what_is_wrong(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     said = " ".join(result.stderr.split())
-    assert "no objects of type 'truck'" in said and "case" in said
+    assert "no object type 'truck'" in said and "case" in said
     bad = tmp_path / "rates.toml"
     bad.write_text('waiting_per_hour = "lots"\n')
     result = runner.invoke(app, ["analyze", "--store", str(store), "--rates", str(bad)])
