@@ -208,9 +208,9 @@ PARAMETERS: dict[str, str] = {
     "EQ_persistentDisposition_set": "events whose persistent disposition sets one of these",
     "EQ_persistentDisposition_unset": "events whose persistent disposition unsets one of these",
     "EQ_readPoint": "events at this read point (any spelling of the GS1 key)",
-    "WD_readPoint": "as EQ_readPoint (the twin holds no location hierarchy)",
+    "WD_readPoint": "as EQ_readPoint (the twin keeps no location hierarchy yet)",
     "EQ_bizLocation": "events at this business location (any spelling of the GS1 key)",
-    "WD_bizLocation": "as EQ_bizLocation (the twin holds no location hierarchy)",
+    "WD_bizLocation": "as EQ_bizLocation (the twin keeps no location hierarchy yet)",
     "EQ_transformationID": "events of this transformation",
     "MATCH_epc": "events whose epcList or childEPCs holds a matching EPC (URN, Digital Link "
     "or EPC pattern)",
@@ -236,7 +236,26 @@ PARAMETERS: dict[str, str] = {
     "LT_quantity": "events with a quantity element of less than this amount",
     "LE_quantity": "events with a quantity element of at most this amount",
     "EXISTS_sensorElementList": "events that carry sensor data",
-    "orderBy": "eventTime or recordTime; without it events come oldest first",
+    "GE_time": "events with a sensor report at or after this time (the report's, else its "
+    "metadata's); every sensor parameter holds for one report",
+    "LT_time": "events with a sensor report before this time",
+    "GE_startTime": "events whose sensor metadata starts at or after this time",
+    "LT_startTime": "events whose sensor metadata starts before this time",
+    "GE_endTime": "events whose sensor metadata ends at or after this time",
+    "LT_endTime": "events whose sensor metadata ends before this time",
+    "EQ_type": "events with a sensor report of this measurement type (Temperature…)",
+    "EQ_deviceID": "events with a sensor report from this device",
+    "EQ_dataProcessingMethod": "events with a sensor report of this processing method",
+    "EQ_bizRules": "events whose sensor metadata names these business rules",
+    "EQ_microorganism": "events with a sensor report on this microorganism",
+    "EQ_chemicalSubstance": "events with a sensor report on this chemical substance",
+    "EQ_stringValue": "events with a sensor report of this string value",
+    "EQ_booleanValue": "events with a sensor report of this boolean value",
+    "EQ_hexBinaryValue": "events with a sensor report of this hex value",
+    "EQ_uriValue": "events with a sensor report of this URI value",
+    "GE_percRank": "events with a sensor report of at least this percentile rank",
+    "LT_percRank": "events with a sensor report of less than this percentile rank",
+    "orderBy": "eventTime, recordTime or an extension field; without it events come oldest first",
     "orderDirection": "ASC or DESC (with orderBy; DESC by default)",
     "eventCountLimit": "only the first N events in that order (needs orderBy)",
     "maxEventCount": "refuse with QueryTooLargeException if more than N events match",
@@ -245,7 +264,9 @@ PARAMETERS: dict[str, str] = {
 }
 """Every SimpleEventQuery parameter this twin answers, with what it selects — written once,
 for the node's OpenAPI description. Besides these, ``EQ_bizTransaction_<type>``,
-``EQ_source_<type>`` and ``EQ_destination_<type>`` name a type in the parameter itself."""
+``EQ_source_<type>`` and ``EQ_destination_<type>`` name a type in the parameter itself, and the
+families of :mod:`~keiretsu.node.query.fields` (``GE_value_<uom>``, ``EQ_<prefix>:<field>``,
+``EQ_ILMD_…``, ``EQ_SENSORREPORT_…``…) a unit or a field."""
 # Standard parameters this twin does not answer: master-data attributes.
 _UNSUPPORTED = re.compile(r"(HASATTR|EQATTR|EQ_ATTR)_.*")
 _FIELD_LIKE = re.compile(r"(EQ|GT|GE|LT|LE|EXISTS)_.+")
