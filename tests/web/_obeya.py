@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,7 @@ from keiretsu.store import Store
 from keiretsu.store import kaizen as tables
 
 EXAMPLES = Path(keiretsu.__file__).parent / "examples" / "two-company-chain"
+SCENARIOS = Path(keiretsu.__file__).parent / "examples" / "sim" / "forecast-3-scenarios.toml"
 CHROMIUM = "/usr/bin/chromium"
 
 POLICY = """
@@ -89,6 +91,8 @@ def prepare(root: Path) -> tuple[Path, str, Identity]:
     partner = Identity.create("retailer")
     home.add_partner("retailer", "http://127.0.0.1:9", partner.public_key_text)
     home.policy_path.write_text(POLICY, encoding="utf-8")
+    (home.root / "scenarios").mkdir()
+    (home.root / "scenarios" / SCENARIOS.name).write_bytes(SCENARIOS.read_bytes())
     at = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
     with Store(store) as s:
         for doc in sorted(EXAMPLES.iterdir()):
@@ -153,6 +157,19 @@ MEASUREMENT = {
     "verdict": "effect detected",
     "note": None,
 }
+
+
+def ready(page: Any, url: str, timeout: float = 180.0) -> Any:
+    """Open ``url`` in the Playwright ``page`` until it is no longer "being computed" (202: the
+    obeya computes a page in the background and answers at once); the last response."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = page.goto(url)
+        if response.status != 202:
+            return response
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} still being computed after {timeout} s")
+        time.sleep(1.0)
 
 
 def serve(store: Path, token: str, partner: Identity, log: Path) -> Served:

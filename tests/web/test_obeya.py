@@ -18,7 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from _obeya import CHROMIUM, EXAMPLES, EXPERIMENT, MEASUREMENT, PREDICTION, Served, prepare, serve
+from _obeya import (
+    CHROMIUM,
+    EXAMPLES,
+    EXPERIMENT,
+    MEASUREMENT,
+    PREDICTION,
+    SCENARIOS,
+    Served,
+    prepare,
+    ready,
+    serve,
+)
 from lxml import etree
 
 from keiretsu.node.auth import sign_request
@@ -35,6 +46,7 @@ PAGES = [
     "/obeya/kaizen",
     f"/obeya/kaizen/{EXPERIMENT}",
     "/obeya/partners",
+    "/obeya/scenarios",
 ]
 
 
@@ -80,7 +92,7 @@ def page(browser: Any, node: Served) -> Iterator[Any]:
     assert "/obeya/login" in pg.url  # not logged in: sent to the login form
     pg.fill("#token", node.token)
     pg.keyboard.press("Enter")
-    pg.wait_for_selector("#network-map")
+    pg.wait_for_selector("#network-map", timeout=240_000)  # computed in the background
     cookie = next(c for c in context.cookies() if c["name"] == "obeya_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     yield pg
@@ -91,8 +103,10 @@ def test_every_page_loads_without_console_errors_and_charts_draw_with_data(
     page: Any, node: Served
 ) -> None:
     for path in PAGES:
-        response = page.goto(node.url + path)
+        response = ready(page, node.url + path)
         assert response.status == 200, path
+        if path not in ("/obeya/partners", "/obeya/scenarios"):  # computed from the events
+            assert "As of" in page.inner_text("#as-of"), path
         page.wait_for_load_state("load")
         for chart in page.query_selector_all("[data-chart]"):
             name = chart.get_attribute("id")
@@ -108,7 +122,7 @@ def test_every_page_loads_without_console_errors_and_charts_draw_with_data(
 def test_the_network_map_shows_the_companies_and_the_lane_plant_to_dc(
     page: Any, node: Served
 ) -> None:
-    page.goto(node.url + "/obeya/")
+    ready(page, node.url + "/obeya/")
     page.wait_for_selector("#live-counts .counts")
     assert page.get_attribute("#live-counts .counts", "data-events") == str(demo_event_count())
     assert page.inner_text("[data-company-events='umeda-dc']") == str(demo_event_count())
@@ -123,6 +137,8 @@ def test_the_network_map_shows_the_companies_and_the_lane_plant_to_dc(
 def test_drill_down_from_a_waste_to_its_evidence_and_an_objects_path(
     page: Any, node: Served
 ) -> None:
+    ready(page, node.url + "/obeya/waste")
+    ready(page, node.url + "/obeya/waste/transport")
     page.goto(node.url + "/obeya/waste")
     page.get_by_role("link", name="transport", exact=True).click()
     page.wait_for_url("**/obeya/waste/transport")
@@ -134,6 +150,7 @@ def test_drill_down_from_a_waste_to_its_evidence_and_an_objects_path(
     first.focus()
     page.keyboard.press("Enter")  # keyboard: a real link
     page.wait_for_url("**/obeya/trace?object=*")
+    page.wait_for_selector("main h1:not(#computing)", timeout=120_000)
     assert sscc in page.inner_text("h1")
     steps = page.locator("table tbody tr").all_inner_texts()
     # the pallet is packed and shipped at the plant, then received at the DC
@@ -141,7 +158,8 @@ def test_drill_down_from_a_waste_to_its_evidence_and_an_objects_path(
 
 
 def test_an_a3_opens_with_predicted_and_measured_impact(page: Any, node: Served) -> None:
-    page.goto(node.url + "/obeya/kaizen")
+    ready(page, node.url + f"/obeya/kaizen/{EXPERIMENT}")
+    ready(page, node.url + "/obeya/kaizen")
     column = page.locator("section.column", has=page.locator("#col-running"))
     column.get_by_role("link", name="Ship full pallets twice a week").click()
     page.wait_for_url(f"**/obeya/kaizen/{EXPERIMENT}")
@@ -151,7 +169,7 @@ def test_an_a3_opens_with_predicted_and_measured_impact(page: Any, node: Served)
     measured = page.inner_text("#measured")
     assert f"{PREDICTION['difference']:,.3f}" in predicted
     assert f"{MEASUREMENT['effect']:,.3f}" in measured and "effect detected" in measured
-    page.goto(node.url + "/obeya/kaizen/kz-nosuchthing")
+    ready(page, node.url + "/obeya/kaizen/kz-nosuchthing")
     assert "no experiment" in page.inner_text("main")
 
 
@@ -192,12 +210,109 @@ def test_a_partner_gets_nothing_from_the_pages(node: Served) -> None:
 
 
 def test_pages_say_what_was_wrong(page: Any, node: Served) -> None:
-    r = page.goto(node.url + "/obeya/vsm?object_type=spaceship")
+    r = ready(page, node.url + "/obeya/vsm?object_type=spaceship")
     assert r.status == 400 and "spaceship" in page.inner_text("main")
-    r = page.goto(node.url + "/obeya/waste/laziness")
+    r = ready(page, node.url + "/obeya/waste/laziness")
     assert r.status == 404 and "transport" in page.inner_text("main")
-    r = page.goto(node.url + "/obeya/trace?object=urn:epc:id:sscc:0000000.0000000000")
+    r = ready(page, node.url + "/obeya/trace?object=urn:epc:id:sscc:0000000.0000000000")
     assert r.status == 404 and "no object" in page.inner_text("main")
+
+
+def test_scenarios_side_by_side_equal_compares_own_table_and_a_baseline_is_pinned(
+    page: Any, node: Served
+) -> None:
+    """The form runs a comparison of a scenario file in the node home's scenarios/ folder; the
+    page shows each KPI's baseline and every variant's difference and interval — equal, to the
+    last bit, to ``compare`` called here on the same file with the same numbers — and draws
+    the differences; the comparison is then pinned and the page opens with it."""
+    from keiretsu.sim.scenario import compare, read_scenarios
+
+    ready(page, node.url + "/obeya/scenarios")
+    assert page.is_visible("#no-run")
+    page.check(f"input[name=file][value='{SCENARIOS.name}']")
+    for variant in ("share-sales", "fast-truck"):
+        page.check(f"input[name=variant][value='{variant}']")
+    page.fill("#replications", "256")
+    page.fill("#periods", "60")
+    page.fill("#seed", "3")
+    page.click("#compare")
+    page.wait_for_selector("#shown[data-status='done']", timeout=60_000)
+    charts = page.query_selector_all("[data-chart='differences']")
+    assert charts
+    for chart in charts:
+        page.wait_for_selector(f"#{chart.get_attribute('id')}[data-rendered]", timeout=10_000)
+        assert int(chart.get_attribute("data-points")) > 0
+        assert chart.query_selector("canvas") is not None
+    network, variants = read_scenarios(SCENARIOS)
+    expected = compare(
+        network,
+        [variants["share-sales"], variants["fast-truck"]],
+        periods=60,
+        replications=256,
+        seed=3,
+        workers=1,
+    ).table.to_pylist()
+    cells = page.query_selector_all("#side-by-side td.difference")
+    assert len(cells) == len(expected)
+    shown = {
+        (
+            c.get_attribute("data-variant"),
+            c.get_attribute("data-kpi"),
+            c.get_attribute("data-scope"),
+        ): (
+            c.get_attribute("data-difference"),
+            c.get_attribute("data-ci-low"),
+            c.get_attribute("data-ci-high"),
+        )
+        for c in cells
+    }
+
+    def text(value: float | None) -> str:
+        return "" if value is None else repr(float(value))
+
+    for row in expected:
+        got = shown[(row["variant"], row["kpi"], row["scope"])]
+        assert got == (text(row["difference"]), text(row["ci_low"]), text(row["ci_high"])), row
+    # the fast truck's network cost per week falls (the documented direction, scenarios.md)
+    truck = next(
+        r
+        for r in expected
+        if (r["variant"], r["kpi"], r["scope"]) == ("fast-truck", "cost", "network")
+    )
+    assert truck["ci_high"] < 0
+    run_id = page.get_attribute("#shown", "data-run")
+    page.click("#pin")
+    page.wait_for_url("**/obeya/scenarios")
+    assert page.get_attribute("#shown", "data-run") == run_id
+    assert page.is_visible("#pinned-mark")
+    assert page.errors == []
+
+
+def test_a_bad_comparison_is_refused_saying_which_field(page: Any, node: Served) -> None:
+    r = page.goto(node.url + "/obeya/scenarios/run?file=nope.toml&variant=x")
+    assert r.status == 400 and "nope.toml" in page.inner_text("#scenario-error")
+    r = page.goto(
+        node.url + f"/obeya/scenarios/run?file={SCENARIOS.name}&variant=share-sales&periods=1"
+    )
+    assert r.status == 400 and "periods" in page.inner_text("#scenario-error")
+    r = page.goto(node.url + f"/obeya/scenarios/run?file={SCENARIOS.name}&variant=warp-drive")
+    assert r.status == 400 and "warp-drive" in page.inner_text("#scenario-error")
+
+
+def test_pages_carry_their_server_time_and_a_session_survives_a_restart(
+    page: Any, node: Served
+) -> None:
+    """Run last: the node is restarted on the same store (the browser keeps its cookie)."""
+    r = ready(page, node.url + "/obeya/waste")
+    assert r.headers["server-timing"].startswith("app;dur=")
+    store, token, partner, log = node.store, node.token, node.partner, node.log
+    node.stop()
+    again = serve(store, token, partner, log)
+    node.proc, node.url = again.proc, again.url
+    cookie = next(c for c in page.context.cookies() if c["name"] == "obeya_session")
+    page.context.add_cookies([{**cookie, "domain": "127.0.0.1", "path": "/obeya"}])
+    response = page.goto(node.url + "/obeya/partners")
+    assert response.status == 200 and "/obeya/login" not in page.url
 
 
 def _one_event() -> bytes:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Hashable
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,13 +28,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import StreamingResponse
 
 from keiretsu.web import pages
+from keiretsu.web.cache import Computed, PageCache, store_version
 from keiretsu.web.live import Announcer
 from keiretsu.web.session import COOKIE, SESSION_SECONDS, Sessions
 
 T = TypeVar("T")
-
-KAIZEN_TABLES = ("experiment", "status", "note", "prediction", "measurement", "lesson")
-"""The store's kaizen tables (append-only: their sizes say whether anything changed)."""
 
 PREFIX = "/obeya"
 """Where the obeya lives on the node."""
@@ -52,6 +51,7 @@ NAV = [
     ("process", "/obeya/process", "Process map"),
     ("waste", "/obeya/waste", "Waste"),
     ("inventory", "/obeya/inventory", "Inventory"),
+    ("scenarios", "/obeya/scenarios", "Scenarios"),
     ("kaizen", "/obeya/kaizen", "Kaizen"),
     ("partners", "/obeya/partners", "Partners"),
 ]
@@ -59,32 +59,26 @@ NAV = [
 
 class Obeya:
     """What the obeya keeps while the node runs: its sessions, its event announcer, and the
-    pages last computed (:meth:`computed`)."""
+    pages last computed (:attr:`pages`, a :class:`~keiretsu.web.cache.PageCache`)."""
 
     def __init__(self, node: Any) -> None:
         self.node = node
-        self.sessions = Sessions(node.tokens)
+        self.sessions = Sessions(node.tokens, path=_sessions_path(node))
         self.announcer = Announcer()
         node.on_accepted.append(self.announcer.accepted)
-        self._lock = threading.Lock()
-        self._cursor: Any = None
-        self._log: Any = None
-        self._version: Any = None
-        self._pages: dict[Hashable, Any] = {}
+        self.pages = PageCache(self.version, self._open_log)
+        node.on_accepted.append(lambda ingest_id, source: self.pages.refresh())
         self._curve_lock = threading.Lock()
         self._curve: tuple[Any, Any] | None = None
 
     def version(self) -> tuple[Any, ...]:
         """What the pages depend on: the last document stored, the experiments' last moves."""
-        cursor = self.node.cursor()
-        ingest = cursor.execute("SELECT max(ingest_id), count(*) FROM ingest_log").fetchall()[0]
-        try:
-            kaizen = cursor.execute(
-                "SELECT " + ", ".join(f"(SELECT count(*) FROM kaizen_{t})" for t in KAIZEN_TABLES)
-            ).fetchall()[0]
-        except Exception:  # a store without the kaizen tables
-            kaizen = None
-        return (tuple(ingest or ()), tuple(kaizen or ()))
+        return store_version(self.node.cursor())
+
+    def _open_log(self) -> Any:
+        from keiretsu.analytics import Log
+
+        return Log.from_connection(self.node.store.con.cursor())
 
     def curve(self, build: Callable[[Any], T]) -> T:
         """``build(log)`` for the improvement curve, once per state of the store, on a log of
@@ -98,27 +92,14 @@ class Obeya:
                 self._curve = (version, build(Log.from_connection(self.node.cursor())))
             return cast(T, self._curve[1])
 
-    def computed(self, key: Hashable, build: Callable[[Any], T]) -> T:
-        """``build(log)`` for the page ``key``, computed once while the store holds the same
-        documents (and experiments): a page opened again, or by a second person, costs
-        nothing; a new document computes it afresh. One page is computed at a time, on one
-        log whose building blocks (``Log.memo``) the pages share."""
-        from keiretsu.analytics import Log
 
-        with self._lock:
-            version = self.version()
-            if version != self._version or self._log is None:
-                if self._cursor is None:
-                    self._cursor = self.node.store.con.cursor()
-                self._log = Log.from_connection(self._cursor)
-                self._version = version
-                self._pages = {}
-            if key not in self._pages:
-                self._pages[key] = build(self._log)
-            return cast(T, self._pages[key])
-
-
-def _headers(response: Response) -> Response:
+def _headers(response: Response, request: Request | None = None) -> Response:
+    """The pages' security headers, and ``Server-Timing: app;dur=<ms>`` (the time spent in
+    the handler, in milliseconds) where the request's start was noted."""
+    started = None if request is None else request.scope.get(_STARTED)
+    if started is not None:
+        spent = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f'app;dur={spent:.1f};desc="obeya page"'
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -153,7 +134,15 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         request: Request, template: str, page: str, status: int = 200, **context: Any
     ) -> Response:
         context.update(request=request, page=page, node=node.name, user=user_of(request))
-        return _headers(templates.TemplateResponse(request, template, context, status_code=status))
+        context.setdefault("computed", None)
+        response = templates.TemplateResponse(request, template, context, status_code=status)
+        _headers(response, request)
+        computed = context["computed"]
+        if computed is not None:  # how long the page shown took to compute, in the background
+            response.headers["Server-Timing"] += (
+                f', compute;dur={computed.seconds * 1000:.0f};desc="computed in the background"'
+            )
+        return response
 
     def page(
         name: str, template: str, build: Callable[[Request, Any], dict[str, Any]]
@@ -161,14 +150,23 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         """A page for logged-in users: ``build(request, log)`` gives its context."""
 
         def handler(request: Request) -> Response:
+            request.scope[_STARTED] = time.perf_counter()
             if user_of(request) is None:
                 return to_login(request)
             key = (template, request.url.path, str(request.url.query))
+            computed: Computed | None = None
             try:
                 if name == "partners":  # the policy, partners and outbox change without events
                     context = _guarded(name, build, request, None)
                 else:
-                    context = obeya.computed(key, lambda log: _guarded(name, build, request, log))
+                    computed = obeya.pages.get(
+                        key, functools.partial(_guarded, name, build, request)
+                    )
+                    if computed is None:
+                        return render(
+                            request, "computing.html", name, 202, seconds=obeya.pages.wait
+                        )
+                    context = computed.result()
                 if context is None:
                     return render(request, "empty.html", name)
             except _BadRequest as exc:
@@ -177,7 +175,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
                 return render(request, "error.html", name, 404, message=str(exc))
             except ValueError as exc:
                 return render(request, "error.html", name, 400, message=str(exc))
-            return render(request, template, name, **context)
+            return render(request, template, name, computed=computed, **context)
 
         return handler
 
@@ -279,19 +277,21 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
 
         return {"data": partners_page(node)}
 
-    def warm_up() -> None:
-        for path, name, template, build in [
-            ("/", "overview", "overview.html", overview),
-            ("/vsm", "vsm", "vsm.html", vsm),
-        ]:
-            key = (template, PREFIX + path, "")
-            try:
-                obeya.computed(key, functools.partial(_guarded, name, build, _NO_QUERY))
-            except Exception:  # shown, with its reason, when the page is asked for
-                return
-
-    if warm:
-        threading.Thread(target=warm_up, name="obeya-warm-up", daemon=True).start()
+    main_pages = [
+        ("/", "overview", "overview.html", overview),
+        ("/vsm", "vsm", "vsm.html", vsm),
+        ("/waste", "waste", "waste.html", waste),
+        ("/process", "process", "process.html", process),
+        ("/inventory", "inventory", "inventory.html", inventory),
+        ("/kaizen", "kaizen", "kaizen.html", kaizen),
+    ]
+    if warm:  # computed in the background now, and again after each accepted document
+        obeya.pages.refresh(
+            [
+                ((template, PREFIX + path, ""), functools.partial(_guarded, name, build, _NO_QUERY))
+                for path, name, template, build in main_pages
+            ]
+        )
 
     for path, name, template, build in [
         ("/", "overview", "overview.html", overview),
@@ -342,6 +342,115 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         svg, note = obeya.curve(lambda log: board.curve(node.cursor(), log))
         return render(request, "_curve.html", "kaizen", svg=svg, note=note)
 
+    # --- scenarios -----------------------------------------------------------------------
+
+    from keiretsu.web.scenarios import BASELINES, ScenarioFormError, Scenarios, side_by_side
+
+    home_root = getattr(getattr(node, "home", None), "root", None)
+    scenarios = Scenarios(Path(home_root) if home_root else Path("."), node.store)
+    app.state.obeya_scenarios = scenarios
+
+    @app.get(PREFIX + "/scenarios", include_in_schema=False)
+    def scenarios_page(request: Request) -> Response:
+        """The pinned comparison (or the one asked for, ``?run=``, or the newest) side by
+        side, the comparisons kept, and the form to run one."""
+        request.scope[_STARTED] = time.perf_counter()
+        if user_of(request) is None:
+            return to_login(request)
+        return _scenarios_view(request, request.query_params.get("run"))
+
+    def _scenarios_view(
+        request: Request, run_id: str | None, status: int = 200, error: str | None = None
+    ) -> Response:
+        runs = scenarios.runs()
+        pinned = scenarios.pinned()
+        shown_id = run_id or pinned or next((r["id"] for r in runs if r["status"] == "done"), None)
+        shown = None
+        if shown_id is not None:
+            try:
+                shown = scenarios.run(shown_id)
+            except LookupError as exc:
+                return render(request, "error.html", "scenarios", 404, message=str(exc))
+        return render(
+            request,
+            "scenarios.html",
+            "scenarios",
+            status,
+            files=scenarios.files(),
+            folder=str(scenarios.folder),
+            runs=runs,
+            pinned=pinned,
+            shown=shown,
+            view=side_by_side(shown) if shown and shown["status"] == "done" else None,
+            baselines=BASELINES,
+            error=error,
+            form=dict(request.query_params),
+        )
+
+    def _form(request: Request) -> dict[str, list[str]]:
+        """The fields of a form sent in the query string: the node's gate reads no body of a
+        request without an ``Authorization`` header (a session's requests have none)."""
+        return parse_qs(str(request.url.query), max_num_fields=200)
+
+    def _same_origin(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+    @app.get(PREFIX + "/scenarios/run", include_in_schema=False)
+    def scenarios_confirm(request: Request) -> Response:
+        """The comparison the form asks for, to confirm with a button (the form's answer in a
+        browser without JavaScript: a GET changes nothing)."""
+        request.scope[_STARTED] = time.perf_counter()
+        if user_of(request) is None:
+            return to_login(request)
+        try:
+            asked = scenarios.check(_form(request))
+        except ScenarioFormError as exc:
+            return _scenarios_view(request, None, 400, str(exc))
+        return render(
+            request,
+            "scenario_confirm.html",
+            "scenarios",
+            asked=asked,
+            query=str(request.url.query),
+            baselines=BASELINES,
+        )
+
+    @app.post(PREFIX + "/scenarios/run", include_in_schema=False)
+    def scenarios_run(request: Request) -> Response:
+        """Run a comparison of a scenario file (fields in the query string: ``file``,
+        ``variant`` (repeated), ``baseline``, ``replications``, ``periods``, ``seed``):
+        answered with a redirect to the comparison's page, which shows it running until it
+        is done."""
+        request.scope[_STARTED] = time.perf_counter()
+        user = user_of(request)
+        if user is None or not _same_origin(request):
+            return _headers(Response(status_code=401 if user is None else 403))
+        try:
+            asked = scenarios.check(_form(request))
+        except ScenarioFormError as exc:
+            return _scenarios_view(request, None, 400, str(exc))
+        run_id = scenarios.start(asked, by=user)
+        node.audit.write("obeya-scenario", "started", subject=user, detail=run_id)
+        return _headers(RedirectResponse(f"{PREFIX}/scenarios?run={run_id}", status_code=303))
+
+    @app.post(PREFIX + "/scenarios/pin", include_in_schema=False)
+    def scenarios_pin(request: Request) -> Response:
+        """Pin a finished comparison (``?run=``) as the baseline the page opens with."""
+        request.scope[_STARTED] = time.perf_counter()
+        user = user_of(request)
+        if user is None or not _same_origin(request):
+            return _headers(Response(status_code=401 if user is None else 403))
+        run_id = ((_form(request).get("run")) or [""])[0]
+        try:
+            scenarios.pin(run_id, by=user)
+        except LookupError as exc:
+            return render(request, "error.html", "scenarios", 404, message=str(exc))
+        except ScenarioFormError as exc:
+            return _scenarios_view(request, run_id, 400, str(exc))
+        node.audit.write("obeya-scenario", "pinned", subject=user, detail=run_id)
+        return _headers(RedirectResponse(f"{PREFIX}/scenarios", status_code=303))
+
     # --- live ----------------------------------------------------------------------------
 
     @app.get(PREFIX + "/live/counts", include_in_schema=False)
@@ -380,6 +489,16 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         return _headers(response)
 
 
+_STARTED = "keiretsu.obeya.started"
+"""Where a request's start (``time.perf_counter()``) is noted for its ``Server-Timing``."""
+
+
+def _sessions_path(node: Any) -> Path | None:
+    home = getattr(node, "home", None)
+    root = getattr(home, "root", None)
+    return None if root is None else Path(root) / "obeya-sessions.json"
+
+
 def _guarded(
     name: str, build: Callable[[Request, Any], dict[str, Any]], request: Request, log: Any
 ) -> dict[str, Any] | None:
@@ -410,7 +529,10 @@ def _bearer(authorization: str | None) -> str | None:
 
 def _safe_next(request: Request) -> str:
     """Where to go after login: a path of the obeya only (never another site)."""
-    target = request.query_params.get("next", f"{PREFIX}/")
+    return _safe_next_value(request.query_params.get("next", f"{PREFIX}/"))
+
+
+def _safe_next_value(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX):
         return f"{PREFIX}/"

@@ -29,6 +29,22 @@
     });
   }
 
+  // --- forms sent as a POST with their fields in the query string (the node reads no body of
+  //     a request that carries no Authorization header, and a session's requests carry none) --
+  function postForms() {
+    document.querySelectorAll("form[data-post]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var query = new URLSearchParams(new FormData(form)).toString();
+        var button = form.querySelector("button[type=submit]");
+        if (button) { button.disabled = true; }
+        fetch(form.action + "?" + query, { method: "POST", credentials: "same-origin" })
+          .then(function (r) { window.location.assign(r.url); })
+          .catch(function () { if (button) { button.disabled = false; } });
+      });
+    });
+  }
+
   // --- charts ------------------------------------------------------------------------------
   var makers = {
     network: function (data) {
@@ -91,6 +107,42 @@
         series: series.map(function (s) { return { type: "line", step: "end", name: s.name, data: s.data, showSymbol: false }; })
       };
     },
+    differences: function (data) {
+      var rows = data.rows;
+      function fmt(v) { return v === null || v === undefined ? "—" : Number(v).toPrecision(4); }
+      return {
+        tooltip: { trigger: "item", formatter: function (p) {
+          var r = rows[p.seriesIndex === 0 ? p.data[0] : p.data.value[1]];
+          return r.label + ": " + fmt(r.difference) + " " + data.unit + " (" + fmt(r.ci_low) + " … " + fmt(r.ci_high) + ")";
+        } },
+        grid: { left: 190, right: 30, bottom: 40, top: 20 },
+        xAxis: { type: "value", name: data.unit, nameLocation: "middle", nameGap: 26 },
+        yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.label; }) },
+        series: [
+          { type: "custom", name: "interval",
+            encode: { x: [1, 2], y: 0 },
+            data: rows.map(function (r, i) {
+              return [i, r.ci_low === null ? r.difference : r.ci_low, r.ci_high === null ? r.difference : r.ci_high];
+            }),
+            renderItem: function (params, api) {
+              var lo = api.coord([api.value(1), api.value(0)]);
+              var hi = api.coord([api.value(2), api.value(0)]);
+              var h = api.size([0, 1])[1] * 0.3;
+              var style = { stroke: "#44505c", lineWidth: 2 };
+              return { type: "group", children: [
+                { type: "line", shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style: style },
+                { type: "line", shape: { x1: lo[0], y1: lo[1] - h / 2, x2: lo[0], y2: lo[1] + h / 2 }, style: style },
+                { type: "line", shape: { x1: hi[0], y1: hi[1] - h / 2, x2: hi[0], y2: hi[1] + h / 2 }, style: style }
+              ] };
+            } },
+          { type: "scatter", name: "difference", symbolSize: 11,
+            data: rows.map(function (r, i) {
+              return { value: [r.difference, i], itemStyle: { color: r.significant ? "#c62828" : "#8a96a3" } };
+            }),
+            markLine: { silent: true, symbol: "none", data: [{ xAxis: 0 }], lineStyle: { type: "dashed", color: "#44505c" } } }
+        ]
+      };
+    },
     bullwhip: function (rows) {
       return {
         tooltip: { trigger: "axis" }, legend: { bottom: 0 },
@@ -107,6 +159,7 @@
 
   function points(kind, data) {
     if (kind === "network" || kind === "process") { return data.nodes.length; }
+    if (kind === "differences") { return data.rows.length; }
     if (kind === "stock") { return data.reduce(function (n, s) { return n + s.data.length; }, 0); }
     return data.length;
   }
@@ -150,5 +203,5 @@
     });
   }
 
-  ready(function () { login(); charts(); live(); });
+  ready(function () { login(); postForms(); charts(); live(); });
 })();

@@ -1,0 +1,188 @@
+"""The obeya's pages, computed in the background and served at once: stale-while-revalidate.
+
+A page's figures are views of the whole log (the eight wastes, the value stream map…): on a
+large store, or after new documents, computing them takes seconds to minutes — most of it, on
+small stores, Ibis compiling the views' expressions to SQL. No request waits for that:
+
+* every page is computed by **one background worker**, once per state of the store (the last
+  document stored, the experiments' last moves: :func:`store_version`), on one
+  :class:`~keiretsu.analytics.Log` whose building blocks (``Log.memo``) all pages share;
+* when the node accepts a document, the worker recomputes the pages people have opened (and
+  the main ones) at once — not when someone next asks;
+* a request gets the **last computed page**, with the time it was computed ("as of") and
+  whether a newer one is being computed; only a page never computed yet makes the request
+  wait, and then at most :data:`WAIT_SECONDS` — after that it answers "being computed" and
+  the browser asks again.
+
+A page that failed (a bad query: 400, an unknown object: 404) is kept as its error, for the
+same state of the store, like any page.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+WAIT_SECONDS = 1.0
+"""How long a request waits for a page never computed before it is told "being computed"."""
+
+KEPT_PAGES = 256
+"""Pages kept (and recomputed after new documents) at most; the least recently asked go."""
+
+KAIZEN_TABLES = ("experiment", "status", "note", "prediction", "measurement", "lesson")
+"""The store's kaizen tables (append-only: their sizes say whether anything changed)."""
+
+
+def store_version(cursor: Any) -> tuple[Any, ...]:
+    """What the pages depend on, read in two small queries: the ingest log's last document
+    and size, and the sizes of the kaizen tables (None for a store without them)."""
+    ingest = cursor.execute("SELECT max(ingest_id), count(*) FROM ingest_log").fetchall()[0]
+    try:
+        kaizen = cursor.execute(
+            "SELECT " + ", ".join(f"(SELECT count(*) FROM kaizen_{t})" for t in KAIZEN_TABLES)
+        ).fetchall()[0]
+    except Exception:  # a store without the kaizen tables
+        kaizen = None
+    return (tuple(ingest or ()), tuple(kaizen or ()))
+
+
+@dataclass
+class Computed:
+    """One page as last computed: for which state of the store (``version``), when
+    (``as_of``, UTC), how long it took (``seconds``), and its context or its error."""
+
+    version: Hashable
+    as_of: datetime
+    seconds: float
+    value: Any = None
+    error: BaseException | None = None
+    stale: bool = field(default=False, compare=False)
+    """Set on the copy a request gets when the store has moved on since (a newer page is
+    being computed)."""
+
+    def result(self) -> Any:
+        """The page's context, or its error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class PageCache:
+    """Pages computed by one background worker, once per state of the store, and served
+    stale while a newer one computes (see the module docstring).
+
+    ``version()``: the state of the store now (any thread); ``open_log()``: a fresh log of
+    the store, called on the worker's thread when the state changed."""
+
+    def __init__(
+        self,
+        version: Callable[[], Hashable],
+        open_log: Callable[[], Any],
+        *,
+        wait: float = WAIT_SECONDS,
+        kept: int = KEPT_PAGES,
+    ) -> None:
+        self._version = version
+        self._open_log = open_log
+        self.wait = wait
+        self._kept = kept
+        self._lock = threading.Lock()
+        self._done: collections.OrderedDict[Hashable, Computed] = collections.OrderedDict()
+        self._builds: dict[Hashable, Callable[[Any], Any]] = {}
+        self._pending: dict[Hashable, concurrent.futures.Future[Computed]] = {}
+        self._log: tuple[Hashable, Any] | None = None
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="obeya-pages")
+
+    # --- asked by requests ----------------------------------------------------------------
+
+    def get(self, key: Hashable, build: Callable[[Any], Any]) -> Computed | None:
+        """The page ``key``: the one computed for the store as it is now; else the last one
+        computed (``stale``), a newer one scheduled; else the one computed now if that takes
+        less than ``wait`` seconds; else None (scheduled: ask again)."""
+        now = self._version()
+        with self._lock:
+            self._builds[key] = build
+            found = self._done.get(key)
+            if found is not None:
+                self._done.move_to_end(key)
+        if found is not None and found.version == now:
+            return found
+        future = self._schedule(key)
+        if found is not None:
+            return Computed(
+                found.version,
+                found.as_of,
+                found.seconds,
+                found.value,
+                found.error,
+                stale=True,
+            )
+        try:
+            return future.result(timeout=self.wait)
+        except concurrent.futures.TimeoutError:
+            return None
+
+    def pending(self) -> int:
+        """Pages waiting for the worker or being computed."""
+        with self._lock:
+            return len(self._pending)
+
+    # --- the worker -------------------------------------------------------------------------
+
+    def refresh(self, keys: Sequence[tuple[Hashable, Callable[[Any], Any]]] = ()) -> None:
+        """Recompute, in the background, ``keys`` (with their builds: the pages to have
+        ready, e.g. the main ones at start) and every page asked for before; each only if
+        the store changed since it was computed. Called when the node accepts a document."""
+        with self._lock:
+            for key, build in keys:
+                self._builds.setdefault(key, build)
+            wanted = list(dict.fromkeys([*(k for k, _ in keys), *reversed(self._done)]))
+            wanted += [k for k in self._builds if k not in wanted]
+        for key in wanted:
+            self._schedule(key)
+
+    def _schedule(self, key: Hashable) -> concurrent.futures.Future[Computed]:
+        with self._lock:
+            future = self._pending.get(key)
+            if future is None:
+                future = self._worker.submit(self._run, key)
+                self._pending[key] = future
+            return future
+
+    def _run(self, key: Hashable) -> Computed:
+        try:
+            now = self._version()
+            with self._lock:
+                found = self._done.get(key)
+                build = self._builds[key]
+            if found is not None and found.version == now:
+                return found
+            started = time.perf_counter()
+            try:
+                if self._log is None or self._log[0] != now:
+                    self._log = None  # let the old one go before opening the next
+                    self._log = (now, self._open_log())
+                computed = Computed(now, datetime.now(UTC), 0.0, value=build(self._log[1]))
+            except Exception as exc:  # kept: the request shows it (400, 404…)
+                computed = Computed(now, datetime.now(UTC), 0.0, error=exc)
+            computed.seconds = time.perf_counter() - started
+            with self._lock:
+                self._done[key] = computed
+                self._done.move_to_end(key)
+                while len(self._done) > self._kept:
+                    gone, _ = self._done.popitem(last=False)
+                    self._builds.pop(gone, None)
+            return computed
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def close(self) -> None:
+        """Stop the worker (pages being computed are dropped)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)

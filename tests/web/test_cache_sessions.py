@@ -1,0 +1,137 @@
+"""The obeya's page cache (stale-while-revalidate) and its sessions kept across restarts,
+without a browser: a page is computed once per state of the store, a request never waits
+longer than the cache's wait, a newer state serves the last page marked stale while the next
+is computed; sessions survive a new ``Sessions`` on the same file, hashed, and end on expiry
+or revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from pathlib import Path
+
+from keiretsu.node.auth import TokenStore
+from keiretsu.web.cache import PageCache
+from keiretsu.web.session import Sessions
+
+
+class _World:
+    """A store whose state is a counter, and builds that count their runs."""
+
+    def __init__(self) -> None:
+        self.state = 0
+        self.logs = 0
+        self.runs = 0
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def version(self) -> int:
+        return self.state
+
+    def open_log(self) -> str:
+        self.logs += 1
+        return f"log of state {self.state}"
+
+    def build(self, log: str) -> str:
+        self.gate.wait(10)
+        self.runs += 1
+        return f"page from {log}"
+
+
+def _settle(cache: PageCache) -> None:
+    deadline = time.monotonic() + 10
+    while cache.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_page_is_computed_once_per_state_and_served_stale_while_the_next_computes() -> None:
+    world = _World()
+    cache = PageCache(world.version, world.open_log, wait=0.2)
+    first = cache.get("p", world.build)
+    assert first is not None and first.result() == "page from log of state 0"
+    assert not first.stale
+    for _ in range(5):  # asked again: nothing computed again
+        assert cache.get("p", world.build) is first
+    assert world.runs == 1 and world.logs == 1
+    # a new document: the old page at once, marked stale, and the next one in the background
+    world.gate.clear()
+    world.state = 1
+    started = time.perf_counter()
+    stale = cache.get("p", world.build)
+    assert time.perf_counter() - started < 0.1
+    assert stale is not None and stale.stale and stale.result() == "page from log of state 0"
+    world.gate.set()
+    _settle(cache)
+    fresh = cache.get("p", world.build)
+    assert fresh is not None and not fresh.stale
+    assert fresh.result() == "page from log of state 1"
+    assert world.runs == 2 and world.logs == 2
+    cache.close()
+
+
+def test_a_request_waits_at_most_the_wait_then_the_page_is_ready_later() -> None:
+    world = _World()
+    world.gate.clear()
+    cache = PageCache(world.version, world.open_log, wait=0.1)
+    started = time.perf_counter()
+    assert cache.get("p", world.build) is None  # "being computed"
+    assert time.perf_counter() - started < 0.5
+    world.gate.set()
+    _settle(cache)
+    found = cache.get("p", world.build)
+    assert found is not None and found.result() == "page from log of state 0"
+    cache.close()
+
+
+def test_refresh_recomputes_the_pages_asked_for_before_and_errors_are_kept() -> None:
+    world = _World()
+    cache = PageCache(world.version, world.open_log, wait=1.0)
+
+    def broken(log: str) -> str:
+        raise LookupError("no object 'x'")
+
+    cache.refresh([("main", world.build)])  # warmed before anyone asks
+    _settle(cache)
+    assert world.runs == 1
+    bad = cache.get("bad", broken)
+    assert bad is not None and isinstance(bad.error, LookupError)
+    world.state = 2
+    cache.refresh()  # the node accepted a document
+    _settle(cache)
+    assert world.runs == 2  # recomputed without a request
+    main = cache.get("main", world.build)
+    assert main is not None and not main.stale and main.result().endswith("state 2")
+    assert world.logs == 2  # one log per state, shared by the pages
+    cache.close()
+
+
+def test_sessions_survive_a_restart_hashed_and_end_on_revocation_and_expiry(
+    tmp_path: Path,
+) -> None:
+    tokens = TokenStore(tmp_path / "tokens.toml")
+    alice = tokens.create("alice")
+    bob = tokens.create("bob")
+    path = tmp_path / "obeya-sessions.json"
+    sessions = Sessions(tokens, path=path)
+    sid_a = sessions.open("alice", alice)
+    sid_b = sessions.open("bob", bob)
+    written = path.read_text()
+    assert sid_a not in written and alice not in written  # only hashes are kept
+    assert hashlib.sha256(sid_a.encode()).hexdigest() in written
+    assert path.stat().st_mode & 0o077 == 0
+    restarted = Sessions(tokens, path=path)  # the node restarted
+    assert restarted.user(sid_a) == "alice" and restarted.user(sid_b) == "bob"
+    assert restarted.user("forged") is None
+    tokens.revoke("bob")
+    assert restarted.user(sid_b) is None
+    assert len(json.loads(path.read_text())["sessions"]) == 1  # dropped from the file too
+    restarted.close(sid_a)
+    assert Sessions(tokens, path=path).user(sid_a) is None
+    short = Sessions(tokens, seconds=0.05, path=path)
+    sid = short.open("alice", alice)
+    assert short.user(sid) == "alice"
+    time.sleep(0.1)
+    assert short.user(sid) is None
+    assert Sessions(tokens, path=path).user(sid) is None
