@@ -205,7 +205,7 @@ def test_mistakes_are_problems_saying_what_was_wrong(twin: Twin) -> None:
     assert "'lead_hours' is not one the twin simulates" in sim["detail"]
     problem(client.get("/twin/kaizen", params={"status": "done"}, headers=local), 400)
     problem(client.get("/twin/kaizen/curve", params={"scope": "all"}, headers=local), 400)
-    problem(client.get("/twin/kaizen/suggestions", params={"replications": 1}, headers=local), 400)
+    problem(client.get("/twin/kaizen/suggestions", params={"limit": 0}, headers=local), 400)
 
 
 def test_a_partner_is_refused_on_every_kaizen_route(twin: Twin) -> None:
@@ -255,3 +255,17 @@ def test_the_curve_of_the_network_the_node_sees(twin: Twin) -> None:
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     root = ET.fromstring(svg.text)
     assert root.tag.endswith("svg") and "no events" in svg.text
+
+
+def test_suggestions_are_simulated_in_the_background(twin: Twin) -> None:
+    # last of the file: the simulation goes on in the background (the CLI's tests check the
+    # suggestions themselves)
+    client, local, _, _ = twin
+    first = client.get("/twin/kaizen/suggestions", headers=local)
+    # the simulation takes seconds: the node answers at once and asks to come back
+    assert first.status_code == 202, first.text
+    assert first.headers["retry-after"] == "5"
+    assert first.json()["status"] == "computing"
+    again = client.get("/twin/kaizen/suggestions", headers=local)
+    if again.status_code == 202:  # the same run, not a second one
+        assert again.json()["since"] == first.json()["since"]

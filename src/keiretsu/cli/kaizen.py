@@ -717,20 +717,12 @@ def check(
         rows = out["rows"]
         columns = [
             c
-            for c in (
-                "metric",
-                "scope",
-                "method",
-                "effect",
-                "ci_low",
-                "ci_high",
-                "p_value",
-                "mde",
-                "verdict",
-            )
+            for c in ("metric", "scope", "method", "effect", "low", "high", "p_value", "mde")
             if rows and c in rows[0]
         ]
         console.print(_table(f"Measured impact of {experiment_id}", rows, columns))
+        for r in rows:
+            console.print(f"verdict: {_escape(str(r.get('verdict')))}", highlight=False)
         console.print(f"status: [bold]{exp.status}[/]", highlight=False)
         for n in out["notes"]:
             console.print(f"[dim]{_escape(n)}[/]")
@@ -922,7 +914,7 @@ def lessons(
         rows = data["rows"]
         columns = [
             c
-            for c in ("source", "experiment_id", "title", "waste", "kind", "status", "lesson")
+            for c in ("source", "experiment_id", "title", "waste", "kind", "status", "result")
             if rows and c in rows[0]
         ]
         for f in fetched or []:

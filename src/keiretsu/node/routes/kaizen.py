@@ -20,7 +20,10 @@ the node's one writer; the curve and the lessons are read on a read cursor.
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -398,57 +401,105 @@ SUGGEST_SETTINGS: dict[str, Any] = {
 }
 """How the node's suggestions are simulated (``keiretsu kaizen suggest`` takes others)."""
 
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait before asking again for suggestions being computed."""
+
+
+@dataclass
+class _Reading:
+    """The node's store as its kaizen readers see it through a read cursor (committed data
+    only): off the one writer, so a long read never holds up captures."""
+
+    con: Any
+    path: Path
+
+
+def _reading(node: Any) -> Any:
+    return _Reading(node.cursor(), node.store.path)
+
 
 def _state(node: Any) -> tuple[Any, ...]:
-    """What the suggestions are computed from, as counts that only grow: the events, the
-    experiments' moves and predictions, the lessons received."""
+    """What the suggestions and the curve are computed from, as counts that only grow: the
+    events, the experiments' moves, predictions and measurements, the lessons received."""
     row = (
         node.cursor()
         .execute(
             "SELECT (SELECT count(*) FROM ocel_event), (SELECT count(*) FROM kaizen_status),"
-            " (SELECT count(*) FROM kaizen_prediction), (SELECT count(*) FROM kaizen_lesson)"
+            " (SELECT count(*) FROM kaizen_prediction),"
+            " (SELECT count(*) FROM kaizen_measurement), (SELECT count(*) FROM kaizen_lesson)"
         )
         .fetchone()
     )
     return tuple(row or ())
 
 
+@dataclass
+class _Suggestions:
+    """The node's suggestions for one state of its store: being computed, computed (the
+    view's JSON), or refused (why)."""
+
+    state: tuple[Any, ...]
+    started: datetime
+    answer: dict[str, Any] | None = None
+    refused: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _compute(node: Any, job: _Suggestions) -> None:
+    from keiretsu.kaizen import KaizenError, suggest
+
+    try:
+        job.answer = suggest(_reading(node), **SUGGEST_SETTINGS).to_json()
+    except (KaizenError, ValueError) as exc:
+        job.refused = str(exc)
+    except Exception as exc:  # told to the client: the thread must not die silently
+        job.refused = f"the suggestions could not be computed: {exc}"
+
+
+class Computing(BaseModel):
+    """Suggestions still being simulated: ask again after ``retry_after`` seconds."""
+
+    status: Literal["computing"] = "computing"
+    since: Instant = Field(description="when the simulation started")
+    retry_after: int = Field(description="seconds to wait before asking again")
+
+
 @router.get(
     "/suggestions",
     summary="Candidate countermeasures, simulated on the twin, ranked",
-    description="Computed once for each state of the node's log and experiments (64 paired "
-    "replications of 100 periods, seed 0, the network optimizer included) and kept until "
-    "new events, moves, predictions or lessons arrive; the first answer after a change takes "
-    "the simulation's time. `keiretsu kaizen suggest` runs other settings.",
+    description="Simulated once for each state of the node's log and experiments (64 paired "
+    "replications of 100 periods, seed 0, the network optimizer included), in the "
+    "background: while it runs the answer is 202 with `Retry-After`; then 200 with the "
+    "ranked rows, kept until new events, moves, predictions, measurements or lessons arrive. "
+    "`keiretsu kaizen suggest` runs other settings.",
+    responses={202: {"model": Computing, "description": "being simulated: ask again"}},
 )
-async def suggestions(
+def suggestions(
     request: Request,
+    response: Response,
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many, best first")] = 10,
     who: Principal = Depends(local_user),
-) -> Figures:
-    import asyncio
-
-    from keiretsu.kaizen import KaizenError, suggest
-
+) -> Figures | Computing:
     node = node_of(request)
-    state = request.app.state
-    if getattr(state, "kaizen_suggest_lock", None) is None:
-        state.kaizen_suggest_lock = asyncio.Lock()
-    async with state.kaizen_suggest_lock:
+    app_state = request.app.state
+    if getattr(app_state, "kaizen_suggest_lock", None) is None:
+        app_state.kaizen_suggest_lock = threading.Lock()
+    with app_state.kaizen_suggest_lock:
         stamp = _state(node)
-        kept = getattr(state, "kaizen_suggestions", None)
-        if kept is None or kept[0] != stamp:
-            try:
-                view = await node.writer.run(lambda store: suggest(store, **SUGGEST_SETTINGS))
-                answer: dict[str, Any] | str = view.to_json()
-            except (KaizenError, ValueError) as exc:
-                answer = str(exc)
-            kept = (stamp, answer)
-            state.kaizen_suggestions = kept
-    answer = kept[1]
-    if isinstance(answer, str):
-        raise HTTPProblem(400, "Cannot suggest", answer)
-    return Figures.model_validate({**answer, "rows": answer["rows"][:limit]})
+        job: _Suggestions | None = getattr(app_state, "kaizen_suggestions", None)
+        if job is None or job.state != stamp:
+            job = _Suggestions(stamp, datetime.now(UTC))
+            app_state.kaizen_suggestions = job
+            threading.Thread(
+                target=_compute, args=(node, job), name="keiretsu-suggest", daemon=True
+            ).start()
+    if job.refused is not None:
+        raise HTTPProblem(400, "Cannot suggest", job.refused)
+    if job.answer is None:
+        response.status_code = 202
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return Computing(since=job.started, retry_after=RETRY_AFTER)
+    return Figures.model_validate({**job.answer, "rows": job.answer["rows"][:limit]})
 
 
 @router.get("/lessons", summary="What was tried here and at the partners, and with what result")
@@ -480,17 +531,31 @@ def lessons(
     return Figures.model_validate(view.to_json())
 
 
+CURVES_KEPT = 8
+"""Curves kept per node (the newest), each for one state of the store and one question."""
+
+
 def _curve(
     request: Request, freq: str, scope: str, start: datetime | None, end: datetime | None
 ) -> Any:
+    """The improvement curve, computed once for each state of the store and each question
+    (each period is a run of the waste view)."""
     from keiretsu.analytics.log import Log
     from keiretsu.kaizen.curve import adoptions, improvement_curve
 
     if scope not in ("node", "network"):
         raise HTTPProblem(400, "Unknown scope", f"{scope!r}: node or network", field="scope")
-    cursor = node_of(request).cursor()
+    node = node_of(request)
+    key = (_state(node), freq, scope, start, end)
+    app_state = request.app.state
+    kept: dict[Any, Any] | None = getattr(app_state, "kaizen_curves", None)
+    if kept is None:
+        kept = app_state.kaizen_curves = {}
+    if key in kept:
+        return kept[key]
+    cursor = node.cursor()
     try:
-        return improvement_curve(
+        view = improvement_curve(
             Log.from_connection(cursor),
             freq=freq,
             scope=scope,  # type: ignore[arg-type]
@@ -500,6 +565,10 @@ def _curve(
         )
     except ValueError as exc:
         raise HTTPProblem(400, "Cannot draw the curve", str(exc)) from exc
+    while len(kept) >= CURVES_KEPT:
+        kept.pop(next(iter(kept)))
+    kept[key] = view
+    return view
 
 
 FreqQuery = Annotated[str, Query(description="period: W (a week), D (a day), '4 weeks', …")]
