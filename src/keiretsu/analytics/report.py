@@ -221,6 +221,9 @@ def analyze(
     log.require("object type", object_type, where="object_type")
     log.require("activity", value_adding, where="value_adding")
     log.require("activity", end_steps, where="end_steps")
+    log.require("activity", orders, where="orders")
+    log.require("activity", demand, where="demand")
+    log.require("object type", echelon_type, where="echelon_type")
     followed = object_type or main_object_type(log)
     types = log.object_types()
     if followed not in types:
