@@ -43,7 +43,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error[/] {message}")
+    err_console.print(f"[bold red]error[/] {message}", soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -379,7 +379,7 @@ def _install(home: Any, store: Path, text: str) -> Path:
         trial.unlink()
         raise _fail(f"{exc}\\nthe node's policy is unchanged ({target})") from exc
     trial.replace(target)
-    console.print(f"policy written to {target} ({len(policy.rules)} rules)")
+    console.print(f"policy written to {target} ({len(policy.rules)} rules)", soft_wrap=True)
     partners = home.partners()
     for note in policy_notes(policy, partners):
         _warn(str(note))
@@ -508,11 +508,11 @@ def policy_explain(
         print(json.dumps(answer))
         return
     if not present:
-        console.print(f"no policy at {path}: nothing leaves for anyone (deny by default)")
+        console.print(f"no policy at {path}: nothing leaves (deny by default)", soft_wrap=True)
     elif problem:
-        console.print(f"the policy at {path} is faulty, so nothing leaves: {problem}")
+        console.print(f"the policy at {path} is faulty: nothing leaves. {problem}", soft_wrap=True)
     else:
-        console.print(f"policy {path}: {len(policy.rules)} rules")
+        console.print(f"policy {path}: {len(policy.rules)} rules", soft_wrap=True)
     table = Table("subject", "partner?", "permitted by", "denied by", "events leave/totals/stay")
     for row in rows:
         events = row["events"]
