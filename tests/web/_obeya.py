@@ -159,17 +159,16 @@ MEASUREMENT = {
 }
 
 
-def ready(page: Any, url: str, timeout: float = 180.0) -> Any:
-    """Open ``url`` in the Playwright ``page`` until it is no longer "being computed" (202: the
-    obeya computes a page in the background and answers at once); the last response."""
+def ready(page: Any, url: str, timeout: float = 240.0) -> Any:
+    """Open ``url`` in the Playwright ``page`` once it is no longer "being computed" (202: the
+    obeya computes a page in the background and answers at once); its response. Asked first
+    with the page's request context (same cookies), so no navigation races a reload."""
     deadline = time.monotonic() + timeout
-    while True:
-        response = page.goto(url)
-        if response.status != 202:
-            return response
+    while page.request.get(url, max_redirects=0).status == 202:
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} still being computed after {timeout} s")
         time.sleep(1.0)
+    return page.goto(url)
 
 
 def serve(store: Path, token: str, partner: Identity, log: Path) -> Served:

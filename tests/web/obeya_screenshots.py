@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _obeya import CHROMIUM, EXPERIMENT, prepare, serve
+from _obeya import CHROMIUM, EXPERIMENT, SCENARIOS, prepare, ready, serve
 from playwright.sync_api import sync_playwright
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -24,6 +24,7 @@ SHOTS = [
     ("obeya-kaizen.png", "/obeya/kaizen", ".board"),
     ("obeya-a3.png", f"/obeya/kaizen/{EXPERIMENT}", "#a3-title"),
     ("obeya-partners.png", "/obeya/partners", ".partner"),
+    ("obeya-scenarios.png", "/obeya/scenarios", "#scenario-chart-1[data-rendered]"),
 ]
 
 
@@ -42,9 +43,17 @@ def main() -> None:
                 page.fill("#token", token)
                 page.keyboard.press("Enter")
                 page.wait_for_selector("#network-map")
-                for name, path, ready in SHOTS:
-                    page.goto(node.url + path)
-                    page.wait_for_selector(ready)
+                # a comparison for the scenarios page, run through its form
+                page.goto(node.url + "/obeya/scenarios")
+                page.check(f"input[name=file][value='{SCENARIOS.name}']")
+                for variant in ("share-sales", "retail-safety-25", "fast-truck"):
+                    page.check(f"input[name=variant][value='{variant}']")
+                page.fill("#replications", "512")
+                page.click("#compare")
+                page.wait_for_selector("#shown[data-status='done']")
+                for name, path, selector in SHOTS:
+                    ready(page, node.url + path)
+                    page.wait_for_selector(selector)
                     page.wait_for_timeout(1500)  # the force layouts settle
                     page.screenshot(path=str(OUT / name), full_page=name != "obeya-vsm.png")
                     print(OUT / name)

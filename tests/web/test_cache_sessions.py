@@ -135,3 +135,26 @@ def test_sessions_survive_a_restart_hashed_and_end_on_revocation_and_expiry(
     time.sleep(0.1)
     assert short.user(sid) is None
     assert Sessions(tokens, path=path).user(sid) is None
+
+
+def test_pages_kept_on_disk_are_served_at_once_after_a_restart(tmp_path: Path) -> None:
+    world = _World()
+    cache = PageCache(world.version, world.open_log, wait=1.0, folder=tmp_path)
+    page = cache.get(("vsm.html", "/obeya/vsm", ""), world.build)
+    assert page is not None
+    cache.close()
+    # the node restarts on the same store: the page is there before anything is computed
+    world.gate.clear()
+    again = PageCache(world.version, world.open_log, wait=0.1, folder=tmp_path)
+    found = again.get(("vsm.html", "/obeya/vsm", ""), world.build)
+    assert found is not None and not found.stale
+    assert found.result() == "page from log of state 0" and found.as_of == page.as_of
+    assert world.runs == 1
+    # documents arrived while it was down: the kept page, stale, while the next computes
+    world.state = 5
+    stale = again.get(("vsm.html", "/obeya/vsm", ""), world.build)
+    assert stale is not None and stale.stale and stale.result() == "page from log of state 0"
+    world.gate.set()
+    _settle(again)
+    assert again.get(("vsm.html", "/obeya/vsm", ""), world.build).result().endswith("state 5")  # type: ignore[union-attr]
+    again.close()

@@ -66,14 +66,27 @@ class Obeya:
         self.sessions = Sessions(node.tokens, path=_sessions_path(node))
         self.announcer = Announcer()
         node.on_accepted.append(self.announcer.accepted)
-        self.pages = PageCache(self.version, self._open_log)
+        home = _home(node)
+        self.pages = PageCache(
+            self.version, self._open_log, folder=None if home is None else home / "obeya" / "pages"
+        )
         node.on_accepted.append(lambda ingest_id, source: self.pages.refresh())
         self._curve_lock = threading.Lock()
         self._curve: tuple[Any, Any] | None = None
+        self._local = threading.local()
+        self._cursor_lock = threading.Lock()
 
     def version(self) -> tuple[Any, ...]:
         """What the pages depend on: the last document stored, the experiments' last moves."""
-        return store_version(self.node.cursor())
+        return store_version(self.cursor())
+
+    def cursor(self) -> Any:
+        """A read cursor of the obeya's own for the calling thread."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._cursor_lock:
+                cursor = self._local.cursor = self.node.store.con.cursor()
+        return cursor
 
     def _open_log(self) -> Any:
         from keiretsu.analytics import Log
@@ -89,7 +102,7 @@ class Obeya:
         with self._curve_lock:
             version = self.version()
             if self._curve is None or self._curve[0] != version:
-                self._curve = (version, build(Log.from_connection(self.node.cursor())))
+                self._curve = (version, build(Log.from_connection(self.cursor())))
             return cast(T, self._curve[1])
 
 
@@ -270,7 +283,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
     def kaizen(request: Request, log: Any) -> dict[str, Any]:
         from keiretsu.web import board
 
-        return {"data": board.board(node.cursor(), log)}
+        return {"data": board.board(obeya.cursor(), log)}
 
     def partners(request: Request, log: Any) -> dict[str, Any]:
         from keiretsu.web.partners import partners_page
@@ -327,7 +340,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         from keiretsu.web import board
 
         def build(request: Request, log: Any) -> dict[str, Any]:
-            return {"data": board.a3_page(node.cursor(), experiment_id)}
+            return {"data": board.a3_page(obeya.cursor(), experiment_id)}
 
         return page("kaizen", "a3.html", build)(request)
 
@@ -339,7 +352,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
             return _headers(Response(status_code=401))
         from keiretsu.web import board
 
-        svg, note = obeya.curve(lambda log: board.curve(node.cursor(), log))
+        svg, note = obeya.curve(lambda log: board.curve(obeya.cursor(), log))
         return render(request, "_curve.html", "kaizen", svg=svg, note=note)
 
     # --- scenarios -----------------------------------------------------------------------
@@ -393,8 +406,12 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         return parse_qs(str(request.url.query), max_num_fields=200)
 
     def _same_origin(request: Request) -> bool:
+        """No other site's page posted this (besides the cookie's ``SameSite=Strict``). A
+        form's post says ``Origin: null`` under the pages' ``no-referrer`` policy."""
         origin = request.headers.get("origin")
-        return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+        if origin is None or origin == "null":
+            return True
+        return urlsplit(origin).netloc == request.headers.get("host")
 
     @app.get(PREFIX + "/scenarios/run", include_in_schema=False)
     def scenarios_confirm(request: Request) -> Response:
@@ -456,11 +473,12 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
     @app.get(PREFIX + "/live/counts", include_in_schema=False)
     def counts(request: Request) -> Response:
         """What the store holds now (a fragment the pages reload on each capture)."""
+        request.scope[_STARTED] = time.perf_counter()
         if user_of(request) is None:
             return _headers(Response(status_code=401))
         from keiretsu.store import Store
 
-        summary = Store.summary_of(node.cursor(), node.store.path)
+        summary = Store.summary_of(obeya.cursor(), node.store.path)
         return render(request, "_counts.html", "counts", summary=summary.to_dict())
 
     @app.get(PREFIX + "/events", include_in_schema=False)
@@ -471,7 +489,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         last = request.headers.get("last-event-id", "").strip()
 
         def latest() -> int | None:
-            found = node.cursor().execute(
+            found = obeya.cursor().execute(
                 "SELECT max(ingest_id) FROM ingest_log WHERE status = 'accepted'"
             )
             value = found.fetchall()[0][0]
@@ -493,10 +511,15 @@ _STARTED = "keiretsu.obeya.started"
 """Where a request's start (``time.perf_counter()``) is noted for its ``Server-Timing``."""
 
 
+def _home(node: Any) -> Path | None:
+    """The node home's folder (None for a node without one)."""
+    root = getattr(getattr(node, "home", None), "root", None)
+    return None if root is None else Path(root)
+
+
 def _sessions_path(node: Any) -> Path | None:
-    home = getattr(node, "home", None)
-    root = getattr(home, "root", None)
-    return None if root is None else Path(root) / "obeya-sessions.json"
+    home = _home(node)
+    return None if home is None else home / "obeya-sessions.json"
 
 
 def _guarded(

@@ -16,17 +16,25 @@ small stores, Ibis compiling the views' expressions to SQL. No request waits for
 
 A page that failed (a bad query: 400, an unknown object: 404) is kept as its error, for the
 same state of the store, like any page.
+
+With a ``folder`` (the node home's ``obeya/pages/``), each page computed is also written there
+as JSON, and read back when the node starts: after a restart the pages are served at once —
+fresh if the store has not changed, else marked stale while they are recomputed.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import hashlib
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 WAIT_SECONDS = 1.0
@@ -87,8 +95,10 @@ class PageCache:
         *,
         wait: float = WAIT_SECONDS,
         kept: int = KEPT_PAGES,
+        folder: Path | None = None,
     ) -> None:
         self._version = version
+        self._folder = folder
         self._open_log = open_log
         self.wait = wait
         self._kept = kept
@@ -98,6 +108,7 @@ class PageCache:
         self._pending: dict[Hashable, concurrent.futures.Future[Computed]] = {}
         self._log: tuple[Hashable, Any] | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="obeya-pages")
+        self._load()
 
     # --- asked by requests ----------------------------------------------------------------
 
@@ -144,6 +155,7 @@ class PageCache:
                 self._builds.setdefault(key, build)
             wanted = list(dict.fromkeys([*(k for k, _ in keys), *reversed(self._done)]))
             wanted += [k for k in self._builds if k not in wanted]
+            wanted = [k for k in wanted if k in self._builds]  # pages read back: once asked
         for key in wanted:
             self._schedule(key)
 
@@ -178,11 +190,73 @@ class PageCache:
                 while len(self._done) > self._kept:
                     gone, _ = self._done.popitem(last=False)
                     self._builds.pop(gone, None)
+                    if self._folder is not None:
+                        self._file(gone).unlink(missing_ok=True)
+            self._save(key, computed)
             return computed
         finally:
             with self._lock:
                 self._pending.pop(key, None)
 
+    # --- kept on disk -----------------------------------------------------------------------
+
+    def _file(self, key: Hashable) -> Path:
+        assert self._folder is not None
+        return self._folder / (hashlib.sha256(repr(key).encode()).hexdigest()[:32] + ".json")
+
+    def _save(self, key: Hashable, computed: Computed) -> None:
+        """Write the page ``key`` (a page whose key and context JSON carries; others, and
+        errors, stay in memory only)."""
+        if self._folder is None or computed.error is not None:
+            return
+        try:
+            text = json.dumps(
+                {
+                    "key": key,
+                    "version": computed.version,
+                    "as_of": computed.as_of.isoformat(),
+                    "seconds": computed.seconds,
+                    "value": computed.value,
+                }
+            )
+        except (TypeError, ValueError):
+            return
+        self._folder.mkdir(parents=True, exist_ok=True)
+        path = self._file(key)
+        temp = path.with_name(path.name + ".tmp")
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+
+    def _load(self) -> None:
+        if self._folder is None or not self._folder.is_dir():
+            return
+        found = []
+        for path in self._folder.glob("*.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                found.append(
+                    (
+                        _tupled(data["key"]),
+                        Computed(
+                            _tupled(data["version"]),
+                            datetime.fromisoformat(data["as_of"]),
+                            float(data["seconds"]),
+                            value=data["value"],
+                        ),
+                    )
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                path.unlink(missing_ok=True)  # damaged: computed again when asked
+        for key, computed in sorted(found, key=lambda kc: kc[1].as_of)[-self._kept :]:
+            self._done[key] = computed
+
     def close(self) -> None:
         """Stop the worker (pages being computed are dropped)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _tupled(value: Any) -> Any:
+    """JSON's lists back as the tuples the keys and versions were."""
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    return value

@@ -64,9 +64,17 @@ def partners_page(node: Any) -> dict[str, Any]:
     """Per partner: its URL, the rules that name it (in words), how many events it can query
     now (its view), what it sent this node (documents and events from the ingest log), and
     the delivery backlog (the outbox)."""
+
+    cursor = node.store.con.cursor()  # its own: nothing another reader left on a shared one
+    try:
+        return _partners_page(node, cursor)
+    finally:
+        cursor.close()
+
+
+def _partners_page(node: Any, cursor: Any) -> dict[str, Any]:
     from keiretsu.store.ingest_log import ingest_log
 
-    cursor = node.cursor()
     policy = node.policy()
     partners = node.partners()
     status = {r["partner"]: plain(r) for r in node.store.outbox_status(cursor).to_pylist()}
