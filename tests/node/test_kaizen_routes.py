@@ -85,6 +85,17 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
     node.close()
 
 
+def settled(client: TestClient, path: str, params: dict[str, str], headers: Any) -> Any:
+    """Ask until the answer is ready (202 with Retry-After while the node computes it)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        r = client.get(path, params={**params, "wait": "5"}, headers=headers)
+        if r.status_code != 202:
+            return r
+        assert r.headers["retry-after"] == "5" and r.json()["status"] == "computing"
+    raise AssertionError(f"{path} still computing")
+
+
 def problem(r: Any, status: int) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -205,6 +216,10 @@ def test_mistakes_are_problems_saying_what_was_wrong(twin: Twin) -> None:
     assert "'lead_hours' is not one the twin simulates" in sim["detail"]
     problem(client.get("/twin/kaizen", params={"status": "done"}, headers=local), 400)
     problem(client.get("/twin/kaizen/curve", params={"scope": "all"}, headers=local), 400)
+    bad_freq = problem(
+        client.get("/twin/kaizen/curve", params={"freq": "often"}, headers=local), 400
+    )
+    assert bad_freq["field"] == "freq"
     problem(client.get("/twin/kaizen/suggestions", params={"limit": 0}, headers=local), 400)
 
 
@@ -231,9 +246,7 @@ def test_the_curve_of_the_network_the_node_sees(twin: Twin) -> None:
     own = sum(o.num_events for o in read_epcis(PLANT_DOC))
     shared = sum(o.num_events for o in read_epcis(DC_DOC))
     # one period holding every event (the node's own scope: tests/kaizen/test_curve.py)
-    r = client.get(
-        "/twin/kaizen/curve", params={"scope": "network", "freq": "3650d"}, headers=local
-    )
+    r = settled(client, "/twin/kaizen/curve", {"scope": "network", "freq": "3650d"}, local)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["view"] == "improvement_curve" and body["meta"]["scope"] == "network"
@@ -247,10 +260,11 @@ def test_the_curve_of_the_network_the_node_sees(twin: Twin) -> None:
         assert row["hours"] == pytest.approx(sum(measurable))
         assert row["adopted"] == [] and row["gain_money"] is None
     # drawn: a window without events costs nothing and still draws a well-formed picture
-    svg = client.get(
+    svg = settled(
+        client,
         "/twin/kaizen/curve.svg",
-        params={"start": "2001-01-01T00:00:00+00:00", "end": "2001-01-08T00:00:00+00:00"},
-        headers=local,
+        {"start": "2001-01-01T00:00:00+00:00", "end": "2001-01-08T00:00:00+00:00"},
+        local,
     )
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     root = ET.fromstring(svg.text)

@@ -21,6 +21,7 @@ the node's one writer; the curve and the lessons are read on a read cursor.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -434,34 +435,99 @@ def _state(node: Any) -> tuple[Any, ...]:
 
 
 @dataclass
-class _Suggestions:
-    """The node's suggestions for one state of its store: being computed, computed (the
-    view's JSON), or refused (why)."""
+class _Job:
+    """One long read of the kaizen room run in the background for one state of the store and
+    one question: running, done (``answer``), or refused (``refused``: why)."""
 
-    state: tuple[Any, ...]
     started: datetime
-    answer: dict[str, Any] | None = None
+    answer: Any = None
     refused: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)
 
 
-def _compute(node: Any, job: _Suggestions) -> None:
-    from keiretsu.kaizen import KaizenError, suggest
+JOBS_KEPT = 16
+"""Answers kept per node (the newest), each for one state of the store and one question."""
 
+_JOBS_LOCK = threading.Lock()
+
+
+def _run(job: _Job, node: Any, compute: Callable[[Any], Any], what: str) -> None:
+    """Run ``compute(store)`` on a connection of the job's own to the node's database (the
+    same database, committed data only): the node may close its own meanwhile (it stops)
+    without pulling the ground from under a read still running."""
+    import duckdb
+
+    from keiretsu.kaizen import KaizenError
+
+    con = None
     try:
-        job.answer = suggest(_reading(node), **SUGGEST_SETTINGS).to_json()
+        try:
+            con = duckdb.connect(str(node.store.path))
+            con.execute("SET enable_progress_bar = false")
+            reader: Any = _Reading(con, node.store.path)
+        except duckdb.Error:  # the node's database opened otherwise: read on its cursor
+            reader = _reading(node)
+        job.answer = compute(reader)
     except (KaizenError, ValueError) as exc:
         job.refused = str(exc)
     except Exception as exc:  # told to the client: the thread must not die silently
-        job.refused = f"the suggestions could not be computed: {exc}"
+        job.refused = f"{what} could not be computed: {exc}"
+    finally:
+        if con is not None:
+            con.close()
+        job.done.set()
+
+
+def _background(
+    request: Request,
+    key: tuple[Any, ...],
+    compute: Callable[[Any], Any],
+    what: str,
+    wait: float,
+) -> _Job:
+    """The job answering ``key`` — started in its own thread (on read cursors, off the one
+    writer) unless one is running or done already — after waiting up to ``wait`` seconds."""
+    app_state = request.app.state
+    with _JOBS_LOCK:
+        jobs: dict[tuple[Any, ...], _Job] | None = getattr(app_state, "kaizen_jobs", None)
+        if jobs is None:
+            jobs = app_state.kaizen_jobs = {}
+        job = jobs.get(key)
+        if job is None:
+            while len(jobs) >= JOBS_KEPT:
+                jobs.pop(next(iter(jobs)))
+            job = jobs[key] = _Job(datetime.now(UTC))
+            threading.Thread(
+                target=_run,
+                args=(job, node_of(request), compute, what),
+                name="keiretsu-kaizen",
+                daemon=True,
+            ).start()
+    job.done.wait(wait)
+    return job
 
 
 class Computing(BaseModel):
-    """Suggestions still being simulated: ask again after ``retry_after`` seconds."""
+    """An answer still being computed: ask again after ``retry_after`` seconds."""
 
     status: Literal["computing"] = "computing"
-    since: Instant = Field(description="when the simulation started")
+    since: Instant = Field(description="when the computation started")
     retry_after: int = Field(description="seconds to wait before asking again")
+
+
+def _computing(response: Response, job: _Job) -> Computing:
+    response.status_code = 202
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return Computing(since=job.started, retry_after=RETRY_AFTER)
+
+
+WaitQuery = Annotated[
+    float,
+    Query(ge=0, le=5, description="seconds to wait for the answer before a 202 (at most 5)"),
+]
+_COMPUTING: dict[int | str, dict[str, Any]] = {
+    202: {"model": Computing, "description": "being computed: ask again"}
+}
 
 
 @router.get(
@@ -472,33 +538,28 @@ class Computing(BaseModel):
     "background: while it runs the answer is 202 with `Retry-After`; then 200 with the "
     "ranked rows, kept until new events, moves, predictions, measurements or lessons arrive. "
     "`keiretsu kaizen suggest` runs other settings.",
-    responses={202: {"model": Computing, "description": "being simulated: ask again"}},
+    responses=_COMPUTING,
 )
 def suggestions(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many, best first")] = 10,
+    wait: WaitQuery = 0,
     who: Principal = Depends(local_user),
 ) -> Figures | Computing:
+    from keiretsu.kaizen import suggest
+
     node = node_of(request)
-    app_state = request.app.state
-    if getattr(app_state, "kaizen_suggest_lock", None) is None:
-        app_state.kaizen_suggest_lock = threading.Lock()
-    with app_state.kaizen_suggest_lock:
-        stamp = _state(node)
-        job: _Suggestions | None = getattr(app_state, "kaizen_suggestions", None)
-        if job is None or job.state != stamp:
-            job = _Suggestions(stamp, datetime.now(UTC))
-            app_state.kaizen_suggestions = job
-            threading.Thread(
-                target=_compute, args=(node, job), name="keiretsu-suggest", daemon=True
-            ).start()
+
+    def compute(store: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = suggest(store, **SUGGEST_SETTINGS).to_json()
+        return answer
+
+    job = _background(request, ("suggest", _state(node)), compute, "the suggestions", wait)
     if job.refused is not None:
         raise HTTPProblem(400, "Cannot suggest", job.refused)
-    if job.answer is None:
-        response.status_code = 202
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-        return Computing(since=job.started, retry_after=RETRY_AFTER)
+    if not job.done.is_set():
+        return _computing(response, job)
     return Figures.model_validate({**job.answer, "rows": job.answer["rows"][:limit]})
 
 
@@ -531,71 +592,93 @@ def lessons(
     return Figures.model_validate(view.to_json())
 
 
-CURVES_KEPT = 8
-"""Curves kept per node (the newest), each for one state of the store and one question."""
-
-
-def _curve(
-    request: Request, freq: str, scope: str, start: datetime | None, end: datetime | None
-) -> Any:
-    """The improvement curve, computed once for each state of the store and each question
-    (each period is a run of the waste view)."""
-    from keiretsu.analytics.log import Log
-    from keiretsu.kaizen.curve import adoptions, improvement_curve
-
-    if scope not in ("node", "network"):
-        raise HTTPProblem(400, "Unknown scope", f"{scope!r}: node or network", field="scope")
-    node = node_of(request)
-    key = (_state(node), freq, scope, start, end)
-    app_state = request.app.state
-    kept: dict[Any, Any] | None = getattr(app_state, "kaizen_curves", None)
-    if kept is None:
-        kept = app_state.kaizen_curves = {}
-    if key in kept:
-        return kept[key]
-    cursor = node.cursor()
-    try:
-        view = improvement_curve(
-            Log.from_connection(cursor),
-            freq=freq,
-            scope=scope,  # type: ignore[arg-type]
-            adopted=adoptions(cursor),
-            start=start,
-            end=end,
-        )
-    except ValueError as exc:
-        raise HTTPProblem(400, "Cannot draw the curve", str(exc)) from exc
-    while len(kept) >= CURVES_KEPT:
-        kept.pop(next(iter(kept)))
-    kept[key] = view
-    return view
-
-
 FreqQuery = Annotated[str, Query(description="period: W (a week), D (a day), '4 weeks', …")]
 ScopeQuery = Annotated[
     str, Query(description="node: own events; network: own and partners' shared events")
 ]
 StartQuery = Annotated[datetime | None, Query(description="from (with its UTC offset)")]
 EndQuery = Annotated[datetime | None, Query(description="to, excluded (with its UTC offset)")]
+CURVE_NOTE = (
+    "Computed in the background once for each state of the store and each question (each "
+    "period is a run of the waste view, about a second): while it runs the answer is 202 "
+    "with `Retry-After`."
+)
 
 
-@router.get("/curve", summary="The improvement curve: waste per period, adoptions, gain")
+def _curve(
+    request: Request,
+    freq: str,
+    scope: str,
+    start: datetime | None,
+    end: datetime | None,
+    wait: float,
+) -> _Job:
+    """The improvement curve's job; what is wrong with the question is a 400 at once."""
+    from keiretsu.analytics.durations import parse_freq
+    from keiretsu.analytics.log import Log
+    from keiretsu.kaizen.curve import adoptions, improvement_curve
+
+    if scope not in ("node", "network"):
+        raise HTTPProblem(400, "Unknown scope", f"{scope!r}: node or network", field="scope")
+    try:
+        parse_freq(freq)
+    except (ValueError, OverflowError) as exc:
+        raise HTTPProblem(400, "Cannot draw the curve", str(exc), field="freq") from exc
+    for name, t in (("start", start), ("end", end)):
+        if t is not None and t.tzinfo is None:
+            raise HTTPProblem(
+                400, "Cannot draw the curve", f"{name}: a time needs its UTC offset", field=name
+            )
+    node = node_of(request)
+
+    def compute(store: Any) -> Any:
+        return improvement_curve(
+            Log.from_connection(store.con),
+            freq=freq,
+            scope=scope,  # type: ignore[arg-type]
+            adopted=adoptions(store.con),
+            start=start,
+            end=end,
+        )
+
+    key = ("curve", _state(node), freq, scope, start, end)
+    job = _background(request, key, compute, "the curve", wait)
+    if job.refused is not None:
+        raise HTTPProblem(400, "Cannot draw the curve", job.refused)
+    return job
+
+
+@router.get(
+    "/curve",
+    summary="The improvement curve: waste per period, adoptions, gain",
+    description=CURVE_NOTE,
+    responses=_COMPUTING,
+)
 def curve(
     request: Request,
+    response: Response,
     freq: FreqQuery = "W",
     scope: ScopeQuery = "node",
     start: StartQuery = None,
     end: EndQuery = None,
+    wait: WaitQuery = 0,
     who: Principal = Depends(local_user),
-) -> Figures:
-    return Figures.model_validate(_curve(request, freq, scope, start, end).to_json())
+) -> Figures | Computing:
+    job = _curve(request, freq, scope, start, end, wait)
+    if not job.done.is_set():
+        return _computing(response, job)
+    return Figures.model_validate(job.answer.to_json())
 
 
 @router.get(
     "/curve.svg",
     summary="The improvement curve drawn (SVG, self-contained)",
+    description=CURVE_NOTE,
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}, "description": "the SVG picture"}},
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "the SVG picture"},
+        **_COMPUTING,
+    },
 )
 def curve_svg(
     request: Request,
@@ -606,12 +689,20 @@ def curve_svg(
     measure: Annotated[
         Literal["money", "hours"], Query(description="what the bars show")
     ] = "money",
+    wait: WaitQuery = 0,
     who: Principal = Depends(local_user),
 ) -> Response:
     from keiretsu.kaizen.curve import render_svg
 
-    view = _curve(request, freq, scope, start, end)
-    return Response(render_svg(view, measure=measure), media_type="image/svg+xml")
+    job = _curve(request, freq, scope, start, end, wait)
+    if not job.done.is_set():
+        return Response(
+            _computing(Response(), job).model_dump_json(),
+            status_code=202,
+            media_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+    return Response(render_svg(job.answer, measure=measure), media_type="image/svg+xml")
 
 
 @router.get("/{experiment_id}", summary="The experiment's A3 (JSON)")
