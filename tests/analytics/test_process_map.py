@@ -302,7 +302,9 @@ def test_an_object_type_without_events_gives_an_empty_map() -> None:
     log = Log.from_ocel(b.build())
     assert dfg(log, "truck").num_rows == 0
     assert variants(log, "truck").num_rows == 0
-    assert dfg(log, "nothing-of-this-name").num_rows == 0
+    # a name the log does not hold is a mistake, named with the ones it holds (issue 16)
+    with pytest.raises(KeyError, match=r"no object type 'nothing-of-this-name'.*'order', 'truck'"):
+        dfg(log, "nothing-of-this-name")
     assert variants(log, "order").to_pylist()[0]["variant"] == ["place"]
 
 
