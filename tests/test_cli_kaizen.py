@@ -263,7 +263,7 @@ def test_suggestions_and_an_experiment_from_one(
     store, _ = world
     out = tmp_path / "suggestions.json"
     found = kz(
-        store, "suggest", "-r", "4", "-p", "20", "--limit", "2", "--no-optimizer",
+        store, "suggest", "-r", "2", "-p", "10", "--limit", "2", "--no-optimizer",
         "--out", str(out),
     )  # fmt: skip
     rows = found["rows"]
