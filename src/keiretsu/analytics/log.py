@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from keiretsu.analytics import sqlcache
 from keiretsu.model import Ocel
 
 T = TypeVar("T")
@@ -236,7 +237,12 @@ class Log:
     # --- running ------------------------------------------------------------------------------
 
     def execute(self, expr: ir.Table) -> pa.Table:
-        """Run ``expr`` on this log's engine and return the result as Arrow."""
+        """Run ``expr`` on this log's engine and return the result as Arrow. On DuckDB the SQL
+        Ibis compiles is kept (:mod:`keiretsu.analytics.sqlcache`), so the same view built
+        again costs its query alone."""
+        if self.engine == "duckdb":
+            cached: pa.Table = sqlcache.execute(self.backend, expr)
+            return cached
         result: pa.Table = self.backend.to_pyarrow(expr)
         return result
 
@@ -294,6 +300,8 @@ class Log:
 
     def scalar(self, expr: ir.Scalar) -> Any:
         """Run a scalar expression and return its Python value."""
+        if self.engine == "duckdb":
+            return sqlcache.execute(self.backend, expr).as_py()
         return self.backend.to_pyarrow(expr).as_py()
 
     def object_types(self) -> list[str]:
