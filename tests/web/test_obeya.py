@@ -227,6 +227,7 @@ def test_scenarios_side_by_side_equal_compares_own_table_and_a_baseline_is_pinne
     the differences; the comparison is then pinned and the page opens with it."""
     from keiretsu.sim.scenario import compare, read_scenarios
 
+    page.errors.clear()  # the 404 pages asked for before log "Failed to load resource"
     ready(page, node.url + "/obeya/scenarios")
     assert page.is_visible("#no-run")
     page.check(f"input[name=file][value='{SCENARIOS.name}']")

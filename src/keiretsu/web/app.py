@@ -14,6 +14,7 @@ and server-sent events): ``/obeya/`` the network map, ``/obeya/vsm`` the value s
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -298,6 +299,13 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         ("/inventory", "inventory", "inventory.html", inventory),
         ("/kaizen", "kaizen", "kaizen.html", kaizen),
     ]
+    if warm:  # the scenario module's imports (a second), off the first request's path
+        threading.Thread(
+            target=importlib.import_module,
+            args=("keiretsu.sim.scenario",),
+            name="obeya-imports",
+            daemon=True,
+        ).start()
     if warm:  # computed in the background now, and again after each accepted document
         obeya.pages.refresh(
             [

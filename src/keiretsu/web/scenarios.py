@@ -67,6 +67,7 @@ class Scenarios:
         self._store = store
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._files: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
 
     # --- the files --------------------------------------------------------------------------
 
@@ -77,12 +78,18 @@ class Scenarios:
         found = []
         for path in sorted(self.folder.glob("*.toml")) if self.folder.is_dir() else []:
             try:
-                network, variants = read_scenarios(path)
-                found.append(
-                    {"name": path.name, "network": network.name, "variants": list(variants)}
-                )
-            except Exception as exc:  # shown beside the file: the model's own reasons
-                found.append({"name": path.name, "error": str(exc), "variants": []})
+                stamp = (path.stat().st_mtime_ns, path.stat().st_size)
+            except OSError:
+                continue
+            known = self._files.get(path.name)
+            if known is None or known[0] != stamp:  # read again only when the file changed
+                try:
+                    network, variants = read_scenarios(path)
+                    entry = {"name": path.name, "network": network.name, "variants": list(variants)}
+                except Exception as exc:  # shown beside the file: the model's own reasons
+                    entry = {"name": path.name, "error": str(exc), "variants": []}
+                known = self._files[path.name] = (stamp, entry)
+            found.append(dict(known[1]))
         return found
 
     def check(self, form: dict[str, list[str]]) -> Request:
