@@ -93,6 +93,26 @@ from keiretsu.analytics import Log
 from keiretsu.analytics.report import analyze
 t_import = time.perf_counter() - t0
 t0 = time.perf_counter()
+breakdown = {}
+try:
+    from keiretsu.analytics import sqlcache
+    import keiretsu.analytics.report as report_module
+except ImportError:  # code from before the SQL cache (an A/B run): no breakdown
+    sqlcache = None
+if sqlcache is not None and sys.argv[3] == "profile":
+    def wrapped(view, fn):
+        def call(*a, **k):
+            before = sqlcache.stats()
+            try:
+                return fn(*a, **k)
+            finally:
+                after = sqlcache.stats()
+                d = breakdown.setdefault(view, dict.fromkeys(after, 0))
+                for key in after:
+                    d[key] += after[key] - before[key]
+        return call
+    for view in PROFILED:
+        setattr(report_module, view, wrapped(view, getattr(report_module, view)))
 log = Log.open(sys.argv[1], memory_limit=sys.argv[2] or None)
 report = analyze(log)
 total = time.perf_counter() - t0
@@ -108,14 +128,47 @@ print(json.dumps({
     "seconds": report.seconds,
     "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "duckdb_mib": duck / 2**20,
+    "sql": sqlcache.stats() if sqlcache is not None else None,
+    "breakdown": breakdown,
 }))
 """
 
 
-def measure(store: Path, memory_limit: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+# the functions analyze() calls, by their names in keiretsu.analytics.report (--profile)
+PROFILED = [
+    "customer_demand",
+    "ocdfg",
+    "variants",
+    "object_times",
+    "visits",
+    "step_stats",
+    "bottlenecks",
+    "factory_physics",
+    "littles_law_check",
+    "escaped_defects",
+    "days_of_supply",
+    "wastes",
+    "bullwhip",
+    "value_stream_map",
+]
+MEASURE = MEASURE.replace("PROFILED", repr(PROFILED))
+
+
+def measure(
+    store: Path,
+    memory_limit: str,
+    *,
+    src: Path | None = None,
+    sql_cache: str = "",
+    profile: bool = False,
+) -> dict[str, Any]:
+    """One fresh process: ``analyze`` on ``store`` with the code in ``src`` (this checkout's
+    by default) and ``KEIRETSU_SQL_CACHE=sql_cache`` (unset: the user's cache)."""
+    env = dict(os.environ, PYTHONPATH=str(src or ROOT / "src"))
+    if sql_cache:
+        env["KEIRETSU_SQL_CACHE"] = sql_cache
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(store), memory_limit],
+        [sys.executable, "-c", MEASURE, str(store), memory_limit, "profile" if profile else ""],
         capture_output=True,
         text=True,
         check=True,
@@ -136,6 +189,32 @@ def main() -> None:
         help="DuckDB's memory cap for the views (Log.open(memory_limit=...)); '' for DuckDB's "
         "default (80%% of the machine's memory)",
     )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="time analyze() on this store instead of the generated one (e.g. the demo's, "
+        "or an ingested XES log)",
+    )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="run keiretsu from this source tree (an A/B run: a `git worktree` of an older "
+        "commit's src/)",
+    )
+    parser.add_argument(
+        "--sql-cache",
+        choices=["cold", "warm", "user"],
+        default="user",
+        help="cold: an empty compiled-SQL cache each run (a first run on a machine); warm: one "
+        "cache primed by a run before the timed ones (every later run); user: the user's own "
+        "cache as it is (default)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="per view: queries run, compiled, and seconds compiling (Ibis) and querying "
+        "(DuckDB); the rest is building the expressions and Python",
+    )
     args = parser.parse_args()
 
     print(
@@ -143,13 +222,39 @@ def main() -> None:
         f"Python {sys.version.split()[0]}; median of {args.runs} fresh processes"
     )
     print("# no peer tool computes all these views: no peer figure (maps: bench/analytics.py)")
-    store, built = build_store(args.workdir, args.events)
+    if args.store is not None:
+        store, built = args.store, None
+    else:
+        store, built = build_store(args.workdir, args.events)
     size = store.stat().st_size / 2**20
     if built is None:
         print(f"store {store} reused ({size:,.0f} MiB)")
     else:
         print(f"store {store} built in {built:.0f} s ({size:,.0f} MiB)")
-    runs = [measure(store, args.memory_limit) for _ in range(args.runs)]
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="keiretsu-views-sql-"))
+
+    def cache_for(run: int) -> str:
+        if args.sql_cache == "cold":
+            return str(scratch / f"cold-{run}")
+        if args.sql_cache == "warm":
+            return str(scratch / "warm")
+        return ""
+
+    if args.sql_cache == "warm":  # prime it
+        measure(store, args.memory_limit, src=args.src, sql_cache=cache_for(-1))
+    runs = [
+        measure(
+            store,
+            args.memory_limit,
+            src=args.src,
+            sql_cache=cache_for(i),
+            profile=args.profile,
+        )
+        for i in range(args.runs)
+    ]
+    print(f"  code: {args.src or ROOT / 'src'}; compiled-SQL cache: {args.sql_cache}")
     first = runs[0]
     totals = [r["total"] for r in runs]
     rss = [r["max_rss_mib"] for r in runs]
@@ -168,6 +273,29 @@ def main() -> None:
         values = [r["seconds"][view] for r in runs]
         share = statistics.median(values) / statistics.median(totals)
         print(f"    {view:<18} {statistics.median(values):7.2f} s  ({share:5.1%})")
+    if first.get("sql"):
+        sql = first["sql"]
+        print(
+            f"  SQL (first run): {sql['queries']:.0f} queries, {sql['compiled']:.0f} compiled, "
+            f"{sql['hits'] + sql['disk_hits']:.0f} from the cache; "
+            f"compiling {statistics.median(r['sql']['compile_seconds'] for r in runs):.2f} s, "
+            f"querying {statistics.median(r['sql']['query_seconds'] for r in runs):.2f} s "
+            "(medians)"
+        )
+    if args.profile and first.get("breakdown"):
+        print(f"  {'function':<18} {'queries':>7} {'compiled':>8} {'compile s':>9} {'query s':>8}")
+        for fn in PROFILED:
+            rows = [r["breakdown"].get(fn) for r in runs if r["breakdown"].get(fn)]
+            if not rows:
+                continue
+
+            def med(key: str, rows: list[dict[str, float]] = rows) -> float:
+                return statistics.median(r[key] for r in rows)
+
+            print(
+                f"  {fn:<18} {med('queries'):7.0f} {med('compiled'):8.0f} "
+                f"{med('compile_seconds'):9.2f} {med('query_seconds'):8.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,15 +56,21 @@ DISK_MAX = 20_000
 
 _memory: dict[Any, tuple[str, tuple[str, ...]]] = {}
 _lock = threading.Lock()
-_counts = {"hits": 0, "disk_hits": 0, "compiled": 0, "uncacheable": 0}
+_counts = {"hits": 0, "disk_hits": 0, "compiled": 0, "uncacheable": 0, "queries": 0}
+_seconds = {"compile": 0.0, "query": 0.0}
 _PLACEHOLDER = "__keiretsu_memtable_{}__"
 _SQLGLOT = str(getattr(sqlglot, "__version__", "?"))
 
 
-def stats() -> dict[str, int]:
-    """How many queries this process took from the cache (``hits`` in memory, ``disk_hits``),
-    compiled (``compiled``) or could not key (``uncacheable``)."""
-    return dict(_counts)
+def stats() -> dict[str, float]:
+    """How many queries this process ran (``queries``), took from the cache (``hits`` in
+    memory, ``disk_hits``), compiled (``compiled``) or could not key (``uncacheable``), and
+    the seconds spent compiling (``compile_seconds``: Ibis, including keying and reading the
+    cache) and running them (``query_seconds``: DuckDB, to Arrow)."""
+    out: dict[str, float] = dict(_counts)
+    out["compile_seconds"] = _seconds["compile"]
+    out["query_seconds"] = _seconds["query"]
+    return out
 
 
 def clear_memory() -> None:
@@ -146,9 +153,14 @@ def execute(backend: Any, expr: ir.Expr) -> Any:
     backend._run_pre_execute_hooks(expr)  # registers the tables held in memory
     table_expr = expr.as_table()
     disk_hits = _counts["disk_hits"]
+    t0 = time.perf_counter()
     sql = compile_sql(backend, table_expr)
+    t1 = time.perf_counter()
+    _seconds["compile"] += t1 - t0
+    _counts["queries"] += 1
     try:
         table: pa.Table = backend.con.sql(sql).to_arrow_table()
+        _seconds["query"] += time.perf_counter() - t1
     except duckdb.Error:
         if _counts["disk_hits"] == disk_hits:
             raise
