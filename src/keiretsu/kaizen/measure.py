@@ -19,7 +19,7 @@ Both are fitted with errors that allow for periods resembling their neighbours �
 operations data, which otherwise pass for independent evidence (Bertrand, Duflo & Mullainathan
 2004): by default GLS with AR(1) errors whose ρ is estimated by restricted maximum likelihood
 (REML), the effect tested against Student's t with Satterthwaite's degrees of freedom — the
-method that holds the nominal level on short interrupted time series (Turner et al. 2021);
+method closest to the nominal level on short interrupted time series (Turner et al. 2021);
 statsmodels' feasible GLS (``GLSAR``, iterated Cochrane–Orcutt) and OLS with HAC standard
 errors (Newey & West 1987) on request, both too ready to declare an effect on short series.
 The **minimum detectable effect** (MDE) is the smallest effect the design could have detected
@@ -390,7 +390,8 @@ def _glsar_fit(y: np.ndarray, X: np.ndarray) -> _Fit:
 # is itself estimated, its own variance taken by the delta method from the inverse of the REML
 # information of (ρ, log σ²), and df = 2·var(β̂_j)² / var(var(β̂_j)). Turner et al. (2021)
 # compared the common methods on short interrupted time series by simulation: REML with
-# Satterthwaite df held the level where OLS, Newey–West, Prais–Winsten and ARIMA did not.
+# Satterthwaite df came closest to the nominal level, ahead of OLS, Newey–West, Prais–Winsten
+# and ARIMA.
 
 _RHO_BOUND = 0.98
 _H = 1e-4  # step of the numerical derivatives (in ρ and in log σ²)
