@@ -259,7 +259,12 @@ def main() -> None:
     totals = [r["total"] for r in runs]
     rss = [r["max_rss_mib"] for r in runs]
     print(
-        f"running-example x{math.ceil(first['events'] / 18_211)}: {first['events']:,} events, "
+        (
+            f"{store.name}"
+            if args.store is not None
+            else f"running-example x{math.ceil(first['events'] / 18_211)}"
+        )
+        + f": {first['events']:,} events, "
         f"following {first['object_type']!r}"
     )
     print(
