@@ -336,9 +336,14 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
     def waste_evidence(request: Request, name: str) -> Response:
         from keiretsu.analytics.waste import WASTES
 
+        if name not in WASTES:  # said at once, nothing computed
+            request.scope[_STARTED] = time.perf_counter()
+            if user_of(request) is None:
+                return to_login(request)
+            message = f"no waste {name!r}: the wastes are {', '.join(WASTES)}"
+            return render(request, "error.html", "waste", 404, message=message)
+
         def build(request: Request, log: Any) -> dict[str, Any]:
-            if name not in WASTES:
-                raise LookupError(f"no waste {name!r}: the wastes are {', '.join(WASTES)}")
             return {"data": pages.evidence(log, name)}
 
         return page("waste", "evidence.html", build)(request)
