@@ -31,6 +31,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ SHELLS = ("sh", "bash", "console")
 BIN = Path(sys.executable).parent
 BLOCK_TIMEOUT = 300.0  # seconds a foreground part of a block may take
 READY_TIMEOUT = 60.0  # seconds a background command has to start listening
+CACHE = Path(tempfile.gettempdir()) / "keiretsu-docs-cache"
 
 
 # -- the Markdown ----------------------------------------------------------------------------------
@@ -110,7 +112,9 @@ def _env(home: Path) -> dict[str, str]:
         XDG_STATE_HOME=str(home / ".local" / "state"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
         XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
+        # a cache shared by the docs' tests, as a reader's ~/.cache is across commands (the
+        # views' compiled SQL: keiretsu.analytics.sqlcache)
+        XDG_CACHE_HOME=str(CACHE),
         COLUMNS="100",
         NO_COLOR="1",
         PYTHONDONTWRITEBYTECODE="1",
@@ -350,6 +354,7 @@ def test_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for key in [k for k in os.environ if k.startswith("KEIRETSU_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(CACHE))
     monkeypatch.chdir(cwd)
     reader = Reader(doc, cwd, env, namespace={"__name__": "__docs__"})
     ports = _PORTS if any(_serves(b.source) for b in found) else contextlib.nullcontext()
@@ -367,7 +372,6 @@ class _PortLock:
 
     def __enter__(self) -> None:
         import fcntl
-        import tempfile
 
         self._file = open(Path(tempfile.gettempdir()) / "keiretsu-docs-ports.lock", "w")
         fcntl.flock(self._file, fcntl.LOCK_EX)
