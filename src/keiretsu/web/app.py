@@ -8,7 +8,9 @@ Pages (server-rendered, Jinja2; charts by the vendored Apache ECharts, live relo
 and server-sent events): ``/obeya/`` the network map, ``/obeya/vsm`` the value stream map,
 ``/obeya/process`` the process map, ``/obeya/waste`` the waste Pareto and its evidence,
 ``/obeya/trace`` an object's path, ``/obeya/inventory`` stock and bullwhip,
-``/obeya/kaizen`` the kaizen board and each A3, ``/obeya/partners`` what is shared with whom.
+``/obeya/kaizen`` the kaizen board and each A3, ``/obeya/scenarios`` a pinned baseline and its
+variants side by side, ``/obeya/partners`` what is shared with whom. Pages are computed in the
+background and served stale-while-revalidate (:mod:`keiretsu.web.cache`).
 """
 
 from __future__ import annotations
@@ -124,8 +126,8 @@ def _headers(response: Response, request: Request | None = None) -> Response:
 
 def mount(app: FastAPI, *, warm: bool = True) -> None:
     """Add the obeya to the node application ``app`` (whose ``app.state.node`` is the running
-    node). ``warm``: compute the network map and the value stream map in the background at
-    once, so the first person to open them does not wait for the analytics."""
+    node). ``warm``: compute the main pages in the background at once (and again after each
+    accepted document), so nobody waits for the analytics."""
     node = app.state.node
     obeya = Obeya(node)
     app.state.obeya = obeya
