@@ -117,11 +117,13 @@ def demo(
         "in accelerated time. Ctrl-C stops every node."
     )
     try:
-        report = run_demo(options, say=lambda line: console.print(line, highlight=False))
+        report = run_demo(
+            options, say=lambda line: console.print(line, highlight=False, soft_wrap=True)
+        )
     except KeyboardInterrupt:
         console.print("interrupted: every node the demo started is stopped")
         raise typer.Exit(130) from None
     except NetworkError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         raise typer.Exit(1) from exc
-    console.print(render_report(report), highlight=False)
+    console.print(render_report(report), highlight=False, soft_wrap=True)

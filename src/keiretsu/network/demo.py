@@ -545,7 +545,9 @@ class _Demo:
             tmp = target.with_suffix(".part")
             shutil.copyfile(self.policies[spec.name], tmp)
             os.replace(tmp, target)
-        changes: dict[str, Any] = {"company.*.sees": ["orders", "end_customer_demand"]}
+        changes: dict[str, Any] = {
+            "company.*.sees": ["orders", "end_customer_demand", "partner_inventory"]
+        }
         for buffer, level in levels.items():
             changes[f"buffer.{buffer}.policy"] = {
                 "kind": "echelon_base_stock",
@@ -556,7 +558,7 @@ class _Demo:
         words = ", ".join(f"{b} {v:.0f}" for b, v in levels.items())
         self.say(
             "phase 2 — connected: each node shares with its neighbours, every company sees "
-            f"end-customer demand; network-optimal echelon levels: {words} "
+            f"end-customer demand and the stock downstream; network-optimal echelon levels: {words} "
             f"({self.o.phase_days} days)"
         )
         start = self.world.now
