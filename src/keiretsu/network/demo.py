@@ -558,8 +558,8 @@ class _Demo:
         words = ", ".join(f"{b} {v:.0f}" for b, v in levels.items())
         self.say(
             "phase 2 — connected: each node shares with its neighbours, every company sees "
-            f"end-customer demand and the stock downstream; network-optimal echelon levels: {words} "
-            f"({self.o.phase_days} days)"
+            "end-customer demand and the stock downstream; network-optimal echelon levels: "
+            f"{words} ({self.o.phase_days} days)"
         )
         start = self.world.now
         self.run_days(self.o.phase_days)
