@@ -120,7 +120,7 @@ def test_named_steps_and_unknown_steps() -> None:
     assert [r["step"] for r in vsm.steps.to_pylist()] == ["store", "ship"]
     with pytest.raises(ValueError, match="no step 'pack'"):
         value_stream_map(log, "pallet", steps=["pack"])
-    with pytest.raises(ValueError, match="no objects of type 'truck'"):
+    with pytest.raises(ValueError, match="no object type 'truck'"):
         value_stream_map(log, "truck")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from keiretsu.analytics.log import Log
 from keiretsu.kaizen import KaizenError, Target, a3, load, move, new_experiment, predict
 from keiretsu.model.gs1 import canonical_id
 from keiretsu.sim.calibrate import calibrate
@@ -68,7 +69,8 @@ def test_the_prediction_is_the_twins_scenario_and_is_kept_with_the_experiment(
 ) -> None:
     path, names = world_store
     # the other route: calibrate from the file, run the scenario directly
-    twin = calibrate(path, period="day", names=names).network
+    with Store(path) as store:  # one configuration of the file per process (DuckDB)
+        twin = calibrate(Log.from_connection(store.con), period="day", names=names).network
     level = twin.buffers["shop"].policy.target
     assert level is not None and level > CUT + 5
     variant = Variant("shop-lower", {"buffer.shop.policy.level": level - CUT})
@@ -118,7 +120,8 @@ def test_a_prediction_on_a_given_model_does_not_move_a_running_experiment(
     already running stays running. A target the twin does not simulate is refused, naming the
     ones it does."""
     path, names = world_store
-    twin = calibrate(path, period="day", names=names).network
+    with Store(path) as store:  # one configuration of the file per process (DuckDB)
+        twin = calibrate(Log.from_connection(store.con), period="day", names=names).network
     with Store(path) as store:
         eid = new_experiment(
             store,

@@ -14,6 +14,7 @@ from typing import Any
 
 from keiretsu.analytics import Log
 from keiretsu.analytics.view import View
+from keiretsu.model.gs1 import CANONICAL_DOMAIN
 
 
 def plain(value: Any) -> Any:
@@ -33,8 +34,8 @@ def short(identifier: Any) -> str:
     """A readable label for a long identifier: the last part of a GS1 Digital Link or URN
     (``https://id.gs1.org/414/4012345000009`` → ``414/4012345000009``)."""
     text = str(identifier)
-    if text.startswith("https://id.gs1.org/"):
-        return text[len("https://id.gs1.org/") :]
+    if text.startswith(CANONICAL_DOMAIN + "/"):
+        return text[len(CANONICAL_DOMAIN) + 1 :]
     if text.startswith("urn:epc:id:"):
         return text[len("urn:epc:id:") :]
     return text
