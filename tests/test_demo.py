@@ -122,7 +122,7 @@ def test_the_headless_demo_tells_three_phases_with_numbers(runs: dict[str, objec
     for phase in ("isolated", "connected", "cycle 1"):
         row = re.search(rf"^\s+{phase}\s+(\d+)\s+([\d.]+)\s+(\d+|—)", out, re.M)
         assert row is not None, (phase, out)
-    # every company has its stock; weekly bullwhip needs more than a 7-day phase ("—": not measurable)
+    # stock is a number; weekly bullwhip needs more than a 7-day phase ("—": not measurable)
     assert re.search(r"on hand\s+[\d.]+\s+waiting\s+[\d.—]+ h\s+bullwhip\s+([\d.]+|—)", out), out
 
 
