@@ -754,6 +754,22 @@ async def note(
     return _summary(exp)
 
 
+async def _figures(
+    request: Request, experiment_id: str, job: Callable[[Any], tuple[Any, str]]
+) -> Figures:
+    """Run ``job`` (a prediction or a check, then the experiment's status) on the node's
+    writer; a refused experiment answers as a problem."""
+    from keiretsu.kaizen import KaizenError
+
+    try:
+        view, status = await node_of(request).writer.run(job)
+    except (KaizenError, ValueError) as exc:
+        raise _refused(exc) from exc
+    return Figures.model_validate(
+        {**view.to_json(), "experiment_id": experiment_id, "status": status}
+    )
+
+
 @router.post(
     "/{experiment_id}/simulate",
     summary="The twin's predicted impact (kept; a planned experiment becomes simulated)",
@@ -764,7 +780,7 @@ async def simulate(
     body: SimulateIn | None = None,
     who: Principal = Depends(local_user),
 ) -> Figures:
-    from keiretsu.kaizen import KaizenError, load, predict
+    from keiretsu.kaizen import load, predict
 
     _known(request, experiment_id)
     run = body or SimulateIn()
@@ -783,13 +799,7 @@ async def simulate(
         )
         return view, load(store, experiment_id).status
 
-    try:
-        view, status = await node_of(request).writer.run(job)
-    except (KaizenError, ValueError) as exc:
-        raise _refused(exc) from exc
-    return Figures.model_validate(
-        {**view.to_json(), "experiment_id": experiment_id, "status": status}
-    )
+    return await _figures(request, experiment_id, job)
 
 
 @router.post("/{experiment_id}/start", summary="The change is on the floor: → running")
@@ -813,7 +823,7 @@ async def check(
     body: CheckIn | None = None,
     who: Principal = Depends(local_user),
 ) -> Figures:
-    from keiretsu.kaizen import KaizenError, load
+    from keiretsu.kaizen import load
     from keiretsu.kaizen.check import check as measure
 
     _known(request, experiment_id)
@@ -837,13 +847,7 @@ async def check(
         )
         return view, load(store, experiment_id).status
 
-    try:
-        view, status = await node_of(request).writer.run(job)
-    except (KaizenError, ValueError) as exc:
-        raise _refused(exc) from exc
-    return Figures.model_validate(
-        {**view.to_json(), "experiment_id": experiment_id, "status": status}
-    )
+    return await _figures(request, experiment_id, job)
 
 
 @router.post("/{experiment_id}/adopt", summary="The new standard: checked → adopted")
