@@ -501,7 +501,9 @@ def _background(
                 target=_run,
                 args=(job, node_of(request), compute, what),
                 name="keiretsu-kaizen",
-                daemon=True,
+                # not a daemon: a thread killed inside DuckDB at exit aborts the process;
+                # the interpreter waits for the job (a suggestion: seconds) instead
+                daemon=False,
             ).start()
     job.done.wait(wait)
     return job
