@@ -13,8 +13,9 @@ store twice, or a current one, changes nothing:
    ``object_step_last``;
 5. named queries and subscriptions of schema 3 (one list for every caller): each becomes its
    owner's scope (a partner's its own; the node's users share ``local``);
-6. schema 4 had no kaizen tables, schema 5 no kaizen measurements or lessons: they appear
-   empty (``IF NOT EXISTS``); nothing else changes.
+6. schema 4 had no kaizen tables, schema 5 no kaizen measurements or lessons, schema 6 no
+   master data (``masterdata_*``): they appear empty (``IF NOT EXISTS``); nothing else
+   changes.
 
 The version is compared as a number (``'10'`` sorts before ``'5'`` as text).
 """

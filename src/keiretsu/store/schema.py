@@ -10,15 +10,17 @@ ingest log line.
 from __future__ import annotations
 
 from keiretsu.store.kaizen import KAIZEN_DDL
+from keiretsu.store.masterdata import MASTERDATA_DDL
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
 queries and subscriptions belong to a scope (``node_query.scope``), partners' views
 (``partner_view``). 5: kaizen experiments, their evidence, status history, A3 notes and
 predictions (``kaizen_*``, :mod:`keiretsu.store.kaizen`). 6: kaizen measurements and the
-lessons partners shared (``kaizen_measurement``, ``kaizen_lesson``)."""
+lessons partners shared (``kaizen_measurement``, ``kaizen_lesson``). 7: EPCIS master data with
+its history (``masterdata_*``, :mod:`keiretsu.store.masterdata`)."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -211,6 +213,7 @@ DDL = [
     )
     """,
     *KAIZEN_DDL,
+    *MASTERDATA_DDL,
 ]
 
 DATA_TABLES = (
