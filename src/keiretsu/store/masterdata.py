@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -120,16 +120,23 @@ MASTERDATA_DDL = [
 """The master-data tables and views (part of :data:`keiretsu.store.schema.DDL`)."""
 
 
-@dataclass(frozen=True)
-class MasterElement:
-    """One vocabulary element as a document described it."""
+class MasterElement(Protocol):
+    """One vocabulary element as a document described it (what the EPCIS reader hands on:
+    :class:`keiretsu.io.epcis.masterdata.VocabularyElement`)."""
 
-    vocabulary_type: str
-    element_id: str
-    attributes: tuple[tuple[str, str | None], ...] = ()
-    """(attribute id as a full URI, value as text) in the order sent."""
-    children: tuple[str, ...] | None = None
-    """The element's children, or ``None`` when the document did not state them."""
+    @property
+    def vocabulary_type(self) -> str: ...
+    @property
+    def element_id(self) -> str: ...
+    @property
+    def attributes(self) -> Sequence[tuple[str, str | None]]:
+        """(attribute id as a full URI, value as text) in the order sent."""
+        ...
+
+    @property
+    def children(self) -> Sequence[str] | None:
+        """The element's children, or ``None`` when the document did not state them."""
+        ...
 
 
 @dataclass

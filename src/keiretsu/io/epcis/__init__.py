@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from keiretsu.io.epcis._types import DocumentHeader, RawEvent
 from keiretsu.io.epcis.mapping import SOURCE_FORMAT, map_event
+from keiretsu.io.epcis.masterdata import read_master_data, with_master_data
 from keiretsu.model.errors import DocumentError, Problem
 from keiretsu.model.gs1 import canonical_id, identify
 from keiretsu.model.ocel import OcelBuilder
@@ -178,10 +179,15 @@ def read_epcis(
             map_event(builder, event_id, raw, header)
             if len(builder) >= batch_size:
                 yield builder.build()
+        # the header's master data: read once the whole header is known (a JSON header may
+        # follow the body), handed on with the last batch, which comes only when nothing
+        # in the document is wrong
+        master, master_problems = read_master_data(header, document=name)
+        problems.extend(master_problems)
         if problems:
             raise DocumentError(problems[:MAX_PROBLEMS])
-        if len(builder) or builder.ob_id:
-            yield builder.build()
+        if len(builder) or builder.ob_id or master:
+            yield with_master_data(builder.build(), master)
     except DocumentError as exc:
         if name is not None:
             exc.with_document(name)
