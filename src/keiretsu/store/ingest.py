@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from keiretsu.model import DocumentError, Ocel, Problem
 from keiretsu.store.arrow import arrow_table, rows
+from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES
 from keiretsu.store.traces import PASS_ROWS, update_steps
@@ -401,6 +402,7 @@ class IngestMixin:
 
     def _ingest_batch(self, batch: Ocel, ingest_id: int, report: IngestReport) -> None:
         con = self.con
+        write_master_data(con, batch, ingest_id)  # the EPCIS header's master data, if any
         events = batch.events
         first = (ingest_id << 32) + report.events_read
         report.events_read += events.num_rows
