@@ -482,7 +482,12 @@ def test_restricted_to_one_document(store: Store) -> None:
         ({"EQ_type": "Temperature", "GE_value_KGM": "3"}, "GE_value_KGM"),
         ({"GE_value_CEL": "warm"}, "GE_value_CEL"),
         ({"EQ_example:f": "1", "GE_example:f": "soon"}, "GE_example:f"),
-        ({"HASATTR_readPoint": "gs1:name"}, "HASATTR_readPoint"),
+        ({"HASATTR_colour": "urn:epcglobal:cbv:mda:name"}, "HASATTR_colour"),
+        ({"EQATTR_readPoint": "201"}, "EQATTR_readPoint"),
+        (
+            {"EQ_ATTR_bizLocation_urn:epcglobal:cbv:mda:sst": ""},
+            "EQ_ATTR_bizLocation_urn:epcglobal:cbv:mda:sst",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_by_name(params: dict[str, str], parameter: str) -> None:

@@ -605,7 +605,9 @@ class _Reader:
                         if a_local == "attribute":
                             value: Any = self._ext_value(a)
                             if isinstance(value, dict):
+                                # the element's own id attribute is not part of its value
                                 value.pop("@id", None)
+                                value.pop("id", None)
                                 value = value.get("#text", value) if len(value) == 1 else value
                             attrs.append({"id": a.get("id"), "attribute": value})
                         elif a_local == "children":

@@ -39,6 +39,7 @@ from keiretsu.node.query.fields import (
     qualified_name,
     read_field,
 )
+from keiretsu.node.query.master import MasterTest, is_master_parameter, read_master
 from keiretsu.node.query.patterns import identifier
 
 __all__ = [
@@ -76,6 +77,10 @@ class EventQuery:
     persistent_disposition_unset: tuple[str, ...] = ()
     read_points: tuple[str, ...] = ()
     biz_locations: tuple[str, ...] = ()
+    wd_read_points: tuple[str, ...] = ()
+    """``WD_readPoint``: these locations or any below them in the master data; likewise
+    ``wd_biz_locations``."""
+    wd_biz_locations: tuple[str, ...] = ()
     transformation_ids: tuple[str, ...] = ()
     match_epc: tuple[str, ...] = ()
     match_parent_id: tuple[str, ...] = ()
@@ -106,6 +111,8 @@ class EventQuery:
     fields: tuple[FieldTest, ...] = ()
     """Sensor data, extension fields, ILMD, amounts in a unit (see
     :mod:`~keiretsu.node.query.fields`)."""
+    master: tuple[MasterTest, ...] = ()
+    """``HASATTR_`` / ``EQATTR_`` / ``EQ_ATTR_`` (see :mod:`~keiretsu.node.query.master`)."""
     order_by: str | None = None
     """``eventTime``, ``recordTime`` or an extension field; without it events come oldest first."""
     order_field: FieldTest | None = None
@@ -143,9 +150,9 @@ _LISTS: dict[str, tuple[str, str]] = {
     "EQ_persistentDisposition_set": ("persistent_disposition_set", "disposition"),
     "EQ_persistentDisposition_unset": ("persistent_disposition_unset", "disposition"),
     "EQ_readPoint": ("read_points", "id"),
-    "WD_readPoint": ("read_points", "id"),
+    "WD_readPoint": ("wd_read_points", "id"),
     "EQ_bizLocation": ("biz_locations", "id"),
-    "WD_bizLocation": ("biz_locations", "id"),
+    "WD_bizLocation": ("wd_biz_locations", "id"),
     "EQ_transformationID": ("transformation_ids", "id"),
     "MATCH_epc": ("match_epc", "pattern"),
     "MATCH_parentID": ("match_parent_id", "pattern"),
@@ -208,9 +215,11 @@ PARAMETERS: dict[str, str] = {
     "EQ_persistentDisposition_set": "events whose persistent disposition sets one of these",
     "EQ_persistentDisposition_unset": "events whose persistent disposition unsets one of these",
     "EQ_readPoint": "events at this read point (any spelling of the GS1 key)",
-    "WD_readPoint": "as EQ_readPoint (the twin keeps no location hierarchy yet)",
+    "WD_readPoint": "events at this read point or any location below it in the master data "
+    "(children, sub-sites), directly or not",
     "EQ_bizLocation": "events at this business location (any spelling of the GS1 key)",
-    "WD_bizLocation": "as EQ_bizLocation (the twin keeps no location hierarchy yet)",
+    "WD_bizLocation": "events at this business location or any location below it in the "
+    "master data",
     "EQ_transformationID": "events of this transformation",
     "MATCH_epc": "events whose epcList or childEPCs holds a matching EPC (URN, Digital Link "
     "or EPC pattern)",
@@ -266,9 +275,9 @@ PARAMETERS: dict[str, str] = {
 for the node's OpenAPI description. Besides these, ``EQ_bizTransaction_<type>``,
 ``EQ_source_<type>`` and ``EQ_destination_<type>`` name a type in the parameter itself, and the
 families of :mod:`~keiretsu.node.query.fields` (``GE_value_<uom>``, ``EQ_<prefix>:<field>``,
-``EQ_ILMD_…``, ``EQ_SENSORREPORT_…``…) a unit or a field."""
-# Standard parameters this twin does not answer: master-data attributes.
-_UNSUPPORTED = re.compile(r"(HASATTR|EQATTR|EQ_ATTR)_.*")
+``EQ_ILMD_…``, ``EQ_SENSORREPORT_…``…) a unit or a field, and the master-data families of
+:mod:`~keiretsu.node.query.master` (``HASATTR_<field>``, ``EQATTR_<field>_<attribute>``,
+``EQ_ATTR_<field>_<attribute>``) a field and an attribute."""
 _FIELD_LIKE = re.compile(r"(EQ|GT|GE|LT|LE|EXISTS)_.+")
 
 
@@ -388,6 +397,7 @@ def _build(
     extension prefixes the caller declared (prefix → namespace URI)."""
     fields: dict[str, Any] = {}
     tests: list[FieldTest] = []
+    masters: list[MasterTest] = []
     declared = dict(namespaces or {})
     typed: dict[str, dict[str, list[str]]] = {k: {} for k in _TYPED_PREFIXES.values()}
     for name, raw in pairs.items():
@@ -418,6 +428,9 @@ def _build(
                 continue
             fields[target] = _scalar_value(name, kind, raw[0])
             continue
+        if is_master_parameter(name):  # before the fields: EQ_ATTR_… reads like one
+            masters.append(read_master(name, raw, split=split, namespaces=declared))
+            continue
         if is_field_parameter(name):
             tests.append(read_field(name, raw, split=split, namespaces=declared))
             continue
@@ -438,12 +451,6 @@ def _build(
             bucket = typed[_TYPED_PREFIXES[prefix]].setdefault(kind_word, [])
             bucket += [plain_id(v.strip()) for v in values]
             continue
-        if _UNSUPPORTED.fullmatch(name):
-            raise QueryError(
-                name,
-                "this query parameter is not supported by this twin",
-                expected="one of the parameters listed in docs/node/epcis-query.md",
-            )
         if _FIELD_LIKE.fullmatch(name):
             raise QueryError(
                 name,
@@ -465,6 +472,8 @@ def _build(
         ]
         check_units(tests, types)
         fields["fields"] = tuple(tests)
+    if masters:
+        fields["master"] = tuple(masters)
     query = EventQuery(**fields)
     if query.event_count_limit is not None and query.max_event_count is not None:
         raise QueryError(

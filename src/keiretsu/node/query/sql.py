@@ -26,6 +26,7 @@ from keiretsu.io.epcis.mapping import SOURCE_FORMAT
 from keiretsu.model.cbv import BIZ_TRANSACTION_TYPES
 from keiretsu.node.epcis_render import CLASS_TYPES, STANDARD_QUALIFIERS
 from keiretsu.node.query.fields import Resolver, field_sql
+from keiretsu.node.query.master import master_sql, within_sql
 from keiretsu.node.query.parameters import EventQuery
 from keiretsu.node.query.patterns import identifier, matchers
 
@@ -100,6 +101,10 @@ def _relation(
     )
 
 
+def _unpack(found: tuple[str, list[Any]]) -> tuple[Any, ...]:
+    return (found[0], *found[1])
+
+
 def _no_prefixes(namespace: str) -> list[str]:
     return []
 
@@ -153,6 +158,12 @@ def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql
         _relation(sql, ["readPoint"], query.read_points, level=None)
     if query.biz_locations:
         _relation(sql, ["bizLocation"], query.biz_locations, level=None)
+    for qualifier, places in (
+        ("readPoint", query.wd_read_points),
+        ("bizLocation", query.wd_biz_locations),
+    ):
+        if places:
+            sql.add(*_unpack(within_sql(qualifier, places)))
     if query.transformation_ids:
         _relation(sql, ["transformationID"], query.transformation_ids, level=None)
     for values, roles, level, ocel_born in (
@@ -254,7 +265,7 @@ def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql
         )
     if query.exists_sensor_element_list:
         sql.add(f"e.ocel_id IN ({_ATTR})", "sensorElementList")
-    for clause, params in field_sql(query.fields, resolve):
+    for clause, params in [*field_sql(query.fields, resolve), *master_sql(query.master, resolve)]:
         sql.add(clause, *params)
     return sql, record
 
