@@ -33,6 +33,7 @@ from starlette.responses import StreamingResponse
 from keiretsu.web import pages
 from keiretsu.web.cache import Computed, PageCache, store_version
 from keiretsu.web.live import Announcer
+from keiretsu.web.login import FORM, FormLogin
 from keiretsu.web.session import COOKIE, SESSION_SECONDS, Sessions
 
 T = TypeVar("T")
@@ -208,31 +209,64 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
     def login_page(request: Request) -> Response:
         return render(request, "login.html", "login", next=_safe_next(request))
 
+    app.add_middleware(FormLogin, path=f"{PREFIX}/login")  # outside the gate: see web/login
+
     @app.post(f"{PREFIX}/login", include_in_schema=False)
     def login(request: Request) -> Response:
-        """Log in with a local token in ``Authorization: Bearer kt_…`` (no body)."""
+        """Log in with a local token in ``Authorization: Bearer kt_…`` (no body): sent by the
+        login page's script (answered 204), or put there from the form posted without
+        JavaScript by :class:`~keiretsu.web.login.FormLogin` (answered 303 to ``next``, or
+        the login page again saying what was wrong)."""
         gate = request.scope.get("keiretsu.gate")
         authorization = request.headers.get("authorization")
         peer = request.client.host if request.client else None
+        form: str | None = request.scope.get(FORM)
+        status = 401
         if gate is not None:
-            caller = gate.admit(request.scope)  # 401 or 429 from the gate, counted and audited
-            kind, label = caller.kind, caller.name
+            try:
+                caller = gate.admit(request.scope)  # 401 or 429, counted and audited
+            except Exception as exc:  # the gate's problem (node's HTTPProblem)
+                if form is None or not isinstance(getattr(exc, "status", None), int):
+                    raise
+                # refused by the gate: already counted against the address
+                kind, label, status = "none", None, int(getattr(exc, "status", 401))
+            else:
+                kind, label = caller.kind, caller.name
         else:  # an application without the gate (tests in process)
             label = node.tokens.check(_bearer(authorization) or "")
             kind = "local" if label else "none"
         if kind != "local" or label is None:
-            if gate is not None:
+            if gate is not None and kind != "none":
                 gate.failed(request.scope)
             node.audit.write("obeya-login", "refused", reason=kind, peer=peer, subject=label)
+            status = 403 if kind == "partner" else status
+            if form is not None:
+                why = (
+                    "Too many failed attempts from here: wait a while."
+                    if status == 429
+                    else "That token is not one of this node's local users' tokens."
+                )
+                return render(
+                    request,
+                    "login.html",
+                    "login",
+                    status,
+                    next=_safe_next_value(form or f"{PREFIX}/"),
+                    error=why,
+                )
             return _headers(
                 JSONResponse(
                     {"detail": "the obeya is for this node's own users: log in with a kt_ token"},
-                    status_code=403 if kind == "partner" else 401,
+                    status_code=status,
                 )
             )
         sid = obeya.sessions.open(label, _bearer(authorization) or "")
         node.audit.write("obeya-login", "allowed", subject=label, peer=peer)
-        response = _headers(Response(status_code=204))
+        response = _headers(
+            Response(status_code=204)
+            if form is None
+            else RedirectResponse(_safe_next_value(form or f"{PREFIX}/"), status_code=303)
+        )
         response.set_cookie(
             COOKIE,
             sid,

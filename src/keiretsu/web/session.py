@@ -2,9 +2,10 @@
 
 A local user logs in with one of the node's API tokens (``kt_…``, made by ``keiretsu node
 token create``), sent once in the ``Authorization`` header of ``POST /obeya/login`` by the
-login page's script — the node's transport gate checks it there like any other request (it
-reads no body of a caller it has not identified by its headers, so the token cannot come as a
-plain form field). The answer sets a cookie holding a random session id: ``HttpOnly`` (no
+login page's script — the node's transport gate checks it there like any other request. With
+JavaScript off the browser posts the login form itself; :class:`keiretsu.web.login.FormLogin`
+reads that small form and hands the token on in the header, so the gate checks it the same
+way. The answer sets a cookie holding a random session id: ``HttpOnly`` (no
 script reads it), ``SameSite=Strict`` (no other site's page sends it), ``Secure``, limited
 to ``/obeya``.
 
