@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,25 @@ class IngestReport:
     objects_new: int = 0
     seconds: float = 0.0
     problem: dict[str, Any] | None = None
+    stages: dict[str, float] = field(default_factory=dict, repr=False)
+    """Where the ingest's wall-clock seconds went, per stage: ``read`` (waiting for the next
+    batch: parse, validate, map and build when read in this process, the wait for the reader
+    process otherwise), ``write`` (the batches' rows into DuckDB, with ``write:<table>`` for
+    each table's share), ``commit``, ``traces`` (:func:`~keiretsu.store.traces.update_steps`)
+    and ``finish`` (types, outbox, the log line). Not part of :meth:`to_dict`."""
+
+    def stage(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` to stage ``name``."""
+        self.stages[name] = self.stages.get(name, 0.0) + seconds
+
+    @contextmanager
+    def timing(self, name: str) -> Iterator[None]:
+        """Time the block into stage ``name``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage(name, time.perf_counter() - t0)
 
     @property
     def events_per_second(self) -> float:
@@ -73,8 +93,10 @@ class IngestReport:
         return self.events_read / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form."""
-        return asdict(self)
+        """Plain JSON-ready form (without the stage timings)."""
+        out = asdict(self)
+        del out["stages"]
+        return out
 
 
 @dataclass
@@ -165,17 +187,25 @@ class IngestMixin:
             # straight into the file (not through the WAL and again at checkpoint), few enough
             # to keep memory bounded.
             pending_rows = 0
-            for batch in batches:
+            stream = iter(batches)
+            while True:
+                t_read = time.perf_counter()
+                batch = next(stream, None)
+                report.stage("read", time.perf_counter() - t_read)
+                if batch is None:
+                    break
                 if not in_transaction:
                     con.execute("BEGIN TRANSACTION")
                     in_transaction = True
                 try:
                     if source == "local":
                         check_own_ids(batch, document)
-                    self._ingest_batch(batch, ingest_id, report)
+                    with report.timing("write"):
+                        self._ingest_batch(batch, ingest_id, report)
                     pending_rows += sum(t.num_rows for t in batch.tables().values())
                     if pending_rows >= self.COMMIT_ROWS:
-                        con.execute("COMMIT")
+                        with report.timing("commit"):
+                            con.execute("COMMIT")
                         in_transaction = False
                         pending_rows = 0
                 except BaseException:
@@ -191,13 +221,15 @@ class IngestMixin:
                 con.execute("BEGIN TRANSACTION")
                 in_transaction = True
             try:
+                t_finish = time.perf_counter()
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
                 # the traces' update runs within the ingest's memory bounds: passes of STEP_ROWS
                 # rows, one thread (a second one's sort buffers, and the allocator's arenas under
                 # a loaded machine, took a 1M-event document's writer past 1 GiB)
                 if report.events_new:
-                    self.update_steps(ingest_id)
+                    with report.timing("traces"):
+                        self.update_steps(ingest_id)
                 # a document that only corrects earlier events is owed to partners too
                 if outbox and (report.events_new or report.events_corrected):
                     con.executemany(
@@ -205,8 +237,14 @@ class IngestMixin:
                         [[ingest_id, partner, started] for partner in sorted(set(outbox))],
                     )
                 self._finish(report, "accepted")
-                con.execute("COMMIT")
+                report.stage(
+                    "finish",
+                    time.perf_counter() - t_finish - report.stages.get("traces", 0.0),
+                )
+                with report.timing("commit"):
+                    con.execute("COMMIT")
                 in_transaction = False
+                report.seconds = time.perf_counter() - t0
             except BaseException:
                 con.execute("ROLLBACK")
                 in_transaction = False
@@ -287,15 +325,18 @@ class IngestMixin:
                     for batch in doc.batches:
                         if doc.source == "local":
                             check_own_ids(batch, doc.document)
-                        self._ingest_batch(batch, ingest_id, report)
+                        with report.timing("write"):
+                            self._ingest_batch(batch, ingest_id, report)
                         changed_e |= _merge_types(event_types, batch.event_types)
                         changed_o |= _merge_types(object_types, batch.object_types)
                     reports.append(report)
                 self._save_types("event_type", event_types, changed_e)
                 self._save_types("object_type", object_types, changed_o)
                 fresh = [r.ingest_id for r in reports if r.events_new and r.ingest_id is not None]
+                t_traces = time.perf_counter()
                 if fresh:
                     self.update_steps(fresh)
+                t_traces = time.perf_counter() - t_traces
                 seconds = time.perf_counter() - t0
                 for doc, report in zip(documents, reports, strict=True):
                     report.seconds = seconds
@@ -304,8 +345,12 @@ class IngestMixin:
                             "INSERT INTO outbox (ingest_id, partner, created_at) VALUES (?, ?, ?)",
                             [[report.ingest_id, p, started] for p in sorted(set(doc.outbox))],
                         )
+                    report.stage("traces", t_traces / len(reports))  # shared: each its part
                     self._finish(report, "accepted")
+                t_commit = time.perf_counter()
                 con.execute("COMMIT")
+                for report in reports:
+                    report.stage("commit", (time.perf_counter() - t_commit) / len(reports))
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -404,6 +449,7 @@ class IngestMixin:
         con = self.con
         write_master_data(con, batch, ingest_id)  # the EPCIS header's master data, if any
         events = batch.events
+        t_event = time.perf_counter()
         first = (ingest_id << 32) + report.events_read
         report.events_read += events.num_rows
         if events.num_rows:
@@ -432,7 +478,9 @@ class IngestMixin:
                 )
                 con.unregister("k_new")
             new_ids = new_events.column("ocel_id")
+            report.stage("write:event", time.perf_counter() - t_event)
             self._insert_filtered(
+                report,
                 "event_attribute",
                 batch.event_attributes,
                 "ocel_id",
@@ -441,6 +489,7 @@ class IngestMixin:
                 "DISTINCT ON (ocel_id, ocel_name)" if dedupe else "",
             )
             self._insert_filtered(
+                report,
                 "event_object",
                 batch.event_objects,
                 "ocel_event_id",
@@ -449,6 +498,7 @@ class IngestMixin:
                 "DISTINCT" if dedupe else "",
             )
             self._insert_filtered(
+                report,
                 "source_event",
                 batch.source_events,
                 "ocel_id",
@@ -459,6 +509,7 @@ class IngestMixin:
             if known.num_rows:
                 report.events_corrected += self._apply_corrections(batch, known_ids, ingest_id)
         # objects: first type wins, objects already known are left as they are
+        t_object = time.perf_counter()
         objects = _first_per_id(batch.objects, "ocel_id")
         new_objects = pa.array([], pa.string())
         if objects.num_rows:
@@ -480,9 +531,11 @@ class IngestMixin:
                 con.unregister("k_obj")
             report.objects_new += fresh.num_rows
             new_objects = fresh.column("ocel_id").combine_chunks()
+        report.stage("write:object", time.perf_counter() - t_object)
         # Attribute values and links of objects first seen in this batch are new by definition;
         # only those of objects already stored need the (costlier) check against stored rows.
         self._insert_object_rows(
+            report,
             "object_attribute",
             batch.object_attributes,
             "ocel_id",
@@ -502,6 +555,7 @@ class IngestMixin:
             """,
         )
         self._insert_object_rows(
+            report,
             "object_object",
             batch.object_objects,
             "ocel_source_id",
@@ -523,6 +577,7 @@ class IngestMixin:
 
     def _insert_object_rows(
         self,
+        report: IngestReport,
         table: str,
         rows: pa.Table,
         id_column: str,
@@ -534,6 +589,20 @@ class IngestMixin:
         each), the others only where the store does not hold them yet."""
         if rows.num_rows == 0:
             return
+        with report.timing(f"write:{table}"):
+            self._insert_object_rows_timed(
+                table, rows, id_column, new_objects, ingest_id, checked_insert
+            )
+
+    def _insert_object_rows_timed(
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        new_objects: pa.Array,
+        ingest_id: int,
+        checked_insert: str,
+    ) -> None:
         con = self.con
         is_new = pc.is_in(rows.column(id_column), value_set=new_objects)
         fresh = rows.filter(is_new)
@@ -549,6 +618,7 @@ class IngestMixin:
 
     def _insert_filtered(
         self,
+        report: IngestReport,
         table: str,
         rows: pa.Table,
         id_column: str,
@@ -559,6 +629,18 @@ class IngestMixin:
         """Insert the rows of ``rows`` whose ``id_column`` is among ``ids`` (the new events)."""
         if rows.num_rows == 0 or len(ids) == 0:
             return
+        with report.timing(f"write:{table}"):
+            self._insert_filtered_timed(table, rows, id_column, ids, ingest_id, distinct)
+
+    def _insert_filtered_timed(
+        self,
+        table: str,
+        rows: pa.Table,
+        id_column: str,
+        ids: pa.Array,
+        ingest_id: int,
+        distinct: str,
+    ) -> None:
         keep = pc.is_in(rows.column(id_column), value_set=ids)
         rows = rows.filter(keep)
         if rows.num_rows == 0:
