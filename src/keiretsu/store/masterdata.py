@@ -47,12 +47,16 @@ __all__ = [
     "MASTERDATA_DDL",
     "SITE_ATTRIBUTE",
     "MasterElement",
+    "StoredElement",
+    "attach",
     "attribute_history",
     "current_attributes",
+    "current_elements",
     "descendants",
     "descendants_sql",
     "elements",
     "write_master_data",
+    "write_view_master_data",
 ]
 
 SITE_ATTRIBUTE = "urn:epcglobal:cbv:mda:site"
@@ -137,6 +141,24 @@ class MasterElement(Protocol):
     def children(self) -> Sequence[str] | None:
         """The element's children, or ``None`` when the document did not state them."""
         ...
+
+
+@dataclass(frozen=True)
+class StoredElement:
+    """A vocabulary element as the store holds it now (a :class:`MasterElement`)."""
+
+    vocabulary_type: str
+    element_id: str
+    attributes: tuple[tuple[str, str | None], ...] = ()
+    children: tuple[str, ...] | None = None
+
+
+def attach(ocel: Any, master: Sequence[MasterElement]) -> Any:
+    """``ocel`` (an OCEL log or batch) carrying ``master`` as its ``master_data``: how master
+    data travels with events — from a reader to the store, from the store through the sharing
+    policy into a partner's view. Returns ``ocel`` itself."""
+    object.__setattr__(ocel, "master_data", tuple(master))  # the log is a frozen dataclass
+    return ocel
 
 
 @dataclass
@@ -261,3 +283,100 @@ def elements(
             item["children"] = kids[str(element_id)]
         out.setdefault(str(vtype), []).append(item)
     return [{"type": t, "vocabularyElementList": items} for t, items in out.items()]
+
+
+def current_elements(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> list[StoredElement]:
+    """The elements among ``ids`` that have master data, as they stand: their current
+    attributes, and their children as last stated (``None`` if never stated; a sub-site's link
+    to its site is its ``site`` attribute)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    kinds = dict(
+        con.execute(
+            "SELECT element_id, arg_max(vocabulary_type, ingest_id) FROM masterdata_element"
+            f" WHERE list_contains(?::VARCHAR[], element_id) AND ingest_id IN ({ACCEPTED})"
+            " GROUP BY element_id",
+            [wanted],
+        ).fetchall()
+    )
+    if not kinds:
+        return []
+    attrs: dict[str, list[tuple[str, str | None]]] = {}
+    for element_id, attribute_id, value in con.execute(
+        "SELECT element_id, attribute_id, value FROM masterdata_attribute_now"
+        " WHERE list_contains(?::VARCHAR[], element_id) ORDER BY element_id, attribute_id",
+        [wanted],
+    ).fetchall():
+        attrs.setdefault(str(element_id), []).append((str(attribute_id), value))
+    kids: dict[str, list[str]] = {}
+    # the children as last stated (a sub-site's link to its site travels as its attribute)
+    for parent, child in con.execute(
+        "WITH stated AS (SELECT element_id, max(ingest_id) AS ingest_id FROM masterdata_element"
+        f" WHERE children_given AND ingest_id IN ({ACCEPTED})"
+        " AND list_contains(?::VARCHAR[], element_id) GROUP BY element_id)"
+        " SELECT c.parent_id, c.child_id FROM masterdata_child c"
+        " JOIN stated s ON s.element_id = c.parent_id AND s.ingest_id = c.ingest_id"
+        " ORDER BY c.parent_id, c.child_id",
+        [wanted],
+    ).fetchall():
+        kids.setdefault(str(parent), []).append(str(child))
+    stated = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT element_id FROM masterdata_element WHERE children_given"
+            f" AND ingest_id IN ({ACCEPTED}) AND list_contains(?::VARCHAR[], element_id)",
+            [wanted],
+        ).fetchall()
+    }
+    return [
+        StoredElement(
+            str(kinds[i]),
+            i,
+            tuple(attrs.get(i, ())),
+            tuple(kids.get(i, ())) if i in stated else None,
+        )
+        for i in sorted(kinds)
+    ]
+
+
+def write_view_master_data(
+    con: duckdb.DuckDBPyConnection, schema: str, master: Sequence[MasterElement]
+) -> None:
+    """Put the master data a partner may see into its view ``schema`` (whose
+    ``masterdata_attribute_now`` and ``masterdata_child_now`` are tables of their own): each
+    element's attributes replace those the view held, its links to children are added (between
+    two rebuilds of a view its hierarchy only grows, like its objects). Inside the caller's
+    transaction."""
+    if not master:
+        return
+    now = datetime.now(UTC)
+    ids = sorted({el.element_id for el in master})
+    con.execute(
+        f"DELETE FROM {schema}.masterdata_attribute_now"
+        " WHERE list_contains(?::VARCHAR[], element_id)",
+        [ids],
+    )
+    attributes = [
+        [el.vocabulary_type, el.element_id, name, value, 0, now]
+        for el in master
+        for name, value in el.attributes
+    ]
+    if attributes:
+        con.executemany(
+            f"INSERT INTO {schema}.masterdata_attribute_now VALUES (?, ?, ?, ?, ?, ?)",
+            attributes,
+        )
+    pairs = {(el.element_id, child) for el in master for child in el.children or ()}
+    pairs |= {
+        (value, el.element_id)
+        for el in master
+        for name, value in el.attributes
+        if name == SITE_ATTRIBUTE and value and value != el.element_id
+    }
+    if pairs:
+        con.executemany(
+            f"INSERT INTO {schema}.masterdata_child_now SELECT ?, ? WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {schema}.masterdata_child_now WHERE parent_id = ? AND child_id = ?)",
+            [[p, c, p, c] for p, c in sorted(pairs)],
+        )

@@ -15,7 +15,10 @@ policy projects it, in a DuckDB schema of its own inside the node's store:
   to what the partner may know, so that a statement run with the view's schema first on the
   search path can never reach the node's own tables by falling through to them;
 * no captured originals (``ocel_source_event`` is empty): a partner gets events rebuilt from
-  the rows it may see.
+  the rows it may see;
+* master data (``masterdata_attribute_now``, ``masterdata_child_now``) only of the elements
+  that go with events it sees, only the attributes its policy's ``master_data`` names
+  (:mod:`keiretsu.store.masterdata`); none by default.
 
 The record time a partner sees is when the event entered its view (``ingest_log.finished_at``
 of the view), not when the node recorded it: a partner polling with ``GE_recordTime`` gets the
@@ -38,6 +41,7 @@ import pyarrow as pa
 
 from keiretsu.model.ocel import SCHEMAS, Ocel
 from keiretsu.store.arrow import arrow_table
+from keiretsu.store.masterdata import attach, current_elements, write_view_master_data
 
 __all__ = [
     "VIEW_TABLES",
@@ -240,7 +244,7 @@ def local_ocel(
     finally:
         for name in (own, ids, objs):
             con.execute(f"DROP TABLE IF EXISTS {name}")
-    return Ocel(
+    log = Ocel(
         events=events.select(["ocel_id", "ocel_type", "ocel_time"]),
         event_attributes=attributes,
         objects=objects,
@@ -251,7 +255,12 @@ def local_ocel(
         object_types=object_types
         if object_types.num_rows
         else SCHEMAS["object_types"].empty_table(),
-    ), events.select(["ocel_id", "ingest_id", "ocel_seq"])
+    )
+    # the master data of the places, goods and business steps the events name, as it stands:
+    # the sharing policy decides what of it goes with the events (``log.master_data``)
+    named = {*objects.column("ocel_id").to_pylist(), *events.column("ocel_type").to_pylist()}
+    attach(log, current_elements(con, named))
+    return log, events.select(["ocel_id", "ingest_id", "ocel_seq"])
 
 
 def replace_events(
@@ -312,6 +321,8 @@ def replace_events(
     _insert(con, f"{s}.ocel_object", shared.objects, missing=["ocel_id"])
     _insert(con, f"{s}.ocel_object_attribute", shared.object_attributes, missing=True)
     _insert(con, f"{s}.ocel_object_object", shared.object_objects, missing=True)
+    # the master data the policy lets go with them (none unless a rule shares some)
+    write_view_master_data(con, s, getattr(shared, "master_data", ()))
     for table, declared in (
         ("ocel_event_type", shared.event_types),
         ("ocel_object_type", shared.object_types),

@@ -27,6 +27,7 @@ from keiretsu.node.policy.lessons import lesson_tests
 from keiretsu.node.policy.lessons import matches as lesson_matches
 from keiretsu.node.policy.lessons import withheld as withheld_parts
 from keiretsu.node.policy.loading import read_rules, rules_from_dict
+from keiretsu.node.policy.masterdata import share_master_data
 from keiretsu.node.policy.matching import LogColumns
 from keiretsu.node.policy.pseudonyms import (
     PSEUDONYM_PREFIX,
@@ -173,7 +174,8 @@ class Policy:
         types, patterns, event_ids = self._marks(partner)
         if types or patterns or event_ids:
             out = pseudonymise(out, ocel, types, patterns, event_ids, key)
-        return out
+        # master data only of what leaves under its own name, as the rules' master_data say
+        return share_master_data(out, getattr(ocel, "master_data", ()), event_rules)
 
     def explain(self, ocel: Ocel, partner: str, right: str = "read") -> pa.Table:
         """Per event of ``ocel``, whether it leaves for ``partner`` by ``right`` and why:

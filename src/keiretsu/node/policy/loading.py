@@ -264,6 +264,7 @@ _NO_SHAPING = (
     "pseudonymise",
     "pseudonymise_ids",
     "pseudonymise_event_ids",
+    "master_data",
     "share",
     "measure",
 )
@@ -275,6 +276,7 @@ _NO_EVENT_SHAPING = (
     "keep_object_attributes",
     "remove_object_attributes",
     "pseudonymise_event_ids",
+    "master_data",
 )
 """Keys an aggregate rule may not have: only the daily totals leave."""
 _EVENT_KEYS = (
@@ -320,6 +322,7 @@ class RuleEntry(BaseModel):
     pseudonymise: Names | None = None
     pseudonymise_ids: Names | None = None
     pseudonymise_event_ids: StrictBool = False
+    master_data: Names | None = None
     share: Annotated[StrictStr, AfterValidator(_among(SHARES, '"events" or "aggregate"'))] = (
         "events"
     )
@@ -424,6 +427,7 @@ class RuleEntry(BaseModel):
             pseudonymise=self.pseudonymise or (),
             pseudonymise_ids=self.pseudonymise_ids or (),
             pseudonymise_event_ids=self.pseudonymise_event_ids,
+            master_data=self.master_data or (),
             wastes=self.wastes,
             statuses=self.statuses,
             experiments=self.experiments,

@@ -155,6 +155,9 @@ class Rule:
     pseudonymise: tuple[str, ...] = ()
     pseudonymise_ids: tuple[str, ...] = ()
     pseudonymise_event_ids: bool = False
+    master_data: tuple[str, ...] = ()
+    """The master-data attributes (URIs, ``*`` wildcards) that go with the places, goods and
+    business steps of the events this rule permits; none by default."""
     wastes: tuple[str, ...] | None = None
     statuses: tuple[str, ...] | None = None
     experiments: tuple[str, ...] | None = None
@@ -184,6 +187,10 @@ class Rule:
         return glob_any(self.keep_object_attributes, name) and not glob_any(
             self.remove_object_attributes, name
         )
+
+    def shares_master_attribute(self, name: str) -> bool:
+        """Whether a master-data attribute of this name (a URI) goes with what it permits."""
+        return glob_any(self.master_data, name)
 
     def shares_object_type(self, object_type: str) -> bool:
         """Whether relations to (and objects of) this type go with the events it permits."""
