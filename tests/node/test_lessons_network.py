@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -286,6 +287,15 @@ def test_a_lesson_travels_under_policy_and_a_denied_one_does_not(
     assert {k: v for k, v in hidden.json().items() if k not in strip} == {
         k: v for k, v in absent.json().items() if k not in strip
     }
+    # … and in time: asked in turn, so load on the machine hits both alike
+    took: dict[str, list[float]] = {"hidden": [], "absent": []}
+    for i in range(30):
+        for kind, eid in (("hidden", denied_id), ("absent", f"kz-never-was-{i}")):
+            t0 = time.perf_counter()
+            assert partner_get(dc_identity, plant, f"/partners/lessons/{eid}").status_code == 404
+            took[kind].append(time.perf_counter() - t0)
+    h, a = statistics.median(took["hidden"]), statistics.median(took["absent"])
+    assert abs(h - a) < max(0.004, 0.5 * min(h, a)), (h, a)
 
     # shop, a partner the lesson rule does not name, gets nothing, pushed or asked
     time.sleep(1.0)  # the plant's loop has passed over shop too by now
