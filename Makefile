@@ -41,10 +41,10 @@ dev: $(STAMP_DEV)
 demo: $(STAMP_RUN)
 	$(BIN)/keiretsu demo --dir $(DEMO_DIR) $(DEMO_FLAGS)
 
-## test: set up and run the whole suite
+## test: set up and run the whole suite (three workers on two cores: many tests wait on the
+## node processes, browsers and Spark they start; the peak-memory test measures its own child)
 test: $(STAMP_DEV) $(STAMP_BROWSER)
-	$(BIN)/python -m pytest -n 2 --timeout 600 -q -m "not memory" --durations=15
-	$(BIN)/python -m pytest --timeout 1800 -q -m memory
+	$(BIN)/python -m pytest -n 3 --timeout 900 -q --durations=25
 
 ## check: format, lint, types and the direction of imports, the same everywhere
 check: $(STAMP_DEV)
