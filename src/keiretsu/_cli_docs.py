@@ -30,8 +30,12 @@ def _commands(group: Any, prefix: str, lines: list[str]) -> None:
         if cmd.hidden:
             continue
         full = f"{prefix} {name}"
-        if hasattr(cmd, "commands"):  # a group: its own commands follow
+        if hasattr(cmd, "commands"):  # a group: its own options, then its commands
             lines += [f"## `{full} …`", "", (cmd.help or "").strip(), ""]
+            if any(p.param_type_name == "option" and p.name != "help" for p in cmd.params):
+                # a group that also runs on its own (`keiretsu export --to FILE`)
+                lines += ["```", f"{full} [OPTIONS]", "```", ""]
+                _params(cmd, lines)
             _commands(cmd, full, lines)
             continue
         lines += [f"## `{full}`", ""]
@@ -45,23 +49,28 @@ def _commands(group: Any, prefix: str, lines: list[str]) -> None:
             ]
         )
         lines += ["```", f"{full} {usage}", "```", ""]
-        rows = []
-        for param in cmd.params:
-            if param.param_type_name == "argument":
-                rows.append((f"`{param.name.upper()}`", "argument", param.help or ""))
-                continue
-            if param.param_type_name != "option" or param.name == "help":
-                continue
-            names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-            default = ""
-            if param.default not in (None, False) and not param.is_flag:
-                default = f" (default: `{param.default}`)"
-            env = f" Environment: `{param.envvar}`." if param.envvar else ""
-            rows.append((names, "option", f"{param.help or ''}{default}{env}"))
-        if rows:
-            lines += ["| name | kind | meaning |", "|---|---|---|"]
-            lines += [f"| {n} | {k} | {h} |" for n, k, h in rows]
-            lines.append("")
+        _params(cmd, lines)
+
+
+def _params(cmd: Any, lines: list[str]) -> None:
+    """The table of a command's arguments and options."""
+    rows = []
+    for param in cmd.params:
+        if param.param_type_name == "argument":
+            rows.append((f"`{param.name.upper()}`", "argument", param.help or ""))
+            continue
+        if param.param_type_name != "option" or param.name == "help":
+            continue
+        names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+        default = ""
+        if param.default not in (None, False) and not param.is_flag:
+            default = f" (default: `{param.default}`)"
+        env = f" Environment: `{param.envvar}`." if param.envvar else ""
+        rows.append((names, "option", f"{param.help or ''}{default}{env}"))
+    if rows:
+        lines += ["| name | kind | meaning |", "|---|---|---|"]
+        lines += [f"| {n} | {k} | {h} |" for n, k, h in rows]
+        lines.append("")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ results.
 - :mod:`keiretsu.cli.network` — ``keiretsu network …``;
 - :mod:`keiretsu.cli.sim` — ``keiretsu simulate``, ``calibrate``, ``scenario compare``,
   ``optimize``;
-- :mod:`keiretsu.cli.kaizen` — ``keiretsu kaizen …`` (the kaizen loop).
+- :mod:`keiretsu.cli.kaizen` — ``keiretsu kaizen …`` (the kaizen loop);
+- :mod:`keiretsu.cli.export` — ``keiretsu export --to FILE`` and ``keiretsu export parquet DIR``.
 
 Every command that reads a store takes ``--store PATH`` (default ``.keiretsu/twin.duckdb``, or
 the ``KEIRETSU_STORE`` environment variable), and ``--json`` for machine-readable output.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from keiretsu.cli.commands import app, example_files
 from keiretsu.cli.demo import demo
+from keiretsu.cli.export import export_app
 from keiretsu.cli.kaizen import kaizen_app
 from keiretsu.cli.network import network_app
 from keiretsu.cli.node import node_app
@@ -27,6 +29,7 @@ app.command("demo")(demo)
 app.add_typer(node_app, name="node")
 app.add_typer(network_app, name="network")
 app.add_typer(kaizen_app, name="kaizen")
+app.add_typer(export_app, name="export")  # replaces the plain `export` command
 register_sim(app)
 
 __all__ = ["app", "example_files", "main"]
