@@ -216,7 +216,7 @@ def _document(events: list[dict[str, Any]]) -> bytes:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    made = make_node(tmp_path_factory.mktemp("tcr53"), "plant").start()
+    made = make_node(tmp_path_factory.mktemp("tcr53"), "plant").start(timeout=120)
     try:
         # set1 (step 1), set2 (step 27) and the extension events in one capture
         job = made.capture(_document([*SET1, *SET2, *EXT]))
