@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +44,7 @@ from keiretsu.store import Store
 from keiretsu.store import kaizen as tables
 from keiretsu.store.kaizen import KaizenError
 
-__all__ = ["MEASURED_METRICS", "check", "measured"]
+__all__ = ["MEASURED_METRICS", "MIN_BEFORE", "check", "measured"]
 
 MEASURED_METRICS: Mapping[str, str] = {
     "lead_hours": "hours",
@@ -197,6 +197,7 @@ def check(
     at: datetime | None = None,
     object_type: str | None = None,
     names: Mapping[str, str] | None = None,
+    before: int | Literal["as_after"] | None = "as_after",
     **kwargs: Any,
 ) -> View:
     """Measure the experiment's effect on the node's events, keep it, and move it to checked.
@@ -210,7 +211,12 @@ def check(
     ``running``. ``control`` names comparable steps, companies or locations that did not
     change: difference-in-differences against them; none, an interrupted time series.
     ``freq``: the period (``"D"`` a day, ``"1w"`` a week, …); ``alpha``: the test's level;
-    ``object_type``: whose events (default: the most frequent type in the log); other
+    ``object_type``: whose events (default: the most frequent type in the log);
+    ``before``: how many periods before the change are compared — ``"as_after"`` (the
+    default): as many as there are after it, and at least :data:`MIN_BEFORE` (two weekly
+    cycles, for the season); a number: that many; None: every period the log has. Periods
+    long before the change carry other changes (a new policy, a partner connected) that a
+    trend line does not follow: they widen the interval and hide the effect; other
     ``kwargs`` go to :func:`~keiretsu.kaizen.measure.measure_impact` (``season``,
     ``min_periods``, ``errors`` …).
 
@@ -271,6 +277,16 @@ def check(
     else:
         series, ctl, unit_name, resolved = _on_hand(log, freq, scope, controls, names)
         label = f"on hand at {unit_name}"
+    window = _window(series, ctl, when_changed, parse_freq(freq), before)
+    if window is not None:
+        series, ctl, kept = window
+        notes_window = (
+            f"compared: the {kept} {_period(freq)}s before the change"
+            + (" (as many as after it)" if before == "as_after" else "")
+            + "; earlier ones left out"
+        )
+    else:
+        notes_window = None
     impact: Impact = measure_impact(
         series,
         when_changed,
@@ -285,6 +301,8 @@ def check(
     notes = [f"measured: {label}, per {_period(freq)}, change at {when_changed.isoformat()}"]
     if change_at is None:
         notes.append("change date: when the experiment moved to running")
+    if notes_window is not None:
+        notes.append(notes_window)
     notes += list(impact.notes)
     row: dict[str, Any] = {
         "metric": metric,
@@ -378,6 +396,42 @@ def check(
         tuple(notes),
         {"experiment_id": experiment_id, "alpha": alpha, "season": impact.season},
     )
+
+
+MIN_BEFORE = 14
+"""Fewest periods before the change a balanced check compares (two weekly cycles of days)."""
+
+
+def _window(
+    series: pa.Table,
+    control: pa.Table | None,
+    change: datetime,
+    length: timedelta,
+    before: int | str | None,
+) -> tuple[pa.Table, pa.Table | None, int] | None:
+    """The series (and control) cut to ``before`` periods before the change (see
+    :func:`check`), and how many periods are kept; None when nothing is cut."""
+    if before is None:
+        return None
+    if before == "as_after":
+        periods = series.column("period").to_pylist()
+        after = len({p for p in periods if p is not None and p >= change})
+        n = max(MIN_BEFORE, after)
+    elif isinstance(before, int) and not isinstance(before, bool) and before >= 1:
+        n = before
+    else:
+        raise KaizenError(
+            f"before: 'as_after', a number of periods (1 or more) or None, not {before!r}"
+        )
+    first = change - n * length
+    if all(p is None or p >= first for p in series.column("period").to_pylist()):
+        return None
+
+    def cut(t: pa.Table) -> pa.Table:
+        keep = [p is not None and p >= first for p in t.column("period").to_pylist()]
+        return t.filter(pa.array(keep, pa.bool_()))
+
+    return cut(series), (cut(control) if control is not None else None), n
 
 
 def _period(freq: str) -> str:

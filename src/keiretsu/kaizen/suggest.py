@@ -112,6 +112,7 @@ _COLUMNS = pa.schema(
         ("waste", pa.string()),
         ("acts_on", pa.string()),
         ("changes", pa.string()),
+        ("before", pa.string()),
         ("rationale", pa.string()),
         ("kpi", pa.string()),
         ("unit", pa.string()),
@@ -687,6 +688,22 @@ def _optimizer_candidate(
     )
 
 
+def _before(net: Network, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Each changed path's value in ``net`` before the change: a buffer's whole policy (its
+    fields) or one field of it; None for other paths."""
+    out: dict[str, Any] = {}
+    for path in changes:
+        parts = path.split(".")
+        value: Any = None
+        if len(parts) >= 3 and parts[0] == "buffer" and parts[2] == "policy":
+            buffer = net.buffers.get(parts[1])
+            if buffer is not None:
+                policy = buffer.policy.model_dump()
+                value = policy if len(parts) == 3 else policy.get(".".join(parts[3:]))
+        out[path] = value
+    return out
+
+
 def _policy_words(p: Any) -> str:
     d = p.model_dump()
     kind = str(d.pop("kind"))
@@ -738,6 +755,9 @@ def suggest(
 
     One row per candidate predicted to remove waste, best first: ``rank``, ``candidate_id``,
     ``kind``, ``waste``, ``acts_on``, ``changes`` (JSON: model path → new value),
+    ``before`` (JSON: model path → its value in the twin's model now, null where the path names
+    no buffer's policy or a field of it) — a change applied elsewhere (a floor whose settings
+    are spelled differently) can be made as the same step,
     ``rationale``, ``kpi`` / ``unit`` / ``baseline`` / ``difference`` / ``ci_low`` /
     ``ci_high`` (the candidate's own KPI at ``acts_on``, variant − baseline per period),
     ``fill_rate_difference`` (end customers'), ``hours_removed`` (unit-hours of stock per
@@ -795,8 +815,16 @@ def suggest(
     base = _baseline(net, periods, replications, seed, rates)
     found = candidates(net, base, service=service, constraint=constraint, shares=shares)
     fill0 = base["network"].get("fill_rate")
-    if optimizer:
-        target = None if fill0 is None else max(0.0, fill0 - fill_tolerance)
+    if optimizer and (fill0 is None or fill0 - fill_tolerance <= 0):
+        # the network-optimal levels keep the end customers' fill rate: with none to keep, the
+        # cheapest network holds no stock at all — not a countermeasure to offer
+        notes.append(
+            "network-optimal levels not searched: the twin's model serves its end customers "
+            f"{0.0 if fill0 is None else fill0:.1%} of the time (nothing to keep while cutting "
+            "cost; its sites' stock may be seen only for part of the log)"
+        )
+    elif optimizer and fill0 is not None:
+        target = fill0 - fill_tolerance
         opt = _optimizer_candidate(net, target, periods, replications, seed, optimizer_budget)
         if opt is not None:
             found.append(opt)
@@ -879,6 +907,7 @@ def suggest(
                 "waste": c.waste,
                 "acts_on": c.acts_on,
                 "changes": json.dumps(dict(c.variant.changes), sort_keys=True),
+                "before": json.dumps(_before(net, c.variant.changes), sort_keys=True),
                 "rationale": c.rationale,
                 "kpi": c.kpi,
                 "unit": own_kpi["unit"],
