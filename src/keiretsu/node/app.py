@@ -44,6 +44,7 @@ def create_app(
     that look at the outbox itself); ``limits`` are the body timeout and the limit on failed
     requests per address (keiretsu.node.transport)."""
     from keiretsu.node.delivery import Delivery
+    from keiretsu.node.parquet_export import ParquetExporter
     from keiretsu.node.routes import capture, events, kaizen, lessons, partners, resources, twin
     from keiretsu.node.subscriptions import Subscriptions
 
@@ -56,9 +57,12 @@ def create_app(
         if delivery is not None:
             await delivery.start()
         node.resume_spool()
+        exporter = ParquetExporter.attach(node)  # node.toml's parquet_export, if any
         try:
             yield
         finally:
+            if exporter is not None:
+                exporter.close()
             if delivery is not None:
                 await delivery.stop()
             await subscriptions.stop()

@@ -69,7 +69,8 @@ def _public_key_text(text: str) -> str:
 
 
 class NodeConfig(ConfigModel):
-    """``node.toml``: the node's name, the URL its partners reach it at, its store."""
+    """``node.toml``: the node's name, the URL its partners reach it at, its store (and,
+    optionally, its working calendar and where it keeps its Parquet export)."""
 
     name: NodeName
     url: Url
@@ -83,6 +84,23 @@ class NodeConfig(ConfigModel):
             "(docs/analytics/customer.md); takt, cycle time and utilisation use it"
         ),
     ] = None
+    parquet_export: Annotated[
+        str | None,
+        Field(
+            description="keep the log exported as Parquet for Spark here (a directory, or an "
+            "s3://, gs://, hdfs:// URI): the documents accepted are appended after each one "
+            "(docs/spark.md)"
+        ),
+    ] = None
+    parquet_export_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            strict=False,
+            description="at most one Parquet export every this many seconds (documents "
+            "accepted meanwhile go in the next batch)",
+        ),
+    ] = 10.0
 
 
 class PartnerEntry(ConfigModel):
