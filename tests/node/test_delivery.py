@@ -18,6 +18,15 @@ from keiretsu.store.received import received_id
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture(autouse=True)
+def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nodes started here retry a failed push after at most 1 s (30 s by default): a
+    partner restarted is reached within a second, so the tests wait for delivery, not for
+    a back-off (what they check is unchanged: every event once, whatever was killed)."""
+    monkeypatch.setenv("KEIRETSU_DELIVERY_BACKOFF_MAX", "1")
+
+
 SHARE_ALL = """
 [[rule]]
 id = "everything-to-{partner}"

@@ -6,9 +6,18 @@ partner takes the oldest documents still owed, reads their new events, lets the 
 decide what of them leaves (:meth:`keiretsu.node.policy.Policy.apply`), and pushes that as an
 OCEL 2.0 JSON document, signed for that partner, to its ``POST /partners/inbox``. Only a 2xx
 answer — the partner has stored the document — marks the rows delivered; anything else is tried
-again after a back-off (0.25 s doubling to 30 s, with jitter). The receiver stores events by id,
-so a push that was stored but whose answer was lost is counted as known the second time:
-each event takes effect exactly once. Documents go in order, a partner at a time.
+again after a back-off (0.25 s doubling to 30 s, with jitter; ``KEIRETSU_DELIVERY_BACKOFF_MAX``
+caps it lower, in seconds). The receiver stores events by id, so a push that was stored but
+whose answer was lost is counted as known the second time: each event takes effect exactly
+once. Documents go in order, a partner at a time.
+
+**Delivery on commit.** The loops do not poll the outbox: the writer tells them
+(``Node.on_accepted``) as soon as the transaction that accepted a document — and wrote its
+outbox rows — has committed, and the loop of each partner starts its push at once. Each pass
+clears its wake-up flag *before* it reads the outbox, so a document committed while a push is
+being made is never missed: the pass after it finds the flag set and goes again. Documents
+committed while a push is on its way are grouped into the next one. A back-off is a plain wait
+(a partner that is down is not tried again on every commit).
 
 The same loop pushes the node's **kaizen lessons** the policy lets the partner receive (lesson
 rules, ``keiretsu.node.policy``) to its ``POST /partners/lessons``, signed: whenever what
@@ -24,6 +33,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -32,6 +42,7 @@ import httpx
 
 from keiretsu.model.cbv import WHAT_ROLES
 from keiretsu.model.ocel import Ocel
+from keiretsu.node import stages
 from keiretsu.node.auth import sign_request
 from keiretsu.node.runtime import Node, tls_context
 
@@ -41,6 +52,28 @@ MAX_EVENTS_PER_PUSH = 20_000
 """Documents owed are grouped into one push up to about this many events (catch-up goes fast)."""
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 30.0
+BACKOFF_MAX_ENV = "KEIRETSU_DELIVERY_BACKOFF_MAX"
+"""Environment variable: the longest back-off between failed pushes, in seconds (default
+:data:`BACKOFF_MAX`); lower it where a partner's restarts should be noticed sooner."""
+IDLE_CHECK = 5.0
+"""Seconds between passes when nothing is owed (lessons are checked then); a commit wakes the
+loop at once."""
+
+
+def backoff_max() -> float:
+    """The back-off cap in force: ``KEIRETSU_DELIVERY_BACKOFF_MAX`` seconds, else 30 s."""
+    text = os.environ.get(BACKOFF_MAX_ENV)
+    if not text:
+        return BACKOFF_MAX
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{BACKOFF_MAX_ENV}={text!r}: expected a number of seconds (e.g. 2 or 0.5)"
+        ) from None
+    if not value >= BACKOFF_FIRST:
+        raise ValueError(f"{BACKOFF_MAX_ENV}={text!r}: expected at least {BACKOFF_FIRST} s")
+    return value
 
 
 @dataclass
@@ -55,6 +88,8 @@ class PartnerLink:
     last_success: float | None = None
     backoff: float = 0.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    woken_at: float | None = None
+    """When the commit that last woke the loop was announced (for the stage lines)."""
     unmarked: set[int] = field(default_factory=set)
     """Documents the partner has stored whose outbox rows the writer has not marked yet."""
     lessons_state: str | None = None
@@ -120,6 +155,7 @@ class Delivery:
         self._client: httpx.AsyncClient | None = None
         self._verify = verify
         self._stopping = False
+        self.backoff_max = backoff_max()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -140,14 +176,17 @@ class Delivery:
             await self._client.aclose()
 
     def _accepted(self, ingest_id: int, source: str) -> None:
-        """Called on the writer thread after a document is accepted: wake the loops."""
+        """Called on the writer thread as soon as a document of the node's own has committed
+        (its outbox rows with it): wake the loops, which push it at once."""
         if self._loop is None or source != "local":
             return
-        self._loop.call_soon_threadsafe(self._wake_all)
+        self._loop.call_soon_threadsafe(self._wake_all, stages.now())
 
-    def _wake_all(self) -> None:
+    def _wake_all(self, committed: float | None = None) -> None:
         self._ensure_loops()
         for link in self.links.values():
+            if not link.wake.is_set():
+                link.woken_at = committed
             link.wake.set()
 
     def _ensure_loops(self) -> None:
@@ -160,8 +199,12 @@ class Delivery:
         while not self._stopping:
             if link.partner not in self.node.partners():
                 return  # removed from partners.toml: its outbox rows wait, undelivered
+            # cleared before the outbox is read: a document committed from here on sets it
+            # again, and the wait below returns at once (no wake-up is lost between the two)
+            link.wake.clear()
+            woken = link.woken_at
             try:
-                sent = await self._push_once(link)
+                sent = await self._push_once(link, woken)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # counted, logged, retried after a back-off
@@ -170,32 +213,33 @@ class Delivery:
                 link.last_error = f"{type(exc).__name__}: {exc}"
             lessons_done = await self._lessons_once(link)
             if sent is None:
-                link.backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, link.backoff * 2))
-                await self._sleep(link, link.backoff * (0.5 + random.random() / 2))
+                link.backoff = min(self.backoff_max, max(BACKOFF_FIRST, link.backoff * 2))
+                # a plain wait: a partner that is down is not tried again on every commit
+                await asyncio.sleep(link.backoff * (0.5 + random.random() / 2))
             elif sent == 0:
                 link.backoff = 0.0
-                link.wake.clear()
-                # nothing owed: wait to be woken (or for a lesson push to be retried)
-                await self._sleep(link, 5.0 if lessons_done else link.lessons_backoff)
+                # nothing owed: wait for a commit (or for a lesson push to be retried)
+                await self._wait(link, IDLE_CHECK if lessons_done else link.lessons_backoff)
             else:
                 link.backoff = 0.0
 
-    async def _sleep(self, link: PartnerLink, seconds: float) -> None:
+    async def _wait(self, link: PartnerLink, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(link.wake.wait(), timeout=seconds)
-        if link.backoff == 0.0:
-            link.wake.clear()
+            await asyncio.wait_for(link.wake.wait(), timeout=max(seconds, 0.01))
 
-    async def _push_once(self, link: PartnerLink) -> int | None:
+    async def _push_once(self, link: PartnerLink, woken: float | None = None) -> int | None:
         """Push the oldest documents owed to the partner. Returns the documents done (0:
-        nothing was owed) or None if the push failed."""
+        nothing was owed) or None if the push failed. ``woken``: when the commit that woke
+        this pass was announced (stage lines only)."""
         node = self.node
         partner = node.partners().get(link.partner)
         if partner is None:
             return 0
+        times: dict[str, float] = {"woken": woken or 0.0, "begun": stages.now()}
         pending = await asyncio.to_thread(
             lambda: node.store.outbox_pending(link.partner, limit=200, con=node.cursor())
         )
+        times["outbox"] = stages.now()
         # documents pushed whose rows the writer has marked since no longer come back: forget
         # them; those still coming back are waiting for their mark: skip them
         link.unmarked.intersection_update(p[0] for p in pending)
@@ -209,7 +253,7 @@ class Delivery:
                 break
             group.append(ingest_id)
             events += new
-        body, shared_events = await asyncio.to_thread(self._prepare, link.partner, group)
+        body, shared_events = await asyncio.to_thread(self._prepare, link.partner, group, times)
         if shared_events == 0:  # the policy lets nothing of these documents leave
             await node.writer.run(lambda s: s.outbox_done(link.partner, group, events_sent=0))
             return len(group)
@@ -218,6 +262,7 @@ class Delivery:
         token = sign_request(
             node.identity, audience=link.partner, method="POST", path=path, body=body
         )
+        times["signed"] = stages.now()
         assert self._client is not None
         try:
             response = await self._client.post(
@@ -231,12 +276,23 @@ class Delivery:
             link.failures += 1
             link.last_error = error
             return None
+        times["answered"] = stages.now()
         if response.status_code >= 300:
             error = f"HTTP {response.status_code}: {response.text[:300]}"
             await node.writer.run(lambda s: s.outbox_done(link.partner, group, error=error))
             link.failures += 1
             link.last_error = error
             return None
+        if stages.enabled():
+            stages.record(
+                "push",
+                partner=link.partner,
+                delivery=delivery,
+                ingest_ids=group,
+                events=shared_events,
+                bytes=len(body),
+                **times,
+            )
         # Marked delivered by the writer when it gets to it: the next push need not wait behind
         # the captures it is storing. Until then these documents are skipped here; should the
         # node stop first, they are pushed again and the partner counts them as known.
@@ -285,7 +341,9 @@ class Delivery:
             raise
         except Exception as exc:  # counted and retried after a back-off of its own
             link.lessons_error = f"{type(exc).__name__}: {exc or 'failed'}"
-            link.lessons_backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, link.lessons_backoff * 2))
+            link.lessons_backoff = min(
+                self.backoff_max, max(BACKOFF_FIRST, link.lessons_backoff * 2)
+            )
             link.lessons_retry_at = time.monotonic() + link.lessons_backoff
             return False
         link.lessons_state = state
@@ -309,12 +367,21 @@ class Delivery:
         body = json.dumps({"lessons": view}, sort_keys=True, allow_nan=False).encode()
         return state, body, len(view)
 
-    def _prepare(self, partner: str, group: list[int]) -> tuple[bytes, int]:
+    def _prepare(
+        self, partner: str, group: list[int], times: dict[str, float] | None = None
+    ) -> tuple[bytes, int]:
+        """The body of a push of documents ``group`` to ``partner`` and the events in it
+        (0: the policy lets nothing leave). ``times`` gets when each stage ended."""
+        times = times if times is not None else {}
         ocel = ocel_of_ingests(self.node, group)
+        times["read"] = stages.now()
         # daily totals are counted on the ledger of the goods' whole history, not the batch's
         totals = self.node.policy().counts_totals(partner, "push")
         history = goods_history(self.node, ocel) if totals and ocel.num_events else None
         shared = self.node.share(ocel, partner, history=history)
+        times["policy"] = stages.now()
         if shared.num_events == 0:
             return b"", 0
-        return encode(shared), shared.num_events
+        body = encode(shared)
+        times["encoded"] = stages.now()
+        return body, shared.num_events

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import io
 import os
 import queue
@@ -29,6 +30,7 @@ import duckdb
 
 from keiretsu.model.errors import DocumentError
 from keiretsu.model.ocel import Ocel
+from keiretsu.node import stages
 from keiretsu.node.auth import AuditLog, TokenStore, Verifier
 from keiretsu.node.home import NodeHome
 from keiretsu.node.identity import Identity, PartnerKey
@@ -51,6 +53,9 @@ CAPTURE_GROUP = 50
 
 CAPTURE_SIZE_LIMIT = 64 * 1024 * 1024
 """Largest capture document in bytes (``GS1-EPCIS-Capture-File-Size-Limit``)."""
+
+PUSH_GROUP = 50
+"""Most partners' pushes stored in one transaction when they queue up."""
 
 
 class Writer:
@@ -123,11 +128,16 @@ class CaptureReader:
 
 
 def read_capture(path: str, document: str) -> list[Ocel]:
-    """A capture document read whole into OCEL batches; raises :class:`DocumentError`."""
+    """A capture document read whole into OCEL batches; raises :class:`DocumentError`.
+    (Runs in the reader process: its stage line says when the read began and ended.)"""
     from keiretsu.io.epcis import read_epcis
 
+    begun = stages.now()
     with open(path, "rb") as fh:
-        return list(_limited(read_epcis(fh, document=document), document))
+        batches = list(_limited(read_epcis(fh, document=document), document))
+    if stages.enabled():
+        stages.record("read", document=document, begun=begun, read=stages.now())
+    return batches
 
 
 @dataclass
@@ -141,6 +151,8 @@ class CaptureJob:
     finished_at: datetime | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None
+    stages: dict[str, float] = field(default_factory=dict, repr=False)
+    """When each stage ended (wall-clock seconds; kept only when stage lines are written)."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -198,7 +210,11 @@ class Node:
         self._reader = CaptureReader()
         self._capture_lock = threading.Lock()
         self._drain_scheduled = False
-        # called with the ingest id of every accepted document that brought new events
+        self._pushes: collections.deque[_QueuedPush] = collections.deque()
+        self._push_drain_scheduled = False
+        # called on the writer thread, as soon as the transaction that accepted a document
+        # committed, with the ingest id and source of each accepted document that brought new
+        # events (or corrections): delivery and subscriptions start from here, not from a poll
         self.on_accepted: list[Callable[[int, str], None]] = []
         self.home.spool_dir.mkdir(exist_ok=True)
         self.started_at = datetime.now(UTC)
@@ -263,7 +279,10 @@ class Node:
     def spool(self, body: bytes) -> CaptureJob:
         """Keep a capture document on disk (fsync'd) and queue it; returns its job. A node
         killed before the document is stored stores it when it starts again."""
+        received = stages.now()
         job = CaptureJob(capture_id=new_id(), created_at=datetime.now(UTC))
+        if stages.enabled():
+            job.stages["received"] = received
         path = self.home.spool_dir / f"{job.capture_id}.body"
         tmp = path.with_suffix(".part")
         with open(tmp, "wb") as fh:
@@ -271,6 +290,8 @@ class Node:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if stages.enabled():
+            job.stages["spooled"] = stages.now()
         self.jobs[job.capture_id] = job
         self._queue_capture(job, path)
         return job
@@ -307,6 +328,8 @@ class Node:
         stores the ones before it, in groups (one transaction for the captures that arrived
         while it was busy)."""
         read = self._reader.submit(path, f"capture/{job.capture_id}")
+        if stages.enabled():
+            read.add_done_callback(lambda _: job.stages.setdefault("read", stages.now()))
         with self._capture_lock:
             self._captures.append((job, path, read))
             if self._drain_scheduled:
@@ -328,19 +351,36 @@ class Node:
                 while self._captures and len(group) < CAPTURE_GROUP and self._captures[0][2].done():
                     group.append(self._captures.popleft())
             try:
-                self._store_captures(store, group)
+                accepted = self._store_captures(store, group)
             except Exception as exc:  # never leave a job running: say why it failed
+                accepted = []
                 for job, path, _ in group:
                     if job.running:
                         self._finish_job(job, path, None, exc)
+            # committed: partners' views, then delivery and subscriptions, at once
+            self._accepted_group(accepted)
+            if stages.enabled():
+                told = stages.now()
+                for job, _, _ in group:
+                    job.stages["told"] = told
+                    stages.record(
+                        "capture",
+                        capture=job.capture_id,
+                        ingest_id=(job.report or {}).get("ingest_id"),
+                        events=(job.report or {}).get("events_new"),
+                        group=len(group),
+                        **job.stages,
+                    )
 
     def _store_captures(
         self, store: Store, group: list[tuple[CaptureJob, Path, Future[list[Ocel]]]]
-    ) -> None:
+    ) -> list[tuple[int, str, dict[str, Any]]]:
         """Each capture as read (a refused one is logged with its reason), then the rest
-        stored in one transaction — or one by one, should that fail."""
+        stored in one transaction — or one by one, should that fail. Returns the documents
+        accepted (ingest id, source, report), for :meth:`_accepted_group`."""
         partners = sorted(self.partners())
         ready: list[tuple[CaptureJob, Path, ReadDocument]] = []
+        accepted: list[tuple[int, str, dict[str, Any]]] = []
         for job, path, read in group:
             document = f"capture/{job.capture_id}"
             try:
@@ -359,17 +399,26 @@ class Node:
                     )
                 )
             except Exception as exc:  # refused: log it like any refused document
-                self._store_one(store, job, path, _refusal(exc), document, partners)
+                self._store_one(store, job, path, _refusal(exc), document, partners, accepted)
         if not ready:
-            return
+            return accepted
+        if stages.enabled():
+            begun = stages.now()
+            for job, _, _ in ready:
+                job.stages["store_begun"] = begun
         try:
             reports = store.ingest_group([doc for _, _, doc in ready])
         except Exception:  # the group failed as a whole: each on its own, to say which
             for job, path, doc in ready:
-                self._store_one(store, job, path, iter(doc.batches), doc.document, partners)
-            return
+                self._store_one(
+                    store, job, path, iter(doc.batches), doc.document, partners, accepted
+                )
+            return accepted
+        committed = stages.now()
         for (job, path, _), report in zip(ready, reports, strict=True):
-            self._finish_job(job, path, report, None)
+            job.stages["committed"] = committed
+            self._finish_job(job, path, report, None, accepted)
+        return accepted
 
     def _store_one(
         self,
@@ -379,6 +428,7 @@ class Node:
         batches: Any,
         document: str,
         partners: list[str],
+        accepted: list[tuple[int, str, dict[str, Any]]],
     ) -> None:
         try:
             report = store.ingest(
@@ -389,13 +439,21 @@ class Node:
                 size_bytes=path.stat().st_size if path.exists() else None,
                 outbox=partners,
             )
-            self._finish_job(job, path, report, None)
+            job.stages["committed"] = stages.now()
+            self._finish_job(job, path, report, None, accepted)
         except Exception as exc:
-            self._finish_job(job, path, None, exc)
+            self._finish_job(job, path, None, exc, accepted)
 
     def _finish_job(
-        self, job: CaptureJob, path: Path, report: IngestReport | None, error: Exception | None
+        self,
+        job: CaptureJob,
+        path: Path,
+        report: IngestReport | None,
+        error: Exception | None,
+        accepted: list[tuple[int, str, dict[str, Any]]] | None = None,
     ) -> None:
+        """Close the job with its report or its error; an accepted document is added to
+        ``accepted`` (partners are told of it once its group is done), or told at once."""
         if isinstance(error, DocumentError):
             job.success = False
             job.errors = [error.to_dict()]
@@ -416,23 +474,40 @@ class Node:
         job.finished_at = datetime.now(UTC)
         path.unlink(missing_ok=True)
         if job.success and job.report and job.report.get("ingest_id") is not None:
-            self._accepted(int(job.report["ingest_id"]), "local", job.report)
+            done = (int(job.report["ingest_id"]), "local", job.report)
+            if accepted is not None:
+                accepted.append(done)
+            else:
+                self._accepted_group([done])
 
     def _accepted(self, ingest_id: int, source: str, report: dict[str, Any]) -> None:
-        if not report.get("events_new") and not report.get("events_corrected"):
+        self._accepted_group([(ingest_id, source, report)])
+
+    def _accepted_group(self, accepted: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Documents just committed (on the writer thread): partners' views brought up to
+        date once for all of them, then every ``on_accepted`` listener told of each — the
+        delivery worker and the subscription hub are woken here, not by a poll."""
+        told = [
+            (ingest_id, source)
+            for ingest_id, source, report in accepted
+            if report.get("events_new") or report.get("events_corrected")
+        ]
+        if not told:
             return
-        if source == "local":  # partners' views first: a subscriber is told on its view
+        if any(source == "local" for _, source in told):
+            # partners' views first: a subscriber is told on its view
             try:
                 self.views.refresh_all(self.store)
             except Exception as exc:  # the view is rebuilt when next asked
                 self.audit.write(
                     "partner-view", "failed", reason=type(exc).__name__, detail=str(exc)
                 )
-        for callback in list(self.on_accepted):
-            try:
-                callback(ingest_id, source)
-            except Exception as exc:  # a listener must not stop the writer
-                self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
+        for ingest_id, source in told:
+            for callback in list(self.on_accepted):
+                try:
+                    callback(ingest_id, source)
+                except Exception as exc:  # a listener must not stop the writer
+                    self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
 
     def captures_queued(self) -> int:
         """Captures received and spooled but not stored yet."""
@@ -483,13 +558,16 @@ class Node:
     def receive(self, store: Store, partner: str, delivery: str, body: bytes) -> IngestReport:
         """Store what ``partner`` pushed (an OCEL 2.0 JSON document), whole or not at all.
         Events already known (a retried delivery) are counted, not stored twice. Runs on the
-        writer thread."""
-        from keiretsu.io.ocel.jsonocel import read_ocel_json
-        from keiretsu.store.received import from_partner
-
-        document = f"from/{partner}/{delivery}"
+        writer thread (the inbox route uses :meth:`read_push` and :meth:`store_push`, which
+        store pushes that queue up together)."""
+        document = push_document(partner, delivery)
+        try:
+            batches = read_push(partner, delivery, body)
+        except DocumentError as exc:  # logged as refused, like any refused document
+            self.refuse_push(store, partner, delivery, len(body), exc)
+            raise
         report = store.ingest(
-            from_partner(read_ocel_json(io.BytesIO(body), document=document), partner),
+            iter(batches),
             document=document,
             format="ocel-json",
             source=partner,
@@ -498,10 +576,126 @@ class Node:
         self._accepted(int(report.ingest_id or 0), partner, report.to_dict())
         return report
 
+    def refuse_push(
+        self, store: Store, partner: str, delivery: str, size: int, exc: Exception
+    ) -> None:
+        """Log a push found unreadable (:func:`read_push` raised ``exc``) as refused, like any
+        refused document (nothing stored; on the writer thread)."""
+        with contextlib.suppress(DocumentError):
+            store.ingest(
+                _refusal(exc),
+                document=push_document(partner, delivery),
+                format="ocel-json",
+                source=partner,
+                size_bytes=size,
+            )
+
+    def store_push(
+        self, partner: str, delivery: str, batches: list[Ocel], size: int
+    ) -> Future[IngestReport]:
+        """Queue a push already read whole (:func:`read_push`) for the writer; the future
+        holds its report once its transaction has committed. Pushes that queue while the
+        writer is busy are stored together, in one transaction (each still its own ingest,
+        with its own log line and report); subscribers are told as soon as it commits."""
+        queued = _QueuedPush(
+            ReadDocument(
+                batches=batches,
+                document=push_document(partner, delivery),
+                format="ocel-json",
+                source=partner,
+                size_bytes=size,
+            ),
+            Future(),
+            {"queued": stages.now()} if stages.enabled() else {},
+        )
+        with self._capture_lock:
+            self._pushes.append(queued)
+            if not self._push_drain_scheduled:
+                self._push_drain_scheduled = True
+                self.writer.submit(self._drain_pushes)
+        return queued.done
+
+    def _drain_pushes(self, store: Store) -> None:
+        while True:
+            with self._capture_lock:
+                if not self._pushes:
+                    self._push_drain_scheduled = False
+                    return
+                group = [self._pushes.popleft() for _ in range(min(PUSH_GROUP, len(self._pushes)))]
+            begun = stages.now()
+            try:
+                reports: list[IngestReport | BaseException] = list(
+                    store.ingest_group([p.document for p in group])
+                )
+            except Exception:  # the group failed as a whole: each on its own, to say which
+                reports = []
+                for push in group:
+                    doc = push.document
+                    try:
+                        reports.append(
+                            store.ingest(
+                                iter(doc.batches),
+                                document=doc.document,
+                                format=doc.format,
+                                source=doc.source,
+                                size_bytes=doc.size_bytes,
+                            )
+                        )
+                    except Exception as exc:
+                        reports.append(exc)
+            committed = stages.now()
+            self._accepted_group(
+                [
+                    (int(r.ingest_id or 0), p.document.source, r.to_dict())
+                    for p, r in zip(group, reports, strict=True)
+                    if isinstance(r, IngestReport)
+                ]
+            )
+            told = stages.now()
+            for push, report in zip(group, reports, strict=True):
+                if isinstance(report, IngestReport):
+                    push.done.set_result(report)
+                else:
+                    push.done.set_exception(report)
+                if stages.enabled():
+                    stages.record(
+                        "received",
+                        document=push.document.document,
+                        ingest_id=getattr(report, "ingest_id", None),
+                        events=push.document.num_events,
+                        group=len(group),
+                        store_begun=begun,
+                        committed=committed,
+                        told=told,
+                        **push.stages,
+                    )
+
     def close(self) -> None:
         self.writer.close()
         self._reader.close()
         self.store.close()
+
+
+@dataclass
+class _QueuedPush:
+    document: ReadDocument
+    done: Future[IngestReport]
+    stages: dict[str, float]
+
+
+def push_document(partner: str, delivery: str) -> str:
+    """The ingest log's name of a partner's push: ``from/<partner>/<delivery id>``."""
+    return f"from/{partner}/{delivery}"
+
+
+def read_push(partner: str, delivery: str, body: bytes) -> list[Ocel]:
+    """A partner's push (OCEL 2.0 JSON) read whole, its event ids in the partner's namespace;
+    raises :class:`DocumentError` saying what is wrong and where."""
+    from keiretsu.io.ocel.jsonocel import read_ocel_json
+    from keiretsu.store.received import from_partner
+
+    document = push_document(partner, delivery)
+    return list(from_partner(read_ocel_json(io.BytesIO(body), document=document), partner))
 
 
 def tls_context(verify: bool | str) -> bool | ssl.SSLContext:

@@ -1,5 +1,7 @@
 """Streaming subscriptions: after every accepted document, each subscription to a named query
 gets the document's matching events — a webhook as a signed POST, a WebSocket as a message.
+The hub is told by the writer as soon as the document's transaction commits (no poll); the
+documents that committed while it was busy are notified together, in order.
 
 Webhook POSTs carry ``GS1-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the
 subscription's signatureToken>`` and are tried three times (0.5 s, 2 s apart); a subscriber that
@@ -24,6 +26,7 @@ import httpx
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 
+from keiretsu.node import stages
 from keiretsu.node.runtime import Node, tls_context
 from keiretsu.node.security import Principal
 from keiretsu.node.sharing import log_cursor, render, scope_of
@@ -51,7 +54,7 @@ class Subscriptions:
         self.node = node
         self._verify = verify
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ingests: asyncio.Queue[int] = asyncio.Queue()
+        self._ingests: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
         self._listeners: list[_Listener] = []
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -74,8 +77,10 @@ class Subscriptions:
             await self._client.aclose()
 
     def _accepted(self, ingest_id: int, source: str) -> None:
+        """Called on the writer thread as soon as a document has committed: queue it for
+        notifying (the hub's task takes it at once)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._ingests.put_nowait, ingest_id)
+            self._loop.call_soon_threadsafe(self._ingests.put_nowait, (ingest_id, stages.now()))
 
     async def stream(self, websocket: WebSocket, query_name: str, who: Principal) -> None:
         """Serve one WebSocket subscriber until it goes away."""
@@ -104,9 +109,13 @@ class Subscriptions:
 
     async def _run(self) -> None:
         while True:
-            ingest_id = await self._ingests.get()
+            batch = [await self._ingests.get()]
+            # documents committed together (or while the last were notified) are taken
+            # together: the subscriptions are read once for all of them
+            while not self._ingests.empty():
+                batch.append(self._ingests.get_nowait())
             try:
-                await self._notify(ingest_id)
+                await self._notify(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noted; the next document is still notified
@@ -114,28 +123,43 @@ class Subscriptions:
                     "subscription", "failed", reason=type(exc).__name__, detail=str(exc)
                 )
 
-    async def _notify(self, ingest_id: int) -> None:
+    async def _notify(self, batch: list[tuple[int, float]]) -> None:
         node = self.node
-        followed = await asyncio.to_thread(
-            lambda: named_queries.subscriptions_with_queries(node.cursor())
-        )
-        queries = await asyncio.to_thread(lambda: named_queries.query_texts(node.cursor()))
-        for sub, text in followed:
-            kind, _, owner_name = sub.owner.partition(":")
-            who = Principal("partner" if kind == "partner" else "local", owner_name)
-            sid = sub.subscription_id
-            doc = await asyncio.to_thread(self._results, ingest_id, sub.query_name, text, who, sid)
-            if doc is not None:
-                await self._post(sid, sub.dest, sub.signature_token, doc)
-        for listener in list(self._listeners):
-            query = queries.get((scope_of(listener.who), listener.query_name))
-            if query is None:
-                continue
-            doc = await asyncio.to_thread(
-                self._results, ingest_id, listener.query_name, query, listener.who, None
+        begun = stages.now()
+        followed, queries = await asyncio.to_thread(
+            lambda: (
+                named_queries.subscriptions_with_queries(node.cursor()),
+                named_queries.query_texts(node.cursor()),
             )
-            if doc is not None and not listener.queue.full():
-                listener.queue.put_nowait(doc)
+        )
+        for ingest_id, committed in batch:
+            for sub, text in followed:
+                kind, _, owner_name = sub.owner.partition(":")
+                who = Principal("partner" if kind == "partner" else "local", owner_name)
+                sid = sub.subscription_id
+                doc = await asyncio.to_thread(
+                    self._results, ingest_id, sub.query_name, text, who, sid
+                )
+                if doc is not None:
+                    await self._post(sid, sub.dest, sub.signature_token, doc)
+            for listener in list(self._listeners):
+                query = queries.get((scope_of(listener.who), listener.query_name))
+                if query is None:
+                    continue
+                doc = await asyncio.to_thread(
+                    self._results, ingest_id, listener.query_name, query, listener.who, None
+                )
+                if doc is not None and not listener.queue.full():
+                    listener.queue.put_nowait(doc)
+            if stages.enabled():
+                stages.record(
+                    "notify",
+                    ingest_id=ingest_id,
+                    committed=committed,
+                    begun=begun,
+                    notified=stages.now(),
+                    batch=len(batch),
+                )
 
     def _results(
         self, ingest_id: int, name: str, query: str, who: Principal, sid: str | None

@@ -2,10 +2,13 @@
 
 A push is stored whole or not at all before the answer goes back, so a ``200`` means the events
 are in the store; a retried push is de-duplicated by event id (``events_known`` in the answer).
+A push is read off the writer; pushes that queue while the writer is busy are stored in one
+transaction (each its own ingest), and subscribers are told as soon as it commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -13,7 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from keiretsu.model.errors import DocumentError
+from keiretsu.node import stages
 from keiretsu.node.problems import HTTPProblem
+from keiretsu.node.runtime import read_push
 from keiretsu.node.security import Principal, local_user, node_of, partner_node
 from keiretsu.node.transport import INBOX_SIZE_LIMIT
 
@@ -76,11 +81,32 @@ async def inbox(
         raise HTTPProblem(400, "Invalid delivery id", "delivery: letters, digits, ._:- only")
     # read already, at most INBOX_SIZE_LIMIT bytes, and checked against the partner's token
     # (keiretsu.node.transport, security.principal)
+    entered = stages.now()
     body = await request.body()
+    # read off the event loop and off the writer; the writer then stores it with the pushes
+    # queued beside it, in one transaction
     try:
-        report = await node.writer.run(lambda s: node.receive(s, who.name, delivery, body))
+        batches = await asyncio.to_thread(read_push, who.name, delivery, body)
+    except DocumentError as exc:
+        unreadable = exc  # logged as refused (nothing stored), like any refused document
+        await node.writer.run(
+            lambda s: node.refuse_push(s, who.name, delivery, len(body), unreadable)
+        )
+        raise refused_push(exc) from exc
+    parsed = stages.now()
+    try:
+        report = await asyncio.wrap_future(node.store_push(who.name, delivery, batches, len(body)))
     except DocumentError as exc:
         raise refused_push(exc) from exc
+    if stages.enabled():
+        stages.record(
+            "inbox",
+            document=report.document,
+            ingest_id=report.ingest_id,
+            entered=entered,
+            parsed=parsed,
+            answered=stages.now(),
+        )
     return PushReport(**report.to_dict())
 
 
