@@ -355,13 +355,31 @@ def read_in_subprocess(fmt: str, path: Path, options: dict[str, Any]) -> Iterato
         yield from reader.stream(read_file, fmt, str(path), options)
 
 
+def _content_size(path: Path, size: int) -> int:
+    """The bytes the reader will go through: for a gzip file, what it holds uncompressed
+    (its trailer's ISIZE, the size modulo 4 GiB; the larger of that and the file's size)."""
+    if size < 18 or not path.name.lower().endswith(".gz"):
+        return size
+    try:
+        with path.open("rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return size
+            fh.seek(-4, os.SEEK_END)
+            (isize,) = struct.unpack("<I", fh.read(4))
+    except OSError:
+        return size
+    return max(size, int(isize))
+
+
 def parallel_worthwhile(path: Path) -> bool:
-    """Whether reading ``path`` in a second process pays off here (big file, several cores)."""
+    """Whether reading ``path`` in a second process pays off here (big file, several cores).
+    A compressed file counts by its content: bpic2012.xes.gz is 3.3 MB on disk and 75 MB of
+    XML to parse."""
     try:
         size = path.stat().st_size
     except OSError:
         return False
-    return size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2
+    return _content_size(path, size) >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2
 
 
 if __name__ == "__main__":

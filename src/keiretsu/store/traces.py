@@ -80,14 +80,19 @@ def update_steps(
     n_new = int(rows(con, "SELECT count(*) FROM k_new_steps")[0][0])
     parts = max(1, -(-n_new // pass_rows))
     for part in range(parts):
-        # per object touched: where its new events start, and its stored last step
+        # this pass's new steps: all of them in one pass, else a share of the objects
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW k_part AS SELECT * FROM k_new_steps"
+            + ("" if parts == 1 else f" WHERE hash(object_id) % {parts} = {part}")
+        )
+        # per object touched that has a stored last step (objects first seen in this document
+        # have none, and need nothing more): where its new events start
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE k_touch AS
             SELECT object_id, min({'t': time, 's': seq}) AS first_new
-            FROM k_new_steps WHERE hash(object_id) % ? = ? GROUP BY object_id
-            """,
-            [parts, part],
+            FROM k_part SEMI JOIN object_step_last USING (object_id) GROUP BY object_id
+            """
         )
         con.execute(
             """
@@ -160,8 +165,7 @@ def update_steps(
             FROM (
                 SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
                 UNION ALL
-                SELECT n.object_id, n.object_type, n.event_id, n.activity, n.time, n.seq
-                FROM k_new_steps n SEMI JOIN k_touch k ON n.object_id = k.object_id
+                SELECT object_id, object_type, event_id, activity, time, seq FROM k_part
             ) t
             LEFT JOIN k_anchor a ON t.object_id = a.object_id
             WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
@@ -169,5 +173,6 @@ def update_steps(
         )
         con.execute("INSERT INTO object_step SELECT * FROM k_out WHERE next_event_id IS NOT NULL")
         con.execute("INSERT INTO object_step_last SELECT * FROM k_out WHERE next_event_id IS NULL")
+    con.execute("DROP VIEW IF EXISTS k_part")
     for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_tail", "k_out"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
