@@ -2,16 +2,26 @@
 to the first kaizen adopted.
 
 Clones this repository into a temporary directory (``git clone --local``: the committed tree,
-as a user's clone has it), then runs ``make demo DEMO_FLAGS="--headless --stop-after ..."``
-there twice: once stopping at the first page served (the venv is created and keiretsu
-installed by this run: the install is in the figure), once, with the venv now in place,
-stopping at the first kaizen adopted (``--stop-after first-kaizen``). Prints both wall times.
+as a user's clone has it) and runs what ``make demo`` runs there, stage by stage, each timed:
+the venv (``make .venv/bin/python``: ``python -m venv`` and pip's upgrade), keiretsu's install
+with its run dependencies (``make install``: ``pip install -e .``), then ``make demo
+DEMO_FLAGS="--headless --stop-after first-page"`` (the five nodes up, every obeya answering).
+Their sum is the fresh clone's time to the first page. Then, with the venv in place, ``make
+demo DEMO_FLAGS="--headless --stop-after first-kaizen"``: to the first kaizen adopted. pip's
+own cache (``~/.cache/pip``) is used as a user's machine would after a first install; pass
+``--no-cache`` to install with ``PIP_NO_CACHE_DIR=1`` (every wheel downloaded again).
+``--runs N`` repeats the whole measure and prints the medians.
 
-    .venv/bin/python bench/demo_first_page.py
+    .venv/bin/python bench/demo_first_page.py [--runs 3] [--no-cache]
 """
 
 from __future__ import annotations
 
+import argparse
+import math
+import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,35 +31,61 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     began = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return seconds, done.stdout
 
 
-def main() -> None:
+def once(no_cache: bool) -> dict[str, float]:
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)
+    if no_cache:
+        env["PIP_NO_CACHE_DIR"] = "1"
     with tempfile.TemporaryDirectory(prefix="keiretsu-clone-") as tmp:
         clone = Path(tmp) / "keiretsu"
+        began = time.perf_counter()
         subprocess.run(["git", "clone", "--quiet", "--local", str(ROOT), str(clone)], check=True)
-        first_page, out = timed(
-            ["make", "demo", "DEMO_FLAGS=--headless --stop-after first-page"], clone
+        out: dict[str, float] = {"clone": time.perf_counter() - began}
+        out["venv"], _ = timed(["make", ".venv/bin/python"], clone, env)
+        out["install"], _ = timed(["make", "install"], clone, env)
+        out["demo to first page"], text = timed(
+            ["make", "demo", "DEMO_FLAGS=--headless --stop-after first-page"], clone, env
         )
-        served = [line for line in out.splitlines() if "every obeya answers" in line]
-        print(
-            f"make demo on a fresh clone → first page served: {first_page:.0f} s "
-            f"(install included; {served[0].strip() if served else '?'})"
+        served = re.search(r"every obeya answers \(([\d.]+) s after the start\)", text)
+        out["of which nodes up"] = float(served.group(1)) if served else math.nan
+        out["first page (fresh clone)"] = (
+            out["clone"] + out["venv"] + out["install"] + out["demo to first page"]
         )
-        kaizen, out = timed(
-            ["make", "demo", "DEMO_FLAGS=--headless --stop-after first-kaizen --cycles 3"], clone
+        out["first kaizen (installed)"], text = timed(
+            ["make", "demo", "DEMO_FLAGS=--headless --stop-after first-kaizen --cycles 3"],
+            clone,
+            env,
         )
-        adopted = [line for line in out.splitlines() if "first kaizen adopted" in line]
-        print(
-            f"make demo (installed) → first kaizen adopted: {kaizen:.0f} s "
-            f"({adopted[0].strip() if adopted else 'none adopted in 3 cycles'})"
-        )
+        adopted = re.search(r"first kaizen adopted ([\d.]+) s after the start", text)
+        out["of which story"] = float(adopted.group(1)) if adopted else math.nan
+        for line in text.splitlines():
+            if "cycle" in line and ("adopted" in line or "abandoned" in line or "nothing" in line):
+                print("   ", line.strip())
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--no-cache", action="store_true", help="pip downloads every wheel")
+    args = parser.parse_args()
+    runs = []
+    for i in range(args.runs):
+        got = once(args.no_cache)
+        runs.append(got)
+        print(f"run {i + 1}: " + ", ".join(f"{k} {v:.0f} s" for k, v in got.items()), flush=True)
+    print(f"medians of {len(runs)} run(s) (s); nan: the milestone was not reached:")
+    for key in runs[0]:
+        print(f"  {key:<28} {statistics.median(r[key] for r in runs):7.0f}")
 
 
 if __name__ == "__main__":

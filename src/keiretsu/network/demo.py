@@ -12,9 +12,12 @@ chain in accelerated time and captures each company's EPCIS events through its n
 2. **connected** — each node shares its events with its neighbours (a sharing policy installed
    in each home), every company sees end-customer demand and orders up to the network-optimal
    echelon levels (``keiretsu.optimize``), applied to the world (``World.change``);
-3. **kaizen** — cycles on the retailer's node over its HTTP API: suggestions simulated on the
-   twin → an experiment → simulated → started (the world changes) → the world runs on →
-   checked on the events → adopted (or abandoned, saying why); the waste curve per cycle.
+3. **kaizen** — cycles over the nodes' HTTP APIs: every company's twin simulates its
+   suggestions (in its own process, all at once); the one predicted to remove the most
+   unit-hours of stock becomes an experiment on its node → simulated → started, and the same
+   step is made on the world's floor (``World.change``) → the world runs on → checked on that
+   node's events → adopted only when the check detects the effect the way the target wants
+   (else abandoned, saying why); the waste curve per cycle.
 
 The figures of each phase are measured from the events the twins captured (the same EPCIS
 documents, tallied as they are sent): units on hand per company (a serialised unit is in stock
@@ -86,6 +89,10 @@ class DemoOptions:
     one runs)."""
     phase_days: int = 28
     """Simulated days of the isolated phase and of the connected phase."""
+    settle_days: int = 14
+    """Simulated days the connected phase runs before its figures are taken: the new levels
+    drain the stock the isolated phase left (its figures, and the kaizen check's days before
+    a change, are then of the connected network settled)."""
     cycle_days: int = 28
     """Simulated days the world runs after each kaizen adoption."""
     cycles: int | None = None
@@ -461,6 +468,38 @@ class _Demo:
             )
         return answer.json()
 
+    def suggestions(self, company: str, *, wait: float | None = None) -> Any:
+        """The node's ranked suggestions. They are simulated in the background: the node
+        answers 202 (``computing``, ``Retry-After``) until they are ready — an answer without
+        rows, which is not "nothing to improve" — so ask again until the 200."""
+        deadline = time.monotonic() + self.o.timeout * 5
+        while True:
+            answer = self.http.get(
+                self.urls[company] + "/twin/kaizen/suggestions",
+                params={"limit": 5, "wait": 5 if wait is None else wait},
+                headers={"Authorization": f"Bearer {self.tokens[company]}"},
+            )
+            if answer.status_code == 200 or (wait is not None and answer.status_code == 202):
+                return answer.json()  # (wait given: the computation started, or done)
+            if answer.status_code != 202:
+                raise NetworkError(
+                    f"node {company}: its suggestions answered {answer.status_code}: "
+                    f"{answer.text[:400]}"
+                )
+            if time.monotonic() > deadline:
+                raise NetworkError(f"node {company}: its suggestions still computing")
+            time.sleep(min(1.0, float(answer.headers.get("Retry-After", "1"))))
+
+    def own_sites(self, company: str) -> set[str]:
+        """The company's sites as its twin names them (``site-<GLN>``)."""
+        from keiretsu.model.gs1 import canonical_id
+
+        return {
+            "site-" + canonical_id(b.site).rstrip("/").rsplit("/", 1)[-1]
+            for b in self.world.buffers.values()
+            if self.company_of[b.name] == company
+        }
+
     def measure(self, name: str, start: datetime) -> PhaseFigures:
         figures = self.ledger.figures(name, start, self.world.now, self.holding)
         return figures
@@ -510,10 +549,12 @@ class _Demo:
         from keiretsu.sim.model import Network
 
         data = tomllib.loads(self.truth.to_toml())
+        start = _echelon_start(self.truth)
         for company in data["company"]:
             company["sees"] = ["orders", "end_customer_demand", "partner_inventory"]
             for buffer in company["buffer"]:
-                buffer["policy"] = {"kind": "echelon_base_stock", "level": 60}
+                level = start[buffer["name"]]
+                buffer["policy"] = {"kind": "echelon_base_stock", "level": level}
         found = optimize_network(
             Network.from_dict(data),
             scope="network",
@@ -559,8 +600,9 @@ class _Demo:
         self.say(
             "phase 2 — connected: each node shares with its neighbours, every company sees "
             "end-customer demand and the stock downstream; network-optimal echelon levels: "
-            f"{words} ({self.o.phase_days} days)"
+            f"{words} ({self.o.settle_days} days to settle, then {self.o.phase_days} days)"
         )
+        self.run_days(self.o.settle_days)
         start = self.world.now
         self.run_days(self.o.phase_days)
         figures = self.measure("connected", start)
@@ -570,65 +612,59 @@ class _Demo:
     def kaizen_cycle(self, n: int) -> CycleFigures:
         from keiretsu.model.gs1 import canonical_id
 
-        retailer = self.companies[-1]
         o = self.o
-        self.say(f"kaizen cycle {n}: {retailer}'s twin suggests countermeasures …")
-        view = self.call(
-            retailer,
-            "GET",
-            "/twin/kaizen/suggestions",
-            params={
-                "replications": o.replications,
-                "periods": o.periods,
-                "seed": n,
-                "limit": 5,
-                "optimizer": "false",
-            },
-        )
-        rows = [r for r in view.get("rows", []) if not r.get("tried")]
+        self.say(f"kaizen cycle {n}: every company's twin suggests countermeasures …")
+        # each node simulates its suggestions in its own process, all at once
+        for company in self.companies:
+            self.suggestions(company, wait=0)
+        offers: list[tuple[str, dict[str, Any]]] = []
+        for company in self.companies:
+            view = self.suggestions(company)
+            own = self.own_sites(company)
+            # a company changes its own floor only, and checks it on its own site's stock
+            offers += [
+                (company, r)
+                for r in view.get("rows", [])
+                if not r.get("tried")
+                and r.get("acts_on") in own
+                and all(_buffer_of(path) in own for path in _json(r["changes"]))
+            ]
         start = self.world.now
-        if not rows:
+        if not offers:
             self.run_days(o.cycle_days)
             figures = self.measure(f"cycle {n}", start)
             cycle = CycleFigures(n, None, None, {}, None, None, None, None, "nothing to improve")
             cycle.figures = figures
             return cycle
-        best = rows[0]
+        # the countermeasure predicted to remove the most unit-hours of stock a day
+        company, best = max(offers, key=lambda x: float(x[1].get("hours_removed") or 0.0))
         when = self.world.now.isoformat()
         exp = self.call(
-            retailer,
+            company,
             "POST",
             "/twin/kaizen",
             json={"suggestion": best, "owner": OWNER, "at": when},
         )
         eid = exp["experiment_id"]
         self.call(
-            retailer,
+            company,
             "POST",
             f"/twin/kaizen/{eid}/simulate",
             json={"replications": o.replications, "periods": o.periods, "seed": n, "at": when},
         )
-        self.call(retailer, "POST", f"/twin/kaizen/{eid}/start", json={"at": when})
-        # the change on the floor: the twin's names (GS1 sites) → the world's buffers
-        names = {canonical_id(b.site): b.name for b in self.world.buffers.values()}
-        changes = best["changes"]
-        if isinstance(changes, str):
-            changes = json.loads(changes)
-        floor: dict[str, Any] = {}
-        for path, value in changes.items():
-            parts = path.split(".")
-            if parts[0] == "buffer" and len(parts) > 1:
-                parts[1] = _world_name(parts[1], names)
-            floor[".".join(parts)] = value
+        self.call(company, "POST", f"/twin/kaizen/{eid}/start", json={"at": when})
+        sites = {canonical_id(b.site): b.name for b in self.world.buffers.values()}
+        changes = _json(best["changes"])
+        floor = _on_the_floor(changes, _json(best.get("before") or "{}"), self.world, sites)
         try:
             self.world.change(floor)
         except ValueError as exc:
             why = f"the change cannot be made on the floor: {exc}"
-            self.call(retailer, "POST", f"/twin/kaizen/{eid}/abandon", json={"why": why})
+            self.call(company, "POST", f"/twin/kaizen/{eid}/abandon", json={"why": why})
             return CycleFigures(
                 n,
                 eid,
-                best["candidate_id"],
+                f"{company}: {best['candidate_id']}",
                 changes,
                 best.get("difference"),
                 None,
@@ -636,29 +672,41 @@ class _Demo:
                 None,
                 f"abandoned: {why}",
             )
-        self.say(f"  experiment {eid}: {best['candidate_id']} {floor} — on the floor")
+        words = ", ".join(f"{k} {_said(v)}" for k, v in floor.items())
+        self.say(
+            f"  {company}, experiment {eid}: {best['candidate_id']} — predicted on its twin "
+            f"{_fmt(best.get('difference'), 1)} {best.get('unit') or ''} {best.get('kpi')}; "
+            f"on the floor: {words}"
+        )
         self.run_days(o.cycle_days)
         figures = self.measure(f"cycle {n}", start)
         measured = low = high = None
+        # the twin calls its sites site-<GLN>; the events name them by their GS1 URI
+        names = {site: "site-" + site.rstrip("/").rsplit("/", 1)[-1] for site in sites}
+        # difference-in-differences against the neighbours' sites, which did not change (their
+        # stock is in this node's events since the connection): what moves both — the
+        # network's demand, the season — cancels; where they are not in its events, an
+        # interrupted time series on the site alone
+        i = self.companies.index(company)
+        neighbours = self.companies[max(0, i - 1) : i] + self.companies[i + 1 : i + 2]
+        control = sorted(s for c in neighbours for s in self.own_sites(c))
         try:
-            checked = self.call(
-                retailer,
-                "POST",
-                f"/twin/kaizen/{eid}/check",
-                json={"at": self.world.now.isoformat()},
-            )
+            body = {"at": self.world.now.isoformat(), "names": names, "control": control}
+            try:
+                checked = self.call(company, "POST", f"/twin/kaizen/{eid}/check", json=body)
+            except NetworkError as exc:
+                if "control" not in str(exc):
+                    raise
+                body.pop("control")
+                checked = self.call(company, "POST", f"/twin/kaizen/{eid}/check", json=body)
             row = (checked.get("rows") or [{}])[0]
             measured, low, high = row.get("effect"), row.get("low"), row.get("high")
-            wrong = (
-                high is not None
-                and low is not None
-                and low > 0
-                and (best.get("difference") or 0) < 0
-            )
-            if wrong:
-                why = f"the measured effect [{low:+.2f}, {high:+.2f}] went the wrong way"
+            # adopted on its measured impact only: the check detected the effect, the way the
+            # target wants; not detected (or the wrong way) is abandoned, saying so
+            if not row.get("in_direction"):
+                why = str(row.get("verdict") or "no effect measured")
                 self.call(
-                    retailer,
+                    company,
                     "POST",
                     f"/twin/kaizen/{eid}/abandon",
                     json={"why": why, "at": self.world.now.isoformat()},
@@ -666,7 +714,7 @@ class _Demo:
                 decision = f"abandoned: {why}"
             else:
                 self.call(
-                    retailer,
+                    company,
                     "POST",
                     f"/twin/kaizen/{eid}/adopt",
                     json={"at": self.world.now.isoformat()},
@@ -675,7 +723,7 @@ class _Demo:
         except NetworkError as exc:
             why = f"not measurable on the events: {str(exc)[-200:]}"
             self.call(
-                retailer,
+                company,
                 "POST",
                 f"/twin/kaizen/{eid}/abandon",
                 json={"why": why, "at": self.world.now.isoformat()},
@@ -684,7 +732,7 @@ class _Demo:
         cycle = CycleFigures(
             n,
             eid,
-            best["candidate_id"],
+            f"{company}: {best['candidate_id']}",
             floor,
             best.get("difference"),
             measured,
@@ -712,7 +760,10 @@ class _Demo:
         if "error" in found:
             raise NetworkError(f"the network-optimal search failed: {found['error']}")
         self.say(_phase_line(self.phase_connected(found["levels"])))
-        self.say(f"phase 3 — kaizen on {self.companies[-1]}'s twin (cycles of {o.cycle_days} days)")
+        self.say(
+            f"phase 3 — kaizen: each cycle, every company's twin suggests; the countermeasure "
+            f"predicted to remove the most stock is tried (cycles of {o.cycle_days} days)"
+        )
         n = 0
         while True:
             n += 1
@@ -729,6 +780,89 @@ class _Demo:
                 break
         for company in self.companies:
             self.report.events[company] = int(self.call(company, "GET", "/twin")["store"]["events"])
+
+
+def _echelon_start(net: Any) -> dict[str, float]:
+    """Where the network-optimal search starts: each buffer's echelon level covering the
+    end-customer demand over its echelon's lead time (its supply's lead time and every lead
+    time downstream of it, in periods) plus one review, with two standard deviations of
+    safety. A search from one level everywhere ends, in its few rounds, with every echelon at
+    about the same level: nothing stocked upstream, the shop waiting on the whole chain."""
+    mean = sum(d.mean for d in net.demand)
+    var = 0.0
+    for d in net.demand:  # a day's spread: the distribution's, and the weekly season's
+        season = list(d.seasonal or [1.0])
+        var += float(d.distribution.variance) * statistics.fmean(x * x for x in season)
+        var += d.mean**2 * statistics.pvariance(season)
+    sd = math.sqrt(var)
+    out: dict[str, float] = {}
+    for name in net.buffers:
+        lead = 0.0
+        here: str | None = name
+        first = True
+        while here is not None:
+            into = net.links_into(here)
+            if first:
+                lead += max((k.lead_time.mean_value for k in into), default=0.0)
+                first = False
+            after = [k for k in net.links if k.source == here]
+            if not after:
+                break
+            lead += after[0].lead_time.mean_value
+            here = after[0].target
+        cover = lead + 1.0
+        out[name] = float(math.ceil(mean * cover + 2.0 * sd * math.sqrt(cover)))
+    return out
+
+
+def _buffer_of(path: str) -> str | None:
+    """The buffer a model path changes (``buffer.<name>.…``), or None."""
+    parts = path.split(".")
+    return parts[1] if parts[0] == "buffer" and len(parts) > 1 else None
+
+
+def _json(value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(value) if isinstance(value, str) else dict(value or {})
+    return out
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {v}" for k, v in value.items() if v is not None) + "}"
+    return _fmt(value, 0) if isinstance(value, float) else str(value)
+
+
+def _on_the_floor(
+    changes: Mapping[str, Any], before: Mapping[str, Any], world: Any, sites: Mapping[str, str]
+) -> dict[str, Any]:
+    """The twin's change made on the world's floor, as the same step.
+
+    The twin names a site ``site-<GLN>``; the world, by its buffer. A whole new policy (a
+    kanban in place of base stock) is put in as it is. A level the twin moves from ``before``
+    to a new value moves the floor's own level by as much: the twin models each site as
+    ordering up to the level it sees it keep (``before``), and the floor's setting may be
+    spelled otherwise (an echelon level, which counts the stock downstream too) — "order up
+    to 21 units less" is the same step on both."""
+    floor: dict[str, Any] = {}
+    for path, value in changes.items():
+        parts = path.split(".")
+        if parts[0] == "buffer" and len(parts) > 1:
+            parts[1] = _world_name(parts[1], sites)
+        was = before.get(path)
+        if (
+            len(parts) == 4
+            and parts[0] == "buffer"
+            and parts[2] == "policy"
+            and parts[3] == "level"
+            and isinstance(was, int | float)
+            and isinstance(value, int | float)
+            and parts[1] in world.buffers
+        ):
+            level = getattr(world.buffers[parts[1]].policy, "level", None)
+            if isinstance(level, int | float):
+                value = max(0.0, float(level) + float(value) - float(was))
+        floor[".".join(parts)] = value
+    return floor
 
 
 def _world_name(name: str, names: Mapping[str, str]) -> str:
