@@ -476,7 +476,15 @@ class _Demo:
         while True:
             answer = self.http.get(
                 self.urls[company] + "/twin/kaizen/suggestions",
-                params={"limit": 5, "wait": 5 if wait is None else wait},
+                params={
+                    "limit": 5,
+                    "wait": 5 if wait is None else wait,
+                    "replications": self.o.replications,
+                    "periods": self.o.periods,
+                    # the optimizer's levels change partners' sites too, which no company
+                    # makes on its own (the demo tries only a company's own change)
+                    "optimizer": False,
+                },
                 headers={"Authorization": f"Bearer {self.tokens[company]}"},
             )
             if answer.status_code == 200 or (wait is not None and answer.status_code == 202):

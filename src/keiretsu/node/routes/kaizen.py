@@ -535,29 +535,45 @@ _COMPUTING: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/suggestions",
     summary="Candidate countermeasures, simulated on the twin, ranked",
-    description="Simulated once for each state of the node's log and experiments (64 paired "
-    "replications of 100 periods, seed 0, the network optimizer included), in the "
-    "background: while it runs the answer is 202 with `Retry-After`; then 200 with the "
-    "ranked rows, kept until new events, moves, predictions, measurements or lessons arrive. "
-    "`keiretsu kaizen suggest` runs other settings.",
+    description="Simulated once for each state of the node's log and experiments and each "
+    "setting (by default 64 paired replications of 100 periods, seed 0, the network optimizer "
+    "included), in the background: while it runs the answer is 202 with `Retry-After`; then "
+    "200 with the ranked rows, kept until new events, moves, predictions, measurements or "
+    "lessons arrive. Fewer replications answer sooner with wider intervals.",
     responses=_COMPUTING,
 )
 def suggestions(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many, best first")] = 10,
+    replications: Annotated[
+        int, Query(ge=2, le=1024, description="paired replications of each simulation")
+    ] = SUGGEST_SETTINGS["replications"],
+    periods: Annotated[
+        int, Query(ge=10, le=2000, description="simulated periods (days) per replication")
+    ] = SUGGEST_SETTINGS["periods"],
+    optimizer: Annotated[
+        bool, Query(description="also propose the network optimizer's levels (slower)")
+    ] = SUGGEST_SETTINGS["optimizer"],
     wait: WaitQuery = 0,
     who: Principal = Depends(local_user),
 ) -> Figures | Computing:
     from keiretsu.kaizen import suggest
 
     node = node_of(request)
+    settings = {
+        **SUGGEST_SETTINGS,
+        "replications": replications,
+        "periods": periods,
+        "optimizer": optimizer,
+    }
 
     def compute(store: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = suggest(store, **SUGGEST_SETTINGS).to_json()
+        answer: dict[str, Any] = suggest(store, **settings).to_json()
         return answer
 
-    job = _background(request, ("suggest", _state(node)), compute, "the suggestions", wait)
+    key = ("suggest", _state(node), replications, periods, optimizer)
+    job = _background(request, key, compute, "the suggestions", wait)
     if job.refused is not None:
         raise HTTPProblem(400, "Cannot suggest", job.refused)
     if not job.done.is_set():
