@@ -412,9 +412,13 @@ class Watcher:
         except Exception:  # closed at the end of the run
             return
 
-    def arrived(self, ids: list[str]) -> float | None:
+    def arrived(self, ids: list[str], sender: str = "a") -> float | None:
+        """When the last of ``ids`` (as captured at ``sender``) arrived; B keeps a partner's
+        events under the sender's namespace (``keiretsu.store.received``)."""
+        from keiretsu.store.received import received_id
+
         with self.lock:
-            times = [self.seen.get(i) for i in ids]
+            times = [self.seen.get(received_id(sender, i)) for i in ids]
         if any(t is None for t in times):
             return None
         return max(t for t in times if t is not None)
