@@ -215,18 +215,35 @@ def cycling_object_types(
     per = object_rounds(log, types)
     cycles = (per.rounds >= min_rounds).cast("int64")
     per = per.mutate(cycles=cycles)
-    by_type = per.group_by("object_type").agg(
-        objects=per.count(),
+    # one pass over the traces: per type and first step; the type's totals are their sums
+    starts = per.group_by(["object_type", "first_step"]).agg(
+        n=per.count(),
         cycling_objects=per.cycles.sum(),
         rounds=per.rounds.sum(),
         events=per.events.sum(),
     )
-    starts = per.group_by(["object_type", "first_step"]).agg(n=per.count())
-    totals = log.execute(by_type.order_by("object_type")).to_pylist()
-    start_rows = log.execute(starts.order_by(["object_type", ibis.desc("n"), "first_step"]))
+    start_rows = log.execute(starts).to_pylist()
+    # the most frequent first step of each type (ties: the first by name, nulls last)
+    start_rows.sort(
+        key=lambda r: (
+            str(r["object_type"]),
+            -int(r["n"]),
+            r["first_step"] is None,
+            str(r["first_step"] or ""),
+        )
+    )
     first_step: dict[str, str] = {}
-    for r in start_rows.to_pylist():
-        first_step.setdefault(str(r["object_type"]), str(r["first_step"]))
+    sums: dict[str, dict[str, int]] = {}
+    for r in start_rows:
+        name = str(r["object_type"])
+        first_step.setdefault(name, str(r["first_step"]))
+        total = sums.setdefault(
+            name, {"objects": 0, "cycling_objects": 0, "rounds": 0, "events": 0}
+        )
+        total["objects"] += int(r["n"])
+        for k in ("cycling_objects", "rounds", "events"):
+            total[k] += int(r[k] or 0)
+    totals: list[dict[str, Any]] = [{"object_type": name, **sums[name]} for name in sorted(sums)]
     rows: list[dict[str, Any]] = []
     for r in totals:
         name = str(r["object_type"])

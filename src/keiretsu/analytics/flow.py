@@ -163,6 +163,10 @@ def visits(log: Log, object_type: str) -> ir.Table:
     ``start_time`` (the paired start, null without one), ``seconds_in_step`` and
     ``wait_before_seconds`` (seconds; null on a first visit: not measurable) and
     ``work_seconds`` (start to complete, null without a pair)."""
+    shared = log.lent(("flow.visits", object_type))
+    if shared is not None:  # computed once for the whole report (report.analyze)
+        lent: ir.Table = shared
+        return lent
     le = lifecycle_events(log, object_type)
     whole = ibis.window(group_by=["object_type", "object_id"])
     le = le.mutate(first_time=le.time.min().over(whole))

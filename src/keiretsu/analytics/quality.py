@@ -39,6 +39,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keiretsu.analytics import flow
 from keiretsu.analytics.customer import exits, has_epcis_semantics
@@ -229,31 +230,46 @@ def first_pass_yield(
     v = _step_visits(log, object_type)
     trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
     v = v.mutate(position=ibis.row_number().over(trace))
+    # one pass each over the visits and over the failures (each is a window over every
+    # visit): an object's first visit (position 0) counts it once for the total
     reached = log.execute(
-        v.group_by("activity").agg(objects=v.object_id.nunique(), position=v.position.mean())
+        v.group_by("activity").agg(
+            objects=v.object_id.nunique(),
+            position=v.position.mean(),
+            firsts=(v.position == 0).cast("int64").sum(),
+        )
     )
     f = step_failures(log, object_type, inspection_steps=inspections)
-    by_kind = log.execute(f.group_by(["step", "kind"]).agg(n=f.object_id.nunique()))
-    failed = log.execute(f.group_by("step").agg(n=f.object_id.nunique()))
-    total = int(log.scalar(v.object_id.nunique()) or 0)
-    ever_failed = int(log.scalar(f.object_id.nunique()) or 0)
+    # f holds each (object, step, kind) once: per (object, step), which kinds; per object,
+    # one row marked first
+    per = f.group_by(["object_id", "step"]).agg(
+        **{f"k{i}": (f.kind == k).cast("int64").max() for i, k in enumerate(_FAILURE_KINDS)}
+    )
+    per = per.mutate(
+        first=(ibis.row_number().over(ibis.window(group_by="object_id")) == 0).cast("int64")
+    )
+    failures = log.execute(
+        per.group_by("step").agg(
+            n=per.count(),
+            firsts=per.first.sum(),
+            **{f"k{i}": per[f"k{i}"].sum() for i in range(len(_FAILURE_KINDS))},
+        )
+    )
+    total = int(pc.sum(reached.column("firsts")).as_py() or 0)
+    ever_failed = int(pc.sum(failures.column("firsts")).as_py() or 0)
     through = (total - ever_failed) / total if total else None
     acts = [str(a) for a in reached.column("activity").to_pylist()]
     objects = dict(zip(acts, reached.column("objects").to_pylist(), strict=True))
     positions = dict(zip(acts, reached.column("position").to_pylist(), strict=True))
     order = sorted(acts, key=lambda a: (positions[a], a))
     names = list(steps) if steps is not None else order
-    n_failed = dict(
-        zip(failed.column("step").to_pylist(), failed.column("n").to_pylist(), strict=True)
-    )
+    n_failed: dict[Any, Any] = {}
     kinds: dict[str, dict[str, int]] = {}
-    for s, k, n in zip(
-        by_kind.column("step").to_pylist(),
-        by_kind.column("kind").to_pylist(),
-        by_kind.column("n").to_pylist(),
-        strict=True,
-    ):
-        kinds.setdefault(str(s), {})[str(k)] = int(n)
+    for row in failures.to_pylist():
+        n_failed[row["step"]] = row["n"]
+        for i, k in enumerate(_FAILURE_KINDS):
+            if row[f"k{i}"]:
+                kinds.setdefault(str(row["step"]), {})[k] = int(row[f"k{i}"])
     rows: list[dict[str, Any]] = []
     for s in names:
         n = int(objects.get(s) or 0)

@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from keiretsu.analytics import sqlcache
 from keiretsu.analytics.bottleneck import bottlenecks, factory_physics
 from keiretsu.analytics.bullwhip import bullwhip
 from keiretsu.analytics.calendar import Calendar
@@ -175,7 +176,8 @@ def _materialized(log: Log, expr: ir.Table, name: str) -> ir.Table:
     if log.engine != "duckdb":
         return expr
     table = f"k_report_{name}_{uuid.uuid4().hex[:12]}"
-    sql = ibis.to_sql(expr, dialect="duckdb")
+    log.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
+    sql = sqlcache.compile_sql(log.backend, expr)  # compiled once per machine, not per run
     log.backend.raw_sql(f'CREATE TEMP TABLE "{table}" AS {sql}')
     cached: ir.Table = log.backend.table(table)
     return cached
@@ -256,62 +258,71 @@ def analyze(
     views["object_times"] = timed(
         "object_times", lambda: object_times(log, followed, value_adding, end_steps=end_steps)
     )
-    # the followed objects' visits to steps feed both step_stats and bottlenecks: computed once
+    # the followed objects' visits to steps feed step_stats, bottlenecks and every later
+    # view that reads them (factory physics, quality, data boxes, the value stream map):
+    # computed once into a temporary table, lent to flow.visits for the whole report
     visit_table = timed("visits", lambda: _materialized(log, visits(log, followed), "visits"))
-    views["step_stats"] = timed(
-        "step_stats",
-        lambda: step_stats(log, followed, visit_table=visit_table, calendar=cal),
-    )
-    views["bottlenecks"] = timed(
-        "bottlenecks",
-        lambda: bottlenecks(
-            log,
-            followed,
-            visit_table=visit_table,
-            calendar=cal,
-            end_steps=end_steps,
-            value_adding=value_adding,
-        ),
-    )
-    views["factory_physics"] = timed(
-        "factory_physics",
-        lambda: factory_physics(
-            log, followed, calendar=cal, end_steps=end_steps, value_adding=value_adding
-        ),
-    )
-    views["littles_law"] = timed(
-        "littles_law", lambda: littles_law_check(log, followed, calendar=cal)
-    )
-    views["escaped_defects"] = timed(
-        "escaped_defects", lambda: escaped_defects(log, followed, end_steps=end_steps)
-    )
-    views["days_of_supply"] = timed(
-        "days_of_supply", lambda: days_of_supply(log, window_days, targets=target_days)
-    )
-    waste_view = timed(
-        "wastes",
-        lambda: wastes(
-            log, rates, target_days=target_days, value_adding=value_adding, end_steps=end_steps
-        ),
-    )
-    views["wastes"] = waste_view
-    views["waste_pareto"] = pareto(waste_view)
-    views["bullwhip"] = timed(
-        "bullwhip",
-        lambda: bullwhip(
-            log,
-            orders=None if orders is None else list(orders),
-            demand=None if demand is None else list(demand),
-            echelon_type=echelon_type,
-        ),
-    )
-    vsm = timed(
-        "value_stream_map",
-        lambda: value_stream_map(
-            log, followed, value_adding=value_adding, calendar=cal, end_steps=end_steps
-        ),
-    )
-    _drop(log, [visit_table])
+    try:
+        with log.lend(("flow.visits", followed), visit_table):
+            views["step_stats"] = timed(
+                "step_stats",
+                lambda: step_stats(log, followed, visit_table=visit_table, calendar=cal),
+            )
+            views["bottlenecks"] = timed(
+                "bottlenecks",
+                lambda: bottlenecks(
+                    log,
+                    followed,
+                    visit_table=visit_table,
+                    calendar=cal,
+                    end_steps=end_steps,
+                    value_adding=value_adding,
+                ),
+            )
+            views["factory_physics"] = timed(
+                "factory_physics",
+                lambda: factory_physics(
+                    log, followed, calendar=cal, end_steps=end_steps, value_adding=value_adding
+                ),
+            )
+            views["littles_law"] = timed(
+                "littles_law", lambda: littles_law_check(log, followed, calendar=cal)
+            )
+            views["escaped_defects"] = timed(
+                "escaped_defects", lambda: escaped_defects(log, followed, end_steps=end_steps)
+            )
+            views["days_of_supply"] = timed(
+                "days_of_supply", lambda: days_of_supply(log, window_days, targets=target_days)
+            )
+            waste_view = timed(
+                "wastes",
+                lambda: wastes(
+                    log,
+                    rates,
+                    target_days=target_days,
+                    value_adding=value_adding,
+                    end_steps=end_steps,
+                ),
+            )
+            views["wastes"] = waste_view
+            views["waste_pareto"] = pareto(waste_view)
+            views["bullwhip"] = timed(
+                "bullwhip",
+                lambda: bullwhip(
+                    log,
+                    orders=None if orders is None else list(orders),
+                    demand=None if demand is None else list(demand),
+                    echelon_type=echelon_type,
+                ),
+            )
+            vsm = timed(
+                "value_stream_map",
+                lambda: value_stream_map(
+                    log, followed, value_adding=value_adding, calendar=cal, end_steps=end_steps
+                ),
+            )
+    finally:
+        _drop(log, [visit_table])
     return Report(followed, types, views, vsm, seconds)
 
 

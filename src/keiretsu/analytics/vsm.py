@@ -799,7 +799,9 @@ def _reconcile(
 ) -> str:
     """A note saying how the ladder's steps add up to the measured lead time."""
     on_map = sum((s["wait_seconds"] or 0.0) + (s["process_seconds"] or 0.0) for s in ladder[:-1])
-    rest = lead - on_map
+    # times are whole microseconds: a residual below one is the float sums' noise, not time
+    # (it flipped the note's sign from run to run); + 0.0 turns -0.0 into 0.0
+    rest = round(lead - on_map, 6) + 0.0
     loops = [r["step"] for r in rows if r["path"] == "main" and r["visits"] > r["objects"]]
     skips = [r["step"] for r in rows if r["path"] == "main" and r["objects"] < n]
     text = (
