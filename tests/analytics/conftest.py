@@ -60,15 +60,24 @@ def logistics_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spark() -> Iterator[Any]:
     """One local Spark session (2 cores) for every Spark test of a test process."""
     session = local_spark()
+    # the tests' logs are tiny: compiling each query to Java (whole-stage code generation)
+    # costs more than running it interpreted (about half the time of the Spark tests)
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
     yield session
     session.stop()
 
 
 @pytest.fixture(scope="session")
-def both_engines(spark: Any) -> Any:
-    """``both_engines(store)``: the same store's log on DuckDB and on Spark."""
+def both_engines(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``both_engines(store)``: the same store's log on DuckDB and on Spark — Spark reading
+    the store's Parquet export (exported once per store and test process, the Spark log
+    shared by every test that asks for that store)."""
+    on_spark: dict[Path, Log] = {}
 
     def open_both(store: Path) -> tuple[Log, Log]:
-        return Log.open(store), Log.on_spark(store, spark)
+        if store not in on_spark:
+            exported = tmp_path_factory.mktemp("parquet")
+            on_spark[store] = Log.on_spark(store, spark, parquet=exported)
+        return Log.open(store), on_spark[store]
 
     return open_both

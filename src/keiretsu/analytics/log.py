@@ -17,10 +17,13 @@ one machine, on a Spark cluster. Column names are the practitioner's, not OCEL's
 
 from __future__ import annotations
 
-import contextlib
 import difflib
+import itertools
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -147,12 +150,7 @@ class Log:
     in_memory: bool = False
     """A log held in memory on DuckDB (:meth:`from_ocel`): its tables have the same names in
     every such log, so :meth:`run` compiles a view's SQL once per process."""
-    fixed: bool = False
-    """The events cannot change while this log is open (a store opened read-only by
-    :meth:`open`: DuckDB lets no other process write it meanwhile; a log in memory), so
-    :meth:`memo` need not check the event count before each memoised result."""
     _memo: dict[Hashable, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
-    _lent: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- building -----------------------------------------------------------------------------
 
@@ -172,7 +170,7 @@ class Log:
             kwargs["threads"] = threads
         if memory_limit:
             kwargs["memory_limit"] = memory_limit
-        return cls._over(ibis.duckdb.connect(str(path), **kwargs), fixed=True)
+        return cls._over(ibis.duckdb.connect(str(path), **kwargs))
 
     @classmethod
     def from_connection(cls, connection: Any) -> Log:
@@ -181,7 +179,7 @@ class Log:
         return cls._over(ibis.duckdb.from_connection(connection))
 
     @classmethod
-    def _over(cls, con: Any, *, fixed: bool = False) -> Log:
+    def _over(cls, con: Any) -> Log:
         con.raw_sql("SET enable_progress_bar = false")
         tables = {}
         for view, log_name, columns in _TABLES.values():
@@ -199,45 +197,112 @@ class Log:
             tables["steps"] = con.table("object_steps")
         elif "object_step" in found:  # a store of schema 2, read-only (not migrated)
             tables["steps"] = con.table("object_step")
-        return cls(backend=con, engine="duckdb", fixed=fixed, **tables)
+        return cls(backend=con, engine="duckdb", **tables)
 
     @classmethod
     def from_ocel(cls, ocel: Ocel, *, engine: Engine = "duckdb", spark: Any = None) -> Log:
         """A log held in memory (an :class:`~keiretsu.model.Ocel`, e.g. straight from a reader),
         loaded into a fresh DuckDB database or into ``spark`` (a ``SparkSession``; a local one
         is started when not given and ``engine="spark"``)."""
-        arrow = _arrow_tables(ocel)
         if engine == "spark":
-            return cls.on_spark(arrow, spark)
+            return cls.on_spark(ocel, spark)
+        arrow = _arrow_tables(ocel)
         con = ibis.duckdb.connect()
         con.raw_sql("SET enable_progress_bar = false")
         # the same table names in every log in memory: one view's SQL serves them all (run)
         for name, table in arrow.items():
             con.con.register(f"{_MEMORY_PREFIX}{name}", table)
         tables = {name: con.table(_MEMORY_PREFIX + name) for name in arrow}
-        return cls(backend=con, engine="duckdb", in_memory=True, fixed=True, **tables)
+        return cls(backend=con, engine="duckdb", in_memory=True, **tables)
 
     @classmethod
-    def on_spark(cls, source: Ocel | str | Path | dict[str, pa.Table], spark: Any = None) -> Log:
-        """The log on Apache Spark: from a node store (its path), an :class:`Ocel`, or the
-        Log's tables as Arrow. ``spark`` is a ``SparkSession``; by default a local one
+    def on_spark(
+        cls, source: Ocel | str | Path, spark: Any = None, *, parquet: str | Path | None = None
+    ) -> Log:
+        """The log on Apache Spark, read by Spark from Parquet files (:meth:`from_parquet`).
+
+        ``source`` is a node store (its path: the documents not yet exported are exported to
+        ``parquet`` first, :func:`keiretsu.store.parquet.export_parquet`) or a log in memory
+        (an :class:`Ocel`, written to ``parquet`` whole). Without ``parquet`` the files go to a
+        temporary directory removed when the log is dropped — fine for a local session; a
+        cluster needs a path its executors reach (a shared disk, ``s3://…``), or export once
+        and call :meth:`from_parquet`. ``spark`` is a ``SparkSession``; by default a local one
         (:func:`local_spark`)."""
-        if isinstance(source, str | Path):
-            source = read_store(source)
-        arrow = _arrow_tables(source) if isinstance(source, Ocel) else source
+        from keiretsu.store.parquet import export_parquet, write_ocel_parquet
+
+        temporary = None
+        if parquet is None:
+            temporary = tempfile.mkdtemp(prefix="keiretsu-spark-")
+            parquet = temporary
+        try:
+            if isinstance(source, Ocel):
+                write_ocel_parquet(source, parquet)
+            elif isinstance(source, str | Path):
+                if not Path(source).exists():
+                    raise FileNotFoundError(
+                        f"{source}: no store here (run `keiretsu ingest` first)"
+                    )
+                export_parquet(source, parquet)
+            else:
+                raise TypeError(
+                    f"Log.on_spark: a store's path or an Ocel, not {type(source).__name__}"
+                )
+            log = cls.from_parquet(_spark_uri(parquet), spark)
+        except BaseException:
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        if temporary is not None:
+            weakref.finalize(log, shutil.rmtree, temporary, True)
+        return log
+
+    @classmethod
+    def from_parquet(cls, path: str | Path, spark: Any = None) -> Log:
+        """The log on Apache Spark, from the Parquet files a node exported
+        (:func:`keiretsu.store.parquet.export_parquet`, ``keiretsu export parquet``) at
+        ``path`` — a local directory, or any URI the session's Hadoop filesystems read
+        (``s3a://bucket/log``, ``hdfs://…``, ``abfss://…``). Spark reads the manifest and the
+        files itself: nothing of the log passes through this process. The log is the export
+        as of its manifest when this is called (batches exported later are not seen: call
+        again). ``spark`` is a ``SparkSession``; by default a local one (:func:`local_spark`)."""
+        from keiretsu.store.parquet import FILE_SCHEMAS, MANIFEST, Manifest
+
         session = spark if spark is not None else local_spark()
+        root = _spark_uri(path).rstrip("/")
+        from pyspark.errors import AnalysisException
+
+        try:
+            found = session.read.text(f"{root}/{MANIFEST}", wholetext=True).collect()
+        except AnalysisException as exc:  # PATH_NOT_FOUND
+            if "PATH_NOT_FOUND" not in str(exc) and "does not exist" not in str(exc):
+                raise
+            found = []
+        if not found:
+            raise FileNotFoundError(
+                f"{path}: no keiretsu Parquet export here (no {MANIFEST}; write one with "
+                "`keiretsu export parquet`)"
+            )
+        manifest = Manifest.from_json(str(found[0][0]), f"{root}/{MANIFEST}")
         # what DuckDB calls epoch_us (keiretsu.analytics.traces.epoch_micros)
         session.sql(
             "CREATE OR REPLACE TEMPORARY FUNCTION epoch_us(ts TIMESTAMP) RETURNS BIGINT "
             "RETURN unix_micros(ts)"
         )
         con = ibis.pyspark.connect(session)
+        prefix = f"keiretsu_{next(_SPARK_LOGS)}_"  # each log its own views in the session
         tables = {}
-        for name, table in arrow.items():
-            frame = session.createDataFrame(table.to_pandas(), schema=_spark_schema(table))
-            view = f"keiretsu_{name}"
-            frame.createOrReplaceTempView(view)
-            tables[name] = con.table(view)
+        for view, log_name, columns in _TABLES.values():
+            table = view.removeprefix("ocel_")
+            schema = _spark_schema(FILE_SCHEMAS[table])
+            files = [f"{root}/{f}" for f in manifest.files(table)]
+            frame = (
+                session.read.schema(schema).parquet(*files)
+                if files
+                else session.createDataFrame([], schema)
+            )
+            frame = frame.selectExpr(*(f"`{old}` AS `{new}`" for old, new in columns.items()))
+            frame.createOrReplaceTempView(prefix + log_name)
+            tables[log_name] = con.table(prefix + log_name)
         return cls(backend=con, engine="spark", **tables)
 
     # --- running ------------------------------------------------------------------------------
@@ -296,47 +361,13 @@ class Log:
         each object's times) are then built, compiled and run once per report, not once per
         view. ``key`` names the result and every option it depends on. Events added to the
         store since (the log of a live twin) make it computed again."""
-        stamp = self._stamp()
+        stamp = int(self.scalar(self.events.count()) or 0)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == stamp:
             return cast(T, hit[1])
         value = compute()
         self._memo[key] = (stamp, value)
         return value
-
-    @contextlib.contextmanager
-    def lend(self, key: Hashable, value: Any) -> Iterator[None]:
-        """Within the ``with`` block, :meth:`lent` answers ``value`` for ``key``: a building
-        block one caller computed once (the morning report's visits, kept in a temporary
-        table) that the views it calls then read instead of building it again."""
-        before = self._lent.get(key, _NOTHING)
-        self._lent[key] = value
-        try:
-            yield
-        finally:
-            if before is _NOTHING:
-                self._lent.pop(key, None)
-            else:
-                self._lent[key] = before
-
-    def lent(self, key: Hashable) -> Any:
-        """What :meth:`lend` holds for ``key`` now, else None."""
-        return self._lent.get(key)
-
-    def _stamp(self) -> int:
-        """The number of events now: what :meth:`memo` compares (0 on a :attr:`fixed` log,
-        whose events cannot change). On DuckDB the count's SQL is compiled once per log and
-        run as it is: a report asks for it about 60 times."""
-        if self.fixed:
-            return 0
-        if self.engine != "duckdb":
-            return int(self.scalar(self.events.count()) or 0)
-        sql = self._memo.get(_STAMP_SQL)
-        if sql is None:
-            sql = (0, sqlcache.compile_sql(self.backend, self.events.count().as_table()))
-            self._memo[_STAMP_SQL] = sql
-        rows = self.backend.con.sql(sql[1]).fetchall()
-        return int(rows[0][0] or 0) if rows else 0
 
     def scalar(self, expr: ir.Scalar) -> Any:
         """Run a scalar expression and return its Python value."""
@@ -399,27 +430,12 @@ class Log:
         return a.filter(a.name == name).select("event_id", "value")
 
 
-_NOTHING = object()
-_STAMP_SQL = ("keiretsu.analytics.log", "the SQL of the event count")
 _MEMORY_PREFIX = "keiretsu_memory_"
 _SELECTED = "keiretsu_memory_selected"
 # view key → (SQL, result schema), for logs in memory (Log.run)
 _COMPILED: dict[Hashable, tuple[str, pa.Schema]] = {}
 _COMPILED_MAX = 256
 _COMPILED_LOCK = threading.Lock()
-
-
-def read_store(store: str | Path) -> dict[str, pa.Table]:
-    """A node store's visible tables as Arrow, with the Log's column names."""
-    from keiretsu.store import Store
-    from keiretsu.store.arrow import arrow_table
-
-    with Store(store, read_only=True) as s:
-        out = {}
-        for view, log_name, columns in _TABLES.values():
-            select = ", ".join(f"{old} AS {new}" for old, new in columns.items())
-            out[log_name] = arrow_table(s.con, f"SELECT {select} FROM {view}")
-        return out
 
 
 def _arrow_tables(ocel: Ocel) -> dict[str, pa.Table]:
@@ -441,26 +457,42 @@ def _arrow_tables(ocel: Ocel) -> dict[str, pa.Table]:
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
-def _spark_schema(table: pa.Table) -> Any:
-    """A Spark schema for an Arrow table of the Log (strings, doubles, int64, UTC times)."""
+def _spark_schema(schema: pa.Schema) -> Any:
+    """A Spark schema for the columns of an exported table (strings, doubles, int64, UTC
+    times)."""
     from pyspark.sql import types as T
 
-    kinds = {
+    kinds: dict[pa.DataType, T.DataType] = {
         pa.string(): T.StringType(),
-        pa.large_string(): T.StringType(),
         pa.float64(): T.DoubleType(),
         pa.int64(): T.LongType(),
-        _UTC_MICROS: T.TimestampType(),
     }
     fields = []
-    for f in table.schema:
-        kind = kinds.get(f.type)
-        if kind is None and pa.types.is_timestamp(f.type):
+    for f in schema:
+        kind: T.DataType | None = kinds.get(f.type)
+        if pa.types.is_timestamp(f.type):
             kind = T.TimestampType()
+        if kind is None and pa.types.is_list(f.type):  # the declared types' attributes
+            kind = T.ArrayType(
+                T.StructType(
+                    [T.StructField("name", T.StringType()), T.StructField("type", T.StringType())]
+                )
+            )
         if kind is None:
             raise TypeError(f"column {f.name}: no Spark type for {f.type}")
         fields.append(T.StructField(f.name, kind, True))
     return T.StructType(fields)
+
+
+def _spark_uri(path: str | Path) -> str:
+    """A path as Spark reads it: a URI as given, a local path as ``file:///…`` (absolute)."""
+    text = str(path)
+    if "://" in text:
+        return text
+    return Path(text).expanduser().resolve().as_uri()
+
+
+_SPARK_LOGS = itertools.count(1)
 
 
 def local_spark(cores: int = 2, memory: str = "2g") -> SparkSession:
