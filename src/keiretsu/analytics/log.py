@@ -17,13 +17,14 @@ one machine, on a Spark cluster. Column names are the practitioner's, not OCEL's
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import itertools
 import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -150,7 +151,12 @@ class Log:
     in_memory: bool = False
     """A log held in memory on DuckDB (:meth:`from_ocel`): its tables have the same names in
     every such log, so :meth:`run` compiles a view's SQL once per process."""
+    fixed: bool = False
+    """The events cannot change while this log is open (a store opened read-only by
+    :meth:`open`: DuckDB lets no other process write it meanwhile; a log in memory), so
+    :meth:`memo` need not check the event count before each memoised result."""
     _memo: dict[Hashable, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _lent: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- building -----------------------------------------------------------------------------
 
@@ -170,7 +176,7 @@ class Log:
             kwargs["threads"] = threads
         if memory_limit:
             kwargs["memory_limit"] = memory_limit
-        return cls._over(ibis.duckdb.connect(str(path), **kwargs))
+        return cls._over(ibis.duckdb.connect(str(path), **kwargs), fixed=True)
 
     @classmethod
     def from_connection(cls, connection: Any) -> Log:
@@ -179,7 +185,7 @@ class Log:
         return cls._over(ibis.duckdb.from_connection(connection))
 
     @classmethod
-    def _over(cls, con: Any) -> Log:
+    def _over(cls, con: Any, *, fixed: bool = False) -> Log:
         con.raw_sql("SET enable_progress_bar = false")
         tables = {}
         for view, log_name, columns in _TABLES.values():
@@ -197,7 +203,7 @@ class Log:
             tables["steps"] = con.table("object_steps")
         elif "object_step" in found:  # a store of schema 2, read-only (not migrated)
             tables["steps"] = con.table("object_step")
-        return cls(backend=con, engine="duckdb", **tables)
+        return cls(backend=con, engine="duckdb", fixed=fixed, **tables)
 
     @classmethod
     def from_ocel(cls, ocel: Ocel, *, engine: Engine = "duckdb", spark: Any = None) -> Log:
@@ -213,7 +219,7 @@ class Log:
         for name, table in arrow.items():
             con.con.register(f"{_MEMORY_PREFIX}{name}", table)
         tables = {name: con.table(_MEMORY_PREFIX + name) for name in arrow}
-        return cls(backend=con, engine="duckdb", in_memory=True, **tables)
+        return cls(backend=con, engine="duckdb", in_memory=True, fixed=True, **tables)
 
     @classmethod
     def on_spark(
@@ -303,7 +309,8 @@ class Log:
             frame = frame.selectExpr(*(f"`{old}` AS `{new}`" for old, new in columns.items()))
             frame.createOrReplaceTempView(prefix + log_name)
             tables[log_name] = con.table(prefix + log_name)
-        return cls(backend=con, engine="spark", **tables)
+        # the files the manifest named do not change: the log holds the same events throughout
+        return cls(backend=con, engine="spark", fixed=True, **tables)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -361,13 +368,47 @@ class Log:
         each object's times) are then built, compiled and run once per report, not once per
         view. ``key`` names the result and every option it depends on. Events added to the
         store since (the log of a live twin) make it computed again."""
-        stamp = int(self.scalar(self.events.count()) or 0)
+        stamp = self._stamp()
         hit = self._memo.get(key)
         if hit is not None and hit[0] == stamp:
             return cast(T, hit[1])
         value = compute()
         self._memo[key] = (stamp, value)
         return value
+
+    @contextlib.contextmanager
+    def lend(self, key: Hashable, value: Any) -> Iterator[None]:
+        """Within the ``with`` block, :meth:`lent` answers ``value`` for ``key``: a building
+        block one caller computed once (the morning report's visits, kept in a temporary
+        table) that the views it calls then read instead of building it again."""
+        before = self._lent.get(key, _NOTHING)
+        self._lent[key] = value
+        try:
+            yield
+        finally:
+            if before is _NOTHING:
+                self._lent.pop(key, None)
+            else:
+                self._lent[key] = before
+
+    def lent(self, key: Hashable) -> Any:
+        """What :meth:`lend` holds for ``key`` now, else None."""
+        return self._lent.get(key)
+
+    def _stamp(self) -> int:
+        """The number of events now: what :meth:`memo` compares (0 on a :attr:`fixed` log,
+        whose events cannot change). On DuckDB the count's SQL is compiled once per log and
+        run as it is: a report asks for it about 60 times."""
+        if self.fixed:
+            return 0
+        if self.engine != "duckdb":
+            return int(self.scalar(self.events.count()) or 0)
+        sql = self._memo.get(_STAMP_SQL)
+        if sql is None:
+            sql = (0, sqlcache.compile_sql(self.backend, self.events.count().as_table()))
+            self._memo[_STAMP_SQL] = sql
+        rows = self.backend.con.sql(sql[1]).fetchall()
+        return int(rows[0][0] or 0) if rows else 0
 
     def scalar(self, expr: ir.Scalar) -> Any:
         """Run a scalar expression and return its Python value."""
@@ -430,6 +471,8 @@ class Log:
         return a.filter(a.name == name).select("event_id", "value")
 
 
+_NOTHING = object()
+_STAMP_SQL = ("keiretsu.analytics.log", "the SQL of the event count")
 _MEMORY_PREFIX = "keiretsu_memory_"
 _SELECTED = "keiretsu_memory_selected"
 # view key → (SQL, result schema), for logs in memory (Log.run)
