@@ -62,6 +62,7 @@ __all__ = [
     "GS1_VOC",
     "GS1_VOC_BASES",
     "INPUT",
+    "MDA_SITE",
     "MEASUREMENT_TYPES",
     "OUTPUT",
     "PARENT",
@@ -76,6 +77,7 @@ __all__ = [
     "STANDARD_QUALIFIERS",
     "TRANSFORMATION_ID",
     "VOCABULARIES",
+    "VTYPE_URN",
     "WHAT_ROLES",
     "Vocabulary",
     "is_absolute_uri",
@@ -97,6 +99,10 @@ GS1_VOC_BASES = (GS1_VOC, "http://gs1.org/voc/", "https://www.gs1.org/voc/")
 EPCIS_NS = "https://ref.gs1.org/epcis/"
 CBVMDA_URN = "urn:epcglobal:cbv:mda:"
 """The namespace of CBV master data attributes (``cbvmda:lotNumber`` in ILMD)."""
+MDA_SITE = CBVMDA_URN + "site"
+"""The master data attribute of a sub-site naming the site it belongs to (CBV 2.0 §10)."""
+VTYPE_URN = "urn:epcglobal:epcis:vtype:"
+"""The namespace of EPCIS's standard vocabulary types (``…:vtype:BusinessLocation``)."""
 BT_URN = "urn:epcglobal:cbv:bt:"
 """CBV business transaction identifiers: ``urn:epcglobal:cbv:bt:<GLN of the issuer>:<id>``
 (a purchase order, a despatch advice… named by the party that issued it)."""

@@ -43,6 +43,8 @@ from typing import Any, Protocol
 
 import duckdb
 
+from keiretsu.model.cbv import MDA_SITE
+
 __all__ = [
     "MASTERDATA_DDL",
     "SITE_ATTRIBUTE",
@@ -59,7 +61,7 @@ __all__ = [
     "write_view_master_data",
 ]
 
-SITE_ATTRIBUTE = "urn:epcglobal:cbv:mda:site"
+SITE_ATTRIBUTE = MDA_SITE
 """The CBV master data attribute of a sub-site naming the site it belongs to (its parent)."""
 
 ACCEPTED = "SELECT ingest_id FROM ingest_log WHERE status = 'accepted'"

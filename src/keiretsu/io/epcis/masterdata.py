@@ -24,16 +24,23 @@ from typing import Any
 import orjson
 
 from keiretsu.io.epcis._types import DocumentHeader
-from keiretsu.model.cbv import BIZ_STEPS, DISPOSITIONS, STANDARD_PREFIXES, short_name
+from keiretsu.model.cbv import (
+    BIZ_STEPS,
+    DISPOSITIONS,
+    MDA_SITE,
+    STANDARD_PREFIXES,
+    VTYPE_URN,
+    short_name,
+)
 from keiretsu.model.errors import Problem
 from keiretsu.model.gs1 import canonical_id
 from keiretsu.model.ocel import Ocel
 
 __all__ = ["EpcisBatch", "VocabularyElement", "read_master_data", "with_master_data"]
 
-VTYPE = "urn:epcglobal:epcis:vtype:"
+VTYPE = VTYPE_URN
 """The namespace of the standard vocabulary types."""
-SITE = "urn:epcglobal:cbv:mda:site"
+SITE = MDA_SITE
 """A sub-site's attribute naming its site (a location id: canonicalised like one)."""
 _WORDS = {
     VTYPE + "BusinessStep": BIZ_STEPS.spellings,
