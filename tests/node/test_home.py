@@ -43,7 +43,8 @@ def test_the_files_init_writes_read_back(home: NodeHome, tmp_path: Path) -> None
         ),
         (
             'name = "plant"\nurl = "http://a:1"\nstore = "s"\nprot = 8701\n',
-            "unknown key 'prot' (expected one of calendar, name, store, url)",
+            "unknown key 'prot' (expected one of calendar, name, parquet_export,"
+            " parquet_export_seconds, store, url)",
         ),
         ('name = "plant"\nurl = 8701\nstore = "s"\n', "key 'url': expected an http(s) URL"),
         ('name = "plant\n', "not valid TOML"),
