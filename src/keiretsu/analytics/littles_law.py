@@ -228,28 +228,42 @@ def _sampled(log: Log, object_type: str, instants: np.ndarray) -> dict[str, floa
     """Per step: the mean over ``instants`` of the objects whose latest step-ending event is
     before the instant and whose next step-ending event (of that step) is at or after it."""
     le = log.execute(
-        lifecycle_events(log, object_type).select(
-            "object_id", "activity", "time", "seq", "transition"
-        )
+        lifecycle_events(log, object_type)
+        .select("object_id", "activity", "time", "seq", "transition")
+        .order_by(["object_id", "time", "seq"])
     )
-    le = le.sort_by([("object_id", "ascending"), ("time", "ascending"), ("seq", "ascending")])
-    obj = le.column("object_id").to_pylist()
-    act = le.column("activity").to_pylist()
-    tr = le.column("transition").to_pylist()
+    n = le.num_rows
+    if n == 0:
+        return {}
+    # one pass in arrays over each object's trace in order (a Python loop per event took
+    # ~7 s per million): an object's visit to a step runs from its previous step-ending
+    # event (its first event for the first visit) to the step's own ending event
+    obj = le.column("object_id")
+    new_object = np.ones(n, dtype=bool)
+    if n > 1:
+        same = pc.equal(obj.slice(1), obj.slice(0, n - 1)).fill_null(False)
+        new_object[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    group = np.cumsum(new_object) - 1
     t = _epoch(le.column("time"))
-    counts: dict[str, float] = {}
-    current, first, prev_end = None, 0.0, None
-    for i in range(le.num_rows):
-        if obj[i] != current:
-            current, first, prev_end = obj[i], t[i], None
-        if tr[i] is not None and tr[i] in _NOT_ENDING:
-            continue
-        arrive = first if prev_end is None else prev_end
-        lo = np.searchsorted(instants, arrive, side="left")
-        hi = np.searchsorted(instants, t[i], side="left")
-        counts[act[i]] = counts.get(act[i], 0.0) + float(max(hi - lo, 0))
-        prev_end = t[i]
-    return {k: v / len(instants) for k, v in counts.items()}
+    first = t[np.flatnonzero(new_object)]  # each object's first event
+    not_ending = pc.is_in(le.column("transition"), pa.array(_NOT_ENDING)).fill_null(False)
+    ending = np.flatnonzero(~np.asarray(not_ending.to_numpy(zero_copy_only=False), dtype=bool))
+    if ending.size == 0:
+        return {}
+    g, te = group[ending], t[ending]
+    arrive = first[g].copy()
+    after = np.flatnonzero(g[1:] == g[:-1]) + 1  # an ending event after another of its object
+    arrive[after] = te[after - 1]
+    lo = np.searchsorted(instants, arrive, side="left")
+    hi = np.searchsorted(instants, te, side="left")
+    inside = np.maximum(hi - lo, 0).astype("float64")
+    steps = pc.dictionary_encode(le.column("activity").take(pa.array(ending))).combine_chunks()
+    codes = np.asarray(steps.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = np.bincount(codes, weights=inside, minlength=len(steps.dictionary))
+    return {
+        str(a): float(c) / len(instants)
+        for a, c in zip(steps.dictionary.to_pylist(), counts, strict=True)
+    }
 
 
 def _by_step(
