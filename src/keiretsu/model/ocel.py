@@ -23,6 +23,7 @@ its JSON form), so the twin can serve it back through the EPCIS 2.0 query interf
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -310,9 +311,13 @@ def parse_time(text: str) -> datetime:
 # --- building tables fast ----------------------------------------------------------------------
 
 _STRING = pa.string()
-_EMPTY_TABLES: dict[str, pa.Table] = {
-    name: schema.empty_table() for name, schema in SCHEMAS.items()
-}
+
+
+@functools.cache
+def _empty_tables() -> dict[str, pa.Table]:
+    # made on first use, not at import: pyarrow imports pandas to make a table (a second of
+    # every command's start)
+    return {name: schema.empty_table() for name, schema in SCHEMAS.items()}
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
@@ -608,7 +613,7 @@ class OcelBuilder:
 
     def _types_table(self, names: set[str], seen: dict[str, dict[str, str]]) -> pa.Table:
         if not names:
-            return _EMPTY_TABLES["event_types"]
+            return _empty_tables()["event_types"]
         ordered = sorted(names)
         return pa.Table.from_arrays(
             [
@@ -647,7 +652,7 @@ class OcelBuilder:
         in this batch, with all attributes known so far.
         """
         s = _strings
-        empty = _EMPTY_TABLES
+        empty = _empty_tables()
         from_arrays = pa.Table.from_arrays
         has_events = bool(len(self.ev_id) or len(self.ev_type) or len(self.ev_time))
         ev_id = s(self.ev_id)

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keiretsu.analytics.inventory import daily_demand, net_stock_change
-from keiretsu.analytics.log import Log
 from keiretsu.model.ocel import EVENT_TYPES, OBJECT_TYPES, TIME, Ocel
 from keiretsu.node.policy.matching import LogColumns, any_of, ids_mask
 from keiretsu.node.policy.rules import MEASURES, Rule
@@ -56,6 +54,11 @@ def aggregate(
             chosen[measure] = log.ev_id.filter(any_of(masks, log.n))
     if not any(len(ids) for ids in chosen.values()):
         return Ocel()
+    # the views are imported here, when a rule asks for aggregates: Ibis costs a node most of
+    # a second at start, and most policies never aggregate
+    from keiretsu.analytics.inventory import daily_demand, net_stock_change
+    from keiretsu.analytics.log import Log
+
     ledger = Log.from_ocel(_with_history(log.ocel, history))
     out = Ocel()
     try:
