@@ -63,7 +63,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats  # type: ignore[import-untyped]
 
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import finished_objects
@@ -364,6 +363,10 @@ def kaplan_meier(finished: np.ndarray, still_open: np.ndarray) -> tuple[float | 
     to one half or below (None when it never does: fewer than half finished within the longest
     time observed); the restricted mean is the area under that curve from 0 to the longest
     time observed (finished or open), the mean lead time if nothing took longer than that."""
+    # scipy is imported here, not with the module: scipy.stats takes a second or more to
+    # import, and most commands never need it
+    from scipy import stats  # type: ignore[import-untyped]
+
     data = stats.CensoredData(uncensored=finished, right=still_open)
     sf = stats.ecdf(data).sf
     times = np.asarray(sf.quantiles, dtype=np.float64)

@@ -46,7 +46,6 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats  # type: ignore[import-untyped]
 
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import customer_demand, finished_objects, has_epcis_semantics
@@ -723,6 +722,8 @@ def _fifo(
             "activity", "next_activity", "leave", "next_leave"
         )
     ).to_pylist()
+    from scipy import stats  # type: ignore[import-untyped]  # slow to import: only here
+
     for a, b in itertools.pairwise(main):
         got = sorted(
             (r["leave"], r["next_leave"])
