@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.inventory import is_demand, movements
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events, seconds_between
+from keiretsu.analytics.traces import object_events, seconds_between, steps
 from keiretsu.analytics.view import View
 from keiretsu.model.cbv import BIZ_LOCATION, DESTINATION, READ_POINT, SOURCE, WHAT_ROLES
 
@@ -134,9 +134,10 @@ def _handled(log: Log, events: ir.Table) -> ir.Table:
 
 def _plain_exits(log: Log, object_type: str | None) -> ir.Table:
     """Exits of a log without EPCIS semantics: the last event of each finished object."""
-    oe = object_events(log, object_type)
-    w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-    oe = oe.mutate(next_time=oe.time.lead().over(w))
+    # each object's trace with each event's successor: the store keeps it (no window)
+    oe = steps(log, object_type).select(
+        "object_id", "object_type", "event_id", "activity", "time", "seq", "next_time"
+    )
     gaps = oe.filter(oe.next_time.notnull())
     gap = seconds_between(gaps.time, gaps.next_time)
     quiet = log.scalar(gap.quantile(QUIET_QUANTILE))
