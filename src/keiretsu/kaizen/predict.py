@@ -17,12 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.view import View
 from keiretsu.kaizen.experiment import load
-from keiretsu.sim.calibrate import CalibratedModel, calibrate
+from keiretsu.sim.calibrate import CalibratedModel, calibrate, regime_start
 from keiretsu.sim.kpis import KPI_UNITS
 from keiretsu.sim.model import Network
 from keiretsu.sim.scenario import compare
@@ -30,13 +31,42 @@ from keiretsu.store import Store
 from keiretsu.store import kaizen as tables
 from keiretsu.store.kaizen import KaizenError
 
-__all__ = ["predict", "twin_model"]
+__all__ = ["floor_changes", "predict", "twin_model"]
 
 
-def twin_model(store: Store, *, period: str = "day", **kwargs: Any) -> CalibratedModel:
+def floor_changes(store: Store) -> list[datetime]:
+    """When the node's records show a change made on the floor: an experiment moved to
+    ``running`` (its countermeasure put in place) or ``abandoned`` after running (taken back)."""
+    try:
+        rows = store.con.execute(
+            "SELECT s.moved_at FROM kaizen_status s WHERE s.status = 'running' OR "
+            "(s.status = 'abandoned' AND EXISTS (SELECT 1 FROM kaizen_status r WHERE "
+            "r.experiment_id = s.experiment_id AND r.status = 'running'))"
+        ).fetchall()
+    except duckdb.CatalogException:  # a store without the kaizen tables: nothing recorded
+        return []
+    return [r[0] for r in rows]
+
+
+def twin_model(
+    store: Store, *, period: str = "day", since: datetime | str | None = "regime", **kwargs: Any
+) -> CalibratedModel:
     """The twin's model calibrated from ``store`` (read through its own connection; ``kwargs``
-    go to :func:`keiretsu.sim.calibrate.calibrate`: ``names``, ``outside_lead_time`` …)."""
-    return calibrate(Log.from_connection(store.con), period=period, **kwargs)
+    go to :func:`keiretsu.sim.calibrate.calibrate`: ``names``, ``outside_lead_time`` …).
+
+    ``since``: the first time the model is fitted on; ``"regime"`` (the default): the current
+    regime, from the last change the store shows — a partner's events starting to arrive, an
+    experiment put on the floor or taken back (:func:`keiretsu.sim.calibrate.regime_start`);
+    None: the whole log. A twin fitted across a change models neither regime: after a new
+    order-up-to level the median position of the whole log is neither the old nor the new."""
+    log = Log.from_connection(store.con)
+    if since == "regime":
+        start, _why = regime_start(log, period=period, changes=floor_changes(store))
+    elif isinstance(since, str):
+        raise ValueError(f"since: a time, None or 'regime', not {since!r}")
+    else:
+        start = since
+    return calibrate(log, period=period, since=start, **kwargs)
 
 
 def predict(

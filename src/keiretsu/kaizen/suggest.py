@@ -160,6 +160,7 @@ class _Context:
     net: Network
     base: dict[str, dict[str, float]] = field(default_factory=dict)
     z: float = 2.05
+    service: float = 0.98
     constraint_buffers: set[str] = field(default_factory=set)
     constraint: str | None = None
     shares: dict[str, float] = field(default_factory=dict)
@@ -213,18 +214,27 @@ def _lead(net: Network, buffer: str) -> tuple[float, float]:
     return max(1.0, link.lead_time.mean_value), float(link.lead_time.variance)
 
 
-def _need(ctx: _Context, buffer: str) -> tuple[float, str]:
-    """Units that cover the buffer's lead-time demand at the service factor, and how."""
+def _need(ctx: _Context, buffer: str, z: float | None = None) -> tuple[float, str]:
+    """Units that cover the buffer's lead-time demand at the service factor (``z``, default
+    the context's), and how."""
+    z = ctx.z if z is None else z
     m = ctx.base[buffer].get("demand_mean", 0.0)
     v = ctx.base[buffer].get("demand_variance", 0.0)
     L, var_l = _lead(ctx.net, buffer)
     sd = math.sqrt(max(v * L + m * m * var_l, 0.0))
-    need = math.ceil(m * L + ctx.z * sd - 1e-9)
+    need = math.ceil(m * L + z * sd - 1e-9)
     how = (
         f"lead-time demand {m * L:.3g} ± {sd:.3g} units over {L:.3g} periods, "
-        f"z = {ctx.z:.2f}: {need} units"
+        f"z = {z:.2f}: {need} units"
     )
     return float(need), how
+
+
+DEEPER_SERVICE = (0.9, 0.75, 0.5)
+"""Lower cycle service levels a base-stock cut is also tried at, where the buffer is not the
+one serving the end customers: an upstream buffer's own service is not the network's (the
+stock downstream covers for it), so how deep a cut may go is the simulation's to say — each
+size is simulated and kept only when the end customers' fill rate holds."""
 
 
 def _fmt(x: float) -> str:
@@ -260,6 +270,7 @@ def candidates(
         net=net,
         base={b: dict(v) for b, v in baseline.items()},
         z=float(stats.norm.ppf(service)),
+        service=service,
         constraint=constraint,
         shares=dict(shares or {}),
     )
@@ -305,6 +316,31 @@ def _buffer_candidates(
                 source="stock above need",
             )
         )
+    if isinstance(policy, BaseStock) and not any(d.at == name for d in ctx.net.demand):
+        # deeper cuts upstream, each its own candidate (the simulation keeps those that hold
+        # the end customers' service)
+        last = need
+        for p in DEEPER_SERVICE:
+            if p >= ctx.service:
+                continue
+            deeper, how_p = _need(ctx, name, float(stats.norm.ppf(p)))
+            if not (_meaningful(deeper, policy.level) and _meaningful(deeper, last)):
+                continue
+            last = deeper
+            cid = f"level-{name}-s{round(100 * p)}"
+            out.append(
+                Candidate(
+                    cid,
+                    "parameter",
+                    "inventory",
+                    name,
+                    Variant(cid, {f"{prefix}.level": deeper}),
+                    f"{stock}{_share(ctx, 'inventory')}; base stock {_fmt(policy.level)} → "
+                    f"{_fmt(deeper)} ({how_p}; an upstream buffer, covered by the stock "
+                    "downstream)",
+                    source="stock above need",
+                )
+            )
     if isinstance(policy, RQ):
         if _meaningful(need, policy.R):
             out.append(

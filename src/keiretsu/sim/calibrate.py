@@ -45,7 +45,7 @@ import json
 import math
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +90,8 @@ __all__ = [
     "finished_lead_hours",
     "fit_counts",
     "fit_times",
+    "last_shift",
+    "regime_start",
     "simulate_lead_times",
     "validate",
     "world_lead_hours",
@@ -482,6 +484,57 @@ def _period_of(t: datetime, origin: datetime, hpp: float) -> int:
     return math.floor(_hours(origin, t) / hpp + 1e-9)
 
 
+REGIME_MIN_PERIODS = 28
+"""The fewest periods the twin calibrates on (four weeks of days: every weekday four times)."""
+
+
+def regime_start(
+    source: Log | str | Path,
+    *,
+    period: str = "day",
+    changes: Sequence[datetime] = (),
+    min_periods: int = REGIME_MIN_PERIODS,
+) -> tuple[datetime | None, str]:
+    """Where the current regime of a store's log starts, and why — the ``since`` the twin
+    calibrates from (None: the whole log).
+
+    Candidates, the latest kept that leaves at least ``min_periods`` periods of events after
+    it: the day the last site of the log first appears (a partner's events arrive from the
+    day it shares with this node: before, its site would look empty and its customers
+    buying nothing) and ``changes``, times the node's own records show a change made on the
+    floor (an experiment started or abandoned). A change more recent than ``min_periods``
+    leaves too few days to fit on: the window then still starts ``min_periods`` before the
+    end, and the levels come from the positions since the change (:func:`last_shift`)."""
+    log = _log(source)
+    hpp = float(HOURS_PER_PERIOD[period.strip().lower()])
+    facts = event_facts(log)
+    sited = facts.filter(facts.biz_location.notnull())
+    seen = _rows(log, sited.group_by("biz_location").agg(first=sited.time.min()))
+    span = _rows(log, log.events.aggregate(first=log.events.time.min(), last=log.events.time.max()))
+    if not span or span[0]["first"] is None or not seen:
+        return None, "no events: the whole log"
+    first, last = _utc(span[0]["first"]), _utc(span[0]["last"])
+    latest_site = max(seen, key=lambda r: _utc(r["first"]))
+    marks = [
+        (_utc(t), "a change on the floor (the node's kaizen records)")
+        for t in changes
+        if _utc(t) > first
+    ]
+    # a site first seen in the log's first week is the start-up (goods reach it), not a join
+    joined = _utc(latest_site["first"])
+    if joined > first + timedelta(hours=hpp * SHIFT_MIN_PERIODS):
+        marks.append((joined, f"site {latest_site['biz_location']} first seen"))
+    if not marks:
+        return None, "one regime: every site seen from the log's start, no change recorded"
+    newest = max(marks)
+    room = last - timedelta(hours=hpp * (min_periods - 1))
+    if newest[0] <= room:
+        return newest[0], newest[1]
+    if room <= first:
+        return None, f"{newest[1]}, but the log is shorter than {min_periods} periods after it"
+    return room, f"{newest[1]} less than {min_periods} periods ago: the last {min_periods}"
+
+
 def calibrate(
     source: Log | str | Path,
     *,
@@ -490,6 +543,8 @@ def calibrate(
     names: Mapping[str, str] | None = None,
     outside_lead_time: float = 1.0,
     name: str = "calibrated",
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> CalibratedModel:
     """Build the network model a node's store shows: buffers, links, steps, demand and
     base-stock levels, each distribution fitted with scipy (see the module docstring).
@@ -500,7 +555,14 @@ def calibrate(
     and parties (their GS1 ids, any spelling the store uses, → a name); by default a site is
     ``site-<GLN>`` and a company ``company-<GLN>``. ``outside_lead_time``: periods from an order
     to an outside supplier's delivery, which the events cannot show (no order events).
-    ``name``: the network's name in the model."""
+    ``name``: the network's name in the model.
+
+    ``since`` / ``until``: the window of the regime to model (times; ``since`` rounded up to a
+    period start). Sites, links, steps, demand and levels are read from the events in it —
+    a policy changed before ``since`` does not blur the levels (the median position of two
+    regimes is neither), a partner's site whose events arrive only since a connection is not
+    counted as selling nothing before it. Stock on hand at the window's start still counts
+    the movements before it. :func:`current_regime` finds the start the events show."""
     log = _log(source)
     hpp = float(hours_per_period or HOURS_PER_PERIOD[(period or "day").strip().lower()])
     period_word = period if hours_per_period is None and period else "hour"
@@ -518,24 +580,48 @@ def calibrate(
     if not span or span[0]["first"] is None:
         raise ValueError("the store holds no events: nothing to calibrate from")
     first, last = _utc(span[0]["first"]), _utc(span[0]["last"])
+    if until is not None:
+        last = min(last, _utc(until) - timedelta(microseconds=1))
     origin = _ORIGIN + timedelta(hours=hpp * _period_of(first, _ORIGIN, hpp))
+    if since is not None and _utc(since) > origin:
+        # the first whole period from ``since`` on (a start within 1 ms of a period's counts)
+        k = math.ceil(_hours(_ORIGIN, _utc(since)) / hpp - 1e-6 / 3600 / hpp)
+        origin = _ORIGIN + timedelta(hours=hpp * k)
+    if last < origin:
+        raise ValueError(
+            f"no events between {origin.isoformat()} and {last.isoformat()}: nothing to "
+            "calibrate from in that window"
+        )
     periods = _period_of(last, origin, hpp) + 1
+    end = origin + timedelta(hours=hpp * periods)
+
+    def inside(t: Any) -> bool:
+        return origin <= _utc(t) < end
+
+    if since is not None or until is not None:
+        notes.append(
+            f"calibrated on the events from {origin.isoformat()} to {end.isoformat()} "
+            f"({periods} periods: the regime modelled); earlier and later events left out, "
+            "but for the stock already on hand at its start"
+        )
 
     # --- sites (buffers) and their owners ----------------------------------------------------
     sited = facts.filter(facts.biz_location.notnull())
+    sited = sited.filter((sited.time >= origin) & (sited.time < end))
     site_rows = _rows(
         log, sited.group_by("biz_location").agg(n=sited.count()).order_by("biz_location")
     )
     trips = _trips(log, facts)
+    window_trips = [t for t in trips if inside(t.shipped)]
     exit_t = exits(log, TRADE_ITEM)
     ex = exit_t.join(facts, "event_id").select(
         site=ibis.coalesce(facts.source_location, facts.biz_location), time=exit_t.time
     )
     ex = ex.group_by(["site", "time"]).agg(units=ex.count())
-    exit_rows = _rows(log, ex)
+    exit_rows = [r for r in _rows(log, ex) if inside(r["time"])]
     goods_sites = {r["biz_location"] for r in site_rows}
     selling = {r["site"] for r in exit_rows if r["site"] is not None}
-    sites = sorted(goods_sites | {t.target for t in trips} | selling)
+    sites = sorted(goods_sites | {t.target for t in window_trips} | selling)
     owners = _owners(log)
 
     def site_name(site: str) -> str:
@@ -548,7 +634,7 @@ def calibrate(
 
     # --- links: pallets between sites, lots from outside --------------------------------------
     link_samples: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for t in trips:
+    for t in window_trips:
         if t.source in buffer_of and t.target in buffer_of:
             link_samples[(t.source, t.target)].append(_hours(t.shipped, t.received) / hpp)
     r = log.relations
@@ -562,7 +648,7 @@ def calibrate(
         product=product_of(lots.object_id),
     )
     lot_rows = _rows(log, lots)
-    outside_sites = sorted({row["site"] for row in lot_rows})
+    outside_sites = sorted({row["site"] for row in lot_rows if inside(row["time"])})
 
     # --- the bill of materials: inputs per unit made ------------------------------------------
     made = facts.filter(facts.event_type == "TransformationEvent")
@@ -632,7 +718,7 @@ def calibrate(
         )
 
     # --- steps: batch times, batch sizes, yield -----------------------------------------------
-    step_list = _steps(log, facts, buffer_of, making, hpp, fits)
+    step_list = _steps(log, facts, buffer_of, making, hpp, fits, (origin, end))
 
     # --- demand -------------------------------------------------------------------------------
     per_site: dict[str, FloatArray] = {}
@@ -754,8 +840,10 @@ def _steps(
     making: set[str],
     hpp: float,
     fits: dict[tuple[str, str], Fit],
+    window: tuple[datetime, datetime],
 ) -> list[Step]:
-    """The process steps at each site, in order, with their batch times, sizes and yields."""
+    """The process steps at each site, in order, with their batch times, sizes and yields
+    (batches ending within ``window``)."""
     ev = facts.filter(
         (facts.event_type == "ObjectEvent")
         & facts.biz_location.notnull()
@@ -770,7 +858,7 @@ def _steps(
         items=pred.object_id.nunique(),
         commissioned=(pred.activity == "commissioning").cast("int64").max(),
     )
-    batches = _rows(log, per_batch)
+    batches = [b for b in _rows(log, per_batch) if window[0] <= _utc(b["end"]) < window[1]]
     if not batches:
         return []
     # which steps come before which (an item's previous event at another step)
@@ -782,6 +870,7 @@ def _steps(
     # quality: non-conformant and repaired items after each step
     q = facts.filter(facts.activity.isin(["inspecting", "repairing"]))
     q = q.filter((q.disposition == "non_conformant") | (q.activity == "repairing"))
+    q = q.filter((q.time >= window[0]) & (q.time < window[1]))
     qr = log.relations
     qr = qr.filter(qr.qualifier == "epc").join(q, "event_id")
     bad_rows = _rows(
@@ -910,8 +999,54 @@ def _levels(
         position = on_site + transit + arriving / (units if s in making else 1.0)
         # the last reviews cannot see deliveries arriving after the log ends
         usable = position[: max(1, periods - math.ceil(outside_lead_time))]
+        # the level of the current regime: a policy changed within the window (a new level
+        # put on the floor) shows as a shift of the positions; the median of two regimes is
+        # neither level
+        usable = usable[last_shift(usable) :]
         levels[s] = float(round(float(np.median(usable))))
     return levels
+
+
+SHIFT_MIN_PERIODS = 7
+"""The shortest regime :func:`last_shift` splits off (a week of daily reviews)."""
+
+
+def last_shift(values: Any, *, min_periods: int = SHIFT_MIN_PERIODS) -> int:
+    """Where the last regime of a series starts (an index; 0 when it has one regime).
+
+    Binary segmentation from the right: the split of the series into two flat parts (each at
+    least ``min_periods`` long) that leaves the smallest sum of squares is kept when it beats
+    one flat part by the Bayesian information criterion — ``n·ln(SS₁/SS₂) > 3·ln n`` (a
+    Gaussian likelihood with the variance unknown; three more parameters: the split and a
+    second mean, plus one for safety) — and the shift of the medians is over five standard
+    errors of the period-to-period noise (the best of many splits is the largest by chance);
+    then the part after it is searched again. For an order-up-to policy the inventory
+    position at the reviews is flat but for the demand since the last order: a new level
+    shows as a step."""
+    x = np.asarray(values, dtype=np.float64)
+    start = 0
+    while len(x) - start >= 2 * min_periods:
+        seg = x[start:]
+        n = len(seg)
+        c1 = np.cumsum(seg)
+        c2 = np.cumsum(seg * seg)
+        k = np.arange(min_periods, n - min_periods + 1)
+        left = c2[k - 1] - c1[k - 1] ** 2 / k
+        right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
+        split = left + right
+        best = int(np.argmin(split))
+        total = float(c2[-1] - c1[-1] ** 2 / n)
+        ss = max(float(split[best]), 1e-9 * max(total, 1.0), 1e-12)
+        cut = int(k[best])
+        jump = abs(float(np.median(seg[cut:]) - np.median(seg[:cut])))
+        # the noise from one period to the next (robust: the median absolute difference of
+        # neighbours, as a standard deviation), and the shift's standard error under it
+        sigma = float(np.median(np.abs(np.diff(seg)))) / (0.6745 * math.sqrt(2))
+        se = sigma * math.sqrt(1 / cut + 1 / (n - cut))
+        if total <= ss or n * math.log(total / ss) <= 3 * math.log(n) or jump <= 5 * se:
+            break
+        start += cut
+    return start
 
 
 # --- validation ---------------------------------------------------------------------------------
