@@ -52,10 +52,10 @@ def demo(
     ] = 300.0,
     days: Annotated[
         int, typer.Option(help="Simulated days of the isolated and of the connected phase.")
-    ] = 28,
+    ] = 56,
     cycle_days: Annotated[
         int, typer.Option(help="Simulated days the world runs after each kaizen change.")
-    ] = 28,
+    ] = 56,
     cycles: Annotated[
         int | None, typer.Option(help="At most this many kaizen cycles (default: by --duration).")
     ] = None,

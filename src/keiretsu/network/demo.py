@@ -87,14 +87,18 @@ class DemoOptions:
     duration: float = 300.0
     """Wall-clock seconds the story may take: kaizen cycles start while time is left (at least
     one runs)."""
-    phase_days: int = 28
-    """Simulated days of the isolated phase and of the connected phase."""
+    phase_days: int = 56
+    """Simulated days of the isolated phase and of the connected phase (after its settling
+    days). The connected phase's days are the kaizen check's days before a change: 56 give it
+    the power to tell the first cut (about 8 units of stock) from noise — 28 do not (see
+    ``docs/demo.md``)."""
     settle_days: int = 14
     """Simulated days the connected phase runs before its figures are taken: the new levels
     drain the stock the isolated phase left (its figures, and the kaizen check's days before
     a change, are then of the connected network settled)."""
-    cycle_days: int = 28
-    """Simulated days the world runs after each kaizen adoption."""
+    cycle_days: int = 56
+    """Simulated days the world runs after each kaizen change before it is checked (the
+    check compares as many days before the change)."""
     cycles: int | None = None
     """At most this many kaizen cycles (None: as many as ``duration`` allows)."""
     seconds_per_day: float = 0.0
@@ -406,6 +410,7 @@ class _Demo:
         self.report = DemoReport()
         self.http = httpx.Client(timeout=600.0, trust_env=False)
         self.targets: dict[str, Any] = {}
+        self.found: dict[str, Any] = {}
         self.tokens: dict[str, str] = {}
         self.urls: dict[str, str] = {}
 
@@ -664,6 +669,12 @@ class _Demo:
         sites = {canonical_id(b.site): b.name for b in self.world.buffers.values()}
         changes = _json(best["changes"])
         floor = _on_the_floor(changes, _json(best.get("before") or "{}"), self.world, sites)
+        # what the floor had before: an abandoned countermeasure is taken back
+        undo = {
+            f"buffer.{b}.policy": self.world.network.buffers[b].policy.model_dump()
+            for b in {_buffer_of(path) for path in floor} - {None}
+            if b in self.world.network.buffers
+        }
         try:
             self.world.change(floor)
         except ValueError as exc:
@@ -719,6 +730,7 @@ class _Demo:
                     f"/twin/kaizen/{eid}/abandon",
                     json={"why": why, "at": self.world.now.isoformat()},
                 )
+                self.world.change(undo)  # the old standard back on the floor
                 decision = f"abandoned: {why}"
             else:
                 self.call(
@@ -736,6 +748,7 @@ class _Demo:
                 f"/twin/kaizen/{eid}/abandon",
                 json={"why": why, "at": self.world.now.isoformat()},
             )
+            self.world.change(undo)
             decision = f"abandoned: {why}"
         cycle = CycleFigures(
             n,
@@ -751,9 +764,10 @@ class _Demo:
         cycle.figures = figures
         return cycle
 
-    def story(self) -> None:
-        o = self.o
-        found: dict[str, Any] = {}
+    def search_levels(self) -> None:
+        """Start the network-optimal search in a thread (it needs only the model): it runs
+        while the nodes start and phase 1 plays; phase 2 waits for it."""
+        found = self.found = {}
 
         def search() -> None:
             try:
@@ -761,10 +775,16 @@ class _Demo:
             except Exception as exc:  # reported when phase 2 needs it
                 found["error"] = exc
 
-        thread = threading.Thread(target=search, name="network-optimal", daemon=True)
-        thread.start()  # the network-optimal levels are searched while phase 1 runs
+        self.searching = threading.Thread(target=search, name="network-optimal", daemon=True)
+        self.searching.start()
+
+    def story(self) -> None:
+        o = self.o
+        if not hasattr(self, "searching"):
+            self.search_levels()
         self.say(_phase_line(self.phase_isolated()))
-        thread.join()
+        self.searching.join()
+        found = self.found
         if "error" in found:
             raise NetworkError(f"the network-optimal search failed: {found['error']}")
         self.say(_phase_line(self.phase_connected(found["levels"])))
@@ -959,6 +979,8 @@ def run_demo(options: DemoOptions, *, say: Say = _quiet) -> DemoReport:
     try:
         with _sigterm_as_interrupt():
             try:
+                if options.stop_after != "first-page":
+                    demo.search_levels()  # meanwhile the nodes start
                 demo.start_nodes()
                 demo.story()
             except _Stop:
