@@ -13,7 +13,10 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from _data import DATA
@@ -302,3 +305,61 @@ def test_order_management_changeovers_per_employee_recounted_from_sqlite(
     assert row["completions"] == len(picks)
     assert row["changeovers"] == switches
     assert row["epei_seconds"] == pytest.approx(statistics.fmean(epei))
+
+
+# a completion of one step: (product or None, place or None, leave s, start before it s or None)
+_COMPLETION = st.tuples(
+    st.sampled_from([None, "A", "B", "C"]),
+    st.sampled_from([None, "press 1", "press 2"]),
+    st.integers(0, 40),
+    st.one_of(st.none(), st.integers(0, 5)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_COMPLETION, min_size=1, max_size=25))
+def test_changeovers_equal_a_walk_through_the_completions(
+    rows: list[tuple[str | None, str | None, int, int | None]],
+) -> None:
+    """Changeovers, C/O time and EPEI (computed on arrays) equal a walk through each place's
+    completions in time order, ties in read order, on a 24/7 calendar."""
+    from keiretsu.analytics.databox import _changeovers
+
+    if all(p is None for p, _, _, _ in rows):
+        rows = [("A", *rows[0][1:]), *rows[1:]]
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "product": pa.array([p for p, _, _, _ in rows], pa.string()),
+            "place": pa.array([q for _, q, _, _ in rows], pa.string()),
+            "leave": pa.array(
+                [t0 + timedelta(hours=h) for _, _, h, _ in rows], pa.timestamp("us", tz="UTC")
+            ),
+            "start_time": pa.array(
+                [None if s is None else t0 + timedelta(hours=h - s) for _, _, h, s in rows],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "seq": pa.array(range(len(rows)), pa.int64()),
+        }
+    )
+    n, co, epei = _changeovers(Calendar.always(), table, [])
+    # by hand: each place's completions with a product, in (leave, read order)
+    at: dict[str | None, list[int]] = {}
+    for i in sorted(range(len(rows)), key=lambda i: (rows[i][2], i)):
+        if rows[i][0] is not None:
+            at.setdefault(rows[i][1], []).append(i)
+    gaps: list[float] = []
+    epeis: list[float] = []
+    for idx in at.values():
+        runs = 1
+        for a, b in itertools.pairwise(idx):
+            if rows[a][0] != rows[b][0]:
+                runs += 1
+                start = rows[b][2] - (rows[b][3] or 0)
+                gaps.append(max(start, rows[a][2]) - rows[a][2])
+        kinds = {rows[i][0] for i in idx}
+        if len(kinds) > 1:
+            epeis.append((rows[idx[-1]][2] - rows[idx[0]][2]) * H / runs * len(kinds))
+    assert n == len(gaps)
+    assert co == (pytest.approx(statistics.fmean(gaps) * H) if gaps else None)
+    assert epei == (pytest.approx(statistics.fmean(epeis)) if epeis else None)
