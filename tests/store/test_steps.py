@@ -26,6 +26,7 @@ from keiretsu.io.ocel.jsonocel import write_ocel_json
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store
 from keiretsu.store.node_store import ReadDocument
+from keiretsu.store.schema import drop_indexes
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OBJECTS = {"pallet-1": "pallet", "pallet-2": "pallet", "dock-A": "location", "order-9": "order"}
@@ -267,6 +268,7 @@ def test_a_store_from_before_object_step_gets_its_traces_built(tmp_path: Path) -
         store.ingest(document(a), document="a")
         store.con.execute("DELETE FROM object_step")
         store.con.execute("DELETE FROM object_step_last")
+        drop_indexes(store.con)  # schema 8's: DuckDB drops no column of an indexed table
         store.con.execute("ALTER TABLE event DROP COLUMN ocel_seq")
     with Store(path) as store:
         assert len(assert_traces(store, sent_ids([a]))) == 3

@@ -16,6 +16,10 @@ store twice, or a current one, changes nothing:
 6. schema 4 had no kaizen tables, schema 5 no kaizen measurements or lessons, schema 6 no
    master data (``masterdata_*``): they appear empty (``IF NOT EXISTS``); nothing else
    changes.
+7. schema 7 had no indexes: :data:`keiretsu.store.schema.INDEXES` are built when the store
+   is opened for writing (``CREATE INDEX IF NOT EXISTS``, after the steps above, since DuckDB
+   cannot drop or rename a column of an indexed table) — about 100 s of CPU for a store of
+   a million events, once.
 
 The version is compared as a number (``'10'`` sorts before ``'5'`` as text).
 """

@@ -30,6 +30,7 @@ from keiretsu.store.schema import (
     SCHEMA_VERSION,
     STORE_TABLES,
     VISIBLE_PREFIX,
+    index_ddl,
     view_ddl,
 )
 from keiretsu.store.summary import StoreSummary, summary_of
@@ -98,6 +99,8 @@ class Store(IngestMixin, OutboxMixin):
             for statement in DDL:
                 self.con.execute(statement)
             migrate(self.con, rebuild_traces=lambda: self.update_steps(None))
+            for statement in index_ddl():  # schema 8; built on a store written before it
+                self.con.execute(statement)
             for statement in view_ddl():
                 self.con.execute(statement)
             self.con.execute(

@@ -9,10 +9,12 @@ ingest log line.
 
 from __future__ import annotations
 
+import duckdb
+
 from keiretsu.store.kaizen import KAIZEN_DDL
 from keiretsu.store.masterdata import MASTERDATA_DDL
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
@@ -20,7 +22,8 @@ queries and subscriptions belong to a scope (``node_query.scope``), partners' vi
 (``partner_view``). 5: kaizen experiments, their evidence, status history, A3 notes and
 predictions (``kaizen_*``, :mod:`keiretsu.store.kaizen`). 6: kaizen measurements and the
 lessons partners shared (``kaizen_measurement``, ``kaizen_lesson``). 7: EPCIS master data with
-its history (``masterdata_*``, :mod:`keiretsu.store.masterdata`)."""
+its history (``masterdata_*``, :mod:`keiretsu.store.masterdata`). 8: an index on each id column
+the EPCIS query reads rows by (:data:`INDEXES`)."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -215,6 +218,40 @@ DDL = [
     *KAIZEN_DDL,
     *MASTERDATA_DDL,
 ]
+
+INDEXES = (
+    ("event", "ocel_id"),
+    ("source_event", "ocel_id"),
+    ("event_attribute", "ocel_id"),
+    ("event_object", "ocel_event_id"),
+    ("event_object", "ocel_object_id"),
+    ("object", "ocel_id"),
+    ("object_attribute", "ocel_id"),
+    ("object_object", "ocel_source_id"),
+)
+"""(table, column) of the ART indexes the store keeps: the columns the EPCIS query reads a few
+rows by — an event by its id (``EQ_eventID``, the page being written out), the events of an EPC
+or a place (``MATCH_*``, ``EQ_readPoint``, ``WD_``…), a page's attributes, relations, objects and
+links. Without them each of those reads scans its whole table: with a million events, half a
+second to write a page of 100 events, whatever the query (:mod:`keiretsu.node.query.keyed`).
+They cost the ingest some time and the file some size (``docs/benchmarks.md``, *EPCIS
+queries*). Created after the migrations (DuckDB cannot drop a column of an indexed table)."""
+
+
+def index_ddl() -> list[str]:
+    """``CREATE INDEX IF NOT EXISTS`` for each of :data:`INDEXES`."""
+    return [
+        f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})"
+        for table, column in INDEXES
+    ]
+
+
+def drop_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the :data:`INDEXES` (a store as schema 7 wrote it; what the migration tests
+    start from)."""
+    for table, column in INDEXES:
+        con.execute(f"DROP INDEX IF EXISTS {table}_{column}_idx")
+
 
 DATA_TABLES = (
     "event",
