@@ -352,7 +352,25 @@ def escaped_defects(
     ``reached_customer`` and ``exited_at`` (its exit to a customer after the failure, by
     :func:`keiretsu.analytics.customer.exits`; ``end_steps`` as there).
     ``meta``: ``failed``, ``escaped``, ``reached_customers`` (objects) and ``by_step`` (escaped
-    objects per failing step)."""
+    objects per failing step).
+
+    Computed once per log and options (:meth:`Log.memo`): the report and the data boxes
+    read the same view."""
+    key = (
+        "quality.escaped_defects",
+        object_type,
+        tuple(sorted(end_steps or ())),
+        None if inspection_steps is None else tuple(sorted(inspection_steps)),
+    )
+    return log.memo(key, lambda: _escaped_defects(log, object_type, end_steps, inspection_steps))
+
+
+def _escaped_defects(
+    log: Log,
+    object_type: str | None,
+    end_steps: Collection[str] | None,
+    inspection_steps: Collection[str] | None,
+) -> View:
     inspections = _inspections(log, inspection_steps)
     failing_steps = defect_steps(log, inspections)
     fails = inspection_failures(log, object_type, inspection_steps=inspections)
