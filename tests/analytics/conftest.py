@@ -3,6 +3,8 @@ node stores, and a local Spark session for the engine-parity tests."""
 
 from __future__ import annotations
 
+import fcntl
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,23 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _store(tmp_path_factory: pytest.TempPathFactory, source: Path, name: str) -> Path:
+    """A store of ``source``, ingested once per test run: the first test process (of the
+    ``pytest -n`` workers) to ask ingests it under a lock into a directory every worker sees;
+    each worker then works on its own copy (a test may write to its store)."""
+    shared = tmp_path_factory.getbasetemp().parent / "shared-stores"
+    shared.mkdir(exist_ok=True)
+    built = shared / f"{name}.duckdb"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            partial = shared / f"{name}.partial.duckdb"
+            partial.unlink(missing_ok=True)
+            with Store(partial) as store:
+                report = store.ingest_file(source)
+                assert report.status == "accepted", report.problem
+            partial.rename(built)
     path = tmp_path_factory.mktemp(name) / "node.duckdb"
-    with Store(path) as store:
-        report = store.ingest_file(source)
-        assert report.status == "accepted", report.problem
+    shutil.copyfile(built, path)
     return path
 
 

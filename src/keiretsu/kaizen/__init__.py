@@ -11,28 +11,36 @@ twin predicts for them.
 The tables live in :mod:`keiretsu.store.kaizen`. See ``docs/kaizen.md``.
 """
 
-from keiretsu.kaizen.a3 import a3, render_a3
-from keiretsu.kaizen.check import MEASURED_METRICS, check, measured
-from keiretsu.kaizen.curve import Adoption, adoptions, improvement_curve
-from keiretsu.kaizen.experiment import (
-    FINAL,
-    KINDS,
-    MOVES,
-    SECTIONS,
-    STATUSES,
-    Evidence,
-    Experiment,
-    KaizenError,
-    Target,
-    evidence_from,
-    experiments,
-    load,
-    move,
-    new_experiment,
-    write,
-)
-from keiretsu.kaizen.predict import predict, twin_model
-from keiretsu.kaizen.suggest import experiment_from_suggestion, suggest
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keiretsu.kaizen.a3 import a3, render_a3
+    from keiretsu.kaizen.check import MEASURED_METRICS, check, measured
+    from keiretsu.kaizen.curve import Adoption, adoptions, improvement_curve
+    from keiretsu.kaizen.experiment import (
+        FINAL,
+        KINDS,
+        MOVES,
+        SECTIONS,
+        STATUSES,
+        Evidence,
+        Experiment,
+        KaizenError,
+        Target,
+        evidence_from,
+        experiments,
+        load,
+        move,
+        new_experiment,
+        write,
+    )
+    from keiretsu.kaizen.predict import predict, twin_model
+    from keiretsu.kaizen.suggest import experiment_from_suggestion, suggest
 
 __all__ = [
     "FINAL",
@@ -63,3 +71,57 @@ __all__ = [
     "twin_model",
     "write",
 ]
+
+_HOMES = {
+    "a3": "a3",
+    "render_a3": "a3",
+    "MEASURED_METRICS": "check",
+    "check": "check",
+    "measured": "check",
+    "Adoption": "curve",
+    "adoptions": "curve",
+    "improvement_curve": "curve",
+    "predict": "predict",
+    "twin_model": "predict",
+    "experiment_from_suggestion": "suggest",
+    "suggest": "suggest",
+    "FINAL": "experiment",
+    "KINDS": "experiment",
+    "MOVES": "experiment",
+    "SECTIONS": "experiment",
+    "STATUSES": "experiment",
+    "Evidence": "experiment",
+    "Experiment": "experiment",
+    "KaizenError": "experiment",
+    "Target": "experiment",
+    "evidence_from": "experiment",
+    "experiments": "experiment",
+    "load": "experiment",
+    "move": "experiment",
+    "new_experiment": "experiment",
+    "write": "experiment",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # each name is imported from its module on first use: the simulation and statistics
+    # behind check, predict and suggest take seconds to import, and listing or moving an
+    # experiment needs none of them
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'keiretsu.kaizen' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"keiretsu.kaizen.{home}"), name)
+
+
+class _Room(types.ModuleType):
+    """The package, where ``a3``, ``check``, ``predict`` and ``suggest`` stay the functions
+    even once their modules of the same name are imported (the import system would otherwise
+    set the module over the name), as when this package imported them eagerly."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Room

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats  # type: ignore[import-untyped]
 
 from keiretsu.sim.model.distributions import FloatArray
 
@@ -78,6 +77,8 @@ def estimate(values: FloatArray, confidence: float = 0.95) -> Estimate:
         return Estimate(mean, math.nan, math.nan, n)
     if np.ptp(finite) <= 1e-12 * max(abs(mean), 1.0):  # the same in every replication
         return Estimate(mean, mean, mean, n)
+    from scipy import stats  # type: ignore[import-untyped]  # slow to import: only here
+
     interval = stats.ttest_1samp(finite, popmean=0.0).confidence_interval(confidence)
     return Estimate(mean, float(interval.low), float(interval.high), n)
 

@@ -28,7 +28,6 @@ from typing import Annotated, Literal
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats  # type: ignore[import-untyped]
 
 __all__ = [
     "Constant",
@@ -241,6 +240,10 @@ class Empirical(_Kind):
 
 @cache
 def _poisson_cdf(mean: float) -> FloatArray:
+    # scipy.stats is imported on first use: a second or more that loading a model file
+    # (every command that reads one) should not pay
+    from scipy import stats  # type: ignore[import-untyped]
+
     top = int(stats.poisson.ppf(1 - 1e-15, mean)) + 1
     cdf: FloatArray = stats.poisson.cdf(np.arange(top + 1), mean)
     cdf[-1] = 1.0
