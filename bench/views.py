@@ -127,6 +127,7 @@ print(json.dumps({
     "import": t_import,
     "seconds": report.seconds,
     "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cpu": (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
     "duckdb_mib": duck / 2**20,
     "sql": sqlcache.stats() if sqlcache is not None else None,
     "breakdown": breakdown,
@@ -273,6 +274,12 @@ def main() -> None:
         f"(min {min(totals):.2f}, max {max(totals):.2f}); "
         f"peak RSS {statistics.median(rss):,.0f} MiB (max {max(rss):,.0f}); "
         f"DuckDB holds {statistics.median(r['duckdb_mib'] for r in runs):,.0f} MiB at the end"
+    )
+    # CPU seconds (user + system, every DuckDB thread) of the whole process, import included:
+    # on a shared machine the wall seconds swing with the load, the CPU seconds far less
+    print(
+        f"  CPU {statistics.median(r.get('cpu', math.nan) for r in runs):.1f} s "
+        f"(process, import included); load average {os.getloadavg()[0]:.1f} at the end"
     )
     for view in first["seconds"]:
         values = [r["seconds"][view] for r in runs]
