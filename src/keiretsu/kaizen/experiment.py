@@ -44,7 +44,6 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from keiretsu.analytics.view import View
-from keiretsu.analytics.waste import WASTES
 from keiretsu.sim.scenario import Variant
 from keiretsu.store import Store
 from keiretsu.store import kaizen as tables
@@ -208,6 +207,10 @@ def new_experiment(
     ``evidence``: the ids behind it (:func:`evidence_from`); ``kind``: what the countermeasure
     changes (``KINDS``); ``by``: who wrote it. ``experiment_id`` defaults to a fresh
     ``kz-<12 hex>``; an id already used is refused."""
+    # the list of wastes lives with their views, which import Ibis (most of a second that
+    # listing or moving an experiment should not pay): imported when an experiment is made
+    from keiretsu.analytics.waste import WASTES
+
     if waste is not None and waste not in WASTES:
         raise KaizenError(f"unknown waste {waste!r}: expected one of {', '.join(WASTES)}")
     if kind not in KINDS:
