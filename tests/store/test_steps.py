@@ -170,7 +170,7 @@ def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: 
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,  # each example makes two stores and ingests every group (~1.5 s)
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -215,7 +215,7 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
         assert len(rows) == sum(len(objs) for _, objs, _ in events)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(
         st.tuples(
