@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -355,9 +356,10 @@ NEW_LEVELS = {"plant-fg": 40, "dc": 35, "shop": 30}
 
 
 @pytest.fixture(scope="module")
-def changed(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path, datetime]:
+def changed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Log, datetime]]:
     """Four weeks at the old levels, then every level cut (the world's ``change``, as a
-    kaizen puts a new level on the floor) and four weeks more; the twin's store has it all."""
+    kaizen puts a new level on the floor) and four weeks more; the twin's store has it all
+    (one log open for every test: what a calibration computes once, the next reuses)."""
     root = tmp_path_factory.mktemp("changed")
     world = World(_network(), seed=5).run(28)
     when = world.now
@@ -366,7 +368,9 @@ def changed(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path, date
     with Store(root / "store.duckdb") as store:
         for path in write_epcis_files(world, root / "epcis").values():
             assert store.ingest_file(path).status == "accepted"
-    return world, root / "store.duckdb", when
+    log = Log.open(root / "store.duckdb")
+    yield world, log, when
+    log.backend.disconnect()
 
 
 def _levels_of(model: CalibratedModel) -> dict[str, float]:
@@ -378,7 +382,7 @@ def _levels_of(model: CalibratedModel) -> dict[str, float]:
 
 
 def test_a_log_whose_levels_changed_mid_way_is_calibrated_on_the_new_regime(
-    changed: tuple[World, Path, datetime],
+    changed: tuple[World, Log, datetime],
 ) -> None:
     """The median position of the whole log would sit between the two levels (neither); the
     twin reads the new one — found in the positions alone, and from a window it is given."""
@@ -395,7 +399,7 @@ def test_a_log_whose_levels_changed_mid_way_is_calibrated_on_the_new_regime(
     assert lo - 30 <= sold.sum() <= hi  # (a backorder open at the window's edges moves a sale)
 
 
-def test_before_the_change_the_old_levels(changed: tuple[World, Path, datetime]) -> None:
+def test_before_the_change_the_old_levels(changed: tuple[World, Log, datetime]) -> None:
     world, store, when = changed
     names = {canonical_id(v["site"]): k for k, v in world.truth()["stock"].items()}
     assert _levels_of(calibrate(store, names=names, until=when)) == LEVELS
@@ -429,7 +433,7 @@ def test_last_shift_rarely_splits_one_level() -> None:
 
 
 def test_the_regime_starts_at_the_last_change_leaving_four_weeks(
-    changed: tuple[World, Path, datetime],
+    changed: tuple[World, Log, datetime],
 ) -> None:
     """``regime_start``: the latest recorded change that leaves 28 days; none recorded and
     every site seen from the start: the whole log."""
