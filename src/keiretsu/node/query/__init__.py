@@ -18,6 +18,7 @@ selected events as EPCIS 2.0 JSON — one concept a module:
 * :mod:`~keiretsu.node.query.paging` and :mod:`~keiretsu.node.query.select` —
   :func:`select_events` gives one :class:`Page` of event ids in the query's order, with the
   sealed token of the next;
+* :mod:`~keiretsu.node.query.keyed` — a few rows of a large table read through its index;
 * :mod:`~keiretsu.node.query.render` — :func:`render_events` gives those events back as EPCIS
   (as captured when they came as EPCIS, else written from their OCEL rows by
   :func:`epcis_from_ocel`), :func:`event_ocel` their OCEL rows (for a sharing policy to filter),
@@ -35,19 +36,29 @@ from keiretsu.node.query.parameters import (
     parse_query,
     query_from_json,
 )
-from keiretsu.node.query.render import event_ocel, query_document, render_events
+from keiretsu.node.query.render import (
+    Fetched,
+    event_ocel,
+    fetch_events,
+    query_document,
+    render_events,
+    write_events,
+)
 from keiretsu.node.query.select import select_events
 
 __all__ = [
     "MAX_PER_PAGE",
     "EventQuery",
+    "Fetched",
     "Page",
     "QueryError",
     "epcis_from_ocel",
     "event_ocel",
+    "fetch_events",
     "parse_query",
     "query_document",
     "query_from_json",
     "render_events",
     "select_events",
+    "write_events",
 ]

@@ -45,6 +45,7 @@ from keiretsu.model.cbv import MEASUREMENT_TYPES, short_name
 from keiretsu.model.ocel import parse_time
 from keiretsu.node.epcis_render import plain_id
 from keiretsu.node.query.errors import QueryError
+from keiretsu.node.query.keyed import keyed as _keyed
 
 __all__ = [
     "FieldTest",
@@ -470,15 +471,29 @@ def _user_field(test: FieldTest, resolve: Resolver) -> tuple[str, list[Any]]:
                 cond, cond_params = (
                     ("true", []) if test.op == "EXISTS" else _value_test("oa.ocel_value", test)
                 )
-            alternatives.append(
-                "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
-                " JOIN ocel_event ev ON ev.ocel_id = eo.ocel_event_id"
-                " JOIN ocel_object_attribute oa ON oa.ocel_id = eo.ocel_object_id"
-                " AND oa.ocel_time = ev.ocel_time"
-                f" WHERE list_contains(?::VARCHAR[], eo.ocel_qualifier) AND {name}"
-                f" AND {cond}{check})"
+            # the objects with that ILMD first, then their relations and events by key (the
+            # indexes on ocel_event_object.ocel_object_id and ocel_event.ocel_id): a lot
+            # finds its few commissioning events without reading every relation
+            relations = _keyed(
+                "ocel_event_object",
+                "ocel_object_id",
+                "ocel_event_id, ocel_object_id, ocel_qualifier",
+                "SELECT ocel_id FROM oa",
             )
-            params += [_ILMD_ROLES, *name_params, *cond_params, *check_params]
+            events = _keyed(
+                "ocel_event", "ocel_id", "ocel_id, ocel_time", "SELECT ocel_event_id FROM eo"
+            )
+            alternatives.append(
+                "e.ocel_id IN (WITH oa AS MATERIALIZED (SELECT oa.ocel_id, oa.ocel_time"
+                f" FROM ocel_object_attribute oa WHERE {name} AND {cond}),"
+                f" eo AS MATERIALIZED (SELECT * FROM {relations}"
+                " WHERE list_contains(?::VARCHAR[], ocel_qualifier))"
+                " SELECT eo.ocel_event_id FROM eo JOIN oa ON oa.ocel_id = eo.ocel_object_id"
+                f" JOIN {events} ev ON ev.ocel_id = eo.ocel_event_id"
+                " AND ev.ocel_time = oa.ocel_time"
+                f" WHERE true{check})"
+            )
+            params += [*name_params, *cond_params, _ILMD_ROLES, *check_params]
             continue
         head = _ATTR_NAME[test.scope]
         if test.inner:
@@ -502,6 +517,8 @@ def _user_field(test: FieldTest, resolve: Resolver) -> tuple[str, list[Any]]:
             f" WHERE {name} AND {cond}{check})"
         )
         params += [*name_params, *cond_params, *check_params]
+    if len(alternatives) == 1:  # one spelling: ``e.ocel_id IN (…)``, a driver of the query
+        return alternatives[0], params
     return "(" + " OR ".join(alternatives) + ")", params
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from keiretsu.model.cbv import STANDARD_PREFIXES
 from keiretsu.node.query.errors import QueryError
 from keiretsu.node.query.fields import Resolver, qualified_name
+from keiretsu.node.query.keyed import keyed
 from keiretsu.node.query.patterns import identifier
 from keiretsu.store.masterdata import descendants_sql
 
@@ -169,12 +170,14 @@ def master_sql(tests: Sequence[MasterTest], resolve: Resolver) -> list[tuple[str
     for test in tests:
         elements, params = _elements(test)
         if test.field in _RELATIONS:
+            relations = keyed(
+                "ocel_event_object", "ocel_object_id", "ocel_event_id, ocel_qualifier", elements
+            )
             out.append(
                 (
-                    "e.ocel_id IN (SELECT ocel_event_id FROM ocel_event_object"
-                    " WHERE list_contains(?::VARCHAR[], ocel_qualifier)"
-                    f" AND ocel_object_id IN ({elements}))",
-                    [list(_RELATIONS[test.field]), *params],
+                    f"e.ocel_id IN (SELECT ocel_event_id FROM {relations}"
+                    " WHERE list_contains(?::VARCHAR[], ocel_qualifier))",
+                    [*params, list(_RELATIONS[test.field])],
                 )
             )
         elif test.field == "bizStep":
@@ -200,8 +203,11 @@ def master_sql(tests: Sequence[MasterTest], resolve: Resolver) -> list[tuple[str
 def within_sql(qualifier: str, locations: Sequence[str]) -> tuple[str, list[Any]]:
     """Events whose ``qualifier`` (``readPoint``/``bizLocation``) is one of ``locations`` or
     below one of them in the master data's hierarchy (``WD_``)."""
+    # the few places first, then their relations through the index on ocel_object_id
+    relations = keyed(
+        "ocel_event_object", "ocel_object_id", "ocel_event_id, ocel_qualifier", descendants_sql()
+    )
     return (
-        "e.ocel_id IN (SELECT ocel_event_id FROM ocel_event_object WHERE ocel_qualifier = ?"
-        f" AND ocel_object_id IN ({descendants_sql()}))",
-        [qualifier, list(locations)],
+        f"e.ocel_id IN (SELECT ocel_event_id FROM {relations} WHERE ocel_qualifier = ?)",
+        [list(locations), qualifier],
     )

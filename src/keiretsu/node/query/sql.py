@@ -20,17 +20,19 @@ qualifier of their own count as the event's ``epcList``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from keiretsu.io.epcis.mapping import SOURCE_FORMAT
 from keiretsu.model.cbv import BIZ_TRANSACTION_TYPES
 from keiretsu.node.epcis_render import CLASS_TYPES, STANDARD_QUALIFIERS
 from keiretsu.node.query.fields import Resolver, field_sql
+from keiretsu.node.query.keyed import keyed
 from keiretsu.node.query.master import master_sql, within_sql
 from keiretsu.node.query.parameters import EventQuery
 from keiretsu.node.query.patterns import identifier, matchers
 
-__all__ = ["RECORD_TIME", "Sql", "conditions", "selection"]
+__all__ = ["RECORD_TIME", "Sql", "conditions", "keyed", "selection"]
 
 _BTT = BIZ_TRANSACTION_TYPES.spellings
 
@@ -39,16 +41,73 @@ _EVENT_TYPE_ATTR = "eventType"
 RECORD_TIME = "coalesce(k_rt.t, k_il.finished_at)"
 
 
+_IN = "e.ocel_id IN ("
+
+
+def _subquery(clause: str) -> str | None:
+    """The subquery of a clause written ``e.ocel_id IN (<subquery>)``, else None."""
+    if not (clause.startswith(_IN) and clause.endswith(")")):
+        return None
+    inner = clause[len(_IN) : -1]
+    depth = 0
+    for char in inner:  # the parenthesis opened must be the one that closes the clause
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return None
+    return inner if depth == 0 else None
+
+
+@dataclass
+class Clause:
+    """One condition on ``ocel_event e`` with its parameters; ``driver``, when the condition
+    is ``e.ocel_id IN (<driver>)``, its subquery; ``keyed`` when that subquery reads the
+    store's indexes (a likely few events)."""
+
+    text: str
+    params: list[Any]
+    driver: str | None = None
+    keyed: bool = False
+
+
 class Sql:
-    """The WHERE clause being built, with its parameters in order."""
+    """The WHERE clause being built, with its parameters in order.
+
+    A condition written ``e.ocel_id IN (<subquery>)`` is also a *driver*: its subquery
+    yields the ids of the events that meet it — for an event id, an EPC, a place, a lot or a
+    sensor reading, a few, read through the store's indexes.
+    :func:`~keiretsu.node.query.select.select_events` runs a driver first and, when it finds
+    few events, reads only those rows of ``ocel_event`` by key (the condition then holds by
+    construction and is left out) instead of scanning the events."""
 
     def __init__(self) -> None:
-        self.where: list[str] = []
-        self.params: list[Any] = []
+        self.clauses: list[Clause] = []
+
+    @property
+    def where(self) -> list[str]:
+        return [c.text for c in self.clauses]
+
+    @property
+    def params(self) -> list[Any]:
+        return [p for c in self.clauses for p in c.params]
 
     def add(self, clause: str, *params: Any) -> None:
-        self.where.append(clause)
-        self.params.extend(params)
+        self.clauses.append(Clause(clause, list(params), _subquery(clause)))
+
+    def add_keyed(self, ids_sql: str, *params: Any) -> None:
+        """Events whose id ``ids_sql`` yields, read through the indexes: a condition, and
+        the first drivers tried."""
+        self.clauses.append(Clause(f"{_IN}{ids_sql})", list(params), ids_sql, keyed=True))
+
+    def drivers(self) -> list[tuple[int, Clause]]:
+        """The clauses that are drivers, the keyed first."""
+        found = [(i, c) for i, c in enumerate(self.clauses) if c.driver is not None]
+        return sorted(found, key=lambda ic: not ic[1].keyed)
+
+    def without(self, index: int) -> Sql:
+        """The same conditions less one."""
+        rest = Sql()
+        rest.clauses = [c for i, c in enumerate(self.clauses) if i != index]
+        return rest
 
 
 def _attr_in(sql: Sql, name: str, values: Sequence[str]) -> None:
@@ -66,39 +125,59 @@ def _relation(
     """Events related, in one of ``qualifiers``, to an object matching one of ``values``;
     ``level`` "instance" / "class" keeps only EPCs / only quantity elements. With
     ``ocel_born``, relations of events that did not come as EPCIS (no ``eventType``) under a
-    qualifier of their own also count: they are the event's ``epcList`` through EPCIS."""
+    qualifier of their own also count: they are the event's ``epcList`` through EPCIS.
+
+    Exact identifiers are looked up through the index on ``ocel_object_id`` (the events of
+    an EPC found without reading the other relations); a pattern or a product, which match
+    by regular expression, read every relation once."""
     exact, regex = matchers(values)
-    match = "list_contains(?::VARCHAR[], eo.ocel_object_id)"
-    params: list[Any] = [exact]
-    if regex is not None:
-        match = f"({match} OR regexp_full_match(eo.ocel_object_id, ?))"
-        params.append(regex)
+    columns = "ocel_event_id, ocel_object_id, ocel_qualifier, quantity, uom"
+    if regex is None:
+        hits = keyed("ocel_event_object", "ocel_object_id", columns)
+        hit_params: list[Any] = [exact]
+    else:
+        hits = (
+            f"(SELECT {columns} FROM ocel_event_object WHERE"
+            " list_contains(?::VARCHAR[], ocel_object_id) OR regexp_full_match(ocel_object_id, ?))"
+        )
+        hit_params = [exact, regex]
     roles = "list_contains(?::VARCHAR[], eo.ocel_qualifier)"
     role_params: list[Any] = [list(qualifiers)]
     if ocel_born:
+        # only the events of the relations found are looked up for their eventType
+        typed = keyed(
+            "ocel_event_attribute", "ocel_id", "ocel_id, ocel_name", "SELECT ocel_event_id FROM eo"
+        )
         roles = (
             f"({roles} OR (NOT list_contains(?::VARCHAR[], eo.ocel_qualifier)"
             " AND NOT starts_with(eo.ocel_qualifier, 'source:')"
             " AND NOT starts_with(eo.ocel_qualifier, 'destination:')"
-            f" AND eo.ocel_event_id NOT IN ({_ATTR})))"
+            f" AND eo.ocel_event_id NOT IN (SELECT ocel_id FROM {typed} WHERE ocel_name = ?)))"
         )
         role_params += [sorted(STANDARD_QUALIFIERS), _EVENT_TYPE_ATTR]
     where_level = ""
+    level_params: list[Any] = []
     if level is not None:
         # class or instance: an amount on the relation, or an object typed as a class (the
-        # few class objects are looked up, not every object joined)
+        # objects found are looked up, not every object read)
+        objects = keyed(
+            "ocel_object", "ocel_id", "ocel_id, ocel_type", "SELECT ocel_object_id FROM eo"
+        )
         is_class = (
             "(eo.quantity IS NOT NULL OR eo.uom IS NOT NULL OR eo.ocel_object_id IN"
-            " (SELECT ocel_id FROM ocel_object WHERE list_contains(?::VARCHAR[], ocel_type)))"
+            f" (SELECT ocel_id FROM {objects} WHERE list_contains(?::VARCHAR[], ocel_type)))"
         )
         where_level = f" AND {'NOT ' if level == 'instance' else ''}{is_class}"
-        params.append(sorted(CLASS_TYPES))
-    sql.add(
-        "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
-        f" WHERE {roles} AND {match}{where_level})",
-        *role_params,
-        *params,
+        level_params.append(sorted(CLASS_TYPES))
+    ids = (
+        f"WITH eo AS MATERIALIZED (SELECT * FROM {hits})"
+        f" SELECT eo.ocel_event_id FROM eo WHERE {roles}{where_level}"
     )
+    params = [*hit_params, *role_params, *level_params]
+    if regex is None:
+        sql.add_keyed(ids, *params)
+    else:
+        sql.add(f"e.ocel_id IN ({ids})", *params)
 
 
 def _unpack(found: tuple[str, list[Any]]) -> tuple[Any, ...]:
@@ -190,21 +269,31 @@ def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql
             "from_json(json_extract(s.body, '$.bizTransactionList'),"
             ' \'[{"type":"VARCHAR","bizTransaction":"VARCHAR"}]\')'
         )
-        sql.add(
-            "e.ocel_id IN (SELECT eo.ocel_event_id FROM ocel_event_object eo"
-            " JOIN ocel_object o ON o.ocel_id = eo.ocel_object_id"
-            " LEFT JOIN ocel_source_event s ON s.ocel_id = eo.ocel_event_id AND s.format = ?"
-            " WHERE eo.ocel_qualifier = 'bizTransaction'"
-            " AND list_contains(?::VARCHAR[], eo.ocel_object_id)"
-            " AND CASE WHEN s.body IS NULL THEN o.ocel_type = ? ELSE"
+        relations = keyed(
+            "ocel_event_object",
+            "ocel_object_id",
+            "ocel_event_id, ocel_object_id, ocel_qualifier",
+        )
+        objects = keyed(
+            "ocel_object", "ocel_id", "ocel_id, ocel_type", "SELECT ocel_object_id FROM eo"
+        )
+        sources = keyed(
+            "ocel_source_event", "ocel_id", "ocel_id, format, body", "SELECT ocel_event_id FROM eo"
+        )
+        sql.add_keyed(
+            f"WITH eo AS MATERIALIZED (SELECT * FROM {relations}"
+            " WHERE ocel_qualifier = 'bizTransaction')"
+            f" SELECT eo.ocel_event_id FROM eo JOIN {objects} o ON o.ocel_id = eo.ocel_object_id"
+            f" LEFT JOIN {sources} s ON s.ocel_id = eo.ocel_event_id AND s.format = ?"
+            " WHERE CASE WHEN s.body IS NULL THEN o.ocel_type = ? ELSE"
             f" len(list_filter({pairs}, lambda x: list_contains(?::VARCHAR[], x.type)"
             "  AND list_contains(?::VARCHAR[], x.bizTransaction))) > 0"
             f" OR (len(list_filter({pairs},"
             "   lambda x: list_contains(?::VARCHAR[], x.bizTransaction))) = 0"
             f"  AND len(list_filter({pairs}, lambda x: list_contains(?::VARCHAR[], x.type))) > 0)"
-            " END)",
-            SOURCE_FORMAT,
+            " END",
             sorted(map(identifier, written)),
+            SOURCE_FORMAT,
             kind,
             kinds,
             spellings,
@@ -213,14 +302,18 @@ def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql
         )
     for side, typed in (("source", query.sources), ("destination", query.destinations)):
         for kind, values in typed:
-            sql.add(
-                "e.ocel_id IN (SELECT ocel_event_id FROM ocel_event_object"
-                " WHERE ocel_qualifier = ? AND list_contains(?::VARCHAR[], ocel_object_id))",
-                f"{side}:{kind}",
+            relations = keyed(
+                "ocel_event_object",
+                "ocel_object_id",
+                "ocel_event_id, ocel_qualifier",
+            )
+            sql.add_keyed(
+                f"SELECT ocel_event_id FROM {relations} WHERE ocel_qualifier = ?",
                 sorted(map(identifier, values)),
+                f"{side}:{kind}",
             )
     if query.event_ids:
-        sql.add("e.ocel_id IN (SELECT unnest(?::VARCHAR[]))", list(query.event_ids))
+        sql.add_keyed("SELECT unnest(?::VARCHAR[])", list(query.event_ids))
     if query.exists_error_declaration:
         sql.add(f"e.ocel_id IN ({_ATTR})", "errorDeclaration.declarationTime")
     for op, bound in (
@@ -270,9 +363,14 @@ def conditions(query: EventQuery, resolve: Resolver = _no_prefixes) -> tuple[Sql
     return sql, record
 
 
-def selection(sql: Sql, record: bool, key: str, *, numeric: bool = False) -> str:
+def selection(
+    sql: Sql, record: bool, key: str, *, numeric: bool = False, events: str = "ocel_event"
+) -> str:
     """The FROM … WHERE … of the selection, with the sort key ``k`` (microseconds of
-    ``key``; ``key`` itself when ``numeric``)."""
+    ``key``; ``key`` itself when ``numeric``) and, for a time, ``t`` (``key`` as a time: the
+    order of ``k``, on the column itself, so that DuckDB's top-N skips the row groups it no
+    longer needs). ``events`` is where the events are read from (``ocel_event``, or a keyed
+    read of a few of them)."""
     joins = ""
     if record:
         joins = (
@@ -282,8 +380,8 @@ def selection(sql: Sql, record: bool, key: str, *, numeric: bool = False) -> str
             " LEFT JOIN ingest_log k_il ON k_il.ingest_id = e.ingest_id"
         )
     where = " AND ".join(sql.where) if sql.where else "true"
+    keys = f"{key} AS k" if numeric else f"epoch_us({key}) AS k, {key} AS t"
     return (
-        f"SELECT e.ocel_id AS id, {key if numeric else f'epoch_us({key})'} AS k,"
-        " coalesce(e.ocel_seq, 0) AS s"
-        f" FROM ocel_event e{joins} WHERE {where}"
+        f"SELECT e.ocel_id AS id, {keys}, coalesce(e.ocel_seq, 0) AS s"
+        f" FROM {events} e{joins} WHERE {where}"
     )
