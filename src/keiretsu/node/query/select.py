@@ -157,8 +157,9 @@ def _prefixes_of(con: duckdb.DuckDBPyConnection, namespace: str) -> list[str]:
         " FROM main.ingest_log"
     ).fetchone()
     key = (*state, namespace) if state and not state[0] and state[1] else None
-    if key is not None and key in _PREFIXES:
-        return list(_PREFIXES[key])
+    cached = _PREFIXES.get(key) if key is not None else None  # one lookup: threads share it
+    if cached is not None:
+        return list(cached)
     rows = con.execute(
         "SELECT DISTINCT substr(ocel_name, 7) FROM ocel_event_attribute"
         " WHERE starts_with(ocel_name, 'xmlns:') AND rtrim(ocel_value, '/#') = rtrim(?, '/#')",
