@@ -10,11 +10,13 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from keiretsu.analytics import Log
 from keiretsu.analytics.view import View
 from keiretsu.model.gs1 import CANONICAL_DOMAIN
+
+if TYPE_CHECKING:  # the views (and Ibis) are imported by the pages that run them
+    from keiretsu.analytics import Log
 
 
 def plain(value: Any) -> Any:
