@@ -54,7 +54,8 @@ from keiretsu.analytics.durations import duration
 from keiretsu.analytics.flow import object_times, visits
 from keiretsu.analytics.inventory import product_of
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events, transitions
+from keiretsu.analytics.traces import object_events
+from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.view import View
 from keiretsu.model.gs1 import CANONICAL_DOMAIN, PRODUCT_PREFIX
 
@@ -326,7 +327,9 @@ def value_stream_map(
     span_seconds = max((totals["last"] - totals["first"]).total_seconds(), 1.0)
 
     # the process map of the family: edges, first positions, variants
-    tr = transitions(oe)
+    # each object's trace with its successors: the store's traces (kept on ingest) where the
+    # log has them — every event of a member object is kept, so they equal a window over oe
+    tr = trace_steps(log, object_type).join(members, "object_id")
     moves = tr.filter(tr.next_activity.notnull())
     edge_rows = log.execute(
         moves.group_by(["activity", "next_activity"]).agg(n=moves.count())
