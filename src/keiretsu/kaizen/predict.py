@@ -61,7 +61,9 @@ def twin_model(
     order-up-to level the median position of the whole log is neither the old nor the new."""
     log = Log.from_connection(store.con)
     if since == "regime":
-        start, _why = regime_start(log, period=period, changes=floor_changes(store))
+        start, _why = regime_start(
+            log, period=period, changes=floor_changes(store), until=kwargs.get("until")
+        )
     elif isinstance(since, str):
         raise ValueError(f"since: a time, None or 'regime', not {since!r}")
     else:
@@ -106,7 +108,8 @@ def predict(
             f"twin simulates (expected one of {', '.join(KPI_UNITS)}); measure it instead"
         )
     if model is None:
-        calibrated = twin_model(store, period=period, names=names)
+        # fitted on what the twin knew at the prediction's date (the whole log when it is now)
+        calibrated = twin_model(store, period=period, names=names, until=at)
         network = calibrated.network
         source = (
             f"model calibrated from {store.path.name} ({calibrated.periods} {period}s of events)"

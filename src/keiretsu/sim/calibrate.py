@@ -494,6 +494,7 @@ def regime_start(
     period: str = "day",
     changes: Sequence[datetime] = (),
     min_periods: int = REGIME_MIN_PERIODS,
+    until: datetime | None = None,
 ) -> tuple[datetime | None, str]:
     """Where the current regime of a store's log starts, and why — the ``since`` the twin
     calibrates from (None: the whole log).
@@ -504,13 +505,21 @@ def regime_start(
     buying nothing) and ``changes``, times the node's own records show a change made on the
     floor (an experiment started or abandoned). A change more recent than ``min_periods``
     leaves too few days to fit on: the window then still starts ``min_periods`` before the
-    end, and the levels come from the positions since the change (:func:`last_shift`)."""
+    end, and the levels come from the positions since the change (:func:`last_shift`).
+
+    ``until``: the log as it was then (events and changes before it): a prediction dated in the
+    past is fitted on what the twin knew at that date."""
     log = _log(source)
     hpp = float(HOURS_PER_PERIOD[period.strip().lower()])
     facts = event_facts(log)
+    events = log.events
+    if until is not None:
+        facts = facts.filter(facts.time < until)
+        events = events.filter(events.time < until)
+        changes = [t for t in changes if _utc(t) < _utc(until)]
     sited = facts.filter(facts.biz_location.notnull())
     seen = _rows(log, sited.group_by("biz_location").agg(first=sited.time.min()))
-    span = _rows(log, log.events.aggregate(first=log.events.time.min(), last=log.events.time.max()))
+    span = _rows(log, events.aggregate(first=events.time.min(), last=events.time.max()))
     if not span or span[0]["first"] is None or not seen:
         return None, "no events: the whole log"
     first, last = _utc(span[0]["first"]), _utc(span[0]["last"])
