@@ -48,7 +48,7 @@ demo: $(STAMP_RUN)
 ## test: set up and run the whole suite (two workers: the suite is CPU-bound — three were
 ## slower; the peak-memory test alone after it: beside the suite its writer peaked higher)
 test: $(STAMP_DEV) $(STAMP_BROWSER)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 900 -q -m "not memory" --durations=25
+	$(BIN)/python -m pytest -n 2 --timeout 900 -q -m "not memory" --durations=25
 	$(BIN)/python -m pytest --timeout 1800 -q -m memory
 
 ## check: format, lint, types and the direction of imports, the same everywhere

@@ -50,14 +50,3 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     }
     with open(path, "a") as out:
         out.write(json.dumps(row) + "\n")
-
-
-SPARK_FIXTURES = {"spark", "both_engines"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test that runs on Spark goes to one ``pytest -n`` worker (``--dist loadgroup``,
-    as ``make test`` runs): one JVM started once for the run, not once per worker."""
-    for item in items:
-        if SPARK_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("spark"))
