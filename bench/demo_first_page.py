@@ -3,13 +3,14 @@ to the first kaizen adopted.
 
 Clones this repository into a temporary directory (``git clone --local``: the committed tree,
 as a user's clone has it) and runs what ``make demo`` runs there, stage by stage, each timed:
-the venv (``make .venv/bin/python``: ``python -m venv`` and pip's upgrade), keiretsu's install
-with its run dependencies (``make install``: ``pip install -e .``), then ``make demo
-DEMO_FLAGS="--headless --stop-after first-page"`` (the five nodes up, every obeya answering).
-Their sum is the fresh clone's time to the first page. Then, with the venv in place, ``make
-demo DEMO_FLAGS="--headless --stop-after first-kaizen"``: to the first kaizen adopted. pip's
-own cache (``~/.cache/pip``) is used as a user's machine would after a first install; pass
-``--no-cache`` to install with ``PIP_NO_CACHE_DIR=1`` (every wheel downloaded again).
+the venv (``make .venv/bin/python``: ``python -m venv`` and uv into it), keiretsu's install
+with its run dependencies (``make install``: ``uv pip install -e .``, pip as the fallback),
+then ``make demo DEMO_FLAGS="--headless --stop-after first-page"`` (the five nodes up, every
+obeya answering). Their sum is the fresh clone's time to the first page. Then, with the venv
+in place, ``make demo DEMO_FLAGS="--headless --stop-after first-kaizen"``: to the first
+kaizen adopted. The installers' caches (``~/.cache/uv``, ``~/.cache/pip``) are used as on a
+user's machine after a first install; ``--no-cache`` installs with ``UV_NO_CACHE=1`` and
+``PIP_NO_CACHE_DIR=1`` (every wheel downloaded again).
 ``--runs N`` repeats the whole measure and prints the medians.
 
     .venv/bin/python bench/demo_first_page.py [--runs 3] [--no-cache]
@@ -45,6 +46,7 @@ def once(no_cache: bool) -> dict[str, float]:
     env.pop("VIRTUAL_ENV", None)
     if no_cache:
         env["PIP_NO_CACHE_DIR"] = "1"
+        env["UV_NO_CACHE"] = "1"  # make installs with uv (pip only as its fallback)
     with tempfile.TemporaryDirectory(prefix="keiretsu-clone-") as tmp:
         clone = Path(tmp) / "keiretsu"
         began = time.perf_counter()
