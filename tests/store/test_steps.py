@@ -21,16 +21,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keiretsu.analytics import Log
-from keiretsu.analytics.traces import steps
+from keiretsu.analytics.traces import has_passes, steps
 from keiretsu.io.ocel.jsonocel import write_ocel_json
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store
 from keiretsu.store.node_store import ReadDocument
-from keiretsu.store.schema import drop_indexes
+from keiretsu.store.schema import PASS_COLUMNS, drop_indexes
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OBJECTS = {"pallet-1": "pallet", "pallet-2": "pallet", "dock-A": "location", "order-9": "order"}
-COLUMNS = ["object_id", "event_id", "activity", "time", "position", "next_event_id"]
+COLUMNS = [
+    "object_id",
+    "event_id",
+    "activity",
+    "time",
+    "position",
+    "next_event_id",
+    # schema 9: what the views' windows computed, kept on ingest
+    "prev_activity",
+    "prev_time",
+    "pass_index",
+    "prev_pass_event_id",
+    "prev_pass_time",
+]
 REFERENCE_COLUMNS = ["object_type", *COLUMNS]
 
 Events = list[tuple[str, int, list[str]]]
@@ -94,7 +107,10 @@ def reference(log: dict[str, Any], sent: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for oid in sorted(traces):
         trace = sorted(traces[oid])
+        passes: dict[str, list[tuple[datetime, int, str, str]]] = defaultdict(list)
         for position, (when, _, eid, activity) in enumerate(trace):
+            before = trace[position - 1] if position else None
+            done = passes[activity]  # this object's earlier passes of the activity
             rows.append(
                 {
                     "object_type": types[oid],
@@ -104,8 +120,14 @@ def reference(log: dict[str, Any], sent: Sequence[str]) -> list[dict[str, Any]]:
                     "time": when,
                     "position": position,
                     "next_event_id": trace[position + 1][2] if position + 1 < len(trace) else None,
+                    "prev_activity": before[3] if before else None,
+                    "prev_time": before[0] if before else None,
+                    "pass_index": len(done),
+                    "prev_pass_event_id": done[-1][2] if done else None,
+                    "prev_pass_time": done[-1][0] if done else None,
                 }
             )
+            done.append(trace[position])
     return rows
 
 
@@ -121,12 +143,20 @@ def assert_traces(store: Store, sent: Sequence[str]) -> list[dict[str, Any]]:
     computed = in_memory.execute(steps(in_memory)).select(COLUMNS)
     computed = computed.sort_by([("object_id", "ascending"), ("position", "ascending")])
     assert _utc(computed.to_pylist()) == plain
+    # each object's latest pass of each activity, where the next document's passes count on
+    latest = {(r["object_id"], r["activity"]): (r["pass_index"], r["event_id"]) for r in want}
+    kept = store.con.execute(
+        "SELECT object_id, activity, pass_index, event_id FROM object_activity_last"
+    ).fetchall()
+    assert sorted(kept) == sorted((*k, *v) for k, v in latest.items())
     return want
 
 
 def _utc(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
-        r["time"] = r["time"].astimezone(UTC)
+        for key in ("time", "prev_time", "prev_pass_time"):
+            if r.get(key) is not None:
+                r[key] = r[key].astimezone(UTC)
     return rows
 
 
@@ -296,4 +326,41 @@ def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> N
         assert last == 2  # pallet-1 and dock-A
         assert_traces(store, sent_ids([a]))
         store.ingest(document(b), document="b")
+        assert_traces(store, sent_ids([a, b]))
+
+
+def test_a_store_of_schema_8_gets_the_passes_of_its_steps(tmp_path: Path) -> None:
+    """Schema 8's steps had no previous step nor pass: read as it is (read-only) the views
+    compute them; opened for writing, the traces are rebuilt with them, and later documents —
+    late events included — keep them right."""
+    path = tmp_path / "node.duckdb"
+    a: Events = [("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"]), ("e4", 9, ["dock-A"])]
+    b: Events = [("e3", 3, ["pallet-1", "dock-A"]), ("e5", 12, ["pallet-1"])]
+    old = ["object_id", "event_id", "activity", "time", "position", "next_event_id"]
+    with Store(path) as store:
+        store.ingest(document(a), document="a")
+        expected = maintained(store).select(old).to_pylist()
+        for table in ("object_step", "object_step_last"):
+            for column in PASS_COLUMNS:
+                store.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        store.con.execute("DROP TABLE object_activity_last")
+        store.con.execute(
+            "CREATE OR REPLACE VIEW object_steps AS "
+            "SELECT * FROM object_step UNION ALL SELECT * FROM object_step_last"
+        )
+        store.con.execute("UPDATE keiretsu_meta SET value = '8' WHERE key = 'schema_version'")
+    with Store(path, read_only=True) as schema8:
+        log = Log.from_connection(schema8.con)
+        assert not has_passes(log)
+        got = log.execute(steps(log)).select(old)
+        got = got.sort_by([("object_id", "ascending"), ("position", "ascending")])
+        assert got.to_pylist() == expected
+    with Store(path) as store:
+        version = store.con.execute(
+            "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
+        ).fetchall()
+        assert version == [("9",)]
+        assert has_passes(Log.from_connection(store.con))
+        assert_traces(store, sent_ids([a]))
+        store.ingest(document(b), document="b")  # e3 is late for both objects
         assert_traces(store, sent_ids([a, b]))

@@ -16,6 +16,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from keiretsu.analytics.log import Log
+from keiretsu.store.schema import PASS_COLUMNS
 
 
 def object_events(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table:
@@ -46,14 +47,27 @@ def trace_window(*, following: bool = False) -> ibis.expr.builders.LegacyWindowB
 def transitions(oe: ir.Table) -> ir.Table:
     """Each object's trace with the event that follows each event: adds ``position`` (0-based
     place in the trace), ``next_activity``, ``next_time``, ``next_event_id``, ``next_seq``
-    (null on the last event) and ``seconds_to_next`` (float seconds, microsecond precision)."""
+    (null on the last event), the event before (``prev_activity``, ``prev_time``,
+    ``prev_seq``: null on the first), the pass of the activity on the object (``pass_index``:
+    how many times the object did this activity before, 0 on its first pass), the previous
+    pass of the same activity (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``:
+    null on the first pass) and ``seconds_to_next`` (float seconds, microsecond precision).
+    The store keeps the same columns on ingest (:data:`keiretsu.store.schema.PASS_COLUMNS`)."""
     w = trace_window()
+    same = ibis.window(group_by=["object_type", "object_id", "activity"], order_by=["time", "seq"])
     steps = oe.mutate(
         position=ibis.row_number().over(w),
         next_activity=oe.activity.lead().over(w),
         next_time=oe.time.lead().over(w),
         next_event_id=oe.event_id.lead().over(w),
         next_seq=oe.seq.lead().over(w),
+        prev_activity=oe.activity.lag().over(w),
+        prev_time=oe.time.lag().over(w),
+        prev_seq=oe.seq.lag().over(w),
+        pass_index=ibis.row_number().over(same),
+        prev_pass_event_id=oe.event_id.lag().over(same),
+        prev_pass_time=oe.time.lag().over(same),
+        prev_pass_seq=oe.seq.lag().over(same),
     )
     return steps.mutate(seconds_to_next=seconds_between(steps.time, steps.next_time))
 
@@ -62,13 +76,16 @@ def steps(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table
     """Each object's trace with its successors, as :func:`transitions` gives it: read from the
     store's ``object_step`` table, kept up to date on ingest, where the log has one, else
     computed. Columns: object_id, object_type, event_id, activity, time, seq, position,
-    next_event_id, next_activity, next_time, next_seq, seconds_to_next."""
+    next_event_id, next_activity, next_time, next_seq, seconds_to_next, and — where the store
+    keeps them (schema 9) or they are computed — prev_activity, prev_time, prev_seq,
+    pass_index, prev_pass_event_id, prev_pass_time, prev_pass_seq."""
     if log.steps is None:
         return transitions(object_events(log, object_types))
     s = log.steps
     if object_types is not None:
         wanted = [object_types] if isinstance(object_types, str) else list(object_types)
         s = s.filter(s.object_type.isin(wanted))
+    extra = [c for c in PASS_COLUMNS if c in s.columns]
     return s.select(
         "object_id",
         "object_type",
@@ -81,8 +98,16 @@ def steps(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table
         "next_time",
         "next_event_id",
         "next_seq",
+        *extra,
         seconds_to_next=seconds_between(s.time, s.next_time),
     )
+
+
+def has_passes(log: Log) -> bool:
+    """Whether :func:`steps` reads the previous step and the pass of each step from the store
+    (schema 9), or computes them (a log in memory, on Spark) — either way they are there; false
+    only for a store of an older schema read without migrating it, whose steps lack them."""
+    return log.steps is None or all(c in log.steps.columns for c in PASS_COLUMNS)
 
 
 def epoch_micros(t: ir.TimestampValue) -> ir.IntegerValue:

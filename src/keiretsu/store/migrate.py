@@ -20,6 +20,9 @@ store twice, or a current one, changes nothing:
    is opened for writing (``CREATE INDEX IF NOT EXISTS``, after the steps above, since DuckDB
    cannot drop or rename a column of an indexed table) — about 100 s of CPU for a store of
    a million events, once.
+8. schema 8's steps had no previous step nor pass of each step (:data:`PASS_COLUMNS
+   <keiretsu.store.schema.PASS_COLUMNS>`), and there was no ``object_activity_last``: the
+   trace tables are made anew and every trace rebuilt (like step 2), once.
 
 The version is compared as a number (``'10'`` sorts before ``'5'`` as text).
 """
@@ -31,7 +34,7 @@ from collections.abc import Callable
 import duckdb
 
 from keiretsu.store.arrow import rows
-from keiretsu.store.schema import DDL, SCHEMA_VERSION
+from keiretsu.store.schema import DDL, PASS_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["migrate"]
 
@@ -39,31 +42,30 @@ __all__ = ["migrate"]
 def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None]) -> None:
     """Bring a store written by an earlier keiretsu up to this schema (``rebuild_traces``
     recomputes every trace, inside the transaction it is called in)."""
+    rebuild = False
+    step_columns = {r[0] for r in con.execute("DESCRIBE object_step").fetchall()}
+    if not {"next_seq", *PASS_COLUMNS} <= step_columns:
+        # traces kept before they had the successor's read order, or the previous step and
+        # the passes (schema 9): the trace tables made anew, every trace rebuilt
+        con.execute("DROP TABLE object_step")
+        con.execute("DROP TABLE object_step_last")
+        con.execute("DELETE FROM object_activity_last")
+        for statement in DDL:
+            if "TABLE IF NOT EXISTS object_step" in statement:
+                con.execute(statement)
+        rebuild = True
     columns = {r[0] for r in con.execute("DESCRIBE event").fetchall()}
     if "ocel_seq" not in columns:  # schema 1: the order read is the order stored
         con.execute("ALTER TABLE event ADD COLUMN ocel_seq BIGINT")
         con.execute("UPDATE event SET ocel_seq = rowid")
-        con.execute("BEGIN TRANSACTION")
-        rebuild_traces()
-        con.execute("COMMIT")
-    elif "next_seq" not in {
-        r[0] for r in con.execute("DESCRIBE object_step").fetchall()
-    }:  # traces kept before they had the successor's read order
-        con.execute("DROP TABLE object_step")
-        con.execute("DELETE FROM object_step_last")
-        for statement in DDL:
-            if "object_step" in statement:
-                con.execute(statement)
-        con.execute("BEGIN TRANSACTION")
-        rebuild_traces()
-        con.execute("COMMIT")
+        rebuild = True
+    elif rebuild:
+        pass
     elif (
         not rows(con, "SELECT count(*) FROM object_step")[0][0]
         and rows(con, "SELECT count(*) FROM event_object")[0][0]
     ):  # a store written before the traces were kept
-        con.execute("BEGIN TRANSACTION")
-        rebuild_traces()
-        con.execute("COMMIT")
+        rebuild = True
     elif (
         not rows(con, "SELECT count(*) FROM object_step_last")[0][0]
         and rows(con, "SELECT count(*) FROM object_step WHERE next_event_id IS NULL")[0][0]
@@ -73,6 +75,10 @@ def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None
             "INSERT INTO object_step_last SELECT * FROM object_step WHERE next_event_id IS NULL"
         )
         con.execute("DELETE FROM object_step WHERE next_event_id IS NULL")
+        con.execute("COMMIT")
+    if rebuild:
+        con.execute("BEGIN TRANSACTION")
+        rebuild_traces()
         con.execute("COMMIT")
     _migrate_scopes(con)
     con.execute(

@@ -14,7 +14,7 @@ import duckdb
 from keiretsu.store.kaizen import KAIZEN_DDL
 from keiretsu.store.masterdata import MASTERDATA_DDL
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
@@ -23,7 +23,11 @@ queries and subscriptions belong to a scope (``node_query.scope``), partners' vi
 predictions (``kaizen_*``, :mod:`keiretsu.store.kaizen`). 6: kaizen measurements and the
 lessons partners shared (``kaizen_measurement``, ``kaizen_lesson``). 7: EPCIS master data with
 its history (``masterdata_*``, :mod:`keiretsu.store.masterdata`). 8: an index on each id column
-the EPCIS query reads rows by (:data:`INDEXES`)."""
+the EPCIS query reads rows by (:data:`INDEXES`). 9: what the views' windows over a trace
+computed, kept in each step — the previous step (``prev_activity``, ``prev_time``,
+``prev_seq``), the pass of the step on the object (``pass_index``) and the previous pass of the
+same step (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) — with each object's
+latest pass of each step in ``object_activity_last``."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -36,9 +40,33 @@ _STEP_COLUMNS = """
         next_event_id VARCHAR,
         next_activity VARCHAR,
         next_time TIMESTAMPTZ,
-        next_seq BIGINT
+        next_seq BIGINT,
+        prev_activity VARCHAR,
+        prev_time TIMESTAMPTZ,
+        prev_seq BIGINT,
+        pass_index BIGINT,
+        prev_pass_event_id VARCHAR,
+        prev_pass_time TIMESTAMPTZ,
+        prev_pass_seq BIGINT
 """
-"""The columns of a trace step (``object_step`` and ``object_step_last`` alike)."""
+"""The columns of a trace step (``object_step`` and ``object_step_last`` alike): the step
+(object, event, activity, time, read order ``seq``, ``position`` in the trace from 0), the
+event that follows (``next_*``, null on the last step), the one before (``prev_*``, null on the
+first) and the pass of this activity on the object (``pass_index``: how many times the object
+did this activity before, 0 on the first pass) with the previous pass of the same activity
+(``prev_pass_*``, null on the first pass) — what the views' windows over a trace computed
+(schema 9)."""
+
+PASS_COLUMNS = (
+    "prev_activity",
+    "prev_time",
+    "prev_seq",
+    "pass_index",
+    "prev_pass_event_id",
+    "prev_pass_time",
+    "prev_pass_seq",
+)
+"""The columns of a step schema 9 added (:data:`_STEP_COLUMNS`)."""
 
 DDL = [
     """
@@ -168,6 +196,19 @@ DDL = [
     """
     + _STEP_COLUMNS
     + ")",
+    """
+    -- Each object's latest pass of each activity (schema 9): where the pass count and the
+    -- previous pass of a step appended after the object's last step start from, without
+    -- reading object_step.
+    CREATE TABLE IF NOT EXISTS object_activity_last (
+        object_id VARCHAR,
+        activity VARCHAR,
+        pass_index BIGINT,
+        event_id VARCHAR,
+        time TIMESTAMPTZ,
+        seq BIGINT
+    )
+    """,
     """
     -- Each partner's view (one DuckDB schema per partner and channel, see
     -- keiretsu.store.partner_view): which policy it was built under and the newest own

@@ -9,7 +9,14 @@ tables, brought up to date in the transaction that accepts a document:
 * ``object_step`` — every step whose successor is known (object, event, activity, time,
   position in the trace, and the next event's id, activity, time and ``seq``);
 * ``object_step_last`` — each object's last step so far (one row per object), the one a new
-  event of that object is appended after.
+  event of that object is appended after;
+* in each step also what the views' windows over a trace computed (schema 9): the step before
+  (``prev_activity``, ``prev_time``, ``prev_seq``), the pass of the activity on the object
+  (``pass_index``, 0 on the first) and the previous pass of the same activity
+  (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) — rework, the cycling
+  check, first-pass yield and the visits read them instead of sorting every trace again;
+* ``object_activity_last`` — each object's latest pass of each activity, where the passes of
+  the steps appended after an object's last step count on from.
 
 :func:`update_steps` only touches the objects a document brings events for, and for most of
 them only their last step: the update does not slow down as the store grows. The same rows
@@ -25,6 +32,7 @@ from typing import Any
 import duckdb
 
 from keiretsu.store.arrow import rows
+from keiretsu.store.schema import PASS_COLUMNS
 
 __all__ = ["PASS_ROWS", "update_steps"]
 
@@ -46,14 +54,16 @@ def update_steps(
     Each object's last step lives in ``object_step_last`` (one row per object), the steps
     before it, whose successor is known, in ``object_step``. Events arriving after an
     object's last step — the usual case — only move that one row and append: nothing of
-    ``object_step`` is read, so the update does not slow down as the store grows. An
-    object that receives an event from before its last step (a late event) has its tail
-    recomputed from the last step before the late one.
+    ``object_step`` is read, so the update does not slow down as the store grows (the
+    passes count on from ``object_activity_last``). An object that receives an event from
+    before its last step (a late event) has its whole trace recomputed: the passes of every
+    later step may change.
     """
     params: list[Any]
     if ingest_id is None:
         con.execute("DELETE FROM object_step")
         con.execute("DELETE FROM object_step_last")
+        con.execute("DELETE FROM object_activity_last")
         where_e = where_eo = (
             "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'pending')"
         )
@@ -101,49 +111,36 @@ def update_steps(
             FROM object_step_last l JOIN k_touch k ON l.object_id = k.object_id
             """
         )
-        # where each object's recomputed tail starts (the anchor, kept with its position)
-        # and the stored steps from there on: for an object whose new events all come
-        # after its last step, that last step alone
+        # an object whose new events all come after its last step: its tail starts at that
+        # last step (the anchor), whose stored figures stay, and the new steps count their
+        # passes on from the object's latest pass of each activity (object_activity_last)
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE k_anchor AS
-            SELECT object_id, {'t': time, 's': seq} AS anchor, position AS anchor_position
-            FROM k_last WHERE NOT late
+            SELECT object_id, position AS anchor_position FROM k_last WHERE NOT late
             """
         )
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE k_tail AS
             SELECT NULL::BIGINT AS old_row, object_id, object_type, event_id, activity,
-                   time, seq
+                   time, seq, true AS is_anchor, {_OLD}
             FROM k_last WHERE NOT late
             """
         )
         if rows(con, "SELECT count(*) FROM k_last WHERE late")[0][0]:
-            # late events: read the stored steps of those objects only
+            # late events (rare): those objects' whole traces are recomputed, read from
+            # the stored steps of those objects only
             con.execute(
-                """
-                INSERT INTO k_anchor
-                SELECT s.object_id, max({'t': s.time, 's': s.seq}),
-                       arg_max(s.position, {'t': s.time, 's': s.seq})
-                FROM object_step s
-                JOIN k_last l ON s.object_id = l.object_id AND l.late
-                JOIN k_touch k ON s.object_id = k.object_id
-                WHERE {'t': s.time, 's': s.seq} < k.first_new
-                GROUP BY s.object_id
-                """
-            )
-            con.execute(
-                """
+                f"""
                 INSERT INTO k_tail
                 SELECT s.rowid, s.object_id, s.object_type, s.event_id, s.activity,
-                       s.time, s.seq
-                FROM object_step s
-                JOIN k_last l ON s.object_id = l.object_id AND l.late
-                LEFT JOIN k_anchor a ON s.object_id = a.object_id
-                WHERE a.anchor IS NULL OR {'t': s.time, 's': s.seq} >= a.anchor
+                       s.time, s.seq, false, {_NO_OLD}
+                FROM object_step s SEMI JOIN (SELECT object_id FROM k_last WHERE late) l
+                    ON s.object_id = l.object_id
                 UNION ALL
-                SELECT NULL, object_id, object_type, event_id, activity, time, seq
+                SELECT NULL, object_id, object_type, event_id, activity, time, seq, false,
+                       {_NO_OLD}
                 FROM k_last WHERE late
                 """
             )
@@ -151,28 +148,94 @@ def update_steps(
                 "DELETE FROM object_step WHERE rowid IN "
                 "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
             )
+            con.execute(
+                "DELETE FROM object_activity_last WHERE object_id IN "
+                "(SELECT object_id FROM k_last WHERE late)"
+            )
         con.execute(
             "DELETE FROM object_step_last WHERE object_id IN (SELECT object_id FROM k_last)"
         )
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE k_out AS
             SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
                    coalesce(a.anchor_position, 0) + row_number() OVER w - 1 AS position,
                    lead(t.event_id) OVER w AS next_event_id,
                    lead(t.activity) OVER w AS next_activity,
-                   lead(t.time) OVER w AS next_time, lead(t.seq) OVER w AS next_seq
+                   lead(t.time) OVER w AS next_time, lead(t.seq) OVER w AS next_seq,
+                   {_prev("activity")}, {_prev("time")}, {_prev("seq")},
+                   CASE WHEN t.is_anchor THEN t.old_pass_index
+                        ELSE coalesce(p.pass_index, -1) + row_number() OVER wa END
+                       AS pass_index,
+                   {_prev_pass("event_id")}, {_prev_pass("time")}, {_prev_pass("seq")}
             FROM (
-                SELECT object_id, object_type, event_id, activity, time, seq FROM k_tail
+                SELECT * FROM k_tail
                 UNION ALL
-                SELECT object_id, object_type, event_id, activity, time, seq FROM k_part
+                SELECT NULL::BIGINT, object_id, object_type, event_id, activity, time, seq,
+                       false, {_NO_OLD}
+                FROM k_part
             ) t
             LEFT JOIN k_anchor a ON t.object_id = a.object_id
-            WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq)
+            LEFT JOIN object_activity_last p
+                ON a.object_id IS NOT NULL AND NOT t.is_anchor
+                AND p.object_id = t.object_id AND p.activity = t.activity
+            WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq),
+                   wa AS (PARTITION BY t.object_id, t.activity, t.is_anchor
+                          ORDER BY t.time, t.seq)
             """
         )
-        con.execute("INSERT INTO object_step SELECT * FROM k_out WHERE next_event_id IS NOT NULL")
-        con.execute("INSERT INTO object_step_last SELECT * FROM k_out WHERE next_event_id IS NULL")
+        con.execute(
+            f"INSERT INTO object_step SELECT {_STEP} FROM k_out WHERE next_event_id IS NOT NULL"
+        )
+        con.execute(
+            f"INSERT INTO object_step_last SELECT {_STEP} FROM k_out WHERE next_event_id IS NULL"
+        )
+        # each (object, activity) of the recomputed steps: its latest pass now
+        con.execute(
+            """
+            DELETE FROM object_activity_last USING
+                (SELECT DISTINCT object_id, activity FROM k_out) x
+            WHERE object_activity_last.object_id = x.object_id
+              AND object_activity_last.activity = x.activity
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO object_activity_last
+            SELECT object_id, activity, max(pass_index), arg_max(event_id, pass_index),
+                   arg_max(time, pass_index), arg_max(seq, pass_index)
+            FROM k_out GROUP BY object_id, activity
+            """
+        )
     con.execute("DROP VIEW IF EXISTS k_part")
     for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_tail", "k_out"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+_PASS = PASS_COLUMNS
+# the anchor's stored figures (its predecessor and pass do not change), none for other rows
+_OLD = ", ".join(f"{c} AS old_{c}" for c in _PASS)
+_NO_OLD = ", ".join(f"NULL AS old_{c}" for c in _PASS)
+_STEP = (
+    "object_id, object_type, event_id, activity, time, seq, position, next_event_id, "
+    "next_activity, next_time, next_seq, " + ", ".join(_PASS)
+)
+
+
+def _prev(column: str) -> str:
+    """The step before: the anchor keeps its own; any other row's is the row before."""
+    return (
+        f"CASE WHEN t.is_anchor THEN t.old_prev_{column} "
+        f"ELSE lag(t.{column}) OVER w END AS prev_{column}"
+    )
+
+
+def _prev_pass(column: str) -> str:
+    """The previous pass of the same activity: the anchor keeps its own; a new step's first
+    pass in the tail follows the object's latest stored pass (null on an object without one),
+    any later one the pass before it in the tail."""
+    return (
+        f"CASE WHEN t.is_anchor THEN t.old_prev_pass_{column} "
+        f"WHEN row_number() OVER wa = 1 THEN p.{column} "
+        f"ELSE lag(t.{column}) OVER wa END AS prev_pass_{column}"
+    )
