@@ -107,6 +107,32 @@ def test_refresh_recomputes_the_pages_asked_for_before_and_errors_are_kept() -> 
     cache.close()
 
 
+def test_after_a_new_document_the_quick_pages_are_recomputed_before_the_slow_one() -> None:
+    # a million-event node: the network map takes minutes, the waste table a second — the
+    # waste table must not wait behind the map in the worker's queue
+    state = {"v": 0}
+    done: list[str] = []
+
+    def build(name: str, seconds: float) -> object:
+        def run(log: str) -> str:
+            time.sleep(seconds)
+            done.append(name)
+            return name
+
+        return run
+
+    cache = PageCache(lambda: state["v"], lambda: "log", wait=5)
+    slow, quick = build("map", 0.3), build("waste", 0.01)
+    assert cache.get("map", slow) is not None  # computed once: its cost is known
+    assert cache.get("waste", quick) is not None
+    done.clear()
+    state["v"] = 1
+    cache.refresh([("map", slow), ("waste", quick)])  # the map asked for first
+    _settle(cache)
+    assert done == ["waste", "map"]
+    cache.close()
+
+
 def test_sessions_survive_a_restart_hashed_and_end_on_revocation_and_expiry(
     tmp_path: Path,
 ) -> None:

@@ -173,7 +173,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
             key = (template, request.url.path, str(request.url.query))
             computed: Computed | None = None
             try:
-                if name == "partners":  # the policy, partners and outbox change without events
+                if name in _DIRECT:  # read from small tables at once: never stale, never queued
                     context = _guarded(name, build, request, None)
                 else:
                     computed = obeya.pages.get(
@@ -320,7 +320,7 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
     def kaizen(request: Request, log: Any) -> dict[str, Any]:
         from keiretsu.web import board
 
-        return {"data": board.board(obeya.cursor(), log)}
+        return {"data": board.board(obeya.cursor())}
 
     def partners(request: Request, log: Any) -> dict[str, Any]:
         from keiretsu.web.partners import partners_page
@@ -333,7 +333,6 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         ("/waste", "waste", "waste.html", waste),
         ("/process", "process", "process.html", process),
         ("/inventory", "inventory", "inventory.html", inventory),
-        ("/kaizen", "kaizen", "kaizen.html", kaizen),
     ]
     if warm:  # the scenario module's imports (a second), off the first request's path
         threading.Thread(
@@ -555,6 +554,11 @@ def mount(app: FastAPI, *, warm: bool = True) -> None:
         response.headers["X-Accel-Buffering"] = "no"
         return _headers(response)
 
+
+_DIRECT = frozenset({"kaizen", "partners"})
+"""Pages read on each request from a few rows (the experiments and their moves; the policy,
+partners and outbox), not through the page cache: they are always current, and never wait in
+the background worker's queue behind the analytics of a large log (a million events: minutes)."""
 
 _STARTED = "keiretsu.obeya.started"
 """Where a request's start (``time.perf_counter()``) is noted for its ``Server-Timing``."""

@@ -23,7 +23,7 @@ class _ReadStore:
     con: Any
 
 
-def board(cursor: Any, log: Any) -> dict[str, Any]:
+def board(cursor: Any) -> dict[str, Any]:
     """The experiments grouped by status (in the order of the status machine), the
     improvement curve (an SVG) and the lessons partners shared."""
     from keiretsu import kaizen
