@@ -180,3 +180,41 @@ def test_ctrl_c_stops_every_node_the_demo_started(runs: dict[str, object]) -> No
     assert _servers_of(folder) == []
     for pid in before:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_a_twins_set_up_reduction_is_made_on_the_worlds_floor_as_the_same_step() -> None:
+    """The twin names its site by GLN and its step by the events' business step; on the
+    world's floor the level moves by as much as the twin moved it (the floor's echelon level
+    counts more), the batch is the world's step feeding that site, and taking it back
+    restores the batch the floor had."""
+    from keiretsu.model.gs1 import canonical_id
+    from keiretsu.network.demo import DEMO_MODEL, _on_the_floor, _steps_before
+    from keiretsu.sim.model import Network
+    from keiretsu.sim.world import World
+
+    world = World(Network.load(DEMO_MODEL), seed=1)
+    world.change(
+        {
+            "company.*.sees": ["orders", "end_customer_demand", "partner_inventory"],
+            "buffer.resin-housings.policy": {"kind": "echelon_base_stock", "level": 174},
+        }
+    )
+    sites = {canonical_id(b.site): b.name for b in world.buffers.values()}
+    gln = canonical_id(world.buffers["resin-housings"].site).rstrip("/").rsplit("/", 1)[-1]
+    twin = f"site-{gln}"
+    changes = {f"buffer.{twin}.policy.level": 29.0, "step.moulding.batch_size": 5}
+    before = {f"buffer.{twin}.policy.level": 40.0}
+    floor = _on_the_floor(changes, before, world, sites, acts_on=twin)
+    assert floor == {
+        "buffer.resin-housings.policy.level": 163.0,
+        "step.moulding.batch_size": 5,
+    }
+    undo = _steps_before(floor, world)
+    assert undo == {"step.moulding.batch_size": 20}
+    world.change(floor)
+    assert world.network.steps_of("resin-housings")[0].batch_size == 5
+    world.change(undo)
+    assert world.network.steps_of("resin-housings")[0].batch_size == 20
+    # a step the twin names otherwise is the floor's batched step at that site
+    other = _on_the_floor({"step.press.batch_size": 4}, {}, world, sites, acts_on=twin)
+    assert other == {"step.moulding.batch_size": 4}

@@ -40,6 +40,7 @@ from keiretsu.sim.model import (
     Link,
     Network,
     Poisson,
+    Step,
 )
 from keiretsu.sim.policy_level import simulate
 from keiretsu.sim.scenario import Variant, apply_variant
@@ -312,3 +313,75 @@ def _dict(net: Network) -> dict[str, Any]:
     import tomllib
 
     return tomllib.loads(net.to_toml())
+
+
+def _moulder(level: float = 60) -> Network:
+    """A moulder selling its housings: resin from outside (2 days), moulding in batches of 20,
+    10 housings a day sold (Poisson) — far more stock than it needs."""
+    return Network(
+        name="moulder",
+        period="day",
+        companies=(
+            Company(
+                name="moulder",
+                steps=(
+                    Step(
+                        name="moulding",
+                        batch_size=20,
+                        processing_time=Gamma(mean=2.0, sd=0.4),
+                    ),
+                ),
+                buffers=(Buffer(name="housings", policy=BaseStock(level=level)),),
+            ),
+        ),
+        links=(Link(target="housings", lead_time=Constant(value=2)),),
+        demand=(Demand(at="housings", distribution=Poisson(mean=10.0)),),
+    )
+
+
+def test_smaller_batches_are_suggested_where_the_twin_sees_batches_and_predicted_in_batches(
+    tmp_path: Path,
+) -> None:
+    """A moulder's twin reads its batches of 20 from its events; the stock it needs counts
+    what waits for a batch to fill (19 units), and the suggestions include a set-up reduction
+    (batches of 5) with the level cut to the need with the small batches — predicted by the
+    twin's simulation working whole batches, and removing more stock than the level cut with
+    the big batches at the same service."""
+    world = World(_moulder(), seed=3).run(42)
+    names = {canonical_id(v["site"]): k for k, v in world.truth()["stock"].items()}
+    with Store(tmp_path / "node.duckdb") as store:
+        for p in write_epcis_files(world, tmp_path / "epcis").values():
+            assert store.ingest_file(p).status == "accepted"
+        log = Log.from_connection(store.con)
+        model = calibrate(log, names=names)
+        (step,) = model.network.steps_of("housings")
+        assert step.batch_size == 20  # read from the events, not from the world
+        view = suggest(
+            store,
+            model=model,
+            findings=wastes(log, target_days=1.0),
+            replications=REPS,
+            periods=PERIODS,
+            object_type=None,
+            optimizer=False,
+            limit=None,
+        )
+    assert "setup-housings" in view.meta["considered"]
+    rows = {r["candidate_id"]: r for r in view.table.to_pylist()}
+    setup, cut = rows["setup-level-housings"], rows["level-housings"]
+    new = json.loads(setup["changes"])
+    assert new[f"step.{step.name}.batch_size"] == 5
+    assert setup["kind"] == "policy" and "set-up reduction" in setup["rationale"]
+    # the need: lead-time demand at 98 % service, plus a batch less one waiting to fill
+    level = json.loads(cut["changes"])["buffer.housings.policy.level"]
+    assert level - new["buffer.housings.policy.level"] == (20 - 1) - (5 - 1)
+    assert "waiting for a batch" in cut["rationale"]
+    # the prediction is the twin's simulation of the variant, whole batches and all
+    net = priced(model.network, Rates())
+    base = simulate(net, periods=PERIODS, replications=REPS, seed=0)
+    alt = simulate(apply_variant(net, Variant("s", new)), periods=PERIODS, replications=REPS)
+    diff = alt.stages["housings"]["on_hand"].mean - base.stages["housings"]["on_hand"].mean
+    assert setup["difference"] == pytest.approx(diff, abs=1e-6)
+    # smaller batches let the stock come down further at the same service
+    assert setup["difference"] < cut["difference"] - 10
+    assert setup["fill_rate_difference"] > -0.005 and cut["fill_rate_difference"] > -0.005

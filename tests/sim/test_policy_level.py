@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import keiretsu
 from keiretsu.sim.model import (
@@ -154,3 +156,66 @@ def test_results_come_as_a_table() -> None:
     assert cost["low"] <= cost["mean"] <= cost["high"]
     assert cost["unit"] == "cost per period"
     assert rows[("shop", "fill_rate")]["replications"] == 20
+
+
+def _moulder(level: float, batch: int, demand: float, *, lead: int = 1) -> Network:
+    """A moulding shop: raw material from outside (``lead`` periods), one step working
+    batches of ``batch``, base stock ``level``, a constant ``demand`` a period."""
+    return Network(
+        name="moulder",
+        companies=(
+            Company(
+                name="moulder",
+                steps=(Step(name="moulding", batch_size=batch),),
+                buffers=(Buffer(name="housings", policy=BaseStock(level=level), holding_cost=1.0),),
+            ),
+        ),
+        links=(Link(target="housings", lead_time=Constant(value=lead)),),
+        demand=(Demand(at="housings", distribution=Constant(value=demand)),),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 10), demand=st.integers(1, 10), lead=st.integers(1, 3))
+def test_raw_material_waits_for_a_whole_batch_half_a_batch_on_average(
+    batch: int, demand: int, lead: int
+) -> None:
+    """Steady demand of d a period through a step working batches of B: what is received
+    waits until a whole batch is there, cycling through the multiples of gcd(B, d) below B —
+    (B − gcd(B, d)) / 2 units on average, on site (counted on hand, not held as the finished
+    item). The site's stock is the level less what is in transit, batches or not."""
+    level = 3 * (batch + demand * (lead + 1))
+    run = simulate(_moulder(level, batch, demand, lead=lead), periods=2520, replications=2, seed=1)
+    stage = run.stages["housings"]
+    finished = stage["holding_cost"].mean  # holding 1 a unit: the finished housings only
+    waiting = stage["on_hand"].mean - finished
+    assert waiting == pytest.approx((batch - math.gcd(batch, demand)) / 2, abs=1e-6)
+    # base stock: on site (finished + waiting) = level − what is in transit (lead × d)
+    assert stage["on_hand"].mean == pytest.approx(level - lead * demand, abs=1e-6)
+    assert stage["fill_rate"].mean == pytest.approx(1.0)
+
+
+def test_a_level_cut_takes_less_stock_off_a_buffer_that_works_in_batches() -> None:
+    """The same cut of a base-stock level: one unit at a time it comes off the stock nearly
+    one for one; in batches of 20 the finished stock is lumpy and the cut runs it dry more
+    often — less stock removed, more customers kept waiting."""
+    from keiretsu.sim.scenario import Variant, compare
+
+    def net(batch: int) -> Network:
+        base = _moulder(40, batch, 10)
+        return base.model_copy(
+            update={"demand": (Demand(at="housings", distribution=Poisson(mean=10.0)),)}
+        )
+
+    cut = Variant("cut", {"buffer.housings.policy.level": 20})
+    rows = {}
+    for batch in (1, 20):
+        table = compare(net(batch), [cut], periods=400, replications=64, seed=2).table
+        rows[batch] = {
+            r["kpi"]: r for r in table.to_pylist() if r["scope"] in ("housings", "network")
+        }
+    one, lumpy = rows[1], rows[20]
+    assert one["on_hand"]["difference"] == pytest.approx(-20.0, abs=0.6)
+    assert one["fill_rate"]["difference"] > -0.01
+    assert one["on_hand"]["difference"] + 2 < lumpy["on_hand"]["difference"] < 0
+    assert lumpy["fill_rate"]["difference"] < one["fill_rate"]["difference"] - 0.1

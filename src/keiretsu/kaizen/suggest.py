@@ -20,6 +20,12 @@ The candidates (each a ``kind``: parameter, policy or information; see ``docs/ka
   ``√(2·K·m/h)`` where the model has an ordering cost ``K``, else half the batch, never below
   one period's demand — named "before the constraint" when the buffer feeds the step the
   bottleneck view ranks first;
+- **smaller production batches** (a set-up reduction, SMED) at a buffer whose steps work in
+  batches: each step's batch cut to a quarter (at least one unit) — alone, and with each of
+  the buffer's level cuts above (the stock a batch held, no longer needed once batches are
+  small, is what the cut takes away). The twin's simulation works whole batches
+  (:mod:`keiretsu.sim.policy_level`), so the batch's lumps — and the shortages a level cut
+  causes with them — are in the prediction;
 - **a kanban limit** in place of a push policy (base stock, forecast): cards of one period's
   demand, as many as the need plus one;
 - **information**: end-customer demand shared with a company that orders by forecast from the
@@ -214,19 +220,30 @@ def _lead(net: Network, buffer: str) -> tuple[float, float]:
     return max(1.0, link.lead_time.mean_value), float(link.lead_time.variance)
 
 
-def _need(ctx: _Context, buffer: str, z: float | None = None) -> tuple[float, str]:
+def _batch_wait(ctx: _Context, buffer: str, sizes: Mapping[str, int] | None = None) -> int:
+    """Units of the buffer's position that may be waiting for a batch to fill, not yet able to
+    serve: a batch's size less one at each of its steps (``sizes``: step → another size)."""
+    sizes = sizes or {}
+    return sum(max(0, sizes.get(s.name, s.batch_size) - 1) for s in ctx.net.steps_of(buffer))
+
+
+def _need(
+    ctx: _Context, buffer: str, z: float | None = None, sizes: Mapping[str, int] | None = None
+) -> tuple[float, str]:
     """Units that cover the buffer's lead-time demand at the service factor (``z``, default
-    the context's), and how."""
+    the context's), plus what may wait for its steps' batches (``sizes``: other batch sizes
+    than the model's), and how."""
     z = ctx.z if z is None else z
     m = ctx.base[buffer].get("demand_mean", 0.0)
     v = ctx.base[buffer].get("demand_variance", 0.0)
     L, var_l = _lead(ctx.net, buffer)
     sd = math.sqrt(max(v * L + m * m * var_l, 0.0))
-    need = math.ceil(m * L + z * sd - 1e-9)
-    how = (
-        f"lead-time demand {m * L:.3g} ± {sd:.3g} units over {L:.3g} periods, "
-        f"z = {z:.2f}: {need} units"
-    )
+    wait = _batch_wait(ctx, buffer, sizes)
+    need = math.ceil(m * L + z * sd + wait - 1e-9)
+    how = f"lead-time demand {m * L:.3g} ± {sd:.3g} units over {L:.3g} periods, z = {z:.2f}"
+    if wait:
+        how += f", + {wait} units waiting for a batch to fill"
+    how += f": {need} units"
     return float(need), how
 
 
@@ -341,6 +358,7 @@ def _buffer_candidates(
                     source="stock above need",
                 )
             )
+    out.extend(_setup_candidates(ctx, name, policy, stock))
     if isinstance(policy, RQ):
         if _meaningful(need, policy.R):
             out.append(
@@ -434,6 +452,68 @@ def _buffer_candidates(
                     source="kanban limit",
                 )
             )
+    return out
+
+
+SMALLER_BATCH = 4
+"""A set-up reduction cuts a step's batch to a quarter (at least one unit)."""
+
+
+def _setup_candidates(ctx: _Context, name: str, policy: Any, stock: str) -> list[Candidate]:
+    """Smaller production batches at ``name`` (its steps' batches to a quarter), alone and
+    with the base-stock level cut to the need with the smaller batches (at the context's
+    service, and deeper upstream, as the level cuts)."""
+    batched = [s for s in ctx.net.steps_of(name) if s.batch_size > 1]
+    if not batched or not isinstance(policy, BaseStock):
+        return []
+    changes: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
+    said = []
+    for step in batched:
+        new = max(1, math.ceil(step.batch_size / SMALLER_BATCH))
+        changes[f"step.{step.name}.batch_size"] = new
+        sizes[step.name] = new
+        said.append(f"{step.name} {step.batch_size} → {new}")
+    words = ", ".join(said)
+    why = (
+        f"{stock}{_share(ctx, 'inventory')}; smaller batches (a set-up reduction): {words} — "
+        "a batch's units wait for it to fill and arrive in a lump"
+    )
+    out = [
+        Candidate(
+            f"setup-{name}",
+            "policy",
+            "inventory",
+            name,
+            Variant(f"setup-{name}", dict(changes)),
+            why,
+            source="smaller batches",
+        )
+    ]
+    services = [ctx.service]
+    if not any(d.at == name for d in ctx.net.demand):  # deeper upstream, as the level cuts
+        services += [p for p in DEEPER_SERVICE if p < ctx.service]
+    last: float | None = None
+    for p in services:
+        level, how = _need(ctx, name, float(stats.norm.ppf(p)), sizes)
+        if not _meaningful(level, policy.level) or (
+            last is not None and not _meaningful(level, last)
+        ):
+            continue
+        last = level
+        cid = f"setup-level-{name}" + ("" if p == ctx.service else f"-s{round(100 * p)}")
+        out.append(
+            Candidate(
+                cid,
+                "policy",
+                "inventory",
+                name,
+                Variant(cid, {**changes, f"buffer.{name}.policy.level": level}),
+                f"{why}; and base stock {_fmt(policy.level)} → {_fmt(level)} ({how}): the "
+                "stock the big batches held",
+                source="smaller batches",
+            )
+        )
     return out
 
 

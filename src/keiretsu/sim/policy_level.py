@@ -5,7 +5,15 @@ Every buffer of the network reviews its stock once a period. One period, in orde
 
 1. **receive** — shipments due this period arrive; a buffer turns the inputs it has into its
    own item (one unit takes ``units`` of each supplier's item, divided by its steps' good
-   share), at most its steps' capacity (units per period);
+   share), at most its steps' capacity (units per period), **in whole batches**: each of the
+   buffer's steps (in order) works batches of its ``batch_size`` — its first step starts as
+   many whole batches as the inputs on hand make, a later step as many as the units the step
+   before it passed on and those still waiting for it make — and a smaller batch only when
+   nothing more is on its way (nothing ordered for the buffer still to arrive, no units
+   waiting at an earlier step), as the flow-level world's machines do. What waits for a
+   batch — inputs received, units between steps — is stock at the buffer's site: it counts
+   in its ``on_hand`` (as the analytics count the stock at a location: received, not yet
+   shipped) and in its inventory position;
 2. **serve, downstream first** — each buffer, from the ones facing end customers up to the
    ones supplied from outside: takes this period's end-customer demand and its customers'
    orders, ships from stock on hand (what was owed from earlier periods first, then this
@@ -104,6 +112,9 @@ class _Plan:
     cost_per_shipment: FloatArray
     lost_sales: bool
     demand_names: list[str] = field(default_factory=list)
+    batches: list[list[int]] = field(default_factory=list)
+    """Per buffer: its steps' batch sizes in order (empty when no step batches more than one
+    unit)."""
 
 
 def _compile(net: Network) -> _Plan:
@@ -235,7 +246,15 @@ def _compile(net: Network) -> _Plan:
         cost_per_shipment=np.array([e.cost_per_shipment for e in edges]),
         lost_sales=net.unmet == "lost_sale",
         demand_names=[d.at for d in net.demand],
+        batches=[_batches(net, name) for name in order],
     )
+
+
+def _batches(net: Network, buffer: str) -> list[int]:
+    """The batch sizes of the steps that feed ``buffer``, in order; empty when every step
+    works one unit at a time (nothing waits for a batch)."""
+    sizes = [int(step.batch_size) for step in net.steps_of(buffer)]
+    return sizes if any(b > 1 for b in sizes) else []
 
 
 def _stream(seed: int, group: int, name: str) -> np.random.Generator:
@@ -325,6 +344,13 @@ def _block(
     transit = zeros((m, R))
     pipe = zeros((horizon, m, R))
     ip_after = zeros((n, R))
+    # units between a buffer's steps, waiting for the next step's batch: (steps - 1, R) each
+    between = [zeros((max(0, len(b) - 1), R)) for b in plan.batches]
+    batched = [bool(b) for b in plan.batches]
+    batched_with_steps = [i for i in range(n) if len(plan.batches[i]) > 1]
+    waiting = zeros((n, R))  # inputs and units between steps at a buffer: its site's stock
+    # each buffer's order of the period before (its supply flows on)
+    last_q = zeros((n, R))
     cols = np.arange(R)
     pmax = max(plan.periods)
     history = np.repeat(plan.mean_signal[:, None, None], pmax, axis=1).repeat(R, axis=2)
@@ -358,11 +384,21 @@ def _block(
                 made = np.min(inputs[ins] / units[ins, None], axis=0)
             if capped[i]:
                 np.minimum(made, plan.capacity[i], out=made)
-            oh[i] += made
+            if batched[i]:
+                made, done = _in_batches(
+                    made, plan.batches[i], between[i], on_order, inputs, in_edges[i], last_q[i]
+                )
+            else:
+                done = made
+            oh[i] += done
             for e in in_edges[i]:
                 used = made * units[e] if units[e] != 1.0 else made
                 inputs[e] -= used
                 on_order[e] -= used
+            if batched[i]:
+                waiting[i] = between[i].sum(axis=0)
+                for e in in_edges[i]:
+                    waiting[i] += inputs[e]
         d_t = [d[t] for d in demand]
         if measured or uses_signal:
             end_now = np.stack(d_t) if d_t else zeros((0, R))
@@ -429,6 +465,8 @@ def _block(
                 ins = in_edges[i]
                 pipeline = np.min(on_order[ins] / units[ins, None], axis=0)
             ip = oh[i] + pipeline
+            if batched[i] and len(between[i]):
+                ip = ip + between[i].sum(axis=0)  # made by a first step, not yet stored
             if d_idx is not None:
                 ip = ip - backlog[i]
             for e in outs:
@@ -454,6 +492,8 @@ def _block(
                 target = plan.cover[i] * ma_sum[i] / p + plan.level[i]
                 q = np.maximum(target - ip, 0.0)
             ip_after[i] = ip + q
+            if batched[i]:
+                last_q[i] = q
             for e in in_edges[i]:
                 req = q * units[e] if units[e] != 1.0 else q
                 on_order[e] += req
@@ -476,9 +516,11 @@ def _block(
         if measured:
             T.signal += signal_all
             T.signal_sq += signal_all * signal_all
-            T.on_hand += oh
+            T.on_hand += oh + waiting
             T.backorders += backlog
             T.holding += oh * plan.holding[:, None]
+            for i in batched_with_steps:  # units between steps: the buffer's own item
+                T.holding[i] += between[i].sum(axis=0) * plan.holding[i]
             for e in carried:
                 rate = plan.transit_holding[e]
                 T.holding[plan.src[e]] += rate * transit[e]
@@ -487,6 +529,44 @@ def _block(
             T.end_demand += total_end
             T.end_demand_sq += total_end * total_end
     return T
+
+
+def _in_batches(
+    made: FloatArray,
+    sizes: list[int],
+    between: FloatArray,
+    on_order: FloatArray,
+    inputs: FloatArray,
+    ins: list[int],
+    ordered: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """What a buffer's steps start (in its first step's units: the inputs it uses) and what
+    its last step puts in stock this period, in whole batches of ``sizes`` (one per step, in
+    order). A step runs a smaller batch only when nothing more is on its way: nothing ordered
+    for the buffer still to arrive (``on_order`` above what was received, ``inputs``), no
+    order placed the period before (``ordered``: a buffer that orders every period has its
+    supply flowing even when a one-period lead time leaves nothing in transit as goods
+    arrive) and no units waiting at an earlier step. ``between`` (the units waiting for each
+    later step) is updated in place."""
+    coming = ordered > 1e-9
+    for e in ins:
+        coming |= on_order[e] - inputs[e] > 1e-9
+    first = sizes[0]
+    if first > 1:
+        whole = np.floor(made / first + 1e-9) * first
+        made = np.where(coming, whole, made)
+    out = made
+    for k, size in enumerate(sizes[1:]):
+        queue = between[k]
+        queue += out
+        coming = coming | (between[:k].sum(axis=0) > 1e-9) if k else coming
+        if size > 1:
+            whole = np.floor(queue / size + 1e-9) * size
+            out = np.where(coming, whole, queue)
+        else:
+            out = queue.copy()
+        queue -= out
+    return made, out
 
 
 def _ship(
