@@ -366,7 +366,7 @@ def test_smaller_batches_are_suggested_where_the_twin_sees_batches_and_predicted
             optimizer=False,
             limit=None,
         )
-    assert "setup-housings" in view.meta["considered"]
+    assert "setup-level-housings" in view.meta["considered"]
     rows = {r["candidate_id"]: r for r in view.table.to_pylist()}
     setup, cut = rows["setup-level-housings"], rows["level-housings"]
     new = json.loads(setup["changes"])
