@@ -382,13 +382,21 @@ def _block(
             else:
                 ins = in_edges[i]
                 made = np.min(inputs[ins] / units[ins, None], axis=0)
-            if capped[i]:
-                np.minimum(made, plan.capacity[i], out=made)
-            if batched[i]:
+            if batched[i]:  # whole batches, then at most the capacity (a batch above it
+                # takes more than a period: its units come out over several)
                 made, done = _in_batches(
-                    made, plan.batches[i], between[i], on_order, inputs, in_edges[i], last_q[i]
+                    made,
+                    plan.batches[i],
+                    between[i],
+                    on_order,
+                    inputs,
+                    in_edges[i],
+                    last_q[i],
+                    plan.capacity[i] if capped[i] else None,
                 )
             else:
+                if capped[i]:
+                    np.minimum(made, plan.capacity[i], out=made)
                 done = made
             oh[i] += done
             for e in in_edges[i]:
@@ -539,6 +547,7 @@ def _in_batches(
     inputs: FloatArray,
     ins: list[int],
     ordered: FloatArray,
+    capacity: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """What a buffer's steps start (in its first step's units: the inputs it uses) and what
     its last step puts in stock this period, in whole batches of ``sizes`` (one per step, in
@@ -546,8 +555,9 @@ def _in_batches(
     for the buffer still to arrive (``on_order`` above what was received, ``inputs``), no
     order placed the period before (``ordered``: a buffer that orders every period has its
     supply flowing even when a one-period lead time leaves nothing in transit as goods
-    arrive) and no units waiting at an earlier step. ``between`` (the units waiting for each
-    later step) is updated in place."""
+    arrive) and no units waiting at an earlier step; ``capacity`` (units a period) caps what
+    the first step starts. ``between`` (the units waiting for each later step) is updated in
+    place."""
     coming = ordered > 1e-9
     for e in ins:
         coming |= on_order[e] - inputs[e] > 1e-9
@@ -555,6 +565,8 @@ def _in_batches(
     if first > 1:
         whole = np.floor(made / first + 1e-9) * first
         made = np.where(coming, whole, made)
+    if capacity is not None:
+        made = np.minimum(made, capacity)
     out = made
     for k, size in enumerate(sizes[1:]):
         queue = between[k]
