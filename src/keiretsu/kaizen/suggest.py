@@ -459,6 +459,10 @@ def _buffer_candidates(
 SMALLER_BATCH = 4
 """A set-up reduction cuts a step's batch to a quarter (at least one unit)."""
 
+MACHINE_LOAD = 0.85
+"""At most this share of a step's hours may go to the batches a smaller batch size needs (the
+period's mean demand over the batch, each taking the step's set-up and processing time)."""
+
 
 def _setup_candidates(ctx: _Context, name: str, policy: Any, stock: str) -> list[Candidate]:
     """Smaller production batches at ``name`` (its steps' batches to a quarter), alone and
@@ -470,11 +474,24 @@ def _setup_candidates(ctx: _Context, name: str, policy: Any, stock: str) -> list
     changes: dict[str, Any] = {}
     sizes: dict[str, int] = {}
     said = []
+    m = ctx.base[name].get("demand_mean", 0.0)
+    hours = _days_per_period(ctx.net) * 24.0
     for step in batched:
         new = max(1, math.ceil(step.batch_size / SMALLER_BATCH))
+        # the machine must keep up: a batch takes its set-up and processing whatever its size
+        # (the twin's processing time is per batch), so smaller batches take more of its hours
+        per_batch = step.setup_time + (
+            step.processing_time.mean_value if step.processing_time is not None else 0.0
+        )
+        if per_batch > 0 and m > 0:
+            new = max(new, math.ceil(m * per_batch / (MACHINE_LOAD * hours) - 1e-9))
+        if new > 0.8 * step.batch_size:
+            continue
         changes[f"step.{step.name}.batch_size"] = new
         sizes[step.name] = new
         said.append(f"{step.name} {step.batch_size} → {new}")
+    if not changes:
+        return []
     words = ", ".join(said)
     why = (
         f"{stock}{_share(ctx, 'inventory')}; smaller batches (a set-up reduction): {words} — "
