@@ -262,16 +262,45 @@ def _class_movements(log: Log, facts: ir.Table) -> ir.Table:
     return moved.filter(moved.delta.notnull() & moved.location.notnull())
 
 
+LEDGER_TABLE = "k_stock_ledger"
+"""The temporary table a store's log keeps its stock ledger in (per connection)."""
+
+
 def movements(log: Log) -> ir.Table:
     """The stock ledger: one row per movement, ``location, product, uom, time, seq, event_id,
     object_id, delta, kind``. ``delta`` is signed (``+`` in, ``-`` out), in ``uom`` (null:
     pieces); ``kind`` is one of ``produced``, ``received``, ``shipped``, ``sold``,
-    ``consumed``, ``removed``, ``transferred`` (moved straight to another location)."""
+    ``consumed``, ``removed``, ``transferred`` (moved straight to another location).
+
+    On a store's log (DuckDB) the ledger is computed once while the log holds the same events
+    and kept in a temporary table that every view reading it shares — stock levels, days of
+    supply, demand, bullwhip, the wastes: with a million EPCIS events it is ten million item
+    rows sorted per item, tens of CPU-seconds each time. Elsewhere (a log in memory, whose
+    compiled SQL is shared by every such log; Spark) it is the expression itself."""
+    if log.engine != "duckdb" or log.in_memory:
+        return _ledger(log)
+    return log.memo(("inventory.movements",), lambda: _kept(log, _ledger(log), LEDGER_TABLE))
+
+
+def _ledger(log: Log) -> ir.Table:
     facts = event_facts(log)
     columns = ["location", "product", "uom", "time", "seq", "event_id", "object_id", "delta"]
     items = _item_movements(log, facts).select(*columns, "kind")
     classes = _class_movements(log, facts).select(*columns, "kind")
     return items.union(classes)
+
+
+def _kept(log: Log, expr: ir.Table, name: str) -> ir.Table:
+    """``expr`` computed into the temporary table ``name`` of the log's connection (replacing
+    what an older state of the log left there), read back as a table. The name is fixed, so
+    the SQL compiled for the views that read it is the same from one run to the next
+    (:mod:`keiretsu.analytics.sqlcache`)."""
+    from keiretsu.analytics import sqlcache
+
+    sql = sqlcache.compile_sql(log.backend, expr)
+    log.backend.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+    kept: ir.Table = log.backend.table(name)
+    return kept
 
 
 def is_demand(m: ir.Table) -> ir.BooleanValue:

@@ -45,13 +45,12 @@ def short(identifier: Any) -> str:
 
 def table(view: View, limit: int | None = None) -> dict[str, Any]:
     """A view as the templates show it: its columns, rows (at most ``limit``), notes."""
-    rows = view.to_pylist()
-    shown = rows if limit is None else rows[:limit]
+    shown = view.table if limit is None else view.table.slice(0, limit)
     return {
         "name": view.name,
         "columns": list(view.table.schema.names),
-        "rows": [plain(r) for r in shown],
-        "total": len(rows),
+        "rows": [plain(r) for r in shown.to_pylist()],
+        "total": view.num_rows,
         "notes": list(view.notes),
     }
 
@@ -237,12 +236,34 @@ def trace(log: Log, object_id: str, *, node: str) -> dict[str, Any] | None:
 # --- inventory and bullwhip ---------------------------------------------------------------
 
 
+STOCK_BUCKETS = (("1h", 3_600.0), ("8h", 28_800.0), ("1d", 86_400.0), ("1w", 604_800.0))
+"""The buckets the stock chart may use, finest first (``inventory.stock_levels``' ``freq``)."""
+
+STOCK_POINTS = 400
+"""At most about this many points per site and product on the stock chart."""
+
+
+def stock_bucket(first: datetime | None, last: datetime | None) -> str:
+    """The finest bucket that draws the log's span (``first`` to ``last`` event) in at most
+    :data:`STOCK_POINTS` points a series: a year of a million events is ~1,000 stock points
+    per day, far more than a chart shows or a browser takes in one page."""
+    span = 0.0 if first is None or last is None else (last - first).total_seconds()
+    for freq, seconds in STOCK_BUCKETS:
+        if span / seconds <= STOCK_POINTS:
+            return freq
+    return STOCK_BUCKETS[-1][0]
+
+
 def inventory(log: Log) -> dict[str, Any]:
-    """Stock over time per site and product (``inventory.stock_levels``) and the bullwhip
-    ratio per echelon (``bullwhip.bullwhip``)."""
+    """Stock on hand per site and product at the end of each hour, 8 hours, day or week —
+    the finest that keeps a series within :data:`STOCK_POINTS` points
+    (``inventory.stock_levels``) — and the bullwhip ratio per echelon (``bullwhip.bullwhip``)."""
     from keiretsu.analytics import bullwhip, inventory
 
-    levels = inventory.stock_levels(log)
+    e = log.events
+    span = log.execute(e.aggregate(first=e.time.min(), last=e.time.max())).to_pylist()[0]
+    freq = stock_bucket(span["first"], span["last"])
+    levels = inventory.stock_levels(log, freq=freq)
     series: dict[str, list[list[Any]]] = {}
     for r in levels.to_pylist():
         key = f"{short(r['location'])} · {short(r['product'])}"
@@ -250,6 +271,7 @@ def inventory(log: Log) -> dict[str, Any]:
     bw = bullwhip.bullwhip(log)
     rows = [plain(r) for r in bw.to_pylist()]
     return {
+        "freq": freq,
         "levels": table(levels, 200),
         "series": [{"name": k, "data": v} for k, v in series.items()],
         "bullwhip": {**table(bw), "meta": plain(bw.meta)},
