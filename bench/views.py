@@ -66,7 +66,9 @@ def build_store(workdir: Path, events: int) -> tuple[Path, float | None]:
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    with Store(tmp) as store:
+    # a document of a million events: the trace update after it needs more than the store's
+    # default 256 MB for ingest (it ran out of memory there on 2026-12-03)
+    with Store(tmp, ingest_memory_limit="2GB") as store:
         for first in range(0, copies, per_document):
             last = min(copies, first + per_document)
 

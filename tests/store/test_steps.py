@@ -44,18 +44,23 @@ COLUMNS = [
     "prev_pass_event_id",
     "prev_pass_time",
 ]
-REFERENCE_COLUMNS = ["object_type", *COLUMNS]
+REFERENCE_COLUMNS = ["object_type", *COLUMNS, "location", "prev_location"]
 
 Events = list[tuple[str, int, list[str]]]
 
 
-def document(events: Events, fail: bool = False) -> Iterator[Ocel]:
+def document(events: Events, fail: bool = False, located: bool = False) -> Iterator[Ocel]:
+    """``located``: most events also name a business location (``bizLocation``), one of two
+    sites by the minute."""
     b = OcelBuilder()
     for eid, minute, objects in events:
         b.add_event(eid, f"step-{minute % 3}", T0 + timedelta(minutes=minute), {})
         for oid in objects:
             b.add_object(oid, OBJECTS[oid])
             b.relate(eid, oid, "epc")
+        if located and minute % 5 != 4:
+            b.add_object(f"site-{minute % 2}", "location")
+            b.relate(eid, f"site-{minute % 2}", "bizLocation")
     yield b.build()
     if fail:
         raise DocumentError.single("Invalid event", "broken", event_index=len(events))
@@ -100,14 +105,19 @@ def reference(log: dict[str, Any], sent: Sequence[str]) -> list[dict[str, Any]]:
     assert sorted(e["id"] for e in log["events"]) == sorted(order), "store lost or added events"
     types = {o["id"]: o["type"] for o in log["objects"]}
     traces: dict[str, list[tuple[datetime, int, str, str]]] = defaultdict(list)
+    sites: dict[str, str | None] = {}
     for ev in log["events"]:
         when = datetime.fromisoformat(ev["time"]).astimezone(UTC)
-        for oid in dict.fromkeys(r["objectId"] for r in ev.get("relationships", [])):
+        relationships = ev.get("relationships", [])
+        for oid in dict.fromkeys(r["objectId"] for r in relationships):
             traces[oid].append((when, order[ev["id"]], ev["id"], ev["type"]))
+        named = [r["objectId"] for r in relationships if r["qualifier"] == "bizLocation"]
+        sites[ev["id"]] = min(named) if named else None
     rows = []
     for oid in sorted(traces):
         trace = sorted(traces[oid])
         passes: dict[str, list[tuple[datetime, int, str, str]]] = defaultdict(list)
+        last_site: str | None = None
         for position, (when, _, eid, activity) in enumerate(trace):
             before = trace[position - 1] if position else None
             done = passes[activity]  # this object's earlier passes of the activity
@@ -125,9 +135,12 @@ def reference(log: dict[str, Any], sent: Sequence[str]) -> list[dict[str, Any]]:
                     "pass_index": len(done),
                     "prev_pass_event_id": done[-1][2] if done else None,
                     "prev_pass_time": done[-1][0] if done else None,
+                    "location": sites[eid],
+                    "prev_location": last_site,
                 }
             )
             done.append(trace[position])
+            last_site = sites[eid] or last_site
     return rows
 
 
@@ -137,6 +150,7 @@ def assert_traces(store: Store, sent: Sequence[str]) -> list[dict[str, Any]]:
     independent reference."""
     want = reference(exported(store), sent)
     assert stored(store) == want
+    want = [{k: v for k, v in r.items() if k not in ("location", "prev_location")} for r in want]
     plain = [{k: r[k] for k in COLUMNS} for r in want]
     assert _utc(maintained(store).to_pylist()) == plain
     in_memory = Log.from_ocel(store.to_ocel())
@@ -231,18 +245,19 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
         for doc, evs in sorted(docs.items(), key=lambda kv: -kv[0]):  # not in time order
             if doc in refused:
                 with pytest.raises(DocumentError):
-                    store.ingest(document(evs, fail=True), document=f"doc-{doc}")
+                    store.ingest(document(evs, fail=True, located=True), document=f"doc-{doc}")
             else:
-                store.ingest(document(evs), document=f"doc-{doc}")
+                store.ingest(document(evs, located=True), document=f"doc-{doc}")
                 accepted.append(evs)
             assert_traces(store, sent_ids(accepted))
         # a refused document is tried again and accepted: its events take their place
         for doc, evs in sorted(docs.items()):
             if doc in refused:
-                store.ingest(document(evs), document=f"doc-{doc}")
+                store.ingest(document(evs, located=True), document=f"doc-{doc}")
                 accepted.append(evs)
         rows = assert_traces(store, sent_ids(accepted))
-        assert len(rows) == sum(len(objs) for _, objs, _ in events)
+        located = sum(1 for minute, _, _ in events if minute % 5 != 4)
+        assert len(rows) == sum(len(objs) for _, objs, _ in events) + located
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

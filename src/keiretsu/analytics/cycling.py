@@ -34,7 +34,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events
+from keiretsu.analytics.traces import object_events, steps, stored_passes
 from keiretsu.analytics.view import View
 
 __all__ = [
@@ -153,6 +153,34 @@ def object_rounds(log: Log, object_types: Sequence[str] | None = None) -> ir.Tab
     event), ``events`` (its passes), ``steps`` (distinct steps) and ``rounds`` (how many times
     it started its round: see the module docstring). ``object_types`` limits it to those
     types (all by default)."""
+    if stored_passes(log, NOT_COMPLETIONS):
+        # every event is a completion: the store's traces carry each step's place and the one
+        # before it (schema 9); per object and step the returns, then per object the first
+        # step's — two aggregates, no window over every trace
+        s = steps(log, object_types)
+        came_back = (s.prev_activity.notnull() & (s.prev_activity != s.activity)).cast("int64")
+        g = s.group_by(["object_type", "object_id", "activity"]).agg(
+            n=s.count(),
+            back=came_back.sum(),
+            first=(s.position == 0).cast("int64").max(),
+        )
+        per = g.group_by(["object_type", "object_id"]).agg(
+            first_step=g.activity.max(where=g.first == 1),
+            events=g.n.sum(),
+            steps=g.count(),
+            returns=g.back.max(where=g.first == 1),
+        )
+    else:
+        per = _rounds_windowed(log, object_types)
+    rounds = ibis.ifelse(per.steps == 1, per.events, per.returns + 1)
+    return per.select(
+        "object_type", "object_id", "first_step", "events", "steps", rounds=rounds.cast("int64")
+    )
+
+
+def _rounds_windowed(log: Log, object_types: Sequence[str] | None) -> ir.Table:
+    """Per object its first step, passes, distinct steps and returns to the first step, with
+    windows over its completions (a log whose traces the store does not keep so)."""
     oe = completions(log, object_types)
     w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
     t = oe.mutate(
@@ -168,10 +196,7 @@ def object_rounds(log: Log, object_types: Sequence[str] | None = None) -> ir.Tab
         steps=t.activity.nunique(),
         returns=t.back.sum(),
     )
-    rounds = ibis.ifelse(per.steps == 1, per.events, per.returns + 1)
-    return per.select(
-        "object_type", "object_id", "first_step", "events", "steps", rounds=rounds.cast("int64")
-    )
+    return per
 
 
 _SCHEMA = pa.schema(

@@ -68,7 +68,8 @@ from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import finished_objects
 from keiretsu.analytics.durations import duration, parse_freq
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import epoch_micros, object_events, seconds_between
+from keiretsu.analytics.traces import epoch_micros, object_events, seconds_between, stored_passes
+from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.view import View
 from keiretsu.store.received import RECEIVED_PREFIX
 
@@ -167,20 +168,20 @@ def visits(log: Log, object_type: str) -> ir.Table:
         lent: ir.Table = shared
         return lent
     le = lifecycle_events(log, object_type)
-    whole = ibis.window(group_by=["object_type", "object_id"])
-    le = le.mutate(first_time=le.time.min().over(whole))
-    ending = le.filter(le.transition.isnull() | ~le.transition.isin(list(_NOT_ENDING)))
-    ending = ending.mutate(company=recorder(ending.event_id))
-    w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-    here = ibis.window(group_by=["object_type", "object_id", "company"], order_by=["time", "seq"])
-    ending = ending.mutate(
-        prev_time=ending.time.lag().over(w), prev_here=ending.time.lag().over(here)
-    )
-    pairs = work_intervals(le).select("object_id", event_id="end_event_id", start_time="start_time")
-    v = ending.left_join(pairs, ["object_id", "event_id"])
-    arrive = v.prev_time.fill_null(v.first_time)
+    if visits_are_steps(log):
+        # every event ends a step and this node recorded every one: each visit is a step of
+        # the store's traces, which carry the previous step already (schema 9) — the
+        # object's first step is its first visit (no window over every trace)
+        s = trace_steps(log, object_type)
+        pairs = work_intervals(le).select(
+            "object_id", event_id="end_event_id", start_time="start_time"
+        )
+        v = s.left_join(pairs, ["object_id", "event_id"])
+        arrive = v.prev_time.fill_null(v.time)
+        first = v.position == 0
+    else:
+        v, arrive, first = _visits_windowed(le)
     started = ibis.greatest(v.start_time.fill_null(v.time), arrive)
-    first = v.prev_here.isnull()
     return v.select(
         "object_id",
         "activity",
@@ -195,6 +196,46 @@ def visits(log: Log, object_type: str) -> ir.Table:
         ),
         work_seconds=seconds_between(v.start_time, v.time),
     )
+
+
+def visits_are_steps(log: Log) -> bool:
+    """Whether every visit is a step of the store's traces with its previous step kept
+    (schema 9): every event ends a step (no XES start, schedule… transition) and this node
+    recorded every one (no partner's pushed events, whose first visits are read per company).
+    Then a visit's previous step, next step and pass are the trace's
+    (:func:`keiretsu.analytics.traces.steps`), and the views read them instead of sorting
+    every object's visits again."""
+    return stored_passes(log, _NOT_ENDING) and not _has_received(log)
+
+
+def _has_received(log: Log) -> bool:
+    """Whether the log holds events a partner pushed (a visit's first step is then read per
+    company: :func:`recorder`)."""
+
+    def count() -> bool:
+        e = log.events
+        return int(log.scalar(e.filter(e.event_id.startswith(RECEIVED_PREFIX)).count())) > 0
+
+    return bool(log.memo(("flow.has_received",), count))
+
+
+def _visits_windowed(le: ir.Table) -> tuple[ir.Table, ir.TimestampValue, ir.BooleanValue]:
+    """The visits' rows with windows over each object's step-ending events: the rows, each
+    visit's arrival and whether it is a first visit (the object's first step-ending event, or
+    its first one recorded by a company)."""
+    whole = ibis.window(group_by=["object_type", "object_id"])
+    le = le.mutate(first_time=le.time.min().over(whole))
+    ending = le.filter(le.transition.isnull() | ~le.transition.isin(list(_NOT_ENDING)))
+    ending = ending.mutate(company=recorder(ending.event_id))
+    w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+    here = ibis.window(group_by=["object_type", "object_id", "company"], order_by=["time", "seq"])
+    ending = ending.mutate(
+        prev_time=ending.time.lag().over(w), prev_here=ending.time.lag().over(here)
+    )
+    pairs = work_intervals(le).select("object_id", event_id="end_event_id", start_time="start_time")
+    v = ending.left_join(pairs, ["object_id", "event_id"])
+    arrive = v.prev_time.fill_null(v.first_time)
+    return v, arrive, v.prev_here.isnull()
 
 
 def has_work_intervals(log: Log, object_type: str) -> bool:
@@ -284,8 +325,11 @@ def _object_times(
             notes.append("the value-adding steps given were not used: the log has start/complete")
     elif rule == "value_adding":
         steps = list(value_adding or ())
-        w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-        t = oe.mutate(prev_time=oe.time.lag().over(w))
+        if stored_passes(log):  # each step's previous one kept in the store's traces
+            t = trace_steps(log, object_type)
+        else:
+            w = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+            t = oe.mutate(prev_time=oe.time.lag().over(w))
         t = t.filter(t.activity.isin(steps) & t.prev_time.notnull()) if steps else t.limit(0)
         processing = t.group_by(["object_type", "object_id"]).agg(
             processing_seconds=seconds_between(t.prev_time, t.time).sum()

@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 from keiretsu.analytics import flow
 from keiretsu.analytics.customer import exits, has_epcis_semantics
 from keiretsu.analytics.log import Log
+from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.view import View
 from keiretsu.analytics.waste import (
     DEFECT_DISPOSITIONS,
@@ -185,14 +186,18 @@ def step_failures(
     module docstring (one row per object, step and kind)."""
     inspections = _inspections(log, inspection_steps)
     failing = defect_steps(log, inspections)
-    v = _step_visits(log, object_type)
-    trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
-    same = ibis.window(group_by=["object_id", "activity"], order_by=["leave", "seq"])
-    v = v.mutate(
-        prev_activity=v.activity.lag().over(trace),
-        next_activity=v.activity.lead().over(trace),
-        k=ibis.row_number().over(same),
-    )
+    if flow.visits_are_steps(log):  # the store's traces carry them (schema 9)
+        s = trace_steps(log, object_type)
+        v = s.select("object_id", "activity", "prev_activity", "next_activity", k=s.pass_index)
+    else:
+        v = _step_visits(log, object_type)
+        trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
+        same = ibis.window(group_by=["object_id", "activity"], order_by=["leave", "seq"])
+        v = v.mutate(
+            prev_activity=v.activity.lag().over(trace),
+            next_activity=v.activity.lead().over(trace),
+            k=ibis.row_number().over(same),
+        )
     rework = v.filter((v.k > 0) & (v.prev_activity != v.activity))
     parts = [_failure(rework, rework.activity, ibis.literal("rework"))]
     if failing:
@@ -227,9 +232,13 @@ def first_pass_yield(
     Steps are listed in flow order (the mean place of each step in the objects' paths)."""
     inspections = _inspections(log, inspection_steps)
     failing = set(defect_steps(log, inspections))
-    v = _step_visits(log, object_type)
-    trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
-    v = v.mutate(position=ibis.row_number().over(trace))
+    if flow.visits_are_steps(log):  # each visit's place in the trace kept (schema 9)
+        s = trace_steps(log, object_type)
+        v = s.select("object_id", "activity", "position")
+    else:
+        v = _step_visits(log, object_type)
+        trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
+        v = v.mutate(position=ibis.row_number().over(trace))
     # one pass each over the visits and over the failures (each is a window over every
     # visit): an object's first visit (position 0) counts it once for the total
     reached = log.execute(

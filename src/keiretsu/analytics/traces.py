@@ -9,7 +9,7 @@ by the next — process maps, waiting times, variants — is built on :func:`obj
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -124,3 +124,24 @@ def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.Floa
     """``end - start`` in seconds (float, microsecond precision), on every engine."""
     micros: ir.IntegerValue = epoch_micros(end) - epoch_micros(start)
     return micros.cast("float64") / 1e6
+
+
+def stored_passes(log: Log, left_out: Collection[str] = ()) -> bool:
+    """Whether a view may read each step's previous step and pass (``prev_*``,
+    ``pass_index``, ``prev_pass_*``) from the store's traces instead of computing them with
+    windows over the traces: the log is a store's that keeps them (schema 9), and no event
+    carries an XES lifecycle transition in ``left_out`` (lower case) — the events a view
+    leaves out of an object's passes (starts, schedules…), which would change which step is
+    the previous one. Logs without a store (in memory, on Spark) compute them as before."""
+    if log.steps is None or not all(c in log.steps.columns for c in PASS_COLUMNS):
+        return False
+    if not left_out:
+        return True
+    wanted = sorted({str(x).lower() for x in left_out})
+
+    def none_left_out() -> bool:
+        a = log.event_attribute("lifecycle:transition")
+        v = a.value.lower()
+        return int(log.scalar(a.filter(v.isin(wanted) | v.strip().isin(wanted)).count())) == 0
+
+    return bool(log.memo(("traces.stored_passes", tuple(wanted)), none_left_out))

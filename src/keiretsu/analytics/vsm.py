@@ -673,10 +673,14 @@ def _end_stock(
 ) -> tuple[dict[str, int], int, str]:
     """Open objects (not finished when the log ends) per path step they wait before, the open
     objects past the path's last step (waiting to go to the customer), and a note."""
-    le = object_events(log, object_type).join(members, "object_id")
-    w = ibis.window(group_by="object_id", order_by=[ibis.desc("time"), ibis.desc("seq")])
-    le = le.mutate(k=ibis.row_number().over(w))
-    last = le.filter(le.k == 0).select("object_id", "activity")
+    if log.steps is not None:  # each object's last step: the store's traces keep it
+        tr = trace_steps(log, object_type).join(members, "object_id")
+        last = tr.filter(tr.next_event_id.isnull()).select("object_id", "activity")
+    else:
+        le = object_events(log, object_type).join(members, "object_id")
+        w = ibis.window(group_by="object_id", order_by=[ibis.desc("time"), ibis.desc("seq")])
+        le = le.mutate(k=ibis.row_number().over(w))
+        last = le.filter(le.k == 0).select("object_id", "activity")
     done = finished_objects(log, object_type, end_steps=end_steps).select("object_id")
     open_ = last.anti_join(done, "object_id")
     counts = {

@@ -50,11 +50,12 @@ import pyarrow.compute as pc
 
 from keiretsu.analytics import flow
 from keiretsu.analytics.customer import customer_demand, has_epcis_semantics
-from keiretsu.analytics.cycling import completions, cycling_object_types
+from keiretsu.analytics.cycling import NOT_COMPLETIONS, completions, cycling_object_types
 from keiretsu.analytics.inventory import days_of_supply, product_of
 from keiretsu.analytics.log import Log
 from keiretsu.analytics.rates import Rates
-from keiretsu.analytics.traces import object_events, seconds_between
+from keiretsu.analytics.traces import object_events, seconds_between, stored_passes
+from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.view import View
 from keiretsu.model.cbv import (
     BIZ_TRANSACTION,
@@ -464,16 +465,36 @@ def _repeats(
     second item picked; an employee confirming the next order) is the step's multiplicity,
     not a repetition, and is left out: for some other handled type both passes touch objects
     of that type, and none in common."""
-    oe = _handled_events(scope, types)
-    trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-    same = ibis.window(group_by=["object_type", "object_id", "activity"], order_by=["time", "seq"])
-    t = oe.mutate(
-        prev_activity=oe.activity.lag().over(trace),
-        visit=ibis.row_number().over(same),
-        prev_pass_time=oe.time.lag().over(same),
-        prev_pass_event=oe.event_id.lag().over(same),
-        prev_pass_seq=oe.seq.lag().over(same),
-    )
+    if stored_passes(scope.log, NOT_COMPLETIONS):
+        # every event is a completion: the store's traces carry the previous step and the
+        # passes already (schema 9), no window over every handled object's trace
+        s = trace_steps(scope.log, scope.types() if types is None else types)
+        t = s.select(
+            "object_id",
+            "object_type",
+            "event_id",
+            "activity",
+            "time",
+            "seq",
+            "prev_activity",
+            visit=s.pass_index,
+            prev_pass_time=s.prev_pass_time,
+            prev_pass_event=s.prev_pass_event_id,
+            prev_pass_seq=s.prev_pass_seq,
+        )
+    else:
+        oe = _handled_events(scope, types)
+        trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+        same = ibis.window(
+            group_by=["object_type", "object_id", "activity"], order_by=["time", "seq"]
+        )
+        t = oe.mutate(
+            prev_activity=oe.activity.lag().over(trace),
+            visit=ibis.row_number().over(same),
+            prev_pass_time=oe.time.lag().over(same),
+            prev_pass_event=oe.event_id.lag().over(same),
+            prev_pass_seq=oe.seq.lag().over(same),
+        )
     rep = t.filter(t.visit > 0)
     if keep is not None:
         rep = rep.filter(keep(rep))
@@ -535,23 +556,33 @@ _Result = tuple[_Finding, pa.Table | None]
 def _moves(scope: _Scope) -> ir.Table:
     """Every counted move of a handled object between two business locations."""
     log = scope.log
-    r = log.relations
-    site = (
-        r.filter(r.qualifier == "bizLocation")
-        .group_by("event_id")
-        .agg(location=r.filter(r.qualifier == "bizLocation").object_id.min())
-    )
     # containers may be of a type not asked for (a pallet carrying the cases asked for)
     everything = _Scope(log, scope.rates, None, None, None, None, {"types": _all_handled(scope)})
-    oe = object_events(log, everything.types())
-    trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
-    oe = oe.mutate(prev_time=oe.time.lag().over(trace))
-    located = oe.join(site, "event_id")
-    located = located.mutate(
-        from_location=located.location.lag().over(
-            ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+    if stored_passes(log):
+        # the store's traces keep each step's location, the object's previous one and the
+        # previous step's time (schema 9): no join, no window over every handled trace
+        s = trace_steps(log, everything.types())
+        located = s.filter(s.location.notnull()).select(
+            "object_id",
+            "object_type",
+            "event_id",
+            "time",
+            "prev_time",
+            "location",
+            from_location=s.prev_location,
         )
-    )
+    else:
+        r = log.relations
+        site = (
+            r.filter(r.qualifier == "bizLocation")
+            .group_by("event_id")
+            .agg(location=r.filter(r.qualifier == "bizLocation").object_id.min())
+        )
+        oe = object_events(log, everything.types())
+        trace = ibis.window(group_by=["object_type", "object_id"], order_by=["time", "seq"])
+        oe = oe.mutate(prev_time=oe.time.lag().over(trace))
+        located = oe.join(site, "event_id")
+        located = located.mutate(from_location=located.location.lag().over(trace))
     moves = located.filter(
         located.from_location.notnull() & (located.from_location != located.location)
     ).select(

@@ -25,9 +25,10 @@ lessons partners shared (``kaizen_measurement``, ``kaizen_lesson``). 7: EPCIS ma
 its history (``masterdata_*``, :mod:`keiretsu.store.masterdata`). 8: an index on each id column
 the EPCIS query reads rows by (:data:`INDEXES`). 9: what the views' windows over a trace
 computed, kept in each step — the previous step (``prev_activity``, ``prev_time``,
-``prev_seq``), the pass of the step on the object (``pass_index``) and the previous pass of the
-same step (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) — with each object's
-latest pass of each step in ``object_activity_last``."""
+``prev_seq``), the pass of the step on the object (``pass_index``), the previous pass of the
+same step (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) and the event's
+business location with the object's previous one (``location``, ``prev_location``) — with
+each object's latest pass of each step in ``object_activity_last``."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -47,15 +48,19 @@ _STEP_COLUMNS = """
         pass_index BIGINT,
         prev_pass_event_id VARCHAR,
         prev_pass_time TIMESTAMPTZ,
-        prev_pass_seq BIGINT
+        prev_pass_seq BIGINT,
+        location VARCHAR,
+        prev_location VARCHAR
 """
 """The columns of a trace step (``object_step`` and ``object_step_last`` alike): the step
 (object, event, activity, time, read order ``seq``, ``position`` in the trace from 0), the
 event that follows (``next_*``, null on the last step), the one before (``prev_*``, null on the
 first) and the pass of this activity on the object (``pass_index``: how many times the object
 did this activity before, 0 on the first pass) with the previous pass of the same activity
-(``prev_pass_*``, null on the first pass) — what the views' windows over a trace computed
-(schema 9)."""
+(``prev_pass_*``, null on the first pass), the event's business location (``location``:
+its ``bizLocation`` relation, the least id if several; null without one) and the location of
+the object's latest earlier located step (``prev_location``) — what the views' windows over a
+trace computed (schema 9)."""
 
 PASS_COLUMNS = (
     "prev_activity",
@@ -65,6 +70,8 @@ PASS_COLUMNS = (
     "prev_pass_event_id",
     "prev_pass_time",
     "prev_pass_seq",
+    "location",
+    "prev_location",
 )
 """The columns of a step schema 9 added (:data:`_STEP_COLUMNS`)."""
 

@@ -13,8 +13,10 @@ tables, brought up to date in the transaction that accepts a document:
 * in each step also what the views' windows over a trace computed (schema 9): the step before
   (``prev_activity``, ``prev_time``, ``prev_seq``), the pass of the activity on the object
   (``pass_index``, 0 on the first) and the previous pass of the same activity
-  (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) — rework, the cycling
-  check, first-pass yield and the visits read them instead of sorting every trace again;
+  (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``), the event's business
+  location and the object's previous one (``location``, ``prev_location``) — rework, the
+  cycling check, first-pass yield, the visits and Transport's moves read them instead of
+  sorting every trace again;
 * ``object_activity_last`` — each object's latest pass of each activity, where the passes of
   the steps appended after an object's last step count on from.
 
@@ -78,12 +80,16 @@ def update_steps(
         CREATE OR REPLACE TEMP TABLE k_new_steps AS
         SELECT DISTINCT eo.ocel_object_id AS object_id, o.ocel_type AS object_type,
                e.ocel_id AS event_id, e.ocel_type AS activity, e.ocel_time AS time,
-               e.ocel_seq AS seq
+               e.ocel_seq AS seq, loc.location
         FROM (SELECT ocel_event_id, ocel_object_id FROM event_object {where_eo}) eo
         JOIN (SELECT * FROM event {where_e}) e ON e.ocel_id = eo.ocel_event_id
         JOIN object o ON o.ocel_id = eo.ocel_object_id
+        LEFT JOIN (
+            SELECT ocel_event_id, min(ocel_object_id) AS location FROM event_object
+            {where_eo} AND ocel_qualifier = 'bizLocation' GROUP BY ocel_event_id
+        ) loc ON loc.ocel_event_id = e.ocel_id
         """,
-        params,
+        [*params, *params[: len(params) // 2]],
     )
     # Objects in passes of about pass_rows new rows each (by a hash of their id), so the
     # window over a large document's traces stays within the ingest's memory.
@@ -117,14 +123,16 @@ def update_steps(
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE k_anchor AS
-            SELECT object_id, position AS anchor_position FROM k_last WHERE NOT late
+            SELECT object_id, position AS anchor_position,
+                   coalesce(location, prev_location) AS anchor_location
+            FROM k_last WHERE NOT late
             """
         )
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE k_tail AS
             SELECT NULL::BIGINT AS old_row, object_id, object_type, event_id, activity,
-                   time, seq, true AS is_anchor, {_OLD}
+                   time, seq, location, true AS is_anchor, {_OLD}
             FROM k_last WHERE NOT late
             """
         )
@@ -135,12 +143,12 @@ def update_steps(
                 f"""
                 INSERT INTO k_tail
                 SELECT s.rowid, s.object_id, s.object_type, s.event_id, s.activity,
-                       s.time, s.seq, false, {_NO_OLD}
+                       s.time, s.seq, s.location, false, {_NO_OLD}
                 FROM object_step s SEMI JOIN (SELECT object_id FROM k_last WHERE late) l
                     ON s.object_id = l.object_id
                 UNION ALL
-                SELECT NULL, object_id, object_type, event_id, activity, time, seq, false,
-                       {_NO_OLD}
+                SELECT NULL, object_id, object_type, event_id, activity, time, seq, location,
+                       false, {_NO_OLD}
                 FROM k_last WHERE late
                 """
             )
@@ -167,12 +175,17 @@ def update_steps(
                    CASE WHEN t.is_anchor THEN t.old_pass_index
                         ELSE coalesce(p.pass_index, -1) + row_number() OVER wa END
                        AS pass_index,
-                   {_prev_pass("event_id")}, {_prev_pass("time")}, {_prev_pass("seq")}
+                   {_prev_pass("event_id")}, {_prev_pass("time")}, {_prev_pass("seq")},
+                   t.location,
+                   CASE WHEN t.is_anchor THEN t.old_prev_location
+                        ELSE coalesce(last_value(t.location IGNORE NULLS) OVER (
+                                 w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                             a.anchor_location) END AS prev_location
             FROM (
                 SELECT * FROM k_tail
                 UNION ALL
                 SELECT NULL::BIGINT, object_id, object_type, event_id, activity, time, seq,
-                       false, {_NO_OLD}
+                       location, false, {_NO_OLD}
                 FROM k_part
             ) t
             LEFT JOIN k_anchor a ON t.object_id = a.object_id
@@ -212,13 +225,14 @@ def update_steps(
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-_PASS = PASS_COLUMNS
-# the anchor's stored figures (its predecessor and pass do not change), none for other rows
+# the anchor's stored figures (its predecessor, pass and previous location do not change),
+# none for other rows (a step's own location is carried with it)
+_PASS = tuple(c for c in PASS_COLUMNS if c != "location")
 _OLD = ", ".join(f"{c} AS old_{c}" for c in _PASS)
 _NO_OLD = ", ".join(f"NULL AS old_{c}" for c in _PASS)
 _STEP = (
     "object_id, object_type, event_id, activity, time, seq, position, next_event_id, "
-    "next_activity, next_time, next_seq, " + ", ".join(_PASS)
+    "next_activity, next_time, next_seq, " + ", ".join(PASS_COLUMNS)
 )
 
 
