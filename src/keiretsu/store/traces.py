@@ -128,6 +128,14 @@ def update_steps(
             FROM k_last WHERE NOT late
             """
         )
+        # those objects' latest pass of each activity, read once (with where each row is)
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE k_pass AS
+            SELECT p.rowid AS old_row, p.*
+            FROM object_activity_last p SEMI JOIN k_anchor a ON p.object_id = a.object_id
+            """
+        )
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE k_tail AS
@@ -189,9 +197,8 @@ def update_steps(
                 FROM k_part
             ) t
             LEFT JOIN k_anchor a ON t.object_id = a.object_id
-            LEFT JOIN object_activity_last p
-                ON a.object_id IS NOT NULL AND NOT t.is_anchor
-                AND p.object_id = t.object_id AND p.activity = t.activity
+            LEFT JOIN k_pass p
+                ON NOT t.is_anchor AND p.object_id = t.object_id AND p.activity = t.activity
             WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq),
                    wa AS (PARTITION BY t.object_id, t.activity, t.is_anchor
                           ORDER BY t.time, t.seq)
@@ -204,12 +211,12 @@ def update_steps(
             f"INSERT INTO object_step_last SELECT {_STEP} FROM k_out WHERE next_event_id IS NULL"
         )
         # each (object, activity) of the recomputed steps: its latest pass now
+        # (an object first seen here has none stored; a late one's were deleted above)
         con.execute(
             """
-            DELETE FROM object_activity_last USING
-                (SELECT DISTINCT object_id, activity FROM k_out) x
-            WHERE object_activity_last.object_id = x.object_id
-              AND object_activity_last.activity = x.activity
+            DELETE FROM object_activity_last WHERE rowid IN (
+                SELECT p.old_row FROM k_pass p
+                SEMI JOIN k_out o ON p.object_id = o.object_id AND p.activity = o.activity)
             """
         )
         con.execute(
@@ -221,7 +228,7 @@ def update_steps(
             """
         )
     con.execute("DROP VIEW IF EXISTS k_part")
-    for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_tail", "k_out"):
+    for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_pass", "k_tail", "k_out"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
