@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events, seconds_between, transitions
+from keiretsu.analytics.traces import object_events, seconds_between, stored_passes, transitions
 from keiretsu.analytics.view import View
 
 __all__ = ["ProcessMap", "dfg", "ocdfg", "start_end_activities", "variants"]
@@ -237,9 +237,14 @@ def variants(log: Log, object_type: str) -> View:
 
 def _activities_table(log: Log, object_types: list[str] | None) -> ir.Table:
     oe = _trace_steps(log, object_types)
+    if stored_passes(log):
+        # an object's first pass of a step is counted once per object: no distinct text ids
+        objects: ir.IntegerValue = (oe.pass_index == 0).cast("int64").sum()
+    else:
+        objects = oe.object_id.nunique()
     per_type = oe.group_by(["object_type", "activity"]).agg(
         events=oe.seq.nunique(),  # seq: one per event, an integer
-        objects=oe.object_id.nunique(),
+        objects=objects,
         object_events=oe.count(),
     )
     # an object has one type, so all types' objects and links are the sums of the per-type
