@@ -145,15 +145,61 @@ def update_steps(
             """
         )
         if rows(con, "SELECT count(*) FROM k_last WHERE late")[0][0]:
-            # late events (rare): those objects' whole traces are recomputed, read from
-            # the stored steps of those objects only
+            # late events (rare): an object's tail is recomputed from its last stored step
+            # before the first late event (its anchor, whose own figures stay), the passes
+            # counted on from the latest pass of each activity up to the anchor; an object
+            # late before its first step has its whole trace recomputed. Only the tail is
+            # rewritten: a late event at a busy location costs the steps after it, not the
+            # location's whole history.
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_late_anchor AS
+                SELECT s.object_id, arg_max(s.rowid, {'t': s.time, 's': s.seq}) AS old_row,
+                       max({'t': s.time, 's': s.seq}) AS anchor
+                FROM object_step s
+                JOIN k_last l ON s.object_id = l.object_id AND l.late
+                JOIN k_touch k ON s.object_id = k.object_id
+                WHERE {'t': s.time, 's': s.seq} < k.first_new
+                GROUP BY s.object_id
+                """
+            )
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE k_late_rows AS
+                SELECT s.rowid AS old_row, s.* FROM object_step s
+                WHERE s.rowid IN (SELECT old_row FROM k_late_anchor)
+                """
+            )
+            con.execute(
+                """
+                INSERT INTO k_anchor
+                SELECT object_id, position, coalesce(location, prev_location) FROM k_late_rows
+                """
+            )
+            con.execute(
+                """
+                INSERT INTO k_pass
+                SELECT NULL, s.object_id, s.activity, max(s.pass_index),
+                       arg_max(s.event_id, s.pass_index), arg_max(s.time, s.pass_index),
+                       arg_max(s.seq, s.pass_index)
+                FROM object_step s JOIN k_late_anchor a ON s.object_id = a.object_id
+                WHERE {'t': s.time, 's': s.seq} <= a.anchor
+                GROUP BY s.object_id, s.activity
+                """
+            )
             con.execute(
                 f"""
                 INSERT INTO k_tail
+                SELECT old_row, object_id, object_type, event_id, activity, time, seq,
+                       location, true, {_OLD}
+                FROM k_late_rows
+                UNION ALL
                 SELECT s.rowid, s.object_id, s.object_type, s.event_id, s.activity,
                        s.time, s.seq, s.location, false, {_NO_OLD}
-                FROM object_step s SEMI JOIN (SELECT object_id FROM k_last WHERE late) l
-                    ON s.object_id = l.object_id
+                FROM object_step s
+                JOIN k_last l ON s.object_id = l.object_id AND l.late
+                LEFT JOIN k_late_anchor a ON s.object_id = a.object_id
+                WHERE a.anchor IS NULL OR {{'t': s.time, 's': s.seq}} > a.anchor
                 UNION ALL
                 SELECT NULL, object_id, object_type, event_id, activity, time, seq, location,
                        false, {_NO_OLD}
@@ -164,6 +210,8 @@ def update_steps(
                 "DELETE FROM object_step WHERE rowid IN "
                 "(SELECT old_row FROM k_tail WHERE old_row IS NOT NULL)"
             )
+            # their latest passes are written again below: the tail's, and the anchor's
+            # prefix's for the activities the tail does not have
             con.execute(
                 "DELETE FROM object_activity_last WHERE object_id IN "
                 "(SELECT object_id FROM k_last WHERE late)"
@@ -225,10 +273,26 @@ def update_steps(
             SELECT object_id, activity, max(pass_index), arg_max(event_id, pass_index),
                    arg_max(time, pass_index), arg_max(seq, pass_index)
             FROM k_out GROUP BY object_id, activity
+            UNION ALL
+            -- a late object's activities passed before its anchor and not since
+            SELECT p.object_id, p.activity, p.pass_index, p.event_id, p.time, p.seq
+            FROM k_pass p ANTI JOIN k_out o ON p.object_id = o.object_id
+                AND p.activity = o.activity
+            WHERE p.old_row IS NULL
             """
         )
     con.execute("DROP VIEW IF EXISTS k_part")
-    for table in ("k_new_steps", "k_touch", "k_last", "k_anchor", "k_pass", "k_tail", "k_out"):
+    for table in (
+        "k_new_steps",
+        "k_touch",
+        "k_last",
+        "k_anchor",
+        "k_pass",
+        "k_tail",
+        "k_out",
+        "k_late_anchor",
+        "k_late_rows",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
