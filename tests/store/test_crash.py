@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from keiretsu.store import Store
+import duckdb
+import pytest
+
+from keiretsu.store import Store, StoreError
 
 HERE = Path(__file__).parent
 N = 3000  # events per document, as in ingest_forever.py
@@ -41,6 +44,19 @@ def check_whole_documents(path: Path) -> int:
         return len(per_doc)
 
 
+def test_a_store_whose_creation_never_committed_is_no_store_yet(tmp_path: Path) -> None:
+    # what a process killed while creating the store leaves: a database file without the
+    # store's tables (their creation is one transaction)
+    path = tmp_path / "new.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(StoreError, match="no store here yet"):
+        Store(path, read_only=True)
+    with Store(path) as writer:  # opened for writing, it is created whole
+        assert writer.summary().events == 0
+    with Store(path, read_only=True) as reader:
+        assert reader.summary().events == 0
+
+
 def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
     path = tmp_path / "node.duckdb"
     rng = random.Random(20261123)
@@ -64,7 +80,13 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
         assert proc.returncode == -signal.SIGKILL, err
         # a reader opening the crashed store (before any writer cleaned it up) sees whole
         # documents only
-        with Store(path, read_only=True) as reader:
+        try:
+            reader = Store(path, read_only=True)
+        except StoreError as exc:  # killed while creating the store: nothing committed yet
+            assert "no store here yet" in str(exc), exc
+            assert committed_before == 0 and "committed" not in out
+            continue
+        with reader:
             visible = reader.summary().events
             assert visible % N == 0, f"a reader sees {visible} events: a partial document"
             assert reader.table("event_objects").num_rows == visible

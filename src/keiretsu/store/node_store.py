@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from keiretsu.model import SCHEMAS, Ocel
-from keiretsu.store.arrow import arrow_table
+from keiretsu.store.arrow import arrow_table, rows
 from keiretsu.store.ingest import CORRECTION_PREFIX, IngestMixin, IngestReport, ReadDocument
 from keiretsu.store.ingest_log import ingest_log as read_ingest_log
 from keiretsu.store.migrate import migrate
@@ -95,9 +95,35 @@ class Store(IngestMixin, OutboxMixin):
             raise StoreError(f"{self.path}: not a keiretsu store: {exc}") from exc
         # DuckDB draws a progress bar on stdout for long statements: not in a CLI that prints JSON
         self.con.execute("SET enable_progress_bar = false")
+        created = bool(
+            rows(
+                self.con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name = 'keiretsu_meta'",
+            )[0][0]
+        )
+        if read_only and not created:
+            self.con.close()
+            raise StoreError(
+                f"{self.path}: no store here yet (its creation did not complete): open it for "
+                "writing (`keiretsu ingest`, a node) to create it"
+            )
         if not read_only:
+            # a new store is made whole or not at all: a process killed while creating it
+            # leaves a file a reader sees as no store yet, never tables without their views
+            self.con.execute("BEGIN TRANSACTION")
             for statement in DDL:
                 self.con.execute(statement)
+            if not created:
+                for statement in index_ddl():
+                    self.con.execute(statement)
+                for statement in view_ddl():
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT INTO keiretsu_meta VALUES ('schema_version', ?)",
+                    [str(SCHEMA_VERSION)],
+                )
+            self.con.execute("COMMIT")
             migrate(self.con, rebuild_traces=lambda: self.update_steps(None))
             for statement in index_ddl():  # schema 8; built on a store written before it
                 self.con.execute(statement)
