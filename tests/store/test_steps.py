@@ -260,7 +260,7 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
         assert len(rows) == sum(len(objs) for _, objs, _ in events) + located
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(
         st.tuples(
