@@ -315,6 +315,9 @@ def test_pages_carry_their_server_time_and_a_session_survives_a_restart(
     cookie = next(c for c in page.context.cookies() if c["name"] == "obeya_session")
     page.context.add_cookies([{**cookie, "domain": "127.0.0.1", "path": "/obeya"}])
     response = page.goto(node.url + "/obeya/partners")
+    if response is None:  # a reload the last page had scheduled raced this navigation
+        response = page.goto(node.url + "/obeya/partners")
+    assert response is not None
     assert response.status == 200 and "/obeya/login" not in page.url
 
 
