@@ -125,14 +125,15 @@ class Store(IngestMixin, OutboxMixin):
                 )
             self.con.execute("COMMIT")
             migrate(self.con, rebuild_traces=lambda: self.update_steps(None))
-            for statement in index_ddl():  # schema 8; built on a store written before it
-                self.con.execute(statement)
-            for statement in view_ddl():
-                self.con.execute(statement)
-            self.con.execute(
-                "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                [str(SCHEMA_VERSION)],
-            )
+            if created:  # a store written before: its indexes (schema 8) and views brought up
+                for statement in index_ddl():
+                    self.con.execute(statement)
+                for statement in view_ddl():
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                    [str(SCHEMA_VERSION)],
+                )
             self._recover()
 
     # --- lifecycle ---------------------------------------------------------------------------
