@@ -234,16 +234,20 @@ def first_pass_yield(
     failing = set(defect_steps(log, inspections))
     if flow.visits_are_steps(log):  # each visit's place in the trace kept (schema 9)
         s = trace_steps(log, object_type)
-        v = s.select("object_id", "activity", "position")
+        v = s.select("activity", "position", "pass_index")
+        # an object's first pass of a step counts it once there: a sum, not a distinct count
+        # of millions of ids
+        objects = (v.pass_index == 0).cast("int64").sum()
     else:
         v = _step_visits(log, object_type)
         trace = ibis.window(group_by="object_id", order_by=["leave", "seq"])
         v = v.mutate(position=ibis.row_number().over(trace))
+        objects = v.object_id.nunique()
     # one pass each over the visits and over the failures (each is a window over every
     # visit): an object's first visit (position 0) counts it once for the total
     reached = log.execute(
         v.group_by("activity").agg(
-            objects=v.object_id.nunique(),
+            objects=objects,
             position=v.position.mean(),
             firsts=(v.position == 0).cast("int64").sum(),
         )
