@@ -333,9 +333,7 @@ def _people_per_day(log: Log, object_type: str, cal: Calendar) -> dict[str, floa
         day = (v.leave.epoch_seconds() / _DAY).floor()
         per_day = v.group_by(["activity", day.name("day")]).agg(n=v.person.nunique())
         per_step = per_day.group_by("activity").agg(mean=per_day.n.mean())
-        return {
-            str(r["activity"]): float(r["mean"]) for r in log.execute(per_step).to_pylist()
-        }
+        return {str(r["activity"]): float(r["mean"]) for r in log.execute(per_step).to_pylist()}
     v = v.select("activity", "leave", "person").distinct()
     got = flow.utc_times(log.execute(v))
     if got.num_rows == 0:
