@@ -17,6 +17,7 @@ come, each once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -292,10 +293,8 @@ class IngestMixin:
         (120 MB for 200,000 events, and the trace update then ran out of the ingest's 256 MB).
         Skipped while another connection's transaction stops it (memory is then higher, the
         ingest still correct)."""
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.con.execute("CHECKPOINT")
-        except duckdb.Error:
-            pass
 
     def _ingest_settings(self) -> Callable[[], None]:
         """Set DuckDB up for ingest; returns what puts the settings back (for analysis)."""
