@@ -142,8 +142,10 @@ class IngestMixin:
     con: duckdb.DuckDBPyConnection
     ingest_memory_limit: str | None
 
-    COMMIT_ROWS = 1_000_000
-    """Rows (over all tables) written per transaction during a large ingest."""
+    COMMIT_ROWS = 500_000
+    """Rows (over all tables) written per transaction during a large ingest: each commit's
+    new index entries are held in memory until the checkpoint after it (at 1,000,000 a
+    1M-event document's commit needed more than the ingest's memory)."""
 
     STEP_ROWS = PASS_ROWS
     """New trace rows (object, event) recomputed per pass when a document is accepted."""
@@ -290,7 +292,7 @@ class IngestMixin:
     def _checkpoint(self) -> None:
         """Write what a large document's commits appended into the file, its index entries
         included: until then DuckDB holds the indexes' new nodes in memory it cannot evict
-        (120 MB for 200,000 events, and the trace update then ran out of the ingest's 256 MB).
+        (120 MB for 200,000 events, and the trace update then ran out of 256 MB).
         Skipped while another connection's transaction stops it (memory is then higher, the
         ingest still correct)."""
         with contextlib.suppress(duckdb.Error):
