@@ -4,7 +4,7 @@
 
 Prints the document's size, the ingest's time and the peak resident memory of the writer (this
 store's process) and of the reader process it starts. The aim (issue #2): under 1 GiB each.
-`tests/store/test_large.py` holds the same bound at 250,000 events in `make test`.
+`tests/store/test_large.py` holds the same bound at 200,000 events in `make test`.
 """
 
 from __future__ import annotations
