@@ -70,6 +70,16 @@ class Store(IngestMixin, OutboxMixin):
     the summary (:mod:`keiretsu.store.summary`).
     """
 
+    def _indexes_and_views(self) -> None:
+        """The indexes and views of this schema, and its version noted where none is yet:
+        made once in a new store's creating transaction, or after an older store's migration."""
+        for statement in [*index_ddl(), *view_ddl()]:
+            self.con.execute(statement)
+        self.con.execute(
+            "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            [str(SCHEMA_VERSION)],
+        )
+
     def __init__(
         self,
         path: str | Path,
@@ -123,25 +133,11 @@ class Store(IngestMixin, OutboxMixin):
             for statement in DDL:
                 self.con.execute(statement)
             if not created:
-                for statement in index_ddl():
-                    self.con.execute(statement)
-                for statement in view_ddl():
-                    self.con.execute(statement)
-                self.con.execute(
-                    "INSERT INTO keiretsu_meta VALUES ('schema_version', ?)",
-                    [str(SCHEMA_VERSION)],
-                )
+                self._indexes_and_views()
             self.con.execute("COMMIT")
             migrate(self.con, rebuild_traces=lambda: self.update_steps(None))
             if created:  # a store written before: its indexes (schema 8) and views brought up
-                for statement in index_ddl():
-                    self.con.execute(statement)
-                for statement in view_ddl():
-                    self.con.execute(statement)
-                self.con.execute(
-                    "INSERT INTO keiretsu_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                    [str(SCHEMA_VERSION)],
-                )
+                self._indexes_and_views()
             self._recover()
 
     # --- lifecycle ---------------------------------------------------------------------------
