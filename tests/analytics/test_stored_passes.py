@@ -94,13 +94,15 @@ def views(log: Log) -> dict[str, Any]:
         max_size=30,
     ),
     lifecycle=st.booleans(),
+    in_numpy=st.booleans(),  # steps linked in NumPy (a capture's) or DuckDB (a large one's)
 )
 def test_views_read_from_the_traces_equal_their_windows(
-    tmp_path_factory: pytest.TempPathFactory, events: list[Event], lifecycle: bool
+    tmp_path_factory: pytest.TempPathFactory, events: list[Event], lifecycle: bool, in_numpy: bool
 ) -> None:
     path: Path = tmp_path_factory.mktemp("passes") / "node.duckdb"
     with Store(path) as store:
         store.STEP_ROWS = 4  # several passes per document, as a large document gets
+        store.LINK_ROWS = store.LINK_ROWS if in_numpy else 0
         for name, ocel in documents(events, lifecycle):
             assert store.ingest(iter([ocel]), document=name).status == "accepted"
         stored = Log.from_connection(store.con)

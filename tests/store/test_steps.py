@@ -229,11 +229,13 @@ def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: 
         max_size=25,
     ),
     st.sets(st.integers(0, 3), max_size=2),  # documents refused (their last event is broken)
+    st.booleans(),  # steps linked in NumPy (a capture's), or in DuckDB (a large document's)
 )
 def test_incremental_traces_equal_the_traces_of_the_exported_log(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[tuple[int, list[str], int]],
     refused: set[int],
+    in_numpy: bool,
 ) -> None:
     docs: dict[int, Events] = {}
     for i, (minute, objects, doc) in enumerate(events):
@@ -242,6 +244,7 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
     accepted: list[Events] = []
     with Store(path) as store:
         store.STEP_ROWS = 3  # several passes per document, as a large document gets
+        store.LINK_ROWS = store.LINK_ROWS if in_numpy else 0
         for doc, evs in sorted(docs.items(), key=lambda kv: -kv[0]):  # not in time order
             if doc in refused:
                 with pytest.raises(DocumentError):

@@ -38,7 +38,7 @@ from keiretsu.store.arrow import arrow_table, rows
 from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES
-from keiretsu.store.traces import PASS_ROWS, update_steps
+from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, update_steps
 
 __all__ = [
     "CORRECTION_PREFIX",
@@ -149,6 +149,10 @@ class IngestMixin:
 
     STEP_ROWS = PASS_ROWS
     """New trace rows (object, event) recomputed per pass when a document is accepted."""
+
+    LINK_ROWS = LINK_ROWS
+    """Up to this many new trace rows, the steps are linked in NumPy, above it in DuckDB
+    (:data:`keiretsu.store.traces.LINK_ROWS`)."""
 
     def ingest(
         self,
@@ -774,7 +778,7 @@ class IngestMixin:
         """Bring the traces up to date with the events of ingest ``ingest_id`` (or several),
         inside the caller's transaction; ``None`` rebuilds them from the whole log
         (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`)."""
-        update_steps(self.con, ingest_id, pass_rows=self.STEP_ROWS)
+        update_steps(self.con, ingest_id, pass_rows=self.STEP_ROWS, link_rows=self.LINK_ROWS)
 
 
 def events_of_ingest(con: duckdb.DuckDBPyConnection, ingest_id: int | None) -> list[str]:
