@@ -189,6 +189,25 @@ def test_late_events_take_their_place_in_the_trace(tmp_path: Path) -> None:
         assert_traces(store, sent_ids([a, b]))
 
 
+def test_an_object_stored_before_its_first_event_keeps_its_type(tmp_path: Path) -> None:
+    """An object can come in a document that has no event of it (an OCEL log's object table,
+    master data): its first step, in a later document, takes the type stored then."""
+    b = OcelBuilder()
+    b.add_event("e1", "step-0", T0, {})
+    b.add_object("pallet-1", "pallet")
+    b.relate("e1", "pallet-1", "epc")
+    b.add_object("order-9", "order")  # no event of it yet
+    later: Events = [("e2", 5, ["pallet-1", "order-9"])]
+    with Store(tmp_path / "node.duckdb") as store:
+        store.ingest(iter([b.build()]), document="objects")
+        store.ingest(document(later), document="later")
+        rows = assert_traces(store, ["e1", "e2"])
+        assert {(r["object_id"], r["object_type"]) for r in rows} == {
+            ("pallet-1", "pallet"),
+            ("order-9", "order"),
+        }
+
+
 def test_events_at_the_same_instant_follow_the_order_they_were_sent(tmp_path: Path) -> None:
     """Ties: in one document as listed, across documents in the order they were stored —
     whatever their ids would sort to."""
