@@ -110,16 +110,17 @@ def ocel_of_ingests(node: Node, ingest_ids: list[int]) -> Ocel:
 
     cur = node.cursor()
     marks = ", ".join("?" for _ in ingest_ids)
-    ids = [
-        r[0]
-        for r in cur.execute(
-            f"SELECT ocel_id FROM ocel_event WHERE ingest_id IN ({marks}) "
-            f"OR ocel_id IN (SELECT ocel_id FROM event_attribute WHERE ingest_id IN ({marks})) "
-            "ORDER BY ocel_time, ocel_seq",
-            [*ingest_ids, *ingest_ids],
-        ).fetchall()
-    ]
-    return local_ocel(cur, ids)[0]
+    found = cur.execute(
+        f"SELECT ocel_id, ingest_id FROM ocel_event WHERE ingest_id IN ({marks}) "
+        f"OR ocel_id IN (SELECT ocel_id FROM event_attribute WHERE ingest_id IN ({marks})) "
+        "ORDER BY ocel_time, ocel_seq",
+        [*ingest_ids, *ingest_ids],
+    ).fetchall()
+    # the usual push: every event came in these documents, so its rows are read from the
+    # tables' newer part only (a correction's event, stored before, needs the whole tables)
+    first = min(ingest_ids)
+    newer = first - 1 if all(ingest_id >= first for _, ingest_id in found) else None
+    return local_ocel(cur, [eid for eid, _ in found], newer_than=newer)[0]
 
 
 def goods_history(node: Node, ocel: Ocel) -> Ocel:
