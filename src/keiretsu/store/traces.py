@@ -21,7 +21,10 @@ tables, brought up to date in the transaction that accepts a document:
   the steps appended after an object's last step count on from.
 
 :func:`update_steps` only touches the objects a document brings events for, and for most of
-them only their last step: the update does not slow down as the store grows. The same rows
+them only their last step: nothing of ``object_step`` is read. It still scans the per-object
+tables (``object_step_last``, ``object_activity_last``) and joins ``object`` for the types,
+so a capture's update grows slowly with the number of objects stored (80 → 130 ms per
+1,000 events from an empty store to 60,000 events: ``bench/capture_store.py``). The same rows
 are computed with window functions where the table is absent (Spark, in-memory logs:
 :mod:`keiretsu.analytics.traces`), and a property-based test holds the two equal.
 """
@@ -66,10 +69,14 @@ def update_steps(
     Each object's last step lives in ``object_step_last`` (one row per object), the steps
     before it, whose successor is known, in ``object_step``. Events arriving after an
     object's last step — the usual case — only move that one row and append: nothing of
-    ``object_step`` is read, so the update does not slow down as the store grows (the
-    passes count on from ``object_activity_last``). An object that receives an event from
-    before its last step (a late event) has its whole trace recomputed: the passes of every
-    later step may change.
+    ``object_step`` is read (the passes count on from ``object_activity_last``). An object
+    that receives an event from before its last step (a late event) has its tail recomputed
+    from the last step before that event: the positions and passes of every later step may
+    change.
+
+    ``pass_rows``: new rows per pass (a large document's update in several passes, by a hash
+    of the object id). ``link_rows``: up to this many new rows the steps are linked in NumPy
+    (:func:`_link`), above it with DuckDB's window functions.
     """
     params: list[Any]
     if ingest_id is None:
