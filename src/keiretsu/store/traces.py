@@ -246,16 +246,7 @@ def update_steps(
                 f"""
                 SELECT t.*, a.anchor_position, a.anchor_location, p.pass_index AS p_pass_index,
                        p.event_id AS p_event_id, p.time AS p_time, p.seq AS p_seq
-                FROM (
-                    SELECT * FROM k_tail
-                    UNION ALL
-                    SELECT NULL::BIGINT, object_id, object_type, event_id, activity, time, seq,
-                           location, false, {_NO_OLD}
-                    FROM k_part
-                ) t
-                LEFT JOIN k_anchor a ON t.object_id = a.object_id
-                LEFT JOIN k_pass p
-                    ON NOT t.is_anchor AND p.object_id = t.object_id AND p.activity = t.activity
+                {_TAILS}
                 """,
             )
             # handed over as a relation: a registered view (or a scan by name) would keep the
@@ -287,16 +278,7 @@ def update_steps(
                             ELSE coalesce(last_value(t.location IGNORE NULLS) OVER (
                                      w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
                                  a.anchor_location) END AS prev_location
-                FROM (
-                    SELECT * FROM k_tail
-                    UNION ALL
-                    SELECT NULL::BIGINT, object_id, object_type, event_id, activity, time, seq,
-                           location, false, {_NO_OLD}
-                    FROM k_part
-                ) t
-                LEFT JOIN k_anchor a ON t.object_id = a.object_id
-                LEFT JOIN k_pass p
-                    ON NOT t.is_anchor AND p.object_id = t.object_id AND p.activity = t.activity
+                {_TAILS}
                 WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq),
                        wa AS (PARTITION BY t.object_id, t.activity, t.is_anchor
                               ORDER BY t.time, t.seq)
@@ -366,6 +348,20 @@ _STEP_NAMES = (
     *PASS_COLUMNS,
 )
 _STEP = ", ".join(_STEP_NAMES)
+# what a pass links: the tails' rows and the new steps (``t``), each with its object's anchor
+# (``a``) and, for a new step, its object's latest pass of the activity (``p``)
+_TAILS = f"""
+    FROM (
+        SELECT * FROM k_tail
+        UNION ALL
+        SELECT NULL::BIGINT, object_id, object_type, event_id, activity, time, seq,
+               location, false, {_NO_OLD}
+        FROM k_part
+    ) t
+    LEFT JOIN k_anchor a ON t.object_id = a.object_id
+    LEFT JOIN k_pass p
+        ON NOT t.is_anchor AND p.object_id = t.object_id AND p.activity = t.activity
+"""
 
 
 def _link(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
