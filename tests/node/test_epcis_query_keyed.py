@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import keiretsu.node.query.render as render_module
 import keiretsu.node.query.select as select_module
 from keiretsu.io.epcis.synth import synthetic_events, write_synthetic_epcis_json
 from keiretsu.node.query import parse_query, render_events, select_events
@@ -183,3 +184,27 @@ def test_reading_by_key_answers_what_a_scan_answers(
     scanned = _pages(store.con, params, per_page)
     monkeypatch.undo()
     assert keyed == scanned
+
+
+def test_many_events_read_by_hash_join_are_the_rows_read_by_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above DuckDB's ``index_scan_max_count`` (a push's thousand events name thousands of
+    objects) the rows are read by a hash join with the ids instead of testing each row
+    against the list: the same rows, table by table."""
+    ids = [
+        r[0] for r in store.con.execute("SELECT ocel_id FROM event ORDER BY ocel_seq").fetchall()
+    ]
+    joined = render_module.event_ocel(store.con, ids)
+    objects = joined.objects.num_rows
+    assert objects > render_module.INDEX_KEYS  # the hash join was taken for the objects
+    monkeypatch.setattr(render_module, "INDEX_KEYS", 10 * objects)  # every list read by key
+    listed = render_module.event_ocel(store.con, ids)
+    for name in ("events", "event_attributes", "event_objects", "objects"):
+        got, want = getattr(joined, name), getattr(listed, name)
+        assert got.num_rows > 0
+        assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr), name
+    for name in ("object_attributes", "object_objects"):
+        got, want = getattr(joined, name), getattr(listed, name)
+        assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr), name
+    assert len(render_events(store.con, ids)) == len(ids)
