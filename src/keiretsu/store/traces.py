@@ -249,8 +249,8 @@ def update_steps(
                 {_TAILS}
                 """,
             )
-            # handed over as a relation: a registered view (or a scan by name) would keep the
-            # batch alive until the transaction ends, one more pass's worth of memory each pass
+            # handed over as a relation: a registered view would keep the batch alive until
+            # the transaction ends, one more pass's worth of memory each pass
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE k_out AS "
                 f"SELECT {_STEP} FROM object_step_last LIMIT 0"
