@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,21 +65,38 @@ def test_sigkill_mid_ingest_leaves_only_whole_documents(tmp_path: Path) -> None:
     rng = random.Random(20261123)
     committed_before = 0
     kills_mid_document = 0
-    for round_ in range(6):
+    # how many commits each round waits to see reported before it kills: some rounds none (a
+    # kill while the store opens or mid first document), others after one or more documents.
+    # Waiting on the process's own report, not on a clock, keeps this true on a loaded machine.
+    waits = [1, 0, 2, 0, 1, 3]
+    rng.shuffle(waits)
+    for round_, wait in enumerate(waits):
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "ingest_forever.py"), str(path), str(round_ * 1000)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        # once it has started writing (however loaded the machine), let it commit at least one
-        # document in some rounds, none in others
-        deadline = time.monotonic() + 60
-        while not path.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.3, 3.0))
+        lines: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        reader_thread = threading.Thread(
+            target=lambda out=proc.stdout, q=lines: [q.put(line) for line in out], daemon=True
+        )
+        reader_thread.start()
+        deadline = time.monotonic() + 120
+        seen = 0
+        while seen < wait and time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(queue.Empty):
+                seen += "committed" in lines.get(timeout=0.1)
+        assert seen >= wait, f"round {round_}: {seen} of {wait} commits reported in 120 s"
+        # then kill somewhere in the next document (a 3,000-event document takes about a second)
+        time.sleep(rng.uniform(0.05, 0.8))
         os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader_thread.join(timeout=30)
+        err = proc.stderr.read() if proc.stderr else ""
+        out = "".join(lines.queue)
+        out = "committed\n" * seen + out
         assert proc.returncode == -signal.SIGKILL, err
         # a reader opening the crashed store (before any writer cleaned it up) sees whole
         # documents only
