@@ -26,7 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events, seconds_between, stored_passes, transitions
+from keiretsu.analytics.traces import (
+    object_events,
+    seconds_between,
+    stored_passes,
+    transitions,
+    variant_counts,
+)
 from keiretsu.analytics.view import View
 
 __all__ = ["ProcessMap", "dfg", "ocdfg", "start_end_activities", "variants"]
@@ -203,13 +209,7 @@ def variants(log: Log, object_type: str) -> View:
     0–1), most frequent first (ties by the text). ``variant`` is the sequence as a list and
     ``variant_text`` the same joined by " → "; ``steps`` is its length."""
     log.require("object type", object_type, where="object_type")
-    oe = object_events(log, [object_type])
-    # an object's steps in order: a list of (time, seq, activity) sorted, then the activities
-    traces = oe.group_by("object_id").agg(
-        steps=ibis.struct({"time": oe.time, "seq": oe.seq, "activity": oe.activity}).collect()
-    )
-    traces = traces.select(variant=traces.steps.sort().map(lambda s: s.activity))
-    counted = traces.group_by("variant").agg(frequency=traces.count())
+    counted = variant_counts(_trace_steps(log, [object_type])).rename(frequency="n")
     counted = counted.mutate(
         variant_text=counted.variant.join(VARIANT_SEPARATOR),
         steps=counted.variant.length(),

@@ -103,6 +103,31 @@ def steps(log: Log, object_types: str | Sequence[str] | None = None) -> ir.Table
     )
 
 
+def variant_counts(trace: ir.Table) -> ir.Table:
+    """How many objects followed each variant: ``variant`` (the list of an object's steps in
+    order), ``n`` (objects). ``trace`` holds objects' steps as :func:`steps` gives them (at
+    least ``object_id, activity, time, seq, position, next_seq``), every step of each object
+    it holds.
+
+    An object with a single step (its first, with no successor) is its own variant of one
+    step: those are counted per activity, without gathering their traces one object at a
+    time. In a log where most objects have one event (the items of the OCEL 2.0 running
+    example: 3.4M of 4.2M at 10M events) that is most of the work saved."""
+    single = (trace.position == 0) & trace.next_seq.isnull()
+    longer = trace.filter(~single)
+    gathered = longer.group_by("object_id").agg(
+        steps=ibis.struct(
+            {"time": longer.time, "seq": longer.seq, "activity": longer.activity}
+        ).collect()
+    )
+    gathered = gathered.select(variant=gathered.steps.sort().map(lambda s: s.activity))
+    many = gathered.group_by("variant").agg(n=gathered.count())
+    ones = trace.filter(single)
+    ones = ones.group_by("activity").agg(n=ones.count())
+    ones = ones.select(variant=ibis.array([ones.activity]), n=ones.n)
+    return many.union(ones.cast(many.schema()))
+
+
 def has_passes(log: Log) -> bool:
     """Whether :func:`steps` reads the previous step and the pass of each step from the store
     (schema 9), or computes them (a log in memory, on Spark) — either way they are there; false

@@ -54,7 +54,7 @@ from keiretsu.analytics.durations import duration
 from keiretsu.analytics.flow import object_times, visits
 from keiretsu.analytics.inventory import product_of
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events
+from keiretsu.analytics.traces import object_events, variant_counts
 from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.view import View
 from keiretsu.model.gs1 import CANONICAL_DOMAIN, PRODUCT_PREFIX
@@ -368,11 +368,11 @@ def value_stream_map(
         branches: list[str] = []
         notes.append("the path: the steps you named, in your order")
     else:
-        walked = oe
+        walked = tr
         if epcis:  # the path to the customer: the variants of the objects that reached them
             done = finished_objects(log, object_type, end_steps=end_steps).select("object_id")
             if log.scalar(oe.join(done, "object_id").count()):
-                walked = oe.join(done, "object_id").select(*oe.columns)
+                walked = tr.semi_join(done, "object_id")
         path, path_note = _path(log, walked, family if not epcis else None, n_objects)
         notes.append(path_note)
         # the branches: the steps off the path enough objects reach, those holding the most
@@ -565,14 +565,10 @@ def _family_objects(
     return chosen, family, f"product family: {family} ({why})"
 
 
-def _path(log: Log, oe: ir.Table, family: str | None, n_objects: int) -> tuple[list[str], str]:
-    """The path's steps: the named variant's or the most frequent variant's, each step once."""
-    traces = oe.group_by("object_id").agg(
-        steps=ibis.struct({"time": oe.time, "seq": oe.seq, "activity": oe.activity}).collect()
-    )
-    traces = traces.select(variant=traces.steps.sort().map(lambda s: s.activity))
-    counted = traces.group_by("variant").agg(n=traces.count())
-    rows = log.execute(counted).to_pylist()
+def _path(log: Log, tr: ir.Table, family: str | None, n_objects: int) -> tuple[list[str], str]:
+    """The path's steps: the named variant's or the most frequent variant's, each step once.
+    ``tr``: the walked objects' traces (every step of each, with its position and successor)."""
+    rows = log.execute(variant_counts(tr)).to_pylist()
     n_walked = sum(int(r["n"]) for r in rows)
     rows.sort(key=lambda r: (-int(r["n"]), " → ".join(r["variant"])))
     if family is not None:

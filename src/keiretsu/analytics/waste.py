@@ -502,9 +502,14 @@ def _repeats(
         return rep.drop("prev_pass_seq")  # no other handled type to tell multiplicity by
     # The two passes' events are told apart by their read order (``seq``, one per event):
     # integer keys join faster than text ids.
+    pairs = rep.select(x="object_id", x_type="object_type", s1="prev_pass_seq", s2="seq")
+    # only the two passes' events are ever looked at: the handled objects' rows narrowed to
+    # them first (a semi-join on integers), not every event's objects counted (at 10M events
+    # counting them all took 12 of this query's 13 CPU-seconds)
+    passes = pairs.select(s=pairs.s1).union(pairs.select(s=pairs.s2))
     h = object_events(scope.log, _all_handled(scope))
     h = h.select(s="seq", other_id="object_id", other_type="object_type")
-    pairs = rep.select(x="object_id", x_type="object_type", s1="prev_pass_seq", s2="seq")
+    h = h.semi_join(passes, "s")
     # objects of each type on each pass, the object itself left out
     per_type = h.group_by(["s", "other_type"]).agg(n=h.count())
     seen = []
