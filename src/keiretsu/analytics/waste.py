@@ -1049,7 +1049,9 @@ def _unused(scope: _Scope, made: ir.Table) -> ir.Table:
     """The objects of ``made`` that nothing downstream ever used, with their ``product``."""
     log = scope.log
     r, e = log.relations, log.events
-    later = r.select("event_id", "object_id").distinct().join(e, "event_id")
+    # only the made objects' links (the rest of the log's cannot be a use of one)
+    later = r.select("event_id", "object_id").semi_join(made, "object_id").distinct()
+    later = later.join(e, "event_id")
     later = later.filter(~later.activity.isin(NOT_A_USE))
     uses = made.join(
         later,
