@@ -305,8 +305,7 @@ def _visits(log: Log, object_type: str, product_attribute: str | None) -> pa.Tab
     """The step's visits with what the data box needs: ``activity, arrive, leave, start_time,
     seq, place, product`` (not the visits' ids: at ten million events they were most of the
     memory these rows took)."""
-    v = flow.visits(log, object_type)
-    v = v.join(log.events.select("event_id", "seq"), "event_id")
+    v = flow.ordered_visits(log, object_type)
     v = v.left_join(_places(log), "event_id").drop("event_id_right")
     v = v.left_join(_products(log, object_type, product_attribute), "object_id")
     v = v.select("activity", "arrive", "leave", "start_time", "seq", "place", "product")

@@ -167,6 +167,17 @@ def visits(log: Log, object_type: str) -> ir.Table:
     if shared is not None:  # computed once for the whole report (report.analyze)
         lent: ir.Table = shared
         return lent
+    return ordered_visits(log, object_type).drop("seq")
+
+
+def ordered_visits(log: Log, object_type: str) -> ir.Table:
+    """:func:`visits` with ``seq``, the event's place in the order this log read events (it
+    breaks ties in time; an engine's key, not comparable between logs), for views that order
+    visits without joining every event again."""
+    shared = log.lent(("flow.ordered_visits", object_type))
+    if shared is not None:  # computed once for the whole report (report.analyze)
+        lent: ir.Table = shared
+        return lent
     le = lifecycle_events(log, object_type)
     if visits_are_steps(log):
         # every event ends a step and this node recorded every one: each visit is a step of
@@ -195,6 +206,7 @@ def visits(log: Log, object_type: str) -> ir.Table:
             first, ibis.null("float64"), seconds_between(arrive, started)
         ),
         work_seconds=seconds_between(v.start_time, v.time),
+        seq=v.seq,
     )
 
 

@@ -177,8 +177,7 @@ def _inspections(log: Log, given: Collection[str] | None) -> list[str]:
 
 def _step_visits(log: Log, object_type: str) -> ir.Table:
     """The object's visits to steps (flow.visits: step-ending events) with their read order."""
-    v = flow.visits(log, object_type)
-    v = v.join(log.events.select("event_id", "seq"), "event_id")
+    v = flow.ordered_visits(log, object_type)
     return v.select("object_id", "activity", "event_id", "leave", "seq")
 
 

@@ -22,7 +22,7 @@ from keiretsu.analytics.bottleneck import bottlenecks, factory_physics
 from keiretsu.analytics.bullwhip import bullwhip
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.customer import customer_demand
-from keiretsu.analytics.flow import object_times, step_stats, visits
+from keiretsu.analytics.flow import object_times, ordered_visits, step_stats
 from keiretsu.analytics.inventory import days_of_supply
 from keiretsu.analytics.littles_law import littles_law_check
 from keiretsu.analytics.log import Log
@@ -279,10 +279,15 @@ def analyze(
     )
     # the followed objects' visits to steps feed step_stats, bottlenecks and every later
     # view that reads them (factory physics, quality, data boxes, the value stream map):
-    # computed once into a temporary table, lent to flow.visits for the whole report
-    visit_table = timed("visits", lambda: _materialized(log, visits(log, followed), "visits"))
+    # computed once into a temporary table, lent to flow.visits for the whole report (with
+    # each event's read order, which the data boxes and quality sort by)
+    ordered = timed("visits", lambda: _materialized(log, ordered_visits(log, followed), "visits"))
+    visit_table = ordered.drop("seq")
     try:
-        with log.lend(("flow.visits", followed), visit_table):
+        with (
+            log.lend(("flow.visits", followed), visit_table),
+            log.lend(("flow.ordered_visits", followed), ordered),
+        ):
             views["step_stats"] = timed(
                 "step_stats",
                 lambda: step_stats(log, followed, visit_table=visit_table, calendar=cal),
@@ -341,7 +346,7 @@ def analyze(
                 ),
             )
     finally:
-        _drop(log, [visit_table])
+        _drop(log, [ordered])
     return Report(followed, types, views, vsm, seconds)
 
 
