@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keiretsu.analytics import Log, flow, quality
-from keiretsu.analytics.cycling import NOT_COMPLETIONS, object_rounds
+from keiretsu.analytics.cycling import NOT_COMPLETIONS, cycling_object_types, object_rounds
 from keiretsu.analytics.traces import stored_passes
 from keiretsu.analytics.waste import waste_evidence
 from keiretsu.model import Ocel, OcelBuilder
@@ -65,6 +65,8 @@ def rows(table: pa.Table) -> list[str]:
 
 def views(log: Log) -> dict[str, Any]:
     out: dict[str, Any] = {"rounds": rows(log.execute(object_rounds(log)))}
+    cycling = cycling_object_types(log)
+    out["cycling"] = (rows(cycling.table), cycling.notes)
     for t in ("lot", "box"):
         out[f"visits {t}"] = rows(log.execute(flow.visits(log, t)))
         out[f"failures {t}"] = rows(log.execute(quality.step_failures(log, t)))
