@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from keiretsu.analytics.calendar import Calendar
 from keiretsu.analytics.inventory import is_demand, movements
 from keiretsu.analytics.log import Log
-from keiretsu.analytics.traces import object_events, seconds_between, steps
+from keiretsu.analytics.traces import object_events, seconds_between, steps, stored_passes
 from keiretsu.analytics.view import View
 from keiretsu.model.cbv import BIZ_LOCATION, DESTINATION, READ_POINT, SOURCE, WHAT_ROLES
 
@@ -135,15 +135,27 @@ def _handled(log: Log, events: ir.Table) -> ir.Table:
 def _plain_exits(log: Log, object_type: str | None) -> ir.Table:
     """Exits of a log without EPCIS semantics: the last event of each finished object."""
     # each object's trace with each event's successor: the store keeps it (no window)
+    stored = stored_passes(log)
     oe = steps(log, object_type).select(
-        "object_id", "object_type", "event_id", "activity", "time", "seq", "next_time"
+        "object_id",
+        "object_type",
+        "event_id",
+        "activity",
+        "time",
+        "seq",
+        "next_time",
+        *(["pass_index"] if stored else []),
     )
     gaps = oe.filter(oe.next_time.notnull())
     gap = seconds_between(gaps.time, gaps.next_time)
     quiet = log.scalar(gap.quantile(QUIET_QUANTILE))
     end = log.scalar(log.events.time.max())
     last = oe.filter(oe.next_time.isnull())
-    reached = oe.group_by(["object_type", "activity"]).agg(objects=oe.object_id.nunique())
+    reached = oe.group_by(["object_type", "activity"]).agg(
+        # an object's first pass of a step counts it once: a sum, not a distinct count of
+        # millions of text ids
+        objects=(oe.pass_index == 0).cast("int64").sum() if stored else oe.object_id.nunique()
+    )
     ended = last.group_by(["object_type", "activity"]).agg(ends=last.count())
     shares = reached.join(ended, ["object_type", "activity"])
     terminal = shares.filter(shares.ends >= TERMINAL_SHARE * shares.objects).select(
