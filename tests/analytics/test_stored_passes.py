@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keiretsu.analytics import Log, flow, quality
+from keiretsu.analytics import Log, customer, flow, quality
 from keiretsu.analytics.cycling import NOT_COMPLETIONS, cycling_object_types, object_rounds
 from keiretsu.analytics.traces import stored_passes
 from keiretsu.analytics.waste import waste_evidence
@@ -69,6 +69,7 @@ def views(log: Log) -> dict[str, Any]:
     out["cycling"] = (rows(cycling.table), cycling.notes)
     for t in ("lot", "box"):
         out[f"visits {t}"] = rows(log.execute(flow.visits(log, t)))
+        out[f"exits {t}"] = rows(log.execute(customer.exits(log, t)))
         out[f"failures {t}"] = rows(log.execute(quality.step_failures(log, t)))
         fpy = quality.first_pass_yield(log, t)
         out[f"fpy {t}"] = (rows(fpy.table), fpy.notes)
