@@ -31,15 +31,13 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from views import build_store  # noqa: E402  (bench/views.py, beside this script)
+from views import build_store  # bench/views.py, beside this script
 
 DURATION = "(epoch(next_time) - epoch(time))"
 EDGES = "FROM {t} WHERE next_seq IS NOT NULL GROUP BY object_type, activity, next_activity"
@@ -62,8 +60,7 @@ QUERIES = {
         "GROUP BY object_id)"
     ),
     "trace joined with itself (step to next step)": (
-        "SELECT count(*) FROM {t} a JOIN {t} b ON a.object_id = b.object_id "
-        "AND a.next_seq = b.seq"
+        "SELECT count(*) FROM {t} a JOIN {t} b ON a.object_id = b.object_id AND a.next_seq = b.seq"
     ),
     "distinct event-object pairs": (
         "SELECT count(*) FROM (SELECT DISTINCT event_id, object_id FROM {t})"
