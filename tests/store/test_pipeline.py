@@ -108,3 +108,23 @@ def test_a_compressed_file_counts_by_its_content(tmp_path: Path) -> None:
     assert parallel_worthwhile(big) == ((os.cpu_count() or 1) >= 2)
     assert not parallel_worthwhile(small)
     assert not parallel_worthwhile(plain)
+
+
+def test_the_reader_process_reads_without_importing_pandas() -> None:
+    """Arrow imports pandas (when installed) on the first list it converts, a quarter to most
+    of a second at every reader's start; the reader process tells it pandas is absent and still
+    reads what this process reads."""
+    import importlib
+    import importlib.util
+
+    from keiretsu.store.pipeline import ReaderProcess, read_file
+
+    pandas_here = importlib.util.find_spec("pandas") is not None
+    assert pandas_here, "the dev environment installs pandas: the check below would be empty"
+    with ReaderProcess("no-pandas") as reader:
+        batches = reader.submit(read_file, "epcis-json", str(PLANT), {}).result(timeout=60)
+        expected = list(read_file("epcis-json", str(PLANT), {}))
+        assert [b.events.to_pylist() for b in batches] == [b.events.to_pylist() for b in expected]
+        asked = reader.submit(importlib.import_module, "pandas")
+        error = asked.exception(timeout=60)
+    assert error is not None and "no pandas in the reader process" in str(error)
