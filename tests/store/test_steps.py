@@ -249,12 +249,14 @@ def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: 
     ),
     st.sets(st.integers(0, 3), max_size=2),  # documents refused (their last event is broken)
     st.booleans(),  # steps linked in NumPy (a capture's), or in DuckDB (a large document's)
+    st.booleans(),  # stored ids looked up through their index (a large store's), or scanned
 )
 def test_incremental_traces_equal_the_traces_of_the_exported_log(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[tuple[int, list[str], int]],
     refused: set[int],
     in_numpy: bool,
+    probed: bool,
 ) -> None:
     docs: dict[int, Events] = {}
     for i, (minute, objects, doc) in enumerate(events):
@@ -264,6 +266,7 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
     with Store(path) as store:
         store.STEP_ROWS = 3  # several passes per document, as a large document gets
         store.LINK_ROWS = store.LINK_ROWS if in_numpy else 0
+        store.PROBE_ROW_RATIO = 0 if probed else store.PROBE_ROW_RATIO
         for doc, evs in sorted(docs.items(), key=lambda kv: -kv[0]):  # not in time order
             if doc in refused:
                 with pytest.raises(DocumentError):
@@ -401,3 +404,29 @@ def test_a_store_of_schema_8_gets_the_passes_of_its_steps(tmp_path: Path) -> Non
         assert_traces(store, sent_ids([a]))
         store.ingest(document(b), document="b")  # e3 is late for both objects
         assert_traces(store, sent_ids([a, b]))
+
+
+def test_an_event_naming_an_object_its_document_does_not_list_takes_the_stored_type(
+    tmp_path: Path,
+) -> None:
+    """A document may name an object in an event without listing it among its objects (an
+    OCEL log of events only, after the objects came on their own): the step takes the type
+    the store holds for it, as when the document lists it."""
+    first = OcelBuilder()
+    first.add_object("order-9", "order")
+    first.add_object("pallet-1", "pallet")
+    later = OcelBuilder()
+    later.add_event("e1", "step-0", T0, {})
+    later.relate("e1", "order-9", "epc")
+    later.relate("e1", "pallet-1", "epc")
+    later.add_object("pallet-1", "pallet")  # listed; order-9 is not
+    batch = later.build()
+    assert "order-9" not in batch.objects.column("ocel_id").to_pylist()
+    with Store(tmp_path / "node.duckdb") as store:
+        store.ingest(iter([first.build()]), document="objects")
+        store.ingest(iter([batch]), document="events")
+        rows = assert_traces(store, ["e1"])
+        assert {(r["object_id"], r["object_type"]) for r in rows} == {
+            ("pallet-1", "pallet"),
+            ("order-9", "order"),
+        }

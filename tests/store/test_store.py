@@ -64,8 +64,12 @@ def test_ingest_stores_events_objects_relations(tmp_path: Path) -> None:
         assert store.table("object_attributes").num_rows == 7
 
 
-def test_same_document_twice_is_stored_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("probed", [False, True], ids=["scanned", "probed"])
+def test_same_document_twice_is_stored_once(tmp_path: Path, probed: bool) -> None:
+    """``probed``: the stored ids looked up through their index, as in a store many times
+    larger than the document."""
     with Store(tmp_path / "node.duckdb") as store:
+        store.PROBE_ROW_RATIO = 0 if probed else store.PROBE_ROW_RATIO
         store.ingest(shipment_document("a", 100), document="a.json")
         before = {name: store.table(name).num_rows for name in Ocel.table_names()}
         again = store.ingest(shipment_document("a", 100), document="a.json")
@@ -181,16 +185,20 @@ def test_read_only_open_of_missing_store_is_refused(tmp_path: Path) -> None:
         ),
         min_size=1,
         max_size=6,
-    )
+    ),
+    probed=st.booleans(),  # stored ids looked up through their index (a large store's)
 )
 def test_store_holds_exactly_the_union_of_accepted_documents(
-    tmp_path_factory: pytest.TempPathFactory, docs: list[tuple[list[int], int | None]]
+    tmp_path_factory: pytest.TempPathFactory,
+    docs: list[tuple[list[int], int | None]],
+    probed: bool,
 ) -> None:
     """Whatever mix of overlapping, repeated and refused documents arrives, the store holds each
     event of the accepted ones exactly once, and nothing of the refused ones."""
     path = tmp_path_factory.mktemp("prop") / "n.duckdb"
     expected: set[str] = set()
     with Store(path) as store:
+        store.PROBE_ROW_RATIO = 0 if probed else store.PROBE_ROW_RATIO
         for k, (numbers, fail_at) in enumerate(docs):
 
             def batches(

@@ -21,10 +21,12 @@ tables, brought up to date in the transaction that accepts a document:
   the steps appended after an object's last step count on from.
 
 :func:`update_steps` only touches the objects a document brings events for, and for most of
-them only their last step: nothing of ``object_step`` is read. It still scans the per-object
-tables (``object_step_last``, ``object_activity_last``) and joins ``object`` for the types,
-so a capture's update grows slowly with the number of objects stored (80 → 130 ms per
-1,000 events from an empty store to 60,000 events: ``bench/capture_store.py``). The same rows
+them only their last step: nothing of ``object_step`` is read, and the objects' types come
+from the writer's own lookups (not from ``object`` again). It still scans the per-object
+tables (``object_step_last``, ``object_activity_last``), so a capture's update grows slowly
+with the number of objects stored (80 → 130 ms per 1,000 events from an empty store to
+60,000 events: ``bench/capture_store.py``; ~110 ms into 10M events, 5.5M objects:
+``bench/capture_large_store.py``). The same rows
 are computed with window functions where the table is absent (Spark, in-memory logs:
 :mod:`keiretsu.analytics.traces`), and a property-based test holds the two equal.
 """
@@ -61,6 +63,7 @@ def update_steps(
     *,
     pass_rows: int = PASS_ROWS,
     link_rows: int = LINK_ROWS,
+    object_types: str | None = None,
 ) -> None:
     """Bring the traces (every object's steps with each event's successor) up to date
     with the events of ingest ``ingest_id`` (or several), inside the caller's transaction;
@@ -76,7 +79,10 @@ def update_steps(
 
     ``pass_rows``: new rows per pass (a large document's update in several passes, by a hash
     of the object id). ``link_rows``: up to this many new rows the steps are linked in NumPy
-    (:func:`_link`), above it with DuckDB's window functions.
+    (:func:`_link`), above it with DuckDB's window functions. ``object_types``: a table of
+    (``ocel_id``, ``ocel_type``) holding the type of the ingests' objects (the writer's own
+    lookups, so the update need not scan ``object`` again); an object missing from it is
+    looked up in ``object``.
     """
     params: list[Any]
     if ingest_id is None:
@@ -92,6 +98,22 @@ def update_steps(
         marks = ", ".join("?" for _ in ids)
         where_e = where_eo = f"WHERE ingest_id IN ({marks})"
         params = [*ids, *ids]
+    types = "object"
+    if object_types is not None and ingest_id is not None:
+        # the writer looked up every object of its batches; any other (an event naming an
+        # object its document did not list) is looked up here, in one scan of ``object``
+        missing = f"""
+            SELECT ocel_object_id FROM event_object {where_eo}
+            EXCEPT SELECT ocel_id FROM {object_types}"""
+        eo_params = params[: len(params) // 2]
+        if rows(con, f"SELECT count(*) FROM ({missing})", eo_params)[0][0]:
+            con.execute(
+                f"INSERT INTO {object_types} SELECT ocel_id, ocel_type FROM object "
+                f"WHERE ocel_id IN ({missing})",
+                eo_params,
+            )
+        # an object in several batches is listed once per batch
+        types = f"(SELECT DISTINCT ocel_id, ocel_type FROM {object_types})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE k_new_steps AS
@@ -100,7 +122,7 @@ def update_steps(
                e.ocel_seq AS seq, loc.location
         FROM (SELECT ocel_event_id, ocel_object_id FROM event_object {where_eo}) eo
         JOIN (SELECT * FROM event {where_e}) e ON e.ocel_id = eo.ocel_event_id
-        JOIN object o ON o.ocel_id = eo.ocel_object_id
+        JOIN {types} o ON o.ocel_id = eo.ocel_object_id
         LEFT JOIN (
             SELECT ocel_event_id, min(ocel_object_id) AS location FROM event_object
             {where_eo} AND ocel_qualifier = 'bizLocation' GROUP BY ocel_event_id
