@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keiretsu.io.epcis.synth import write_synthetic_epcis_json
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store, StoreError
 from keiretsu.store.schema import SCHEMA_VERSION, drop_indexes
@@ -264,3 +265,23 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
         ids = store.con.execute("SELECT ocel_id FROM event ORDER BY ocel_seq").fetchall()
         assert [r[0] for r in ids] == [f"a-{i}" for i in range(30)]
         assert store.summary().events == 30
+
+
+def test_a_capture_into_a_store_whose_indexes_outgrow_the_working_memory_is_stored(
+    tmp_path: Path,
+) -> None:
+    """The store's ART indexes are held in memory once an ingest inserts into them, and grow
+    with the store: an ingest's memory limit leaves room for them beside its working memory.
+    With the working memory alone (8 MB here, 512 MB for a node), a store of 20,000 events
+    (1,000,000 for a node) refused the next capture: "Out of Memory" — or worse, DuckDB could
+    not even roll back and invalidated the database."""
+    history = write_synthetic_epcis_json(tmp_path / "history.jsonld", 20_000, seed=1)
+    capture = write_synthetic_epcis_json(
+        tmp_path / "capture.jsonld", 1_000, seed=2, start=datetime(2024, 9, 2, 6, tzinfo=UTC)
+    )
+    with Store(tmp_path / "node.duckdb") as store:
+        store.ingest_file(history)
+    with Store(tmp_path / "node.duckdb", ingest_memory_limit="8MB") as store:
+        report = store.ingest_file(capture, parallel=False)
+        assert (report.status, report.events_new) == ("accepted", 1_000)
+        assert store.summary().events == 21_000

@@ -37,7 +37,7 @@ from keiretsu.model import DocumentError, Ocel, Problem
 from keiretsu.store.arrow import arrow_table, rows
 from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
-from keiretsu.store.schema import DATA_TABLES
+from keiretsu.store.schema import DATA_TABLES, INDEXES
 from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, update_steps
 
 __all__ = [
@@ -139,6 +139,30 @@ def _first_per_id(table: pa.Table, column: str) -> pa.Table:
 OBJECT_TYPES = "k_ingest_object_types"
 """The temporary table an ingest keeps of its objects and their stored types (one row per
 object and batch), from which the trace update takes each step's object type."""
+
+INDEX_BYTES = 32 * 2**20
+"""Memory allowed for the store's ART indexes during an ingest whatever the store's size:
+each index keeps buffers of 256 KiB per kind of node (resident after a capture into a store
+of 20,000 events: 22 MB for 730,000 indexed rows)."""
+
+INDEX_BYTES_PER_ROW = 20
+"""And per indexed row (each of :data:`~keiretsu.store.schema.INDEXES` counts its table's
+rows): resident after captures into stores of the synthetic chain, 20 bytes a row at 50,000
+events, 13 at 1,000,000 (36M indexed rows, 473 MB)."""
+
+
+def _bytes(size: str) -> int:
+    """``"512MB"``, ``"1.5GiB"``, ``"800 KB"``… in bytes (DuckDB's units: KB = 1000 bytes,
+    KiB = 1024)."""
+    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+    units |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    text = size.strip().upper()
+    number = text.rstrip("KMGTIB ")
+    unit = text[len(number) :].strip()
+    if unit not in units or not number:
+        raise ValueError(f"not a memory size: {size!r} (say 512MB, 1GiB…)")
+    return int(float(number) * units[unit])
+
 
 PROBE_CHUNK = 2048
 """Ids per probing query: DuckDB scans an ART index for an ``IN`` list of up to 2,048 values
@@ -323,7 +347,7 @@ class IngestMixin:
         saved_limit = None
         if self.ingest_memory_limit:
             saved_limit = rows(con, "SELECT current_setting('memory_limit')")[0][0]
-            con.execute(f"SET memory_limit = '{self.ingest_memory_limit}'")
+            con.execute(f"SET memory_limit = '{self.ingest_limit_mib()}MiB'")
         # Appending small batches gains nothing from DuckDB's second thread, and the reader
         # process (or the parser in this one) needs that core: one thread while ingesting.
         saved_threads = rows(con, "SELECT current_setting('threads')")[0][0]
@@ -339,6 +363,30 @@ class IngestMixin:
             con.execute(f"SET threads = {int(saved_threads)}")
 
         return restore
+
+    def ingest_limit_mib(self) -> int:
+        """DuckDB's memory limit while a document is ingested (MiB): the ingest's own working
+        memory (:attr:`ingest_memory_limit`) plus room for the store's ART indexes.
+
+        The indexes are held in memory once an ingest has inserted into them, and DuckDB
+        cannot evict what a transaction changed: a capture of 1,000 events into a store of
+        1,000,000 (36M indexed rows) loaded ~470 MB of them, and with the working limit
+        alone a node refused its third capture with "Out of Memory". The room given is
+        :data:`INDEX_BYTES` and :data:`INDEX_BYTES_PER_ROW` per row of the indexed tables, so
+        the limit grows with the store; what it bounds — the ingest's sorts, windows and
+        buffers — does not."""
+        working = _bytes(self.ingest_memory_limit or "0B")
+        tables = sorted({table for table, _ in INDEXES})
+        found = rows(
+            self.con,
+            "SELECT table_name, estimated_size FROM duckdb_tables() "
+            "WHERE schema_name = 'main' AND NOT temporary "
+            f"AND table_name IN ({', '.join('?' for _ in tables)})",
+            tables,
+        )
+        per_table = {name: int(size) for name, size in found}
+        indexed = sum(per_table.get(table, 0) for table, _ in INDEXES)
+        return -(-(working + INDEX_BYTES + INDEX_BYTES_PER_ROW * indexed) // 2**20)
 
     def ingest_group(self, documents: Sequence[ReadDocument]) -> list[IngestReport]:
         """Store several documents, each already read whole (so none can be refused half-way),

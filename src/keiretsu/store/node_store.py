@@ -54,7 +54,9 @@ INGEST_MEMORY_LIMIT = "512MB"
 traces' windows (schema 9) need it: at 256 MB a 200,000-event document ran out in the trace
 update, and a 1,000,000-event one in a commit. At 512 MB, with commits of
 :attr:`~keiretsu.store.ingest.IngestMixin.COMMIT_ROWS` rows each checkpointed, the writer of a
-1,000,000-event EPCIS document peaked at 864 MiB (its reader process at 421 MiB)."""
+1,000,000-event EPCIS document peaked at 864 MiB (its reader process at 421 MiB). The store's
+ART indexes get room beside it, growing with the store
+(:meth:`~keiretsu.store.ingest.IngestMixin.ingest_limit_mib`)."""
 
 
 class Store(IngestMixin, OutboxMixin):
