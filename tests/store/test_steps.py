@@ -26,7 +26,7 @@ from keiretsu.io.ocel.jsonocel import write_ocel_json
 from keiretsu.model import DocumentError, Ocel, OcelBuilder
 from keiretsu.store import Store
 from keiretsu.store.node_store import ReadDocument
-from keiretsu.store.schema import PASS_COLUMNS, drop_indexes
+from keiretsu.store.schema import PASS_COLUMNS, SCHEMA_VERSION, drop_indexes
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OBJECTS = {"pallet-1": "pallet", "pallet-2": "pallet", "dock-A": "location", "order-9": "order"}
@@ -354,9 +354,11 @@ def test_a_store_of_schema_2_has_its_last_steps_moved_apart(tmp_path: Path) -> N
     with Store(path) as store:
         store.ingest(document(a), document="a")
         expected = maintained(store).to_pylist()
-        store.con.execute("INSERT INTO object_step SELECT * FROM object_step_last")
-        store.con.execute("DELETE FROM object_step_last")
+        store.con.execute(
+            "INSERT INTO object_step SELECT * EXCLUDE (object_key) FROM object_step_last"
+        )
         store.con.execute("DROP VIEW object_steps")
+        store.con.execute("DROP TABLE object_step_last")  # schema 2 had none
         store.con.execute("UPDATE keiretsu_meta SET value = '2' WHERE key = 'schema_version'")
     with Store(path, read_only=True) as old:  # read as schema 2, before any migration
         assert maintained(old).to_pylist() == expected
@@ -383,6 +385,8 @@ def test_a_store_of_schema_8_gets_the_passes_of_its_steps(tmp_path: Path) -> Non
         for table in ("object_step", "object_step_last"):
             for column in PASS_COLUMNS:
                 store.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        store.con.execute("DROP VIEW object_steps")
+        store.con.execute("ALTER TABLE object_step_last DROP COLUMN object_key")
         store.con.execute("DROP TABLE object_activity_last")
         store.con.execute(
             "CREATE OR REPLACE VIEW object_steps AS "
@@ -399,9 +403,45 @@ def test_a_store_of_schema_8_gets_the_passes_of_its_steps(tmp_path: Path) -> Non
         version = store.con.execute(
             "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
         ).fetchall()
-        assert version == [("9",)]
+        assert version == [(str(SCHEMA_VERSION),)]
         assert has_passes(Log.from_connection(store.con))
         assert_traces(store, sent_ids([a]))
+        store.ingest(document(b), document="b")  # e3 is late for both objects
+        assert_traces(store, sent_ids([a, b]))
+
+
+def test_a_store_of_schema_9_gets_the_keys_its_captures_find_objects_by(tmp_path: Path) -> None:
+    """Schema 9's per-object trace tables had no ``object_key``: read as it is (read-only) the
+    traces read the same; opened for writing, every row gets its key, and later documents —
+    late events included — find their objects' rows by it."""
+    path = tmp_path / "node.duckdb"
+    a: Events = [("e1", 0, ["pallet-1"]), ("e2", 5, ["pallet-1", "dock-A"]), ("e4", 9, ["dock-A"])]
+    b: Events = [("e3", 3, ["pallet-1", "dock-A"]), ("e5", 12, ["pallet-1", "order-9"])]
+    with Store(path) as store:
+        store.ingest(document(a), document="a")
+        expected = stored(store)
+        store.con.execute("DROP VIEW object_steps")
+        for table in ("object_step_last", "object_activity_last"):
+            store.con.execute(f"ALTER TABLE {table} DROP COLUMN object_key")
+        store.con.execute(
+            "CREATE VIEW object_steps AS "
+            "SELECT * FROM object_step UNION ALL SELECT * FROM object_step_last"
+        )
+        store.con.execute("UPDATE keiretsu_meta SET value = '9' WHERE key = 'schema_version'")
+    with Store(path, read_only=True) as schema9:
+        assert stored(schema9) == expected
+    with Store(path) as store:
+        version = store.con.execute(
+            "SELECT value FROM keiretsu_meta WHERE key = 'schema_version'"
+        ).fetchall()
+        assert version == [(str(SCHEMA_VERSION),)]
+        for table in ("object_step_last", "object_activity_last"):
+            keyed = store.con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE object_key = hash(object_id)) "
+                f"FROM {table}"
+            ).fetchall()[0]
+            assert keyed[0] > 0 and keyed[0] == keyed[1]
+        assert stored(store) == expected
         store.ingest(document(b), document="b")  # e3 is late for both objects
         assert_traces(store, sent_ids([a, b]))
 

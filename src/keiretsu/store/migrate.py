@@ -23,6 +23,8 @@ store twice, or a current one, changes nothing:
 8. schema 8's steps had no previous step nor pass of each step (:data:`PASS_COLUMNS
    <keiretsu.store.schema.PASS_COLUMNS>`), and there was no ``object_activity_last``: the
    trace tables are made anew and every trace rebuilt (like step 2), once.
+9. schema 9's per-object trace tables had no ``object_key``: the column is added and
+   computed from each row's ``object_id`` (:data:`~keiretsu.store.schema.OBJECT_KEY`), once.
 
 The version is compared as a number (``'10'`` sorts before ``'5'`` as text).
 """
@@ -34,7 +36,7 @@ from collections.abc import Callable
 import duckdb
 
 from keiretsu.store.arrow import rows
-from keiretsu.store.schema import DDL, PASS_COLUMNS, SCHEMA_VERSION
+from keiretsu.store.schema import DDL, OBJECT_KEY, PASS_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["migrate"]
 
@@ -43,6 +45,12 @@ def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None
     """Bring a store written by an earlier keiretsu up to this schema (``rebuild_traces``
     recomputes every trace, inside the transaction it is called in)."""
     rebuild = False
+    for table in ("object_step_last", "object_activity_last"):  # schema 9: no object_key
+        if "object_key" not in {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"ALTER TABLE {table} ADD COLUMN object_key UBIGINT")
+            con.execute(f"UPDATE {table} SET object_key = {OBJECT_KEY}")
+            con.execute("COMMIT")
     step_columns = {r[0] for r in con.execute("DESCRIBE object_step").fetchall()}
     if not {"next_seq", *PASS_COLUMNS} <= step_columns:
         # traces kept before they had the successor's read order, or the previous step and
@@ -72,7 +80,8 @@ def migrate(con: duckdb.DuckDBPyConnection, *, rebuild_traces: Callable[[], None
     ):  # schema 2 kept each object's last step in object_step itself
         con.execute("BEGIN TRANSACTION")
         con.execute(
-            "INSERT INTO object_step_last SELECT * FROM object_step WHERE next_event_id IS NULL"
+            f"INSERT INTO object_step_last SELECT *, {OBJECT_KEY} FROM object_step "
+            "WHERE next_event_id IS NULL"
         )
         con.execute("DELETE FROM object_step WHERE next_event_id IS NULL")
         con.execute("COMMIT")

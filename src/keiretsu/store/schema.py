@@ -14,7 +14,7 @@ import duckdb
 from keiretsu.store.kaizen import KAIZEN_DDL
 from keiretsu.store.masterdata import MASTERDATA_DDL
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """1: the first layout. 2: ``event.ocel_seq``, the order events were read in, and the
 ``object_step`` table kept up to date on ingest. 3: each object's last step in
 ``object_step_last`` (read both through the ``object_steps`` view). 4: the node's named
@@ -28,7 +28,13 @@ computed, kept in each step — the previous step (``prev_activity``, ``prev_tim
 ``prev_seq``), the pass of the step on the object (``pass_index``), the previous pass of the
 same step (``prev_pass_event_id``, ``prev_pass_time``, ``prev_pass_seq``) and the event's
 business location with the object's previous one (``location``, ``prev_location``) — with
-each object's latest pass of each step in ``object_activity_last``."""
+each object's latest pass of each step in ``object_activity_last``. 10: a hash of the object's
+id (``object_key``, :data:`OBJECT_KEY`) in ``object_step_last`` and ``object_activity_last``,
+by which a capture finds the rows of the objects it touches without reading every text id."""
+
+OBJECT_KEY = "hash(object_id)"
+"""How ``object_key`` is computed from ``object_id`` (DuckDB's 64-bit hash): the per-object
+trace tables are looked up by it first, then the ids of the few rows found are compared."""
 
 _STEP_COLUMNS = """
         object_id VARCHAR,
@@ -202,7 +208,7 @@ DDL = [
     CREATE TABLE IF NOT EXISTS object_step_last (
     """
     + _STEP_COLUMNS
-    + ")",
+    + ", object_key UBIGINT)",
     """
     -- Each object's latest pass of each activity (schema 9): where the pass count and the
     -- previous pass of a step appended after the object's last step start from, without
@@ -213,7 +219,8 @@ DDL = [
         pass_index BIGINT,
         event_id VARCHAR,
         time TIMESTAMPTZ,
-        seq BIGINT
+        seq BIGINT,
+        object_key UBIGINT
     )
     """,
     """
@@ -335,7 +342,8 @@ def view_ddl() -> list[str]:
         ]
         + [
             "CREATE OR REPLACE VIEW object_steps AS "
-            "SELECT * FROM object_step UNION ALL SELECT * FROM object_step_last"
+            "SELECT * FROM object_step UNION ALL "
+            "SELECT * EXCLUDE (object_key) FROM object_step_last"
         ]
     )
 

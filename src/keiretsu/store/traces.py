@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keiretsu.store.arrow import arrow_table, rows
-from keiretsu.store.schema import PASS_COLUMNS
+from keiretsu.store.schema import OBJECT_KEY, PASS_COLUMNS
 
 __all__ = ["LINK_ROWS", "PASS_ROWS", "update_steps"]
 
@@ -147,17 +147,29 @@ def update_steps(
         # those that have one (objects first seen in this document have none, and need
         # nothing more), read in one scan of object_step_last and later deleted by row
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE k_touch AS
-            SELECT object_id, min({'t': time, 's': seq}) AS first_new
+            SELECT object_id, min({{'t': time, 's': seq}}) AS first_new,
+                   {OBJECT_KEY} AS object_key
             FROM k_part GROUP BY object_id
+            """
+        )
+        # found by their key (a hash of the id: integers, read fast), then by id (exact)
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE k_rows AS
+            SELECT rowid AS rid FROM object_step_last
+            WHERE object_key IN (SELECT object_key FROM k_touch)
             """
         )
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE k_last AS
-            SELECT l.rowid AS last_row, l.*, {'t': l.time, 's': l.seq} > k.first_new AS late
-            FROM object_step_last l JOIN k_touch k ON l.object_id = k.object_id
+            SELECT l.k_rid AS last_row, l.* EXCLUDE (k_rid, object_key),
+                   {'t': l.time, 's': l.seq} > k.first_new AS late
+            FROM (SELECT rowid AS k_rid, * FROM object_step_last
+                  WHERE rowid IN (SELECT rid FROM k_rows)) l
+            JOIN k_touch k ON l.object_id = k.object_id
             """
         )
         # an object whose new events all come after its last step: its tail starts at that
@@ -174,9 +186,19 @@ def update_steps(
         # those objects' latest pass of each activity, read once (with where each row is)
         con.execute(
             """
+            CREATE OR REPLACE TEMP TABLE k_rows AS
+            SELECT rowid AS rid FROM object_activity_last WHERE object_key IN (
+                SELECT k.object_key FROM k_touch k SEMI JOIN k_anchor a
+                ON k.object_id = a.object_id)
+            """
+        )
+        con.execute(
+            """
             CREATE OR REPLACE TEMP TABLE k_pass AS
-            SELECT p.rowid AS old_row, p.*
-            FROM object_activity_last p SEMI JOIN k_anchor a ON p.object_id = a.object_id
+            SELECT p.k_rid AS old_row, p.* EXCLUDE (k_rid, object_key)
+            FROM (SELECT rowid AS k_rid, * FROM object_activity_last
+                  WHERE rowid IN (SELECT rid FROM k_rows)) p
+            SEMI JOIN k_anchor a ON p.object_id = a.object_id
             """
         )
         con.execute(
@@ -310,7 +332,8 @@ def update_steps(
             f"INSERT INTO object_step SELECT {_STEP} FROM k_out WHERE next_event_id IS NOT NULL"
         )
         con.execute(
-            f"INSERT INTO object_step_last SELECT {_STEP} FROM k_out WHERE next_event_id IS NULL"
+            f"INSERT INTO object_step_last SELECT {_STEP}, {OBJECT_KEY} FROM k_out "
+            "WHERE next_event_id IS NULL"
         )
         # each (object, activity) of the recomputed steps: its latest pass now
         # (an object first seen here has none stored; a late one's were deleted above)
@@ -322,23 +345,25 @@ def update_steps(
             """
         )
         con.execute(
-            """
+            f"""
             INSERT INTO object_activity_last
-            SELECT object_id, activity, max(pass_index), arg_max(event_id, pass_index),
-                   arg_max(time, pass_index), arg_max(seq, pass_index)
-            FROM k_out GROUP BY object_id, activity
-            UNION ALL
-            -- a late object's activities passed before its anchor and not since
-            SELECT p.object_id, p.activity, p.pass_index, p.event_id, p.time, p.seq
-            FROM k_pass p ANTI JOIN k_out o ON p.object_id = o.object_id
-                AND p.activity = o.activity
-            WHERE p.old_row IS NULL
+            SELECT *, {OBJECT_KEY} FROM (
+                SELECT object_id, activity, max(pass_index), arg_max(event_id, pass_index),
+                       arg_max(time, pass_index), arg_max(seq, pass_index)
+                FROM k_out GROUP BY object_id, activity
+                UNION ALL
+                -- a late object's activities passed before its anchor and not since
+                SELECT p.object_id, p.activity, p.pass_index, p.event_id, p.time, p.seq
+                FROM k_pass p ANTI JOIN k_out o ON p.object_id = o.object_id
+                    AND p.activity = o.activity
+                WHERE p.old_row IS NULL)
             """
         )
     con.execute("DROP VIEW IF EXISTS k_part")
     for table in (
         "k_new_steps",
         "k_touch",
+        "k_rows",
         "k_last",
         "k_anchor",
         "k_pass",
