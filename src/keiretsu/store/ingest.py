@@ -164,6 +164,20 @@ def _bytes(size: str) -> int:
     return int(float(number) * units[unit])
 
 
+def _estimated_rows(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, int]:
+    """Each of the store's ``tables`` with DuckDB's estimate of its rows (kept in the catalog:
+    no scan)."""
+    names = sorted(tables)
+    found = rows(
+        con,
+        "SELECT table_name, estimated_size FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND NOT temporary "
+        f"AND table_name IN ({', '.join('?' for _ in names)})",
+        names,
+    )
+    return {name: int(size) for name, size in found}
+
+
 PROBE_CHUNK = 2048
 """Ids per probing query: DuckDB scans an ART index for an ``IN`` list of up to 2,048 values
 (``index_scan_max_count``), and the whole table above it."""
@@ -376,15 +390,7 @@ class IngestMixin:
         the limit grows with the store; what it bounds — the ingest's sorts, windows and
         buffers — does not."""
         working = _bytes(self.ingest_memory_limit or "0B")
-        tables = sorted({table for table, _ in INDEXES})
-        found = rows(
-            self.con,
-            "SELECT table_name, estimated_size FROM duckdb_tables() "
-            "WHERE schema_name = 'main' AND NOT temporary "
-            f"AND table_name IN ({', '.join('?' for _ in tables)})",
-            tables,
-        )
-        per_table = {name: int(size) for name, size in found}
+        per_table = _estimated_rows(self.con, {table for table, _ in INDEXES})
         indexed = sum(per_table.get(table, 0) for table, _ in INDEXES)
         return -(-(working + INDEX_BYTES + INDEX_BYTES_PER_ROW * indexed) // 2**20)
 
@@ -842,23 +848,14 @@ class IngestMixin:
         """Bring the traces up to date with the events of ingest ``ingest_id`` (or several),
         inside the caller's transaction; ``None`` rebuilds them from the whole log
         (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`).
-        During an ingest the objects' types come from what its batches looked up."""
-        types = (
-            OBJECT_TYPES
-            if ingest_id is not None
-            and rows(
-                self.con,
-                "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
-                [OBJECT_TYPES],
-            )[0][0]
-            else None
-        )
+        An ingest's update (called within :meth:`_ingest_settings`, which makes the table)
+        takes the objects' types from what its batches looked up."""
         update_steps(
             self.con,
             ingest_id,
             pass_rows=self.STEP_ROWS,
             link_rows=self.LINK_ROWS,
-            object_types=types,
+            object_types=None if ingest_id is None else OBJECT_TYPES,
         )
 
     def _stored(self, table: str, ids: pa.Array | pa.ChunkedArray, columns: str) -> pa.Table:
@@ -871,13 +868,7 @@ class IngestMixin:
         ~20 ms instead of a scan that grows with the store (``docs/benchmarks.md``)."""
         con = self.con
         n = len(ids)
-        size = rows(
-            con,
-            "SELECT estimated_size FROM duckdb_tables() "
-            "WHERE schema_name = 'main' AND NOT temporary AND table_name = ?",
-            [table],
-        )
-        if n and size and n * self.PROBE_ROW_RATIO < int(size[0][0]):
+        if n and n * self.PROBE_ROW_RATIO < _estimated_rows(con, {table}).get(table, 0):
             values = ids.to_pylist()
             parts = [
                 arrow_table(

@@ -22,10 +22,11 @@ tables, brought up to date in the transaction that accepts a document:
 
 :func:`update_steps` only touches the objects a document brings events for, and for most of
 them only their last step: nothing of ``object_step`` is read, and the objects' types come
-from the writer's own lookups (not from ``object`` again). It still scans the per-object
-tables (``object_step_last``, ``object_activity_last``), so a capture's update grows slowly
-with the number of objects stored (80 → 130 ms per 1,000 events from an empty store to
-60,000 events: ``bench/capture_store.py``; ~110 ms into 10M events, 5.5M objects:
+from the writer's own lookups (not from ``object`` again). The per-object tables
+(``object_step_last``, ``object_activity_last``) are read by ``object_key``, an integer hash of
+the id (schema 10), and only the rows found are compared by id: a capture's update still reads
+every key, so it grows slowly with the number of objects stored (~210 ms per 1,000 events
+into a store of 1,000,000 events of GS1 ids, where reading every text id took 770 ms:
 ``bench/capture_large_store.py``). The same rows
 are computed with window functions where the table is absent (Spark, in-memory logs:
 :mod:`keiretsu.analytics.traces`), and a property-based test holds the two equal.
@@ -145,7 +146,7 @@ def update_steps(
         )
         # per object of the pass: where its new events start; and the stored last step of
         # those that have one (objects first seen in this document have none, and need
-        # nothing more), read in one scan of object_step_last and later deleted by row
+        # nothing more), found by key in object_step_last and later deleted by row
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE k_touch AS
