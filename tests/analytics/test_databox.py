@@ -221,6 +221,33 @@ def test_the_press_line_on_a_short_shift_counts_only_working_time() -> None:
     assert press["available_seconds_per_day"] == pytest.approx(7 * H)
 
 
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_one_event_of_two_products_counts_the_same_whatever_order_it_names_them(
+    first: str,
+) -> None:
+    """A two-cavity die presses a part of A and a part of B at once (1:00), then B alone
+    (2:00), then A alone (3:00): A B | B | A is two switches whichever part the first event
+    names first (the event's parts are taken in product order; before, in the order the rows
+    came, which made it two or three)."""
+    b = OcelBuilder()
+    b.add_object("M1", "machine")
+    parts = {"pa": "A", "pb": "B", "pc": "B", "pd": "A"}
+    for part, product in parts.items():
+        b.add_object(part, "part")
+        b.add_object_attribute(part, "product", product)
+    presses = [("e1", 1, ["pa", "pb"] if first == "A" else ["pb", "pa"]), ("e2", 2, ["pc"])]
+    for eid, hours, named in [*presses, ("e3", 3, ["pd"])]:
+        b.add_event(eid, "press", _at(hours))
+        b.relate(eid, "M1", "machine")
+        for part in named:
+            b.relate(eid, part, "part")
+    (press,) = data_boxes(Log.from_ocel(b.build()), "part").to_pylist()
+    assert press["completions"] == 4
+    assert press["changeovers"] == 2
+    # A -> B inside the first event (no time), B at 2:00 -> A at 3:00 (one hour)
+    assert press["changeover_seconds"] == pytest.approx(0.5 * H)
+
+
 def test_a_single_product_has_no_epei_and_a_log_without_products_says_so() -> None:
     b = OcelBuilder()
     for i in range(3):

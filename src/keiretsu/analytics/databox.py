@@ -151,16 +151,7 @@ def data_boxes(
     downtime = _downtime(log)
     per_day = _available_per_day(log, cal)
 
-    by_step: dict[str, pa.Table] = {}
-    if v.num_rows:
-        v = v.sort_by([("activity", "ascending"), ("leave", "ascending"), ("seq", "ascending")])
-        acts = v.column("activity")
-        n = v.num_rows
-        changed = pc.not_equal(acts.slice(1), acts.slice(0, n - 1)).fill_null(True)
-        inner = np.flatnonzero(np.asarray(changed.to_numpy(zero_copy_only=False), bool)) + 1
-        bounds = [0, *inner.tolist(), n]
-        for lo, hi in itertools.pairwise(bounds):
-            by_step[str(acts[lo].as_py())] = v.slice(lo, hi - lo)
+    by_step = _by_step(v)  # each step's completions in time order
 
     rows: list[dict[str, Any]] = []
     for step in names:
@@ -208,6 +199,21 @@ def data_boxes(
         "calendar": cal.label(),
     }
     return View("data_boxes", table, tuple(notes), meta)
+
+
+def _by_step(v: pa.Table) -> dict[str, pa.Table]:
+    """Each step's visits (``v`` sorted by step, then completion, as :func:`_visits` gives
+    them): slices, no copies."""
+    out: dict[str, pa.Table] = {}
+    n = v.num_rows
+    if not n:
+        return out
+    acts = v.column("activity")
+    changed = pc.not_equal(acts.slice(1), acts.slice(0, n - 1)).fill_null(True)
+    inner = np.flatnonzero(np.asarray(changed.to_numpy(zero_copy_only=False), bool)) + 1
+    for lo, hi in itertools.pairwise([0, *inner.tolist(), n]):
+        out[str(acts[lo].as_py())] = v.slice(lo, hi - lo)
+    return out
 
 
 def _process_rule(lifecycle: bool, marked: set[str]) -> str:
@@ -304,11 +310,16 @@ def _products(log: Log, object_type: str, attribute: str | None) -> ir.Table:
 def _visits(log: Log, object_type: str, product_attribute: str | None) -> pa.Table:
     """The step's visits with what the data box needs: ``activity, arrive, leave, start_time,
     seq, place, product`` (not the visits' ids: at ten million events they were most of the
-    memory these rows took)."""
+    memory these rows took), sorted by step, then completion, read order and product (one
+    event's objects of several products in a fixed order). Sorted by the engine: sorting
+    the 5.9M visits of a ten-million-event log in Arrow took ~5 s, DuckDB ~1 s."""
     v = flow.ordered_visits(log, object_type)
     v = v.left_join(_places(log), "event_id").drop("event_id_right")
     v = v.left_join(_products(log, object_type, product_attribute), "object_id")
     v = v.select("activity", "arrive", "leave", "start_time", "seq", "place", "product")
+    v = v.order_by(
+        [ibis.asc(c, nulls_first=False) for c in ("activity", "leave", "seq", "product")]
+    )
     return flow.utc_times(log.execute(v))
 
 
