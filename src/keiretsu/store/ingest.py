@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from keiretsu.model import DocumentError, Ocel, Problem
 from keiretsu.store.arrow import arrow_table, rows
+from keiretsu.store.keyed import KEY_CHUNK, estimated_rows
 from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES, INDEXES
@@ -162,25 +163,6 @@ def _bytes(size: str) -> int:
     if unit not in units or not number:
         raise ValueError(f"not a memory size: {size!r} (say 512MB, 1GiB…)")
     return int(float(number) * units[unit])
-
-
-def _estimated_rows(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, int]:
-    """Each of the store's ``tables`` with DuckDB's estimate of its rows (kept in the catalog:
-    no scan)."""
-    names = sorted(tables)
-    found = rows(
-        con,
-        "SELECT table_name, estimated_size FROM duckdb_tables() "
-        "WHERE schema_name = 'main' AND NOT temporary "
-        f"AND table_name IN ({', '.join('?' for _ in names)})",
-        names,
-    )
-    return {name: int(size) for name, size in found}
-
-
-PROBE_CHUNK = 2048
-"""Ids per probing query: DuckDB scans an ART index for an ``IN`` list of up to 2,048 values
-(``index_scan_max_count``), and the whole table above it."""
 
 
 class IngestMixin:
@@ -390,7 +372,7 @@ class IngestMixin:
         the limit grows with the store; what it bounds — the ingest's sorts, windows and
         buffers — does not."""
         working = _bytes(self.ingest_memory_limit or "0B")
-        per_table = _estimated_rows(self.con, {table for table, _ in INDEXES})
+        per_table = estimated_rows(self.con, {table for table, _ in INDEXES})
         indexed = sum(per_table.get(table, 0) for table, _ in INDEXES)
         return -(-(working + INDEX_BYTES + INDEX_BYTES_PER_ROW * indexed) // 2**20)
 
@@ -868,7 +850,7 @@ class IngestMixin:
         ~20 ms instead of a scan that grows with the store (``docs/benchmarks.md``)."""
         con = self.con
         n = len(ids)
-        if n and n * self.PROBE_ROW_RATIO < _estimated_rows(con, {table}).get(table, 0):
+        if n and n * self.PROBE_ROW_RATIO < estimated_rows(con, {table}).get(table, 0):
             values = ids.to_pylist()
             parts = [
                 arrow_table(
@@ -877,7 +859,7 @@ class IngestMixin:
                     f"({', '.join('?' for _ in chunk)})",
                     chunk,
                 )
-                for chunk in (values[i : i + PROBE_CHUNK] for i in range(0, n, PROBE_CHUNK))
+                for chunk in (values[i : i + KEY_CHUNK] for i in range(0, n, KEY_CHUNK))
             ]
             return pa.concat_tables(parts)
         con.register("k_ids", pa.table({"ocel_id": ids}))
