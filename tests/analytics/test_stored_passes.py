@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from keiretsu.analytics import Log, customer, flow, quality
 from keiretsu.analytics.cycling import NOT_COMPLETIONS, cycling_object_types, object_rounds
+from keiretsu.analytics.traces import steps as trace_steps
 from keiretsu.analytics.traces import stored_passes
+from keiretsu.analytics.vsm import first_positions
 from keiretsu.analytics.waste import waste_evidence
 from keiretsu.model import Ocel, OcelBuilder
 from keiretsu.store import Store
@@ -69,6 +71,7 @@ def views(log: Log) -> dict[str, Any]:
     out["cycling"] = (rows(cycling.table), cycling.notes)
     for t in ("lot", "box"):
         out[f"visits {t}"] = rows(log.execute(flow.visits(log, t)))
+        out[f"first positions {t}"] = rows(log.execute(first_positions(log, trace_steps(log, t))))
         out[f"exits {t}"] = rows(log.execute(customer.exits(log, t)))
         out[f"failures {t}"] = rows(log.execute(quality.step_failures(log, t)))
         fpy = quality.first_pass_yield(log, t)
