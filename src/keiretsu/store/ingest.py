@@ -39,7 +39,7 @@ from keiretsu.store.keyed import KEY_CHUNK, estimated_rows
 from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES, INDEXES
-from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, update_steps
+from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, WIDE_ROWS, update_steps
 
 __all__ = [
     "CORRECTION_PREFIX",
@@ -170,6 +170,7 @@ class IngestMixin:
 
     con: duckdb.DuckDBPyConnection
     ingest_memory_limit: str | None
+    _store_threads: int = 1
 
     COMMIT_ROWS = 500_000
     """Rows (over all tables) written per transaction during a large ingest: each commit's
@@ -182,6 +183,10 @@ class IngestMixin:
     LINK_ROWS = LINK_ROWS
     """Up to this many new trace rows, the steps are linked in NumPy, above it in DuckDB
     (:data:`keiretsu.store.traces.LINK_ROWS`)."""
+
+    WIDE_ROWS = WIDE_ROWS
+    """Up to this many new trace rows, a document's passes in DuckDB run on all of its threads
+    (:data:`keiretsu.store.traces.WIDE_ROWS`)."""
 
     PROBE_ROW_RATIO = 500
     """A table at least this many times larger than a batch's ids is probed by its ART index
@@ -278,11 +283,12 @@ class IngestMixin:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
                 # the traces' update runs within the ingest's memory bounds: passes of STEP_ROWS
-                # rows, one thread (a second one's sort buffers, and the allocator's arenas under
-                # a loaded machine, took a 1M-event document's writer past 1 GiB)
+                # rows, on one thread above WIDE_ROWS (a second one's sort buffers and the
+                # allocator's arenas took a 1M-event document's writer past 1 GiB); below it,
+                # the document read, its passes take the reader's idle core too
                 if report.events_new:
                     with report.timing("traces"):
-                        self.update_steps(ingest_id)
+                        self.update_steps(ingest_id, wide=True)
                 # a document that only corrects earlier events is owed to partners too
                 if outbox and (report.events_new or report.events_corrected):
                     con.executemany(
@@ -347,6 +353,7 @@ class IngestMixin:
         # Appending small batches gains nothing from DuckDB's second thread, and the reader
         # process (or the parser in this one) needs that core: one thread while ingesting.
         saved_threads = rows(con, "SELECT current_setting('threads')")[0][0]
+        self._store_threads = int(saved_threads)
         con.execute("SET threads = 1")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {OBJECT_TYPES} (ocel_id VARCHAR, ocel_type VARCHAR)"
@@ -826,17 +833,21 @@ class IngestMixin:
             progress=progress,
         )
 
-    def update_steps(self, ingest_id: int | Sequence[int] | None) -> None:
+    def update_steps(self, ingest_id: int | Sequence[int] | None, *, wide: bool = False) -> None:
         """Bring the traces up to date with the events of ingest ``ingest_id`` (or several),
         inside the caller's transaction; ``None`` rebuilds them from the whole log
         (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`).
         An ingest's update (called within :meth:`_ingest_settings`, which makes the table)
-        takes the objects' types from what its batches looked up."""
+        takes the objects' types from what its batches looked up. ``wide``: no reader is
+        waiting for the second core, so a large document's passes may run on all of DuckDB's
+        threads (:attr:`WIDE_ROWS`)."""
         update_steps(
             self.con,
             ingest_id,
             pass_rows=self.STEP_ROWS,
             link_rows=self.LINK_ROWS,
+            pass_threads=self._store_threads if wide else None,
+            wide_rows=self.WIDE_ROWS,
             object_types=None if ingest_id is None else OBJECT_TYPES,
         )
 

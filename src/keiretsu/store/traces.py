@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 from keiretsu.store.arrow import arrow_table, rows
 from keiretsu.store.schema import OBJECT_KEY, PASS_COLUMNS
 
-__all__ = ["LINK_ROWS", "PASS_ROWS", "update_steps"]
+__all__ = ["LINK_ROWS", "PASS_ROWS", "WIDE_ROWS", "update_steps"]
 
 PASS_ROWS = 1_000_000
 """New trace rows (object, event) recomputed per pass: a large document's traces are brought
@@ -57,6 +57,15 @@ a capture of 1,000 events (about 10,000 rows) in ~10 ms instead of ~60 ms of Duc
 functions. Above it, the windows run in DuckDB, which spills to disk where NumPy would hold
 the rows in memory: a 200,000-event document linked in NumPy peaked over 1 GiB."""
 
+WIDE_ROWS = 2_000_000
+"""Up to this many new trace rows (a 200,000-event document of the synthetic chain has
+1,960,000), a document's passes in DuckDB's window functions run on all of DuckDB's threads
+when the caller allows it (``pass_threads``: a whole document's ingest, whose reader has
+finished and left its core idle): 2 threads took that document's trace update from 16.8 to
+11.8 s here, at the same peak memory. Above it they stay on one thread: a 1M-event document's
+ten passes on two peaked at 1.27 GiB of resident memory, past the ingest's 1 GiB bound
+(``docs/benchmarks.md``). A capture's steps are linked in NumPy and gain nothing."""
+
 
 def update_steps(
     con: duckdb.DuckDBPyConnection,
@@ -65,6 +74,8 @@ def update_steps(
     pass_rows: int = PASS_ROWS,
     link_rows: int = LINK_ROWS,
     object_types: str | None = None,
+    pass_threads: int | None = None,
+    wide_rows: int = WIDE_ROWS,
 ) -> None:
     """Bring the traces (every object's steps with each event's successor) up to date
     with the events of ingest ``ingest_id`` (or several), inside the caller's transaction;
@@ -83,7 +94,11 @@ def update_steps(
     (:func:`_link`), above it with DuckDB's window functions. ``object_types``: a table of
     (``ocel_id``, ``ocel_type``) holding the type of the ingests' objects (the writer's own
     lookups, so the update need not scan ``object`` again); an object missing from it is
-    looked up in ``object``.
+    looked up in ``object``. ``pass_threads``: DuckDB's threads for the passes of a document
+    linked in DuckDB with at most ``wide_rows`` new rows (``None``: as the connection is set);
+    the new steps' table before them is built as the connection is set (its distinct rows over
+    a whole large document need the most memory: on two threads a 1M-event document's ran
+    out of the ingest's 512 MB).
     """
     params: list[Any]
     if ingest_id is None:
@@ -138,6 +153,34 @@ def update_steps(
     # a capture's few thousand steps are linked in NumPy (see _link); a large document's, in
     # DuckDB's window functions, within the ingest's memory
     link_in_numpy = n_new <= link_rows
+    saved_threads = None
+    if pass_threads is not None and not link_in_numpy and n_new <= wide_rows:
+        saved_threads = int(rows(con, "SELECT current_setting('threads')")[0][0])
+        con.execute(f"SET threads = {int(pass_threads)}")
+    try:
+        _passes(con, parts, link_in_numpy)
+    finally:
+        if saved_threads is not None:
+            con.execute(f"SET threads = {saved_threads}")
+    con.execute("DROP VIEW IF EXISTS k_part")
+    for table in (
+        "k_new_steps",
+        "k_touch",
+        "k_rows",
+        "k_last",
+        "k_anchor",
+        "k_pass",
+        "k_tail",
+        "k_out",
+        "k_late_anchor",
+        "k_late_rows",
+    ):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _passes(con: duckdb.DuckDBPyConnection, parts: int, link_in_numpy: bool) -> None:
+    """Link the new steps (``k_new_steps``) into the stored traces, in ``parts`` passes of a
+    share of the objects each (see :func:`update_steps`)."""
     for part in range(parts):
         # this pass's new steps: all of them in one pass, else a share of the objects
         con.execute(
@@ -360,20 +403,6 @@ def update_steps(
                 WHERE p.old_row IS NULL)
             """
         )
-    con.execute("DROP VIEW IF EXISTS k_part")
-    for table in (
-        "k_new_steps",
-        "k_touch",
-        "k_rows",
-        "k_last",
-        "k_anchor",
-        "k_pass",
-        "k_tail",
-        "k_out",
-        "k_late_anchor",
-        "k_late_rows",
-    ):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 # the anchor's stored figures (its predecessor, pass and previous location do not change),
