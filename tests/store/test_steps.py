@@ -250,7 +250,7 @@ def test_refused_and_repeated_documents_leave_the_traces_as_they_were(tmp_path: 
     st.sets(st.integers(0, 3), max_size=2),  # documents refused (their last event is broken)
     st.booleans(),  # steps linked in NumPy (a capture's), or in DuckDB (a large document's)
     st.booleans(),  # stored ids looked up through their index (a large store's), or scanned
-    st.booleans(),  # DuckDB's passes on all of its threads (a large document's), or on one
+    st.booleans(),  # DuckDB's windows on all of its threads (a whole document's), or on one
 )
 def test_incremental_traces_equal_the_traces_of_the_exported_log(
     tmp_path_factory: pytest.TempPathFactory,
@@ -269,7 +269,7 @@ def test_incremental_traces_equal_the_traces_of_the_exported_log(
         store.STEP_ROWS = 3  # several passes per document, as a large document gets
         store.LINK_ROWS = store.LINK_ROWS if in_numpy else 0
         store.PROBE_ROW_RATIO = 0 if probed else store.PROBE_ROW_RATIO
-        store.WIDE_ROWS = store.WIDE_ROWS if wide else 0
+        store.WIDE_WINDOWS = wide
         for doc, evs in sorted(docs.items(), key=lambda kv: -kv[0]):  # not in time order
             if doc in refused:
                 with pytest.raises(DocumentError):

@@ -39,7 +39,7 @@ from keiretsu.store.keyed import KEY_CHUNK, estimated_rows
 from keiretsu.store.masterdata import write_master_data
 from keiretsu.store.received import check_own_ids
 from keiretsu.store.schema import DATA_TABLES, INDEXES
-from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, WIDE_ROWS, update_steps
+from keiretsu.store.traces import LINK_ROWS, PASS_ROWS, update_steps
 
 __all__ = [
     "CORRECTION_PREFIX",
@@ -184,9 +184,9 @@ class IngestMixin:
     """Up to this many new trace rows, the steps are linked in NumPy, above it in DuckDB
     (:data:`keiretsu.store.traces.LINK_ROWS`)."""
 
-    WIDE_ROWS = WIDE_ROWS
-    """Up to this many new trace rows, a document's passes in DuckDB run on all of its threads
-    (:data:`keiretsu.store.traces.WIDE_ROWS`)."""
+    WIDE_WINDOWS = True
+    """A whole document's trace windows (a large document's, linked in DuckDB) run on all of
+    DuckDB's threads: its reader has finished and left the second core idle."""
 
     PROBE_ROW_RATIO = 500
     """A table at least this many times larger than a batch's ids is probed by its ART index
@@ -283,9 +283,9 @@ class IngestMixin:
                 self._save_types("event_type", event_types, changed_event_types)
                 self._save_types("object_type", object_types, changed_object_types)
                 # the traces' update runs within the ingest's memory bounds: passes of STEP_ROWS
-                # rows, on one thread above WIDE_ROWS (a second one's sort buffers and the
-                # allocator's arenas took a 1M-event document's writer past 1 GiB); below it,
-                # the document read, its passes take the reader's idle core too
+                # rows on one thread, but for their windows (the document is read: they take
+                # the reader's idle core; more of the passes on two threads took a 1M-event
+                # document's writer past 1 GiB)
                 if report.events_new:
                     with report.timing("traces"):
                         self.update_steps(ingest_id, wide=True)
@@ -839,15 +839,14 @@ class IngestMixin:
         (:func:`keiretsu.store.traces.update_steps`, in passes of :attr:`STEP_ROWS`).
         An ingest's update (called within :meth:`_ingest_settings`, which makes the table)
         takes the objects' types from what its batches looked up. ``wide``: no reader is
-        waiting for the second core, so a large document's passes may run on all of DuckDB's
-        threads (:attr:`WIDE_ROWS`)."""
+        waiting for the second core, so a large document's windows run on all of DuckDB's
+        threads (:attr:`WIDE_WINDOWS`)."""
         update_steps(
             self.con,
             ingest_id,
             pass_rows=self.STEP_ROWS,
             link_rows=self.LINK_ROWS,
-            pass_threads=self._store_threads if wide else None,
-            wide_rows=self.WIDE_ROWS,
+            window_threads=self._store_threads if wide and self.WIDE_WINDOWS else None,
             object_types=None if ingest_id is None else OBJECT_TYPES,
         )
 

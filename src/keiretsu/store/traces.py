@@ -34,7 +34,8 @@ are computed with window functions where the table is absent (Spark, in-memory l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -45,7 +46,7 @@ import pyarrow.compute as pc
 from keiretsu.store.arrow import arrow_table, rows
 from keiretsu.store.schema import OBJECT_KEY, PASS_COLUMNS
 
-__all__ = ["LINK_ROWS", "PASS_ROWS", "WIDE_ROWS", "update_steps"]
+__all__ = ["LINK_ROWS", "PASS_ROWS", "update_steps"]
 
 PASS_ROWS = 1_000_000
 """New trace rows (object, event) recomputed per pass: a large document's traces are brought
@@ -57,15 +58,6 @@ a capture of 1,000 events (about 10,000 rows) in ~10 ms instead of ~60 ms of Duc
 functions. Above it, the windows run in DuckDB, which spills to disk where NumPy would hold
 the rows in memory: a 200,000-event document linked in NumPy peaked over 1 GiB."""
 
-WIDE_ROWS = 2_000_000
-"""Up to this many new trace rows (a 200,000-event document of the synthetic chain has
-1,960,000), a document's passes in DuckDB's window functions run on all of DuckDB's threads
-when the caller allows it (``pass_threads``: a whole document's ingest, whose reader has
-finished and left its core idle): 2 threads took that document's trace update from 16.8 to
-11.8 s here, at the same peak memory. Above it they stay on one thread: a 1M-event document's
-ten passes on two peaked at 1.27 GiB of resident memory, past the ingest's 1 GiB bound
-(``docs/benchmarks.md``). A capture's steps are linked in NumPy and gain nothing."""
-
 
 def update_steps(
     con: duckdb.DuckDBPyConnection,
@@ -74,8 +66,7 @@ def update_steps(
     pass_rows: int = PASS_ROWS,
     link_rows: int = LINK_ROWS,
     object_types: str | None = None,
-    pass_threads: int | None = None,
-    wide_rows: int = WIDE_ROWS,
+    window_threads: int | None = None,
 ) -> None:
     """Bring the traces (every object's steps with each event's successor) up to date
     with the events of ingest ``ingest_id`` (or several), inside the caller's transaction;
@@ -94,11 +85,13 @@ def update_steps(
     (:func:`_link`), above it with DuckDB's window functions. ``object_types``: a table of
     (``ocel_id``, ``ocel_type``) holding the type of the ingests' objects (the writer's own
     lookups, so the update need not scan ``object`` again); an object missing from it is
-    looked up in ``object``. ``pass_threads``: DuckDB's threads for the passes of a document
-    linked in DuckDB with at most ``wide_rows`` new rows (``None``: as the connection is set);
-    the new steps' table before them is built as the connection is set (its distinct rows over
-    a whole large document need the most memory: on two threads a 1M-event document's ran
-    out of the ingest's 512 MB).
+    looked up in ``object``. ``window_threads``: DuckDB's threads for the window functions of a
+    document linked in DuckDB (``None``: as the connection is set). A whole document's ingest
+    gives them the core its finished reader left idle: the 200,000-event trace update 16.1 ->
+    13.0 s, the 1M-event one 134 -> 99 s, within the same memory (``docs/benchmarks.md``).
+    Everything else stays as the connection is set: on two threads, the new steps' distinct
+    rows over a 1M-event document ran out of the ingest's 512 MB, and with every statement of
+    the passes on two its writer peaked at 1.27 GiB, past the 1 GiB bound.
     """
     params: list[Any]
     if ingest_id is None:
@@ -153,15 +146,7 @@ def update_steps(
     # a capture's few thousand steps are linked in NumPy (see _link); a large document's, in
     # DuckDB's window functions, within the ingest's memory
     link_in_numpy = n_new <= link_rows
-    saved_threads = None
-    if pass_threads is not None and not link_in_numpy and n_new <= wide_rows:
-        saved_threads = int(rows(con, "SELECT current_setting('threads')")[0][0])
-        con.execute(f"SET threads = {int(pass_threads)}")
-    try:
-        _passes(con, parts, link_in_numpy)
-    finally:
-        if saved_threads is not None:
-            con.execute(f"SET threads = {saved_threads}")
+    _passes(con, parts, link_in_numpy, window_threads)
     con.execute("DROP VIEW IF EXISTS k_part")
     for table in (
         "k_new_steps",
@@ -178,9 +163,12 @@ def update_steps(
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _passes(con: duckdb.DuckDBPyConnection, parts: int, link_in_numpy: bool) -> None:
+def _passes(
+    con: duckdb.DuckDBPyConnection, parts: int, link_in_numpy: bool, window_threads: int | None
+) -> None:
     """Link the new steps (``k_new_steps``) into the stored traces, in ``parts`` passes of a
-    share of the objects each (see :func:`update_steps`)."""
+    share of the objects each (see :func:`update_steps`); DuckDB's windows on
+    ``window_threads`` threads (``None``: as the connection is set)."""
     for part in range(parts):
         # this pass's new steps: all of them in one pass, else a share of the objects
         con.execute(
@@ -347,31 +335,10 @@ def _passes(con: duckdb.DuckDBPyConnection, parts: int, link_in_numpy: bool) -> 
             del k_linked
         else:
             # a large document's pass: DuckDB's windows, which spill to disk within the
-            # ingest's memory where the NumPy linking would hold it all in Python
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE k_out AS
-                SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
-                       coalesce(a.anchor_position, 0) + row_number() OVER w - 1 AS position,
-                       lead(t.event_id) OVER w AS next_event_id,
-                       lead(t.activity) OVER w AS next_activity,
-                       lead(t.time) OVER w AS next_time, lead(t.seq) OVER w AS next_seq,
-                       {_prev("activity")}, {_prev("time")}, {_prev("seq")},
-                       CASE WHEN t.is_anchor THEN t.old_pass_index
-                            ELSE coalesce(p.pass_index, -1) + row_number() OVER wa END
-                           AS pass_index,
-                       {_prev_pass("event_id")}, {_prev_pass("time")}, {_prev_pass("seq")},
-                       t.location,
-                       CASE WHEN t.is_anchor THEN t.old_prev_location
-                            ELSE coalesce(last_value(t.location IGNORE NULLS) OVER (
-                                     w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                                 a.anchor_location) END AS prev_location
-                {_TAILS}
-                WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq),
-                       wa AS (PARTITION BY t.object_id, t.activity, t.is_anchor
-                              ORDER BY t.time, t.seq)
-                """
-            )
+            # ingest's memory where the NumPy linking would hold it all in Python. Only they
+            # take the second thread: the appends to the stored tables gained nothing from it.
+            with _threads(con, window_threads):
+                _window(con)
         con.execute(
             f"INSERT INTO object_step SELECT {_STEP} FROM k_out WHERE next_event_id IS NOT NULL"
         )
@@ -403,6 +370,49 @@ def _passes(con: duckdb.DuckDBPyConnection, parts: int, link_in_numpy: bool) -> 
                 WHERE p.old_row IS NULL)
             """
         )
+
+
+def _window(con: duckdb.DuckDBPyConnection) -> None:
+    """``k_out``: the tails' rows and the new steps linked by DuckDB's window functions over
+    (object; time, seq) and (object, activity; time, seq), as :func:`_link` does in NumPy."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE k_out AS
+        SELECT t.object_id, t.object_type, t.event_id, t.activity, t.time, t.seq,
+               coalesce(a.anchor_position, 0) + row_number() OVER w - 1 AS position,
+               lead(t.event_id) OVER w AS next_event_id,
+               lead(t.activity) OVER w AS next_activity,
+               lead(t.time) OVER w AS next_time, lead(t.seq) OVER w AS next_seq,
+               {_prev("activity")}, {_prev("time")}, {_prev("seq")},
+               CASE WHEN t.is_anchor THEN t.old_pass_index
+                    ELSE coalesce(p.pass_index, -1) + row_number() OVER wa END
+                   AS pass_index,
+               {_prev_pass("event_id")}, {_prev_pass("time")}, {_prev_pass("seq")},
+               t.location,
+               CASE WHEN t.is_anchor THEN t.old_prev_location
+                    ELSE coalesce(last_value(t.location IGNORE NULLS) OVER (
+                             w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                         a.anchor_location) END AS prev_location
+        {_TAILS}
+        WINDOW w AS (PARTITION BY t.object_id ORDER BY t.time, t.seq),
+               wa AS (PARTITION BY t.object_id, t.activity, t.is_anchor
+                      ORDER BY t.time, t.seq)
+        """
+    )
+
+
+@contextlib.contextmanager
+def _threads(con: duckdb.DuckDBPyConnection, threads: int | None) -> Iterator[None]:
+    """DuckDB on ``threads`` threads within the block (``None``: as set), then as before."""
+    if threads is None:
+        yield
+        return
+    saved = int(rows(con, "SELECT current_setting('threads')")[0][0])
+    con.execute(f"SET threads = {int(threads)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {saved}")
 
 
 # the anchor's stored figures (its predecessor, pass and previous location do not change),
