@@ -665,3 +665,24 @@ def test_same_wastes_on_spark(demo_store: Path, both_engines: Any) -> None:
         waste_evidence(duck, "transport", **kw).table,
         waste_evidence(spark, "transport", **kw).table,
     )
+
+
+# --- Which object types are handled ---------------------------------------------------------------
+
+
+def test_handled_types_leave_out_types_only_named_as_context() -> None:
+    """A type counts as handled when some event handles one of its objects (not only names it
+    as a resource, a place, a source or destination, a business transaction); a type
+    that is context by nature (location, party…) never does."""
+    from keiretsu.analytics.waste import _Scope
+
+    c = Chain()
+    c.event("e1", "pick", 0, {"O1": ("order", "order"), "T1": ("truck", "resource")})
+    c.event("e2", "ship", 1, {"O1": ("order", "order"), "S": ("location", "bizLocation")})
+    # a forklift named as a resource here, and handled (moved) there: handled
+    c.event("e3", "move", 2, {"F1": ("forklift", "resource")})
+    c.event("e4", "repair", 3, {"F2": ("forklift", "forklift")})
+    # a party's object is context whatever role it has
+    c.event("e5", "bill", 4, {"O1": ("order", "order"), "P": ("party", "customer")})
+    scope = _Scope(c.log(), Rates(), None, None, None, None)
+    assert scope.types() == ["forklift", "order"]

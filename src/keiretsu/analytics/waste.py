@@ -177,10 +177,12 @@ class _Scope:
                 for prefix in _CONTEXT_PREFIXES:
                     keep &= ~r.qualifier.startswith(prefix)
                 o = log.objects
+                # the types of the objects some event handles: joined straight to the objects
+                # (the hash table on their side) and reduced to a handful of types, not first
+                # to the distinct ids of 20M relations (10M events: 1.0 s instead of 2.6-3.3)
                 handled = (
                     r.filter(keep)
                     .select("object_id")
-                    .distinct()
                     .join(o.filter(~o.object_type.isin(_CONTEXT_TYPES)), "object_id")
                     .select("object_type")
                     .distinct()
