@@ -17,6 +17,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv || $(BIN)/python -m pip install --quiet --upgrade pip
 
+# (a comma inside $(call …) would split its argument: the extras list is named instead)
+comma := ,
 INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python $(1) || $(BIN)/python -m pip install --quiet $(1)
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
@@ -28,7 +30,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 $(STAMP_BENCH): pyproject.toml | $(BIN)/python
-	$(call INSTALL,-e '.[dev,bench]')
+	$(call INSTALL,-e '.[dev$(comma)bench]')
 	touch $@ $(STAMP_DEV) $(STAMP_RUN)
 
 # the obeya's browser tests (tests/web) drive Debian's chromium through Playwright (Playwright's
