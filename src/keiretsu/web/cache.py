@@ -17,6 +17,14 @@ small stores, Ibis compiling the views' expressions to SQL. No request waits for
   wait, and then at most :data:`WAIT_SECONDS` — after that it answers "being computed" and
   the browser asks again.
 
+**The pages yield to the captures.** While documents keep arriving, recomputing pages the
+store has moved past takes at most :data:`SHARE` of the time (with :data:`BURST_SECONDS` of
+credit after a quiet spell); once no document has arrived for :data:`QUIET_SECONDS`, the
+worker runs flat out. Without that cap, a node taking captures recomputed its main pages
+after every commit: on two cores the worker took ~40% of the node's CPU samples, and captures
+over HTTP went from 3,900 to 2,300 events/s (``bench/node.py``, ``docs/benchmarks.md``). A
+page never computed is not held back: someone may be waiting for it.
+
 A page that failed (a bad query: 400, an unknown object: 404) is kept as its error, for the
 same state of the store, like any page.
 
@@ -47,6 +55,17 @@ WAIT_SECONDS = 1.0
 
 KEPT_PAGES = 256
 """Pages kept (and recomputed after new documents) at most; the least recently asked go."""
+
+SHARE = 0.2
+"""While documents keep arriving, the share of wall time the worker may spend recomputing
+pages the store has moved past; the rest is left to the node's reader and writer."""
+
+BURST_SECONDS = 5.0
+"""Seconds of page work the worker may spend at once before :data:`SHARE` holds it back (a
+credit that builds up at :data:`SHARE` of a second per second, up to this)."""
+
+QUIET_SECONDS = 2.0
+"""No document accepted for this long: the node is quiet, and the worker no longer rests."""
 
 KAIZEN_TABLES = ("experiment", "status", "note", "prediction", "measurement", "lesson")
 """The store's kaizen tables (append-only: their sizes say whether anything changed)."""
@@ -101,6 +120,9 @@ class PageCache:
         wait: float = WAIT_SECONDS,
         kept: int = KEPT_PAGES,
         folder: Path | None = None,
+        share: float = SHARE,
+        burst: float = BURST_SECONDS,
+        quiet: float = QUIET_SECONDS,
     ) -> None:
         self._version = version
         self._folder = folder
@@ -117,6 +139,11 @@ class PageCache:
         self._order = itertools.count()
         self._wake = threading.Condition(self._lock)
         self._closed = False
+        # the worker's credit of page-seconds (see SHARE), and when a document last arrived
+        self.share, self.burst, self.quiet = max(share, 1e-3), burst, quiet
+        self._credit = burst
+        self._credit_at = time.monotonic()
+        self._changed_at = -float("inf")
         self._load()
         self._worker = threading.Thread(target=self._work, name="obeya-pages", daemon=True)
         self._worker.start()
@@ -162,6 +189,7 @@ class PageCache:
         ready, e.g. the main ones at start) and every page asked for before; each only if
         the store changed since it was computed. Called when the node accepts a document."""
         with self._lock:
+            self._changed_at = time.monotonic()
             for key, build in keys:
                 self._builds.setdefault(key, build)
             wanted = list(dict.fromkeys([*(k for k, _ in keys), *reversed(self._done)]))
@@ -205,6 +233,23 @@ class PageCache:
             except BaseException as exc:  # not a page's error (those are kept as pages)
                 future.set_exception(exc)
 
+    def _rest(self) -> bool:
+        """Wait (holding ``_lock``) while documents keep arriving and the worker has spent its
+        credit; False if the cache was closed meanwhile."""
+        while not self._closed:
+            now = time.monotonic()
+            self._accrue(now)
+            busy_for = self._changed_at + self.quiet - now
+            if self._credit >= 0 or busy_for <= 0:
+                return True
+            self._wake.wait(min(-self._credit / self.share, busy_for))
+        return False
+
+    def _accrue(self, now: float) -> None:
+        """The credit earned since it was last counted (``_lock`` held)."""
+        self._credit = min(self.burst, self._credit + (now - self._credit_at) * self.share)
+        self._credit_at = now
+
     def _run(self, key: Hashable) -> Computed:
         try:
             now = self._version()
@@ -213,6 +258,13 @@ class PageCache:
                 build = self._builds[key]
             if found is not None and found.version == now:
                 return found
+            if found is not None:
+                # a page computed before, for a state since passed: it waits its turn while
+                # the node is busy storing documents (see SHARE), then for the state by then
+                with self._lock:
+                    if not self._rest():
+                        return found  # closed meanwhile: nobody will see it
+                now = self._version()
             started = time.perf_counter()
             try:
                 if self._log is None or self._log[0] != now:
@@ -223,6 +275,8 @@ class PageCache:
                 computed = Computed(now, datetime.now(UTC), 0.0, error=exc)
             computed.seconds = time.perf_counter() - started
             with self._lock:
+                self._accrue(time.monotonic())
+                self._credit -= computed.seconds
                 self._done[key] = computed
                 self._done.move_to_end(key)
                 while len(self._done) > self._kept:
