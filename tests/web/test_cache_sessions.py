@@ -177,6 +177,42 @@ def test_while_documents_keep_arriving_the_pages_take_their_share_then_catch_up(
     cache.close()
 
 
+def test_a_writer_still_storing_is_not_quiet_though_no_document_was_accepted_lately() -> None:
+    # an overloaded node accepts documents seconds apart: the gap is a long transaction, not
+    # quiet, and the pages keep to their share until the writer has nothing in hand
+    state = {"v": 0}
+    busy = threading.Event()
+    runs: list[float] = []
+
+    def build(log: str) -> str:
+        time.sleep(0.1)
+        runs.append(time.monotonic())
+        return log
+
+    cache = PageCache(
+        lambda: state["v"],
+        lambda: f"state {state['v']}",
+        wait=5,
+        share=0.1,
+        burst=0.0,
+        quiet=0.2,
+        busy=busy.is_set,
+    )
+    assert cache.get("p", build) is not None  # its 0.1 s spends the credit: 1 s to earn back
+    runs.clear()
+    busy.set()
+    state["v"] = 1
+    cache.refresh()  # accepted; then a long transaction, nothing accepted for a while
+    time.sleep(0.6)
+    assert runs == []  # past the quiet time, but the writer is busy: the page waits
+    busy.clear()
+    _settle(cache)
+    assert len(runs) == 1
+    page = cache.get("p", build)
+    assert page is not None and not page.stale and page.result() == "state 1"
+    cache.close()
+
+
 def test_sessions_survive_a_restart_hashed_and_end_on_revocation_and_expiry(
     tmp_path: Path,
 ) -> None:

@@ -67,6 +67,7 @@ class Writer:
             tuple[Callable[[Store], Any], concurrent.futures.Future[Any]] | None
         ]
         self._jobs = queue.Queue()
+        self._running = False
         self._thread = threading.Thread(target=self._run, name="keiretsu-writer", daemon=True)
         self._thread.start()
 
@@ -82,6 +83,10 @@ class Writer:
     def backlog(self) -> int:
         return self._jobs.qsize()
 
+    def busy(self) -> bool:
+        """A job running or waiting (no lock taken but the queue's own)."""
+        return self._running or not self._jobs.empty()
+
     def _run(self) -> None:
         while True:
             item = self._jobs.get()
@@ -90,10 +95,13 @@ class Writer:
             job, future = item
             if not future.set_running_or_notify_cancel():
                 continue
+            self._running = True
             try:
                 future.set_result(job(self.store))
             except BaseException as exc:  # handed to whoever waits on it
                 future.set_exception(exc)
+            finally:
+                self._running = False
 
     def close(self) -> None:
         self._jobs.put(None)
@@ -508,6 +516,12 @@ class Node:
                     callback(ingest_id, source)
                 except Exception as exc:  # a listener must not stop the writer
                     self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
+
+    def busy(self) -> bool:
+        """Whether the node is storing something or has captures waiting to be: the obeya's
+        pages hold back then (:class:`keiretsu.web.cache.PageCache`). Takes no lock of the
+        node's: a deque's length is read atomically."""
+        return bool(self._captures) or self.writer.busy()
 
     def captures_queued(self) -> int:
         """Captures received and spooled but not stored yet."""

@@ -72,7 +72,10 @@ class Obeya:
         node.on_accepted.append(self.announcer.accepted)
         home = _home(node)
         self.pages = PageCache(
-            self.version, self._open_log, folder=None if home is None else home / "obeya" / "pages"
+            self.version,
+            self._open_log,
+            folder=None if home is None else home / "obeya" / "pages",
+            busy=getattr(node, "busy", None),
         )
         node.on_accepted.append(lambda ingest_id, source: self.pages.refresh())
         self._curve_lock = threading.Lock()

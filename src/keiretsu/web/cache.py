@@ -19,11 +19,12 @@ small stores, Ibis compiling the views' expressions to SQL. No request waits for
 
 **The pages yield to the captures.** While documents keep arriving, recomputing pages the
 store has moved past takes at most :data:`SHARE` of the time (with :data:`BURST_SECONDS` of
-credit after a quiet spell); once no document has arrived for :data:`QUIET_SECONDS`, the
-worker runs flat out. Without that cap, a node taking captures recomputed its main pages
-after every commit: on two cores the worker took ~40% of the node's CPU samples, and captures
-over HTTP went from 3,900 to 2,300 events/s (``bench/node.py``, ``docs/benchmarks.md``). A
-page never computed is not held back: someone may be waiting for it.
+credit after a quiet spell); once no document has arrived for :data:`QUIET_SECONDS` and the
+node's writer has nothing in hand (``busy``), the worker runs flat out. Without that cap, a
+node taking captures recomputed its main pages after every commit: on two cores the worker
+took ~40% of the node's CPU samples, and captures over HTTP went 3,367 -> 2,383 events/s
+(``bench/node.py``, ``docs/benchmarks.md``). A page never computed is not held back: someone
+may be waiting for it.
 
 A page that failed (a bad query: 400, an unknown object: 404) is kept as its error, for the
 same state of the store, like any page.
@@ -65,7 +66,9 @@ BURST_SECONDS = 5.0
 credit that builds up at :data:`SHARE` of a second per second, up to this)."""
 
 QUIET_SECONDS = 2.0
-"""No document accepted for this long: the node is quiet, and the worker no longer rests."""
+"""No document accepted for this long, and the writer idle: the node is quiet, and the worker
+no longer rests. (An overloaded writer accepts documents seconds apart: without asking it, the
+worker took those gaps for quiet and ran flat out just when the node was busiest.)"""
 
 KAIZEN_TABLES = ("experiment", "status", "note", "prediction", "measurement", "lesson")
 """The store's kaizen tables (append-only: their sizes say whether anything changed)."""
@@ -110,7 +113,9 @@ class PageCache:
     stale while a newer one computes (see the module docstring).
 
     ``version()``: the state of the store now (any thread); ``open_log()``: a fresh log of
-    the store, called on the worker's thread when the state changed."""
+    the store, called on the worker's thread when the state changed; ``busy()``: whether the
+    node is storing or has documents waiting (called often: it must be quick and take no
+    lock that a thread calling :meth:`refresh` may hold)."""
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class PageCache:
         share: float = SHARE,
         burst: float = BURST_SECONDS,
         quiet: float = QUIET_SECONDS,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self._version = version
         self._folder = folder
@@ -141,6 +147,7 @@ class PageCache:
         self._closed = False
         # the worker's credit of page-seconds (see SHARE), and when a document last arrived
         self.share, self.burst, self.quiet = max(share, 1e-3), burst, quiet
+        self._busy = busy
         self._credit = burst
         self._credit_at = time.monotonic()
         self._changed_at = -float("inf")
@@ -239,10 +246,11 @@ class PageCache:
         while not self._closed:
             now = time.monotonic()
             self._accrue(now)
-            busy_for = self._changed_at + self.quiet - now
-            if self._credit >= 0 or busy_for <= 0:
+            quiet_in = self._changed_at + self.quiet - now
+            working = self._busy is not None and self._busy()
+            if self._credit >= 0 or (quiet_in <= 0 and not working):
                 return True
-            self._wake.wait(min(-self._credit / self.share, busy_for))
+            self._wake.wait(min(-self._credit / self.share, quiet_in if quiet_in > 0 else 0.25))
         return False
 
     def _accrue(self, now: float) -> None:
