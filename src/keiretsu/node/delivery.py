@@ -204,6 +204,8 @@ class Delivery:
             # again, and the wait below returns at once (no wake-up is lost between the two)
             link.wake.clear()
             woken = link.woken_at
+            # a push under way keeps the node busy: the obeya's pages hold back (Node.busy)
+            self.node.sending += 1
             try:
                 sent = await self._push_once(link, woken)
             except asyncio.CancelledError:
@@ -212,6 +214,8 @@ class Delivery:
                 sent = None
                 link.failures += 1
                 link.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.node.sending -= 1
             lessons_done = await self._lessons_once(link)
             if sent is None:
                 link.backoff = min(self.backoff_max, max(BACKOFF_FIRST, link.backoff * 2))

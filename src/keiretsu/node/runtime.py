@@ -224,6 +224,8 @@ class Node:
         # committed, with the ingest id and source of each accepted document that brought new
         # events (or corrections): delivery and subscriptions start from here, not from a poll
         self.on_accepted: list[Callable[[int, str], None]] = []
+        self.sending = 0
+        """Pushes to partners under way (the delivery worker counts them; :meth:`busy`)."""
         self.home.spool_dir.mkdir(exist_ok=True)
         self.started_at = datetime.now(UTC)
 
@@ -518,10 +520,11 @@ class Node:
                     self.audit.write("notify", "failed", reason=type(exc).__name__, detail=str(exc))
 
     def busy(self) -> bool:
-        """Whether the node is storing something or has captures waiting to be: the obeya's
+        """Whether the node is storing something, has captures waiting to be, or is pushing
+        documents to a partner (catching one up after an outage, say): the obeya's
         pages hold back then (:class:`keiretsu.web.cache.PageCache`). Takes no lock of the
         node's: a deque's length is read atomically."""
-        return bool(self._captures) or self.writer.busy()
+        return bool(self._captures) or self.sending > 0 or self.writer.busy()
 
     def captures_queued(self) -> int:
         """Captures received and spooled but not stored yet."""
