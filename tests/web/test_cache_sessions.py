@@ -133,46 +133,58 @@ def test_after_a_new_document_the_quick_pages_are_recomputed_before_the_slow_one
     cache.close()
 
 
+class _SlowPage:
+    """A store whose state is a counter, and a page of 0.1 s that notes when each run ended."""
+
+    def __init__(self) -> None:
+        self.state = 0
+        self.runs: list[float] = []
+
+    def version(self) -> int:
+        return self.state
+
+    def open_log(self) -> str:
+        return f"state {self.state}"
+
+    def build(self, log: str) -> str:
+        time.sleep(0.1)
+        self.runs.append(time.monotonic())
+        return log
+
+
 def test_while_documents_keep_arriving_the_pages_take_their_share_then_catch_up() -> None:
     # a node taking captures: a document every 20 ms for 3 s, each one making the page stale;
     # recomputing it takes 0.1 s. The worker may spend its burst of 0.3 s, then a fifth of
     # the time — not recompute after every document, as it did while the writer waited
-    state = {"v": 0}
-    runs: list[float] = []
-
-    def build(log: str) -> str:
-        time.sleep(0.1)
-        runs.append(time.monotonic())
-        return log
-
+    world = _SlowPage()
     cache = PageCache(
-        lambda: state["v"],
-        lambda: f"state {state['v']}",
+        world.version,
+        world.open_log,
         wait=5,
         share=0.2,
         burst=0.3,
         quiet=0.5,
     )
-    assert cache.get("p", build) is not None
-    runs.clear()
+    assert cache.get("p", world.build) is not None
+    world.runs.clear()
     started = time.monotonic()
     while time.monotonic() - started < 3.0:
-        state["v"] += 1
+        world.state += 1
         cache.refresh()
         time.sleep(0.02)
     busy = time.monotonic() - started
-    during = len(runs)
+    during = len(world.runs)
     # unthrottled it recomputes back to back: ~30 times in 3 s
     assert during <= (0.3 + 0.2 * busy) / 0.1 + 2, during
     assert during >= 3  # but it does not stop: the pages still move while captures arrive
     # the captures stop: within the quiet time the page is recomputed for the last state
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        page = cache.get("p", build)
+        page = cache.get("p", world.build)
         if page is not None and not page.stale:
             break
         time.sleep(0.05)
-    assert page is not None and not page.stale and page.result() == f"state {state['v']}"
+    assert page is not None and not page.stale and page.result() == f"state {world.state}"
     assert time.monotonic() - started - busy < 0.5 + 0.1 + 1.0
     cache.close()
 
@@ -180,35 +192,29 @@ def test_while_documents_keep_arriving_the_pages_take_their_share_then_catch_up(
 def test_a_writer_still_storing_is_not_quiet_though_no_document_was_accepted_lately() -> None:
     # an overloaded node accepts documents seconds apart: the gap is a long transaction, not
     # quiet, and the pages keep to their share until the writer has nothing in hand
-    state = {"v": 0}
+    world = _SlowPage()
     busy = threading.Event()
-    runs: list[float] = []
-
-    def build(log: str) -> str:
-        time.sleep(0.1)
-        runs.append(time.monotonic())
-        return log
-
     cache = PageCache(
-        lambda: state["v"],
-        lambda: f"state {state['v']}",
+        world.version,
+        world.open_log,
         wait=5,
         share=0.1,
         burst=0.0,
         quiet=0.2,
         busy=busy.is_set,
     )
-    assert cache.get("p", build) is not None  # its 0.1 s spends the credit: 1 s to earn back
-    runs.clear()
+    # its 0.1 s spends the credit: 1 s to earn back
+    assert cache.get("p", world.build) is not None
+    world.runs.clear()
     busy.set()
-    state["v"] = 1
+    world.state = 1
     cache.refresh()  # accepted; then a long transaction, nothing accepted for a while
     time.sleep(0.6)
-    assert runs == []  # past the quiet time, but the writer is busy: the page waits
+    assert world.runs == []  # past the quiet time, but the writer is busy: the page waits
     busy.clear()
     _settle(cache)
-    assert len(runs) == 1
-    page = cache.get("p", build)
+    assert len(world.runs) == 1
+    page = cache.get("p", world.build)
     assert page is not None and not page.stale and page.result() == "state 1"
     cache.close()
 
