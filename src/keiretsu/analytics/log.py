@@ -23,8 +23,9 @@ import itertools
 import shutil
 import tempfile
 import threading
+import uuid
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -362,6 +363,44 @@ class Log:
         result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
         return result.cast(schema)
 
+    def groups(
+        self, expr: ir.Table, by: str, order: Sequence[str], *, batch_rows: int = 500_000
+    ) -> Iterator[tuple[Any, pa.Table]]:
+        """The rows of ``expr`` one group at a time: ``(value, rows)`` for each value of column
+        ``by`` in ascending order, its rows sorted by ``order`` (ascending, nulls last).
+
+        For results of millions of rows that a view takes apart group by group (the data
+        boxes' visits, step by step): only one group is held in Python at a time. On DuckDB
+        the rows are first stored in a temporary table and the sorted table is then read as a
+        stream. Sorting the joins' output in the same query ran out of DuckDB's memory
+        (10M events, ``memory_limit`` 2.5 GB: the joins' hash tables stayed pinned beside the
+        sort), where the sort of the stored rows spills to disk. The caller runs no other
+        query on this log until it has taken the last group. On other engines the result is
+        fetched whole and sliced. (DuckDB refuses a query on the connection while the
+        stream is open: a caller who breaks that rule gets an error, never wrong rows.)"""
+        keys = [by, *order]
+        if self.engine != "duckdb":
+            whole = self.backend.to_pyarrow(
+                expr.order_by([ibis.asc(c, nulls_first=False) for c in keys])
+            )
+            yield from _runs(iter(whole.to_batches()), by)
+            return
+        name = f"k_groups_{uuid.uuid4().hex[:12]}"
+        self.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
+        con = self.backend.con
+        con.execute(f'CREATE TEMP TABLE "{name}" AS {sqlcache.compile_sql(self.backend, expr)}')
+        reader: pa.RecordBatchReader | None = None
+        try:
+            ordering = ", ".join(f'"{c}" ASC NULLS LAST' for c in keys)
+            reader = con.sql(f'SELECT * FROM "{name}" ORDER BY {ordering}').to_arrow_reader(
+                batch_rows
+            )
+            yield from _runs(iter(reader), by)
+        finally:
+            if reader is not None:
+                reader.close()  # the stream holds the connection until closed
+            con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, computed once for this log while it holds the same events: the
         building blocks several views read (where goods leave to the customer, the demand,
@@ -472,6 +511,31 @@ class Log:
 
 
 _NOTHING = object()
+
+
+def _runs(batches: Iterator[pa.RecordBatch], by: str) -> Iterator[tuple[Any, pa.Table]]:
+    """``(value, rows)`` for each run of equal values of column ``by`` in ``batches`` (rows
+    sorted by it): a run's rows are gathered across batches, yielded once the next begins."""
+    held: list[pa.RecordBatch] = []
+    value: Any = None
+    for batch in batches:
+        n = batch.num_rows
+        if not n:
+            continue
+        column = batch.column(by)
+        changed = pc.fill_null(pc.not_equal(column.slice(1), column.slice(0, n - 1)), True)
+        starts = [0, *(pc.indices_nonzero(changed).to_numpy() + 1).tolist()]
+        for lo, hi in itertools.pairwise([*starts, n]):
+            first = column[lo].as_py()
+            if held and first != value:
+                yield value, pa.Table.from_batches(held)
+                held = []
+            value = first
+            held.append(batch.slice(lo, hi - lo))
+    if held:
+        yield value, pa.Table.from_batches(held)
+
+
 _STAMP_SQL = ("keiretsu.analytics.log", "the SQL of the event count")
 _MEMORY_PREFIX = "keiretsu_memory_"
 _SELECTED = "keiretsu_memory_selected"
