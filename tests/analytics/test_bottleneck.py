@@ -297,3 +297,18 @@ def test_the_ranking_agrees_on_duckdb_and_spark(
                 assert math.isclose(x, right[k], rel_tol=1e-9, abs_tol=1e-9), k
             else:
                 assert x == right[k], k
+
+
+def test_factory_physics_agrees_on_duckdb_and_spark(
+    running_example_xes: Path, both_engines: Any
+) -> None:
+    duck, spark = both_engines(running_example_xes)
+    a, b = factory_physics(duck, "case"), factory_physics(spark, "case")
+    assert a.notes == b.notes
+    (left,), (right,) = a.to_pylist(), b.to_pylist()
+    assert left["objects"] == 6 and left["finished"] == right["finished"]
+    for k, x in left.items():
+        if isinstance(x, float):
+            assert math.isclose(x, right[k], rel_tol=1e-9, abs_tol=1e-9), k
+        else:
+            assert x == right[k], k

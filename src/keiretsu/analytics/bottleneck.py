@@ -512,13 +512,16 @@ def _line(
     finished-goods queue, null if never), ``last_leave`` (its last step-ending event),
     ``last_activity``, ``finished`` (it reached the customer)."""
     m = measured.marked
-    whole = ibis.window(group_by="object_id")
-    m = m.mutate(last_leave=m.leave.max().over(whole))
+    # the activity of the last step-ending event (the greatest name among ties): the greatest
+    # (leave, activity) pair, in the same pass as the other figures — a window for the
+    # object's last leave first cost a sort of every visit by object (~1 s at 10M events)
     per = m.group_by("object_id").agg(
         first=m.arrive.min(),
         fg_arrive=m.arrive.min(where=m.fg_exit),
         last_leave=m.leave.max(),
-        last_activity=m.activity.max(where=m.leave == m.last_leave),
+        last_activity=m.activity.argmax(
+            ibis.struct({"leave": m.leave, "activity": m.activity}), where=m.leave.notnull()
+        ),
     )
     done = finished_objects(log, object_type, end_steps=end_steps).select(
         "object_id", finished=ibis.literal(1)
