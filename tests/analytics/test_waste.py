@@ -686,3 +686,23 @@ def test_handled_types_leave_out_types_only_named_as_context() -> None:
     c.event("e5", "bill", 4, {"O1": ("order", "order"), "P": ("party", "customer")})
     scope = _Scope(c.log(), Rates(), None, None, None, None)
     assert scope.types() == ["forklift", "order"]
+
+
+@given(
+    minutes=st.lists(st.integers(0, 600), min_size=2, max_size=40),
+    order=st.randoms(use_true_random=False),
+)
+def test_a_total_of_hours_reads_the_same_whatever_order_it_was_summed_in(
+    minutes: list[int], order: Any
+) -> None:
+    """The notes print totals (hours in transit, waiting…) that engines sum in their own
+    order: the store's traces and the windows over the same moves printed 0.4 h and 0.3 h
+    for 21 minutes (0.35 h, summed to 0.35000000000000003 one way and 0.34999999999999998
+    the other)."""
+    from keiretsu.analytics.waste import _fmt
+
+    hours = [m / 60 for m in minutes]
+    shuffled = list(hours)
+    order.shuffle(shuffled)
+    assert _fmt(sum(hours)) == _fmt(sum(shuffled))
+    assert _fmt(sum(hours)) == _fmt(sum(minutes) / 60)

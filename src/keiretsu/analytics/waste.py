@@ -547,6 +547,10 @@ def _hours(seconds: ir.FloatingValue) -> ir.FloatingValue:
 
 
 def _fmt(x: float) -> str:
+    # sums taken in another order (another engine, the store's traces or the windows) differ
+    # in the last bits: 0.35 h printed 0.4 from one and 0.3 from the other. Rounded to 1e-9
+    # first, both print the same.
+    x = round(x, 9)
     return f"{x:,.1f}" if abs(x) < 1e5 else f"{x:,.0f}"
 
 
