@@ -304,13 +304,28 @@ def _visits_by_step(
     completion, read order and product (one event's objects of several products in a fixed
     order). Sorted by the engine: sorting the 5.9M visits of a ten-million-event log in Arrow
     took ~5 s, DuckDB ~1 s. Only one step's visits are held at a time: all of them at once
-    were ~0.6 GB at ten million events."""
-    v = flow.ordered_visits(log, object_type)
-    v = v.left_join(_places(log), "event_id").drop("event_id_right")
-    v = v.left_join(_products(log, object_type, product_attribute), "object_id")
-    v = v.select("activity", "arrive", "leave", "start_time", "seq", "place", "product")
-    for step, rows in log.groups(v, "activity", ("leave", "seq", "product")):
-        yield str(step), flow.utc_times(rows)
+    were ~0.6 GB at ten million events. No other query may run on the log until the last
+    step is taken (:meth:`Log.groups`)."""
+    # each event's place and each object's product stored first (DuckDB): in one query with
+    # the joins they took more of DuckDB's memory at once (10M events: past a 1 GB cap)
+    places = log.temporary(_places(log), "places")
+    products = log.temporary(_products(log, object_type, product_attribute), "products")
+    try:
+        v = flow.ordered_visits(log, object_type)
+        v = v.left_join(places, "event_id").drop("event_id_right")
+        v = v.left_join(products, "object_id")
+        v = v.select("activity", "arrive", "leave", "start_time", "seq", "place", "product")
+        joined = log.temporary(v, "visits_placed")
+    finally:
+        # gone before the sort: DuckDB's memory for it, not for them
+        log.drop_temporary([places, products])
+    steps = log.groups(joined, "activity", ("leave", "seq", "product"))
+    try:
+        for step, rows in steps:
+            yield str(step), flow.utc_times(rows)
+    finally:
+        steps.close()  # its stream closed before its table goes
+        log.drop_temporary([joined])
 
 
 def _people_per_day(log: Log, object_type: str, cal: Calendar) -> dict[str, float]:

@@ -25,12 +25,13 @@ import tempfile
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -363,9 +364,36 @@ class Log:
         result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
         return result.cast(schema)
 
+    def temporary(self, expr: ir.Table, name: str) -> ir.Table:
+        """``expr`` computed once into a temporary table on DuckDB, and that table: the views
+        that share an intermediate result (the report's visits) read it instead of computing
+        it again, and a large query cut into such parts needs less of DuckDB's memory at
+        once (the data boxes' visits with their places and products ran within a 1 GB cap
+        in parts, not in one query). Dropped by :meth:`drop_temporary`, or when the
+        connection closes. On other engines, the expression itself. (Ibis's own
+        ``Table.cache()`` cannot drop its table again on DuckDB 2.)"""
+        if self.engine != "duckdb":
+            return expr
+        # named afresh each time: the SQL cache keys such tables by position (sqlcache)
+        table = f"{TEMPORARY_PREFIX}{name}_{uuid.uuid4().hex[:12]}"
+        self.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
+        sql = sqlcache.compile_sql(self.backend, expr)  # compiled once per machine, not per run
+        self.backend.raw_sql(f'CREATE TEMP TABLE "{table}" AS {sql}')
+        stored: ir.Table = self.backend.table(table)
+        return stored
+
+    def drop_temporary(self, tables: Iterable[ir.Table]) -> None:
+        """Drop the temporary tables :meth:`temporary` made (nothing on other engines)."""
+        if self.engine != "duckdb":
+            return
+        for t in tables:
+            name = t.get_name()
+            if name.startswith(TEMPORARY_PREFIX):
+                self.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
     def groups(
         self, expr: ir.Table, by: str, order: Sequence[str], *, batch_rows: int = 500_000
-    ) -> Iterator[tuple[Any, pa.Table]]:
+    ) -> Generator[tuple[Any, pa.Table], None, None]:
         """The rows of ``expr`` one group at a time: ``(value, rows)`` for each value of column
         ``by`` in ascending order, its rows sorted by ``order`` (ascending, nulls last).
 
@@ -376,7 +404,8 @@ class Log:
         (10M events, ``memory_limit`` 2.5 GB: the joins' hash tables stayed pinned beside the
         sort), where the sort of the stored rows spills to disk. The caller runs no other
         query on this log until it has taken the last group. On other engines the result is
-        fetched whole and sliced. (DuckDB refuses a query on the connection while the
+        fetched whole and sliced. A table :meth:`temporary` made is read as it is (its
+        maker drops it). (DuckDB refuses a query on the connection while the
         stream is open: a caller who breaks that rule gets an error, never wrong rows.)"""
         keys = [by, *order]
         if self.engine != "duckdb":
@@ -385,10 +414,17 @@ class Log:
             )
             yield from _runs(iter(whole.to_batches()), by)
             return
-        name = f"k_groups_{uuid.uuid4().hex[:12]}"
-        self.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
         con = self.backend.con
-        con.execute(f'CREATE TEMP TABLE "{name}" AS {sqlcache.compile_sql(self.backend, expr)}')
+        stored = isinstance(expr.op(), ops.DatabaseTable) and expr.get_name().startswith(
+            TEMPORARY_PREFIX
+        )
+        if stored:  # a table :meth:`temporary` made: read as it is
+            name = expr.get_name()
+        else:
+            name = f"k_groups_{uuid.uuid4().hex[:12]}"
+            self.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
+            sql = sqlcache.compile_sql(self.backend, expr)
+            con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
         reader: pa.RecordBatchReader | None = None
         try:
             ordering = ", ".join(f'"{c}" ASC NULLS LAST' for c in keys)
@@ -399,7 +435,8 @@ class Log:
         finally:
             if reader is not None:
                 reader.close()  # the stream holds the connection until closed
-            con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+            if not stored:
+                con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, computed once for this log while it holds the same events: the
@@ -511,6 +548,8 @@ class Log:
 
 
 _NOTHING = object()
+TEMPORARY_PREFIX = "k_run_"
+"""The names of :meth:`Log.temporary`'s tables begin so."""
 
 
 def _runs(batches: Iterator[pa.RecordBatch], by: str) -> Iterator[tuple[Any, pa.Table]]:

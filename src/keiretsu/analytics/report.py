@@ -10,14 +10,10 @@ eight wastes with their Pareto, bullwhip and the value stream map, and returns t
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis.expr.types as ir
-
-from keiretsu.analytics import sqlcache
 from keiretsu.analytics.bottleneck import bottlenecks, factory_physics
 from keiretsu.analytics.bullwhip import bullwhip
 from keiretsu.analytics.calendar import Calendar
@@ -187,31 +183,6 @@ def _most_events(counts: list[dict[str, Any]]) -> str:
     return str(best["object_type"])
 
 
-def _materialized(log: Log, expr: ir.Table, name: str) -> ir.Table:
-    """``expr`` computed once into a temporary table on DuckDB (dropped when the connection
-    closes, or by :func:`_drop`), so the views that share it do not recompute it; on other
-    engines the expression itself. (Ibis's own ``Table.cache()`` cannot drop its table again
-    on DuckDB 2.)"""
-    if log.engine != "duckdb":
-        return expr
-    table = f"k_report_{name}_{uuid.uuid4().hex[:12]}"
-    log.backend._run_pre_execute_hooks(expr)  # tables held in memory, registered
-    sql = sqlcache.compile_sql(log.backend, expr)  # compiled once per machine, not per run
-    log.backend.raw_sql(f'CREATE TEMP TABLE "{table}" AS {sql}')
-    cached: ir.Table = log.backend.table(table)
-    return cached
-
-
-def _drop(log: Log, tables: Collection[ir.Table]) -> None:
-    """Drop the temporary tables :func:`_materialized` made."""
-    if log.engine != "duckdb":
-        return
-    for t in tables:
-        name = t.get_name()
-        if name.startswith("k_report_"):
-            log.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
-
-
 def analyze(
     log: Log,
     *,
@@ -281,7 +252,7 @@ def analyze(
     # view that reads them (factory physics, quality, data boxes, the value stream map):
     # computed once into a temporary table, lent to flow.visits for the whole report (with
     # each event's read order, which the data boxes and quality sort by)
-    ordered = timed("visits", lambda: _materialized(log, ordered_visits(log, followed), "visits"))
+    ordered = timed("visits", lambda: log.temporary(ordered_visits(log, followed), "visits"))
     visit_table = ordered.drop("seq")
     try:
         with (
@@ -346,7 +317,7 @@ def analyze(
                 ),
             )
     finally:
-        _drop(log, [ordered])
+        log.drop_temporary([ordered])
     return Report(followed, types, views, vsm, seconds)
 
 

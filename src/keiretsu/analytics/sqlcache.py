@@ -201,13 +201,14 @@ def _memtable_names(op: Node) -> tuple[str, ...]:
     return tuple(seen)
 
 
-_RUN_TABLE = re.compile(r"^k_report_\w+_[0-9a-f]{12}$")
-"""Temporary tables named afresh in each run (``keiretsu.analytics.report``'s shared
-intermediate results): keyed by position, like tables in memory."""
+_RUN_TABLE = re.compile(r"^k_run_\w+_[0-9a-f]{12}$")
+"""Temporary tables named afresh in each run (:meth:`keiretsu.analytics.log.Log.temporary`:
+the report's shared intermediate results, a view's parts): keyed by position, like tables in
+memory."""
 
 
 def _run_name(node: Node) -> str | None:
-    """The name of a table whose name changes from run to run (a table in memory, a report's
+    """The name of a table whose name changes from run to run (a table in memory, a run's
     temporary table), else None."""
     if isinstance(node, ops.InMemoryTable):
         return str(node.name)
