@@ -35,10 +35,11 @@ would need ("not measurable — needs …") where they do not. Formulas and refe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -152,25 +153,28 @@ def data_boxes(
 
     # each step's completions in time order, one step at a time (no other query meanwhile)
     filled: dict[str, dict[str, Any]] = {}
-    for step, t in _visits_by_step(log, object_type, product_attribute):
-        if step not in yields:
-            continue
-        missing: list[str] = []
-        row: dict[str, Any] = {"step": step, "completions": t.num_rows}
-        leave = t.column("leave")
-        row["cycle_seconds"] = _cycle(cal, leave, missing)
-        row["process_seconds"] = _process(cal, t, step, lifecycle, marked, missing)
-        co_n, co_s, epei = _changeovers(cal, t, missing)
-        row["changeovers"], row["changeover_seconds"], row["epei_seconds"] = co_n, co_s, epei
-        row["uptime"] = _uptime(cal, t, downtime, missing)
-        row["operators"] = _operators(people.get(step), missing)
-        row["available_seconds_per_day"] = per_day
-        row["first_pass_yield"] = yields.get(step)
-        if row["first_pass_yield"] is None:
-            missing.append("first-pass yield: none for a step named for a failure")
-        row["escaped_defects"] = int(escaped.meta["by_step"].get(step, 0))
-        row["missing"] = missing
-        filled[step] = row
+    # closed however the loop ends: an open stream would refuse the log's next query
+    visits = contextlib.closing(_visits_by_step(log, object_type, product_attribute))
+    with visits as by_step:
+        for step, t in by_step:
+            if step not in yields:
+                continue
+            missing: list[str] = []
+            row: dict[str, Any] = {"step": step, "completions": t.num_rows}
+            leave = t.column("leave")
+            row["cycle_seconds"] = _cycle(cal, leave, missing)
+            row["process_seconds"] = _process(cal, t, step, lifecycle, marked, missing)
+            co_n, co_s, epei = _changeovers(cal, t, missing)
+            row["changeovers"], row["changeover_seconds"], row["epei_seconds"] = co_n, co_s, epei
+            row["uptime"] = _uptime(cal, t, downtime, missing)
+            row["operators"] = _operators(people.get(step), missing)
+            row["available_seconds_per_day"] = per_day
+            row["first_pass_yield"] = yields.get(step)
+            if row["first_pass_yield"] is None:
+                missing.append("first-pass yield: none for a step named for a failure")
+            row["escaped_defects"] = int(escaped.meta["by_step"].get(step, 0))
+            row["missing"] = missing
+            filled[step] = row
 
     rows: list[dict[str, Any]] = []
     for step in names:
@@ -297,7 +301,7 @@ def _products(log: Log, object_type: str, attribute: str | None) -> ir.Table:
 
 def _visits_by_step(
     log: Log, object_type: str, product_attribute: str | None
-) -> Iterator[tuple[str, pa.Table]]:
+) -> Generator[tuple[str, pa.Table], None, None]:
     """Each step's visits with what the data box needs: ``activity, arrive, leave,
     start_time, seq, place, product`` (not the visits' ids: at ten million events they were
     most of the memory these rows took), one step at a time (:meth:`Log.groups`), sorted by
