@@ -291,12 +291,7 @@ def test_the_ranking_agrees_on_duckdb_and_spark(
     duck, spark = both_engines(running_example_xes)
     a, b = bottlenecks(duck, "case"), bottlenecks(spark, "case")
     assert a.notes == b.notes
-    for left, right in zip(a.to_pylist(), b.to_pylist(), strict=True):
-        for k, x in left.items():
-            if isinstance(x, float):
-                assert math.isclose(x, right[k], rel_tol=1e-9, abs_tol=1e-9), k
-            else:
-                assert x == right[k], k
+    _same_rows(a.to_pylist(), b.to_pylist())
 
 
 def test_factory_physics_agrees_on_duckdb_and_spark(
@@ -307,8 +302,14 @@ def test_factory_physics_agrees_on_duckdb_and_spark(
     assert a.notes == b.notes
     (left,), (right,) = a.to_pylist(), b.to_pylist()
     assert left["objects"] == 6 and left["finished"] == right["finished"]
-    for k, x in left.items():
-        if isinstance(x, float):
-            assert math.isclose(x, right[k], rel_tol=1e-9, abs_tol=1e-9), k
-        else:
-            assert x == right[k], k
+    _same_rows([left], [right])
+
+
+def _same_rows(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    """The same rows on two engines: equal values, floats within 1e-9."""
+    for left, right in zip(ours, theirs, strict=True):
+        for k, x in left.items():
+            if isinstance(x, float):
+                assert math.isclose(x, right[k], rel_tol=1e-9, abs_tol=1e-9), k
+            else:
+                assert x == right[k], k
